@@ -1,0 +1,20 @@
+"""fastgan: fast, exact losses and metrics for implicit generative models.
+
+Capabilities (each with a pure-torch reference beside the compiled kernels):
+
+* f-divergence registry and f-GAN losses (:mod:`fastgan.divergences`, :mod:`fastgan.losses`)
+* FID: streaming float64 statistics and an exact Frechet distance (:mod:`fastgan.metrics`)
+* precision / recall / density / coverage / realism with exact k-NN
+* Inception Score, KID, feature extractors, the truncation trick
+
+``fastgan.backends()`` reports which native kernels are available.
+"""
+
+from __future__ import annotations
+
+from fastgan._info import backends
+from fastgan._dispatch import FastganFallbackWarning
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "backends", "FastganFallbackWarning"]

@@ -1,0 +1,92 @@
+"""``fastgan.backends()``: what this installation can run."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastgan import _ext
+from fastgan._dispatch import backend_setting
+
+
+def _faiss_flavour() -> dict[str, Any]:
+    try:
+        faiss = importlib.import_module("faiss")
+    except Exception as exc:  # not installed, or a broken install
+        return {"installed": False, "flavour": None, "version": None, "gpus": 0, "error": str(exc)}
+    gpus = 0
+    get_num_gpus = getattr(faiss, "get_num_gpus", None)
+    if get_num_gpus is not None:
+        try:
+            gpus = int(get_num_gpus())
+        except Exception:
+            gpus = 0
+    flavour = "gpu" if hasattr(faiss, "StandardGpuResources") else "cpu"
+    return {"installed": True, "flavour": flavour, "version": getattr(faiss, "__version__", "?"), "gpus": gpus}
+
+
+def backends() -> dict[str, Any]:
+    """Report the available backends.
+
+    Returns:
+        dict with keys
+
+        * ``cpp`` (bool): the C++ kernels of ``fastgan._C`` are loaded.
+        * ``cuda_compiled`` (bool): ``_C`` contains CUDA kernels.
+        * ``cuda_usable`` (bool): those kernels see a GPU.
+        * ``cuda`` (dict): device count, runtime/driver versions and a message.
+        * ``extension_error`` (str | None): why ``_C`` failed to load.
+        * ``backend_setting`` (str): ``FASTGAN_BACKEND`` (auto / ext / torch).
+        * ``faiss`` (dict): installed, flavour (cpu / gpu), version, GPU count.
+        * ``torch_cuda`` (bool): torch sees a GPU.
+        * ``versions`` (dict): fastgan, torch, numpy, python, platform.
+
+    Example:
+        >>> import fastgan
+        >>> isinstance(fastgan.backends()["cpp"], bool)
+        True
+    """
+    from fastgan import __version__
+
+    return {
+        "cpp": _ext.HAS_EXT,
+        "cuda_compiled": _ext.HAS_CUDA_EXT,
+        "cuda_usable": _ext.cuda_usable(),
+        "cuda": _ext.cuda_info(),
+        "extension_error": _ext.EXT_ERROR,
+        "backend_setting": backend_setting(),
+        "faiss": _faiss_flavour(),
+        "torch_cuda": torch.cuda.is_available(),
+        "versions": {
+            "fastgan": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
+    }
+
+
+def format_backends(info: dict[str, Any]) -> str:
+    """Human-readable multi-line summary of :func:`backends`."""
+    cuda = info["cuda"]
+    faiss = info["faiss"]
+    lines = [
+        f"fastgan {info['versions']['fastgan']} (torch {info['versions']['torch']}, "
+        f"numpy {info['versions']['numpy']}, python {info['versions']['python']})",
+        f"  C++ kernels loaded   : {'yes' if info['cpp'] else 'no'}"
+        + (f" ({info['extension_error']})" if info["extension_error"] else ""),
+        f"  CUDA kernels compiled: {'yes' if info['cuda_compiled'] else 'no'}",
+        f"  CUDA usable          : {'yes' if info['cuda_usable'] else 'no'}"
+        + (f" ({cuda['message']})" if cuda.get("message") else f" ({cuda['device_count']} device(s))"),
+        f"  torch sees CUDA      : {'yes' if info['torch_cuda'] else 'no'}",
+        "  faiss                : "
+        + (f"{faiss['flavour']} {faiss['version']} ({faiss['gpus']} GPU(s))" if faiss["installed"] else "not installed"),
+        f"  FASTGAN_BACKEND      : {info['backend_setting']}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Shared fixtures: devices, markers, tolerances."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+import torch
+
+import fastgan
+from fastgan import _dispatch, _ext
+
+HAS_CUDA = torch.cuda.is_available()
+DEVICES = ["cpu"] + (["cuda"] if HAS_CUDA else [])
+
+#: (rtol, atol) used when comparing a dtype against a float64 oracle.
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float64: (1e-12, 1e-12),
+    torch.float32: (1e-6, 1e-6),
+    torch.bfloat16: (2e-2, 2e-2),
+    torch.float16: (2e-3, 2e-3),
+}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from fastgan._info import format_backends
+
+    return format_backends(fastgan.backends())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_cuda = pytest.mark.skip(reason="needs a CUDA device")
+    skip_ext = pytest.mark.skip(reason="needs the compiled fastgan._C extension")
+    for item in items:
+        if "cuda" in item.keywords and not HAS_CUDA:
+            item.add_marker(skip_cuda)
+        if "ext" in item.keywords and not _ext.HAS_EXT:
+            item.add_marker(skip_ext)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    """Each available device: "cpu", plus "cuda" when a GPU is present."""
+    return str(request.param)
+
+
+@pytest.fixture
+def no_ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pretend fastgan._C is missing (fallback tests)."""
+    monkeypatch.setattr(_ext, "HAS_EXT", False)
+    monkeypatch.setattr(_ext, "HAS_CUDA_EXT", False)
+    monkeypatch.setattr(_ext, "EXT_ERROR", "disabled by test")
+    monkeypatch.delenv("FASTGAN_BACKEND", raising=False)
+    _dispatch.reset_warnings()
+    yield
+    _dispatch.reset_warnings()
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def impls() -> list[str]:
+    """Implementations to compare: always "torch", plus "ext" when _C is loaded."""
+    return ["torch"] + (["ext"] if _ext.HAS_EXT else [])
+
+
+# Skip marks for tests that compare against the extension.
+needs_ext = pytest.mark.skipif(not _ext.HAS_EXT, reason="needs the compiled fastgan._C extension")
+needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+needs_cuda_ext = pytest.mark.skipif(
+    not (HAS_CUDA and _ext.cuda_usable()), reason="needs a CUDA device and fastgan._C built with CUDA"
+)
+
+_EXPECT_EXT = os.environ.get("FASTGAN_EXPECT_EXT", "1") != "0"
