@@ -18,3 +18,14 @@ from fastgan._dispatch import FastganFallbackWarning
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "backends", "FastganFallbackWarning"]
+
+_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli"}
+
+
+def __getattr__(name: str) -> object:
+    # Import subpackages on first access: `import fastgan; fastgan.metrics.fid(...)`.
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"fastgan.{name}")
+    raise AttributeError(f"module 'fastgan' has no attribute {name!r}")
