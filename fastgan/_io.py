@@ -1,0 +1,333 @@
+"""Loading the command line's inputs: feature files, statistics files and image folders.
+
+Every failure a user can cause (missing path, unreadable or malformed file, wrong
+shape, non-finite values) raises :class:`InputError` with a one-line message naming
+the path and what was wrong; the CLI prints it and exits with status 2.
+
+Accepted inputs (``load_input``):
+
+* ``.npy``: one float array ``[N, D]`` (loaded with ``allow_pickle=False``).
+* ``.npz``: either a statistics file (arrays ``mu`` ``[D]`` and ``sigma`` ``[D, D]``,
+  as written by :func:`fastgan.metrics.save_stats`, pytorch-fid and clean-fid) or a
+  feature archive holding one 2-D array (or one named ``features``).
+* ``.pt`` / ``.pth``: a tensor ``[N, D]``, or a dict holding one tensor (or one named
+  ``features``), loaded with ``torch.load(weights_only=True)`` (no arbitrary code runs).
+* a directory of images: features are computed with :func:`fastgan.features.extract_features`.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+FEATURE_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
+#: keys accepted for the mean / covariance in a statistics ``.npz``
+_MU_KEYS = ("mu", "mean")
+_SIGMA_KEYS = ("sigma", "cov")
+_FEATURE_KEYS = ("features", "feats", "x")
+
+
+class InputError(Exception):
+    """A user-caused input problem; ``str(exc)`` is a one-line explanation."""
+
+
+@dataclass
+class LoadedInput:
+    """What was read from one CLI argument.
+
+    Exactly one of ``features`` (Tensor[N, D], float) and ``stats`` is set; ``stats``
+    is a pair ``(mu (Tensor[D]), sigma (Tensor[D, D]))`` in float64 plus an optional
+    ``count``. ``logits`` holds classifier logits ``[N, C]`` when an image folder was
+    read with an extractor that provides them (for the Inception Score).
+    """
+
+    path: str
+    kind: str  # "features" | "stats" | "images"
+    features: Optional[torch.Tensor] = None
+    stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+    count: Optional[int] = None
+    logits: Optional[torch.Tensor] = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dim(self) -> int:
+        if self.features is not None:
+            return int(self.features.shape[1])
+        assert self.stats is not None
+        return int(self.stats[0].shape[0])
+
+    @property
+    def n(self) -> Optional[int]:
+        if self.features is not None:
+            return int(self.features.shape[0])
+        return self.count
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly summary (path, kind, n, dim)."""
+        return {"path": self.path, "kind": self.kind, "n": self.n, "dim": self.dim}
+
+
+def _short(path: str | os.PathLike[str]) -> str:
+    return str(path)
+
+
+def _check_feature_array(arr: Any, path: str, what: str = "features") -> torch.Tensor:
+    """Validate an array read from ``path`` as a float feature matrix [N, D]."""
+    if isinstance(arr, np.ndarray):
+        if arr.dtype == object:
+            raise InputError(f"{path}: contains a pickled object array; expected a numeric float array [N, D]")
+        if arr.dtype.kind not in "fiub":
+            raise InputError(f"{path}: unsupported dtype {arr.dtype}; expected a float array [N, D]")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    elif isinstance(arr, torch.Tensor):
+        t = arr.detach().cpu()
+    else:
+        raise InputError(f"{path}: expected an array or tensor of {what}, found {type(arr).__name__}")
+    if t.is_complex():
+        raise InputError(f"{path}: complex dtype {t.dtype} is not supported; expected a float array [N, D]")
+    if not t.is_floating_point():
+        raise InputError(
+            f"{path}: {what} have integer/bool dtype {t.dtype}; expected floats "
+            "(were images saved where features were expected?)"
+        )
+    if t.dim() != 2:
+        raise InputError(f"{path}: expected a 2-D array of {what} [N, D], got shape {tuple(t.shape)}")
+    if t.shape[0] < 2 or t.shape[1] < 1:
+        raise InputError(f"{path}: need at least 2 rows and 1 column of {what}, got shape {tuple(t.shape)}")
+    bad = int((~torch.isfinite(t)).sum().item())
+    if bad:
+        raise InputError(f"{path}: {what} contain {bad} non-finite value(s) (NaN or Inf)")
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.to(torch.float32)
+    return t.contiguous()
+
+
+def _npy(path: str) -> torch.Tensor:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        msg = str(exc)
+        if "allow_pickle" in msg or "pickle" in msg.lower():
+            raise InputError(f"{path}: contains a pickled object array; expected a numeric float array [N, D]") from None
+        raise InputError(f"{path}: not a valid .npy file ({msg.splitlines()[0] if msg else 'malformed'})") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read .npy file ({exc})") from None
+    if isinstance(arr, np.lib.npyio.NpzFile):  # an .npz saved under a .npy name
+        arr.close()
+        raise InputError(f"{path}: is an .npz archive; rename it to .npz")
+    return _check_feature_array(arr, path)
+
+
+def _pick_key(keys: list[str], candidates: tuple[str, ...]) -> Optional[str]:
+    for c in candidates:
+        if c in keys:
+            return c
+    return None
+
+
+def _npz(path: str) -> LoadedInput:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path}: not a valid .npz file ({str(exc).splitlines()[0] if str(exc) else 'malformed'})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        # np.load accepts a plain .npy under any name
+        return LoadedInput(path=path, kind="features", features=_check_feature_array(archive, path))
+    try:
+        keys = list(archive.files)
+        mu_key, sigma_key = _pick_key(keys, _MU_KEYS), _pick_key(keys, _SIGMA_KEYS)
+        try:
+            if mu_key is not None and sigma_key is not None:
+                return _stats_from_npz(path, archive, mu_key, sigma_key)
+            fkey = _pick_key(keys, _FEATURE_KEYS)
+            if fkey is None:
+                two_d = [k for k in keys if archive[k].ndim == 2]
+                if len(two_d) != 1:
+                    raise InputError(
+                        f"{path}: .npz holds arrays {keys}; expected 'mu' and 'sigma' (statistics) "
+                        "or exactly one 2-D feature array (or one named 'features')"
+                    )
+                fkey = two_d[0]
+            return LoadedInput(path=path, kind="features", features=_check_feature_array(archive[fkey], path))
+        except ValueError as exc:  # a member is a pickled object array or is corrupt
+            msg = str(exc)
+            if "pickle" in msg.lower():
+                raise InputError(f"{path}: contains a pickled object array; expected numeric arrays") from None
+            raise InputError(f"{path}: malformed .npz member ({msg.splitlines()[0] if msg else 'unreadable'})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{path}: malformed .npz member ({exc})") from None
+    finally:
+        archive.close()
+
+
+def _stats_from_npz(path: str, archive: Any, mu_key: str, sigma_key: str) -> LoadedInput:
+    mu = np.asarray(archive[mu_key])
+    sigma = np.asarray(archive[sigma_key])
+    for name, a in ((mu_key, mu), (sigma_key, sigma)):
+        if a.dtype.kind not in "fiu":
+            raise InputError(f"{path}: '{name}' has unsupported dtype {a.dtype}")
+    if mu.ndim != 1:
+        raise InputError(f"{path}: '{mu_key}' must be 1-D [D], got shape {mu.shape}")
+    d = mu.shape[0]
+    if sigma.shape != (d, d):
+        raise InputError(f"{path}: '{sigma_key}' must be [D, D] = [{d}, {d}] to match '{mu_key}', got shape {sigma.shape}")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise InputError(f"{path}: statistics contain non-finite values (NaN or Inf)")
+    count = None
+    for ckey in ("count", "n", "num_samples"):
+        if ckey in archive.files:
+            c = np.asarray(archive[ckey])
+            if c.size == 1 and c.dtype.kind in "fiu":
+                count = int(c.reshape(()))
+            break
+    mu_t = torch.from_numpy(mu.astype(np.float64))
+    sigma_t = torch.from_numpy(sigma.astype(np.float64))
+    return LoadedInput(path=path, kind="stats", stats=(mu_t, sigma_t), count=count)
+
+
+def _pt(path: str) -> torch.Tensor:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (bad zip), EOFError, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            first = "it contains Python objects that are not plain tensors (refused for safety)"
+        raise InputError(f"{path}: cannot load as a tensor file: {first}") from None
+    if isinstance(obj, dict):
+        tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+        key = _pick_key(list(tensors), _FEATURE_KEYS)
+        if key is None:
+            if len(tensors) != 1:
+                raise InputError(
+                    f"{path}: dict holds {len(tensors)} tensors ({sorted(map(str, tensors))}); "
+                    "expected one tensor [N, D] (or one named 'features')"
+                )
+            key = next(iter(tensors))
+        obj = tensors[key]
+    if not isinstance(obj, torch.Tensor):
+        raise InputError(f"{path}: expected a tensor [N, D], found {type(obj).__name__}")
+    return _check_feature_array(obj, path)
+
+
+def load_features_file(path: str | os.PathLike[str]) -> LoadedInput:
+    """Read a feature or statistics file (``.npy``, ``.npz``, ``.pt``/``.pth``).
+
+    Args:
+        path: the file.
+
+    Returns:
+        :class:`LoadedInput` with ``features (Tensor[N, D])`` or ``stats (mu[D], sigma[D, D])``.
+
+    Raises:
+        InputError: missing file, unknown suffix, malformed content, wrong shape, non-finite values.
+    """
+    p = _short(path)
+    if not os.path.exists(p):
+        raise InputError(f"{p}: no such file or directory")
+    if os.path.isdir(p):
+        raise InputError(f"{p}: is a directory; expected a feature file (.npy/.npz/.pt)")
+    suffix = Path(p).suffix.lower()
+    if suffix == ".npy":
+        return LoadedInput(path=p, kind="features", features=_npy(p))
+    if suffix == ".npz":
+        return _npz(p)
+    if suffix in (".pt", ".pth"):
+        return LoadedInput(path=p, kind="features", features=_pt(p))
+    raise InputError(f"{p}: unknown file type {suffix or '(none)'}; expected one of {', '.join(FEATURE_SUFFIXES)} or an image folder")
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files directly inside ``folder`` or its sub-folders, sorted by path."""
+    root = Path(folder)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def load_image_folder(
+    folder: str | os.PathLike[str],
+    *,
+    extractor: str = "inception",
+    weights: Optional[str] = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    want_logits: bool = False,
+    progress: bool = True,
+) -> LoadedInput:
+    """Compute features for every image in ``folder`` with a pretrained extractor.
+
+    Args:
+        folder: directory of images (searched recursively).
+        extractor: ``"inception"`` (Inception-V3 pool3, 2048-D, the FID convention) or ``"vgg16"``
+            (VGG-16 fc2, 4096-D, the precision/recall convention).
+        weights: path to the extractor's weights file (no download happens here).
+        batch_size: images per forward pass.
+        device: torch device for the extractor.
+        want_logits: also return classifier logits (for the Inception Score) if the extractor has them.
+        progress: show a progress bar on a terminal.
+
+    Raises:
+        InputError: empty folder, unreadable images, missing weights, unavailable extractor.
+    """
+    p = _short(folder)
+    if not os.path.isdir(p):
+        raise InputError(f"{p}: no such directory")
+    files = list_images(p)
+    if not files:
+        raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
+    if len(files) < 2:
+        raise InputError(f"{p}: need at least 2 images, found {len(files)}")
+    if weights is not None and not os.path.isfile(weights):
+        raise InputError(f"--weights {weights}: no such file")
+    try:
+        from fastgan import features as fmod
+    except ImportError as exc:
+        raise InputError(f"image folders need fastgan.features, which failed to import ({exc})") from None
+    extract = getattr(fmod, "extract_features", None)
+    if extract is None:
+        raise InputError("image folders need fastgan.features.extract_features, which this installation lacks")
+    try:
+        out = extract(
+            [str(f) for f in files],
+            extractor=extractor,
+            weights=weights,
+            batch_size=batch_size,
+            device=device,
+            return_logits=want_logits,
+            progress=progress,
+        )
+    except (FileNotFoundError, ImportError, ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise InputError(f"{p}: feature extraction failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+    logits = None
+    if isinstance(out, tuple):
+        feats, logits = out
+    else:
+        feats = out
+    feats_t = _check_feature_array(feats, p)
+    return LoadedInput(path=p, kind="images", features=feats_t, logits=logits)
+
+
+def load_input(
+    path: str | os.PathLike[str],
+    *,
+    extractor: str = "inception",
+    weights: Optional[str] = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    want_logits: bool = False,
+    progress: bool = True,
+) -> LoadedInput:
+    """Dispatch on ``path``: a directory is an image folder, anything else a feature/stats file."""
+    p = _short(path)
+    if os.path.isdir(p):
+        return load_image_folder(
+            p, extractor=extractor, weights=weights, batch_size=batch_size, device=device,
+            want_logits=want_logits, progress=progress,
+        )
+    return load_features_file(p)
