@@ -1,0 +1,763 @@
+"""Exact k-NN radii and ball-membership statistics without an N x M matrix.
+
+This module is the engine behind :mod:`fastgan.metrics.prdc`. Everything it
+returns equals a brute-force float64 computation on the *given* feature values
+(direct differences ``sum_d (a_d - b_d)**2`` in float64), not merely a float32
+approximation of it.
+
+Certified scheme
+----------------
+Distances are first computed blockwise with one float32 GEMM per block,
+``d2 = |a|^2 + |b|^2 - 2 a.b``, on vectors centred by a common shift (a
+translation changes no distance but makes ``|a|^2`` small, which is what the
+error bound depends on). For every pair the float32 value obeys the rigorous
+bound (any summation order, FMA or not, see Higham, *Accuracy and Stability of
+Numerical Algorithms*, eq. 3.5)::
+
+    |d2_f32 - d2_exact| <= c * (|a|^2 + |b|^2),   c = 2 * (D + 32) * u
+
+with ``u`` the unit roundoff of the matmul (``2**-24`` for IEEE float32). The
+terms cover the dot product (``gamma_D |a||b|``), the rounding of the centring,
+of the norms and of the two additions; the factor 2 is a safety margin. An
+absolute term covers float32 underflow, and inputs too large for float32 are
+handled in float64. Decisions that the bound certifies (``d2 + E < r2`` or
+``d2 - E > r2``) are taken from the float32 block; only the few pairs inside the
+margin are recomputed in float64 from the original features and decided there.
+k-th neighbour radii work the same way: the float32 k-th smallest value plus the
+margin gives a candidate set that provably contains the k nearest neighbours;
+their exact float64 distances give the exact radius.
+
+TF32 / bf16 matmuls are switched off for the duration of the computation; if
+that is impossible, the bound uses the bf16 unit roundoff (slower, still exact).
+
+Backends
+--------
+``"torch"``: the blocked scheme above (CPU or CUDA, whatever device the features
+live on). ``"faiss"``: k-th neighbour search with ``IndexFlatL2`` (GPU index when
+the features are on CUDA and faiss has GPUs) and ball membership with a range
+search over an augmented inner-product index, both followed by the same float64
+refinement. ``"auto"`` picks faiss when it is installed and can serve the device,
+otherwise torch (see :func:`resolve_backend`).
+
+Memory: extra memory is ``O((N + M) * (D + block_size))``; a block that runs out
+of memory is retried with half as many rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import torch
+
+from fastgan._progress import Progress
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "faiss", "torch")
+
+_U32 = 2.0**-24
+_U64 = 2.0**-53
+_UBF16 = 2.0**-8
+# float32 products below this are subnormal; each contributes at most this much absolute error
+_TINY32 = 2.0**-149
+_FLOAT32_SAFE_NORM = 1e36  # squared norms above this would overflow a float32 GEMM
+_DEFAULT_BLOCK_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def faiss_module() -> Optional[Any]:
+    """The imported ``faiss`` module, or None when it is not installed."""
+    try:
+        return importlib.import_module("faiss")
+    except Exception:  # not installed or a broken install
+        return None
+
+
+def faiss_gpus() -> int:
+    """Number of GPUs faiss can use (0 for faiss-cpu or no faiss)."""
+    faiss = faiss_module()
+    if faiss is None or not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    try:
+        return int(faiss.get_num_gpus())
+    except Exception:
+        return 0
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """Resolve ``backend`` (``"auto"`` | ``"faiss"`` | ``"torch"``) for tensors on ``device``.
+
+    ``"auto"`` chooses ``"faiss"`` when faiss is installed and can serve the device
+    (faiss-gpu with a GPU for CUDA tensors; any faiss for CPU tensors), else ``"torch"``.
+    ``"faiss"`` raises if faiss is missing.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: must be one of {BACKENDS}, got {backend!r}")
+    faiss = faiss_module()
+    if backend == "faiss":
+        if faiss is None:
+            raise RuntimeError("backend='faiss': faiss is not installed (pip install faiss-cpu or faiss-gpu)")
+        return "faiss"
+    if backend == "torch":
+        return "torch"
+    if faiss is None:
+        return "torch"
+    if device.type == "cuda" and faiss_gpus() == 0:
+        return "torch"
+    if device.type not in ("cpu", "cuda"):
+        return "torch"
+    return "faiss"
+
+
+def default_backend() -> str:
+    """What ``backend="auto"`` resolves to for CPU features (reported by ``fastgan.backends()``)."""
+    return resolve_backend("auto", torch.device("cpu"))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    if isinstance(exc, (RuntimeError, MemoryError)):
+        msg = str(exc).lower()
+        return isinstance(exc, MemoryError) or "out of memory" in msg or "not enough memory" in msg or (
+            "alloc" in msg and "memory" in msg
+        )
+    return False
+
+
+@contextlib.contextmanager
+def ieee_matmul(device: torch.device) -> Iterator[float]:
+    """Run float32 matmuls in full IEEE precision; yields the unit roundoff to assume.
+
+    Switches TF32 / bf16 reduced precision off for the block and restores the
+    previous setting afterwards. If the setting cannot be changed, yields the bf16
+    unit roundoff so that the error bounds stay valid (results stay exact).
+    """
+    restore: list[Callable[[], None]] = []
+    u = _U32
+    try:
+        if device.type == "cuda":
+            try:
+                prev = torch.backends.cuda.matmul.allow_tf32
+                torch.backends.cuda.matmul.allow_tf32 = False
+                restore.append(lambda: setattr(torch.backends.cuda.matmul, "allow_tf32", prev))
+                red = getattr(torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction", None)
+                # reduced-precision reductions apply to half types only; float32 GEMMs are unaffected
+                del red
+            except Exception:
+                u = _UBF16
+        else:
+            mk = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+            prev_mk = getattr(mk, "fp32_precision", None) if mk is not None else None
+            if prev_mk not in (None, "none", "ieee"):
+                try:
+                    mk.fp32_precision = "ieee"  # type: ignore[union-attr]
+                    restore.append(lambda: setattr(mk, "fp32_precision", prev_mk))
+                except Exception:
+                    u = _UBF16
+        yield u
+    finally:
+        for fn in reversed(restore):
+            try:
+                fn()
+            except Exception:  # pragma: no cover - restoring must never fail the caller
+                logger.debug("could not restore the matmul precision setting", exc_info=True)
+
+
+def error_coeff(dim: int, u: float) -> float:
+    """``c`` in ``|d2_computed - d2_exact| <= c * (|a|^2 + |b|^2)`` (see module docstring)."""
+    return 2.0 * (dim + 32) * u
+
+
+def _round_down32(t: torch.Tensor) -> torch.Tensor:
+    """float64 -> float32, rounded towards -inf (a safe lower threshold)."""
+    f = t.to(torch.float32)
+    return torch.where(f.double() > t, torch.nextafter(f, torch.full_like(f, -math.inf)), f)
+
+
+def _round_up32(t: torch.Tensor) -> torch.Tensor:
+    """float64 -> float32, rounded towards +inf (a safe upper threshold)."""
+    f = t.to(torch.float32)
+    return torch.where(f.double() < t, torch.nextafter(f, torch.full_like(f, math.inf)), f)
+
+
+def _chunk_rows(n_rows: int, dim: int, budget_elems: int = 1 << 22) -> int:
+    return max(1, budget_elems // max(1, dim))
+
+
+def mean64(x: torch.Tensor) -> torch.Tensor:
+    """Float64 column mean of ``x`` (Tensor[N, D]) computed in row chunks (no full float64 copy)."""
+    acc = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+    step = _chunk_rows(x.shape[0], x.shape[1])
+    for s in range(0, x.shape[0], step):
+        acc += x[s : s + step].to(torch.float64).sum(0)
+    return acc / max(1, x.shape[0])
+
+
+@dataclass
+class Centered:
+    """Features shifted by ``shift`` in the working dtype, with their squared norms.
+
+    Attributes:
+        w (Tensor[N, D]): ``x - shift`` in the working dtype (float32, or float64 for huge values).
+        n64 (Tensor[N]): float64 squared norms of ``w`` (exact up to ~1e-13 relative).
+        nw (Tensor[N]): ``n64`` in the working dtype.
+        u (float): unit roundoff of the working matmul.
+    """
+
+    w: torch.Tensor
+    n64: torch.Tensor
+    nw: torch.Tensor
+    u: float
+    nmax: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nmax = float(self.n64.max().item()) if self.n64.numel() else 0.0
+
+
+def center(x: torch.Tensor, shift: torch.Tensor, u32: float) -> Centered:
+    """Shift ``x`` (Tensor[N, D]) by ``shift`` (Tensor[D], float64) into float32 (or float64).
+
+    float64 working precision is used only when float32 would overflow.
+    """
+    n, d = x.shape
+    step = _chunk_rows(n, d)
+    n64 = torch.empty(n, dtype=torch.float64, device=x.device)
+    for s in range(0, n, step):
+        c = x[s : s + step].to(torch.float64) - shift
+        n64[s : s + step] = (c * c).sum(1)
+    wdtype = torch.float32
+    u = u32
+    if n and float(n64.max()) > _FLOAT32_SAFE_NORM:
+        wdtype, u = torch.float64, _U64
+    w = torch.empty((n, d), dtype=wdtype, device=x.device)
+    for s in range(0, n, step):
+        w[s : s + step] = (x[s : s + step].to(torch.float64) - shift).to(wdtype)
+    if wdtype == torch.float32:
+        # norms of the rounded float32 vectors (the GEMM sees those)
+        for s in range(0, n, step):
+            ws = w[s : s + step].to(torch.float64)
+            n64[s : s + step] = (ws * ws).sum(1)
+    return Centered(w=w, n64=n64, nw=n64.to(wdtype), u=u)
+
+
+def pair_sqdist(a: torch.Tensor, b: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+    """Exact float64 squared distances ``sum_d (a[ia] - b[ib])**2`` (Tensor[P]) by direct differences."""
+    p = int(ia.numel())
+    out = torch.empty(p, dtype=torch.float64, device=a.device)
+    step = _chunk_rows(p, a.shape[1])
+    for s in range(0, p, step):
+        diff = a[ia[s : s + step]].to(torch.float64) - b[ib[s : s + step]].to(torch.float64)
+        out[s : s + step] = (diff * diff).sum(1)
+    return out
+
+
+def block_sqdist(a: torch.Tensor, na: torch.Tensor, b: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
+    """``|a_i|^2 + |b_j|^2 - 2 a_i.b_j`` (Tensor[R, M]) with one GEMM; inputs already centred."""
+    d = torch.addmm(nb.unsqueeze(0), a, b.t(), beta=1, alpha=-2)
+    d.add_(na.unsqueeze(1))
+    return d
+
+
+def default_block_rows(n_cols: int, device: torch.device, block_size: Optional[int]) -> int:
+    """Rows per block: ``block_size`` if given, else ~256 MiB (CPU) / 1 GiB (CUDA) of float32 per block."""
+    if block_size is not None:
+        return max(1, int(block_size))
+    budget = _DEFAULT_BLOCK_BYTES.get(device.type, 256 << 20)
+    return int(min(8192, max(64, budget // (4 * max(1, n_cols)))))
+
+
+class BlockRunner:
+    """Runs ``fn(start, stop)`` over row blocks, halving the block on out-of-memory errors."""
+
+    def __init__(self, rows: int, progress: Optional[Progress] = None) -> None:
+        self.rows = max(1, int(rows))
+        self.progress = progress
+        self.retries = 0
+
+    def run(self, n: int, fn: Callable[[int, int], None]) -> None:
+        start = 0
+        while start < n:
+            stop = min(n, start + self.rows)
+            try:
+                fn(start, stop)
+            except BaseException as exc:  # noqa: BLE001 - re-raised unless it is an OOM
+                if not _is_oom(exc) or self.rows == 1:
+                    raise
+                self.retries += 1
+                self.rows = max(1, self.rows // 2)
+                logger.warning("k-NN block ran out of memory; retrying with %d rows per block", self.rows)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            if self.progress is not None:
+                self.progress.update(stop - start)
+            start = stop
+
+
+def _kth_from_candidates(
+    rows: torch.Tensor, values: torch.Tensor, n_rows: int, ks: Sequence[int]
+) -> torch.Tensor:
+    """k-th smallest ``values`` per row from (row, value) pairs; returns Tensor[len(ks), n_rows]."""
+    counts = torch.bincount(rows, minlength=n_rows)
+    width = int(counts.max().item())
+    starts = torch.cumsum(counts, 0) - counts
+    pos = torch.arange(rows.numel(), device=rows.device) - starts[rows]
+    pad = torch.full((n_rows, width), math.inf, dtype=torch.float64, device=values.device)
+    pad[rows, pos] = values
+    srt = torch.topk(pad, max(ks), dim=1, largest=False, sorted=True).values
+    return torch.stack([srt[:, k - 1] for k in ks])
+
+
+# ----------------------------------------------------------------------------- torch backend
+
+
+def knn_sqradii_torch(
+    x: torch.Tensor,
+    ks: Sequence[int],
+    *,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> torch.Tensor:
+    """Exact squared k-NN radii of every row of ``x`` among the OTHER rows.
+
+    Args:
+        x (Tensor[N, D]): features (any float dtype, CPU or CUDA).
+        ks: neighbour counts, each in ``[1, N - 1]``.
+
+    Returns:
+        Tensor[len(ks), N] float64: ``r2[t, i]`` = squared distance from ``x_i`` to its
+        ``ks[t]``-th nearest neighbour in ``x`` without ``x_i`` itself (duplicates of
+        ``x_i`` at other indices count, at distance 0).
+    """
+    n, d = x.shape
+    kmax = max(ks)
+    out = torch.empty((len(ks), n), dtype=torch.float64, device=x.device)
+    with ieee_matmul(x.device) as u32:
+        c = center(x, mean64(x), u32)
+        coeff = error_coeff(d, c.u)
+        absterm = (d + 8) * _TINY32 * 4
+        cand_total = [0]
+
+        def work(s: int, e: int) -> None:
+            blk = block_sqdist(c.w[s:e], c.nw[s:e], c.w, c.nw)
+            r = torch.arange(e - s, device=x.device)
+            blk[r, r + s] = math.inf
+            kth = torch.topk(blk, kmax, dim=1, largest=False, sorted=True).values[:, kmax - 1]
+            err = coeff * (c.n64[s:e] + c.nmax) + absterm
+            thr = _round_up32(kth.to(torch.float64) + 2.0 * err) if blk.dtype == torch.float32 else kth + 2 * err
+            rows, cols = (blk <= thr.unsqueeze(1)).nonzero(as_tuple=True)
+            del blk
+            cand_total[0] += int(rows.numel())
+            exact = pair_sqdist(x, x, rows + s, cols)
+            out[:, s:e] = _kth_from_candidates(rows, exact, e - s, ks)
+
+        runner = BlockRunner(default_block_rows(n, x.device, block_size), progress)
+        runner.run(n, work)
+    if stats is not None:
+        stats["knn_candidates"] = stats.get("knn_candidates", 0) + cand_total[0]
+        stats["oom_retries"] = stats.get("oom_retries", 0) + runner.retries
+        stats["block_rows"] = runner.rows
+    return out
+
+
+def _decide(d2: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
+    return d2 < thr if strict else d2 <= thr
+
+
+def cross_ball_stats_torch(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r2x: Optional[torch.Tensor],
+    s2y: Optional[torch.Tensor],
+    *,
+    strict: bool = False,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> dict[str, torch.Tensor]:
+    """Ball-membership statistics between ``x`` (Tensor[N, D]) and ``y`` (Tensor[M, D]).
+
+    With ``in(i, j) = d2(x_i, y_j) <= r2x[i]`` (``<`` if ``strict``) and
+    ``in'(i, j) = d2(x_i, y_j) <= s2y[j]``:
+
+    * ``count_y`` (int64[M]): ``#{i : in(i, j)}`` (precision: > 0; density: sum),
+    * ``cover_x`` (bool[N]): ``any_j in(i, j)`` (coverage),
+    * ``inside_y_x`` (bool[N]): ``any_j in'(i, j)`` (recall).
+
+    Keys are present only for the radii given.
+    """
+    n, d = x.shape
+    m = y.shape[0]
+    dev = x.device
+    res: dict[str, torch.Tensor] = {}
+    if r2x is not None:
+        res["count_y"] = torch.zeros(m, dtype=torch.int64, device=dev)
+        res["cover_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
+    if s2y is not None:
+        res["inside_y_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
+    if n == 0 or m == 0 or (r2x is None and s2y is None):
+        return res
+    refined = [0]
+    with ieee_matmul(dev) as u32:
+        shift = 0.5 * (mean64(x) + mean64(y))
+        cx = center(x, shift, u32)
+        cy = center(y, shift, u32)
+        if cx.w.dtype != cy.w.dtype:
+            wd = torch.float64
+            cx = Centered(cx.w.to(wd), cx.n64, cx.n64, _U64)
+            cy = Centered(cy.w.to(wd), cy.n64, cy.n64, _U64)
+        u = max(cx.u, cy.u)
+        coeff = error_coeff(d, u)
+        absterm = (d + 8) * _TINY32 * 4
+        f32 = cx.w.dtype == torch.float32
+        down = _round_down32 if f32 else (lambda t: t)
+        up = _round_up32 if f32 else (lambda t: t)
+        if s2y is not None:
+            col_err = coeff * (cy.n64 + cx.nmax) + absterm
+            lo_c = down(s2y - col_err).unsqueeze(0)
+            hi_c = up(s2y + col_err).unsqueeze(0)
+
+        def work(s: int, e: int) -> None:
+            blk = block_sqdist(cx.w[s:e], cx.nw[s:e], cy.w, cy.nw)
+            if r2x is not None:
+                r2 = r2x[s:e]
+                err = coeff * (cx.n64[s:e] + cy.nmax) + absterm
+                lo = down(r2 - err).unsqueeze(1)
+                hi = up(r2 + err).unsqueeze(1)
+                sure = blk < lo
+                maybe = blk <= hi
+                res["count_y"] += sure.sum(0)
+                n_sure = sure.sum(1)
+                n_maybe = maybe.sum(1)
+                res["cover_x"][s:e] |= n_sure > 0
+                rows_b = (n_maybe > n_sure).nonzero(as_tuple=True)[0]
+                if rows_b.numel():
+                    sub = maybe[rows_b] & ~sure[rows_b]
+                    rr, cc = sub.nonzero(as_tuple=True)
+                    rr = rows_b[rr]
+                    refined[0] += int(rr.numel())
+                    exact = pair_sqdist(x, y, rr + s, cc)
+                    ok = _decide(exact, r2[rr], strict)
+                    res["count_y"].index_add_(0, cc[ok], torch.ones_like(cc[ok]))
+                    res["cover_x"][s + rr[ok]] = True
+                del sure, maybe
+            if s2y is not None:
+                sure = blk < lo_c
+                got = sure.any(1)
+                del sure
+                maybe = blk <= hi_c
+                pending = (~got) & maybe.any(1)
+                res["inside_y_x"][s:e] |= got
+                rows_b = pending.nonzero(as_tuple=True)[0]
+                if rows_b.numel():
+                    rr, cc = maybe[rows_b].nonzero(as_tuple=True)
+                    rr = rows_b[rr]
+                    refined[0] += int(rr.numel())
+                    exact = pair_sqdist(x, y, rr + s, cc)
+                    ok = _decide(exact, s2y[cc], strict)
+                    res["inside_y_x"][s + rr[ok]] = True
+
+        runner = BlockRunner(default_block_rows(m, dev, block_size), progress)
+        runner.run(n, work)
+    if stats is not None:
+        stats["cross_refined"] = stats.get("cross_refined", 0) + refined[0]
+        stats["oom_retries"] = stats.get("oom_retries", 0) + runner.retries
+    return res
+
+
+def max_ratio_torch(
+    x: torch.Tensor,
+    r2x: torch.Tensor,
+    q: torch.Tensor,
+    *,
+    eps: float,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> torch.Tensor:
+    """``max_i r2x[i] / (d2(q_j, x_i) + eps)`` for every row of ``q`` (float64[M]), exactly.
+
+    Rows of ``x`` with ``r2x == 0`` are skipped (they contribute 0). With ``eps = 0``
+    a sample at distance 0 from a kept row gets ``inf``. Returns 0 where no row is kept.
+    """
+    m, d = q.shape
+    dev = q.device
+    out = torch.zeros(m, dtype=torch.float64, device=dev)
+    keep = (r2x > 0).nonzero(as_tuple=True)[0]
+    if keep.numel() == 0 or m == 0:
+        return out
+    xk = x[keep]
+    r2k = r2x[keep]
+    refined = [0]
+    with ieee_matmul(dev) as u32:
+        shift = 0.5 * (mean64(xk) + mean64(q))
+        cx = center(xk, shift, u32)
+        cq = center(q, shift, u32)
+        wd = torch.float64 if torch.float64 in (cx.w.dtype, cq.w.dtype) else torch.float32
+        u = _U64 if wd == torch.float64 else max(cx.u, cq.u)
+        xw, qw = cx.w.to(wd), cq.w.to(wd)
+        coeff = error_coeff(d, u)
+        absterm = (d + 8) * _TINY32 * 4
+        r2w = r2k.to(wd).unsqueeze(0)
+        slack = 8 * (u if wd == torch.float32 else _U64)
+
+        def work(s: int, e: int) -> None:
+            blk = block_sqdist(qw[s:e], cq.n64[s:e].to(wd), xw, cx.n64.to(wd))
+            err = (coeff * (cq.n64[s:e] + cx.nmax) + absterm).to(wd).unsqueeze(1)
+            # lower bound of the ratio (distance upper bound), rounded down by `slack`
+            lo_ratio = r2w / (blk + err + eps) * (1 - slack)
+            best_lo = lo_ratio.max(1).values
+            del lo_ratio
+            den = (blk - err).clamp_min_(0).add_(eps)
+            hi_ratio = r2w / den * (1 + slack)  # inf where den == 0
+            rr, cc = (hi_ratio >= best_lo.unsqueeze(1)).nonzero(as_tuple=True)
+            del hi_ratio, den, blk
+            refined[0] += int(rr.numel())
+            exact = pair_sqdist(q, xk, rr + s, cc)
+            ratio = r2k[cc] / (exact + eps)
+            res = torch.zeros(e - s, dtype=torch.float64, device=dev)
+            res.scatter_reduce_(0, rr, ratio, reduce="amax")
+            out[s:e] = res
+
+        runner = BlockRunner(default_block_rows(int(keep.numel()), dev, block_size), progress)
+        runner.run(m, work)
+    if stats is not None:
+        stats["realism_refined"] = stats.get("realism_refined", 0) + refined[0]
+    return out
+
+
+# ----------------------------------------------------------------------------- faiss backend
+
+
+def _to_numpy32(t: torch.Tensor) -> Any:
+    return t.detach().to("cpu", torch.float32).contiguous().numpy()
+
+
+def _faiss_index(dim: int, metric_ip: bool, device: torch.device) -> Any:
+    """A flat faiss index (L2 or inner product); on GPU(s) for CUDA features when faiss has GPUs."""
+    faiss = faiss_module()
+    assert faiss is not None
+    index = faiss.IndexFlatIP(dim) if metric_ip else faiss.IndexFlatL2(dim)
+    ngpu = faiss_gpus()
+    if device.type == "cuda" and ngpu > 0:
+        if ngpu > 1:
+            # shard the database over every GPU faiss sees (exact: results are merged)
+            co = faiss.GpuMultipleClonerOptions()
+            co.shard = True
+            return faiss.index_cpu_to_all_gpus(index, co=co)
+        res = faiss.StandardGpuResources()
+        return faiss.index_cpu_to_gpu(res, device.index or 0, index)
+    return index
+
+
+def faiss_l2_sq(dist: Any) -> torch.Tensor:
+    """faiss's ``IndexFlatL2`` returns SQUARED L2 distances; this is the one place that says so."""
+    return torch.from_numpy(dist).to(torch.float64)
+
+
+def knn_sqradii_faiss(
+    x: torch.Tensor,
+    ks: Sequence[int],
+    *,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> torch.Tensor:
+    """Same contract as :func:`knn_sqradii_torch`, neighbours searched with faiss ``IndexFlatL2``.
+
+    faiss returns the ``k' = kmax + 1 + slack`` smallest float32 squared distances
+    (self included). Using the same error bound, the candidates are certified
+    complete when the ``k'``-th returned value exceeds the ``kmax``-th (without self)
+    by more than twice the margin; rows where this fails are searched again with a
+    larger ``k'`` (doubling), and the candidates are refined in float64.
+    """
+    n, d = x.shape
+    kmax = max(ks)
+    dev = x.device
+    shift = mean64(x)
+    c = center(x, shift, _U32)
+    if c.w.dtype != torch.float32:
+        return knn_sqradii_torch(x, ks, block_size=block_size, progress=progress, stats=stats)
+    xw = _to_numpy32(c.w)
+    index = _faiss_index(d, False, dev)
+    index.add(xw)
+    # faiss computes norms and dot products in float32 itself; its error obeys the same bound
+    coeff = error_coeff(d, _U32)
+    absterm = (d + 8) * _TINY32 * 4
+    n64 = c.n64.cpu()
+    out = torch.empty((len(ks), n), dtype=torch.float64)
+    rows_blk = default_block_rows(n, torch.device("cpu"), block_size)
+    cand_total = 0
+    for s in range(0, n, rows_blk):
+        e = min(n, s + rows_blk)
+        todo = torch.arange(s, e)
+        kq = min(n, kmax + 1 + 8)
+        while todo.numel():
+            dist, idx = index.search(xw[todo.numpy()], kq)
+            dist_t = faiss_l2_sq(dist)
+            idx_t = torch.from_numpy(idx).long()
+            self_mask = idx_t == todo.unsqueeze(1)
+            dist_ns = dist_t.masked_fill(self_mask | (idx_t < 0), math.inf)
+            srt = torch.sort(dist_ns, dim=1).values
+            kth = srt[:, kmax - 1]
+            err = coeff * (n64[todo] + c.nmax) + absterm
+            thr = kth + 2.0 * err
+            # complete if every non-returned point is provably beyond thr
+            last = dist_t[:, -1]
+            complete = (last - 0.0 > thr) | (kq >= n)
+            # when faiss may have dropped an equal-distance point the last value must be strictly above
+            done_rows = todo[complete]
+            if done_rows.numel():
+                dsub = dist_ns[complete]
+                isub = idx_t[complete]
+                tsub = thr[complete]
+                m_ = dsub <= tsub.unsqueeze(1)
+                rr, cc = m_.nonzero(as_tuple=True)
+                cand_total += int(rr.numel())
+                gi = done_rows[rr]
+                gj = isub[rr, cc]
+                exact = pair_sqdist(x, x, gi.to(dev), gj.to(dev)).cpu()
+                out[:, done_rows] = _kth_from_candidates(rr, exact, int(done_rows.numel()), ks)
+            todo = todo[~complete]
+            kq = min(n, kq * 2)
+        if progress is not None:
+            progress.update(e - s)
+    if stats is not None:
+        stats["knn_candidates"] = stats.get("knn_candidates", 0) + cand_total
+    return out.to(dev)
+
+
+def cross_ball_stats_faiss(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r2x: Optional[torch.Tensor],
+    s2y: Optional[torch.Tensor],
+    *,
+    strict: bool = False,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> dict[str, torch.Tensor]:
+    """Same contract as :func:`cross_ball_stats_torch`, with faiss range searches.
+
+    Ball membership ``|y - x_i|^2 <= r_i^2`` is rewritten as an inner product,
+    ``<[2 x_i, r_i^2 - |x_i|^2, 1], [y, 1, -|y|^2]> = r_i^2 - |y - x_i|^2 >= 0``,
+    so one ``IndexFlatIP`` range search per query set returns every pair whose
+    float32 score exceeds ``-margin`` (the margin bounds the float32 error of the
+    augmented product). Pairs with score ``> margin`` are certain members; the rest
+    are decided in float64 from the original features.
+    """
+    n, d = x.shape
+    m = y.shape[0]
+    dev = x.device
+    res: dict[str, torch.Tensor] = {}
+    refined = 0
+    shift = 0.5 * (mean64(x) + mean64(y))
+    cx = center(x, shift, _U32)
+    cy = center(y, shift, _U32)
+    if cx.w.dtype != torch.float32 or cy.w.dtype != torch.float32:
+        return cross_ball_stats_torch(
+            x, y, r2x, s2y, strict=strict, block_size=block_size, progress=progress, stats=stats
+        )
+    rows_blk = default_block_rows(max(n, m), torch.device("cpu"), block_size)
+
+    def pairs(base: Centered, rad2: torch.Tensor, query: Centered) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Yield (query_idx, base_idx, score64) blocks for score > -margin."""
+        faiss = faiss_module()
+        assert faiss is not None
+        bn = base.n64.cpu()
+        qn = query.n64.cpu()
+        rad2c = rad2.cpu()
+        aug_b = torch.cat(
+            [2.0 * base.w.cpu().double(), (rad2c - bn).unsqueeze(1), torch.ones(len(bn), 1, dtype=torch.float64)], 1
+        ).float()
+        # |error| of the float32 augmented inner product (D + 2 terms, inputs rounded to float32)
+        # (+ |x|^2 + |y|^2 for the rounding of the centring, as in the GEMM bound)
+        bound_terms = (
+            2.0 * math.sqrt(base.nmax * query.nmax)
+            + float((rad2c - bn).abs().max())
+            + 2.0 * query.nmax
+            + base.nmax
+        )
+        margin = 2.0 * (d + 2 + 32) * _U32 * bound_terms + (d + 8) * _TINY32 * 8
+        index = _faiss_index(d + 2, True, dev)
+        index.add(aug_b.numpy())
+        for s in range(0, len(qn), rows_blk):
+            e = min(len(qn), s + rows_blk)
+            aug_q = torch.cat(
+                [query.w[s:e].cpu().double(), torch.ones(e - s, 1, dtype=torch.float64), -qn[s:e].unsqueeze(1)], 1
+            ).float()
+            lims, dist, ids = index.range_search(aug_q.numpy(), -margin)
+            lims_t = torch.from_numpy(lims.astype("int64"))
+            counts = lims_t[1:] - lims_t[:-1]
+            qi = torch.repeat_interleave(torch.arange(s, e), counts)
+            yield qi, torch.from_numpy(ids).long(), torch.from_numpy(dist).double(), margin
+            if progress is not None:
+                progress.update(e - s)
+
+    if r2x is not None:
+        count_y = torch.zeros(m, dtype=torch.int64)
+        cover_x = torch.zeros(n, dtype=torch.bool)
+        for qi, bi, score, margin in pairs(cx, r2x, cy):
+            sure = score > margin
+            border = ~sure
+            ok = sure.clone()
+            if border.any():
+                bq, bb = qi[border], bi[border]
+                refined += int(bq.numel())
+                exact = pair_sqdist(y, x, bq.to(dev), bb.to(dev)).cpu()
+                ok[border] = _decide(exact, r2x.cpu()[bb], strict)
+            count_y.index_add_(0, qi[ok], torch.ones_like(qi[ok]))
+            cover_x[bi[ok]] = True
+        res["count_y"] = count_y.to(dev)
+        res["cover_x"] = cover_x.to(dev)
+    if s2y is not None:
+        inside = torch.zeros(n, dtype=torch.bool)
+        for qi, bi, score, margin in pairs(cy, s2y, cx):
+            sure = score > margin
+            border = ~sure
+            ok = sure.clone()
+            if border.any():
+                bq, bb = qi[border], bi[border]
+                refined += int(bq.numel())
+                exact = pair_sqdist(x, y, bq.to(dev), bb.to(dev)).cpu()
+                ok[border] = _decide(exact, s2y.cpu()[bb], strict)
+            inside[qi[ok]] = True
+        res["inside_y_x"] = inside.to(dev)
+    if stats is not None:
+        stats["cross_refined"] = stats.get("cross_refined", 0) + refined
+    return res
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+def knn_sqradii(x: torch.Tensor, ks: Sequence[int], backend: str, **kw: Any) -> torch.Tensor:
+    """Exact squared k-NN radii (Tensor[len(ks), N], float64) with the resolved ``backend``."""
+    if backend == "faiss":
+        return knn_sqradii_faiss(x, ks, **kw)
+    return knn_sqradii_torch(x, ks, **kw)
+
+
+def cross_ball_stats(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    r2x: Optional[torch.Tensor],
+    s2y: Optional[torch.Tensor],
+    backend: str,
+    **kw: Any,
+) -> dict[str, torch.Tensor]:
+    """Ball-membership statistics (see :func:`cross_ball_stats_torch`) with the resolved ``backend``."""
+    if backend == "faiss":
+        return cross_ball_stats_faiss(x, y, r2x, s2y, **kw)
+    return cross_ball_stats_torch(x, y, r2x, s2y, **kw)

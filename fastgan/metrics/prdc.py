@@ -1,0 +1,416 @@
+"""k-NN precision, recall, density, coverage and realism score, computed exactly.
+
+Definitions (real features ``X = {x_i}``, ``N`` rows; fake features ``Y = {y_j}``, ``M`` rows):
+
+* ``r_i = NND_k(x_i)``: Euclidean distance from ``x_i`` to its k-th nearest neighbour among
+  the OTHER real samples (the point itself is excluded by index; a duplicate of ``x_i`` at
+  another index is a neighbour at distance 0). ``s_j = NND_k(y_j)`` likewise within ``Y``.
+* ball membership ``y in B(x_i, r_i)`` iff ``|y - x_i| <= r_i`` (closed balls, the default) or
+  ``|y - x_i| < r_i`` with ``strict=True`` (open balls).
+* precision ``= 1/M sum_j 1[exists i: y_j in B(x_i, r_i)]``
+  (Kynkaanniemi et al. 2019, "Improved Precision and Recall Metric for Assessing Generative
+  Models", with their ``<=``).
+* recall ``= 1/N sum_i 1[exists j: x_i in B(y_j, s_j)]`` (same paper).
+* density ``= 1/(k M) sum_j sum_i 1[y_j in B(x_i, r_i)]`` (Naeem et al. 2020, "Reliable
+  Fidelity and Diversity Metrics for Generative Models").
+* coverage ``= 1/N sum_i 1[exists j: y_j in B(x_i, r_i)]``, i.e. ``min_j |x_i - y_j| <= r_i``
+  (same paper).
+
+Exactness: every decision above equals the one a brute-force float64 computation with
+direct differences (``sum_d (a_d - b_d)**2``) makes on the given features; comparisons are
+made on squared distances (``d^2 <= r^2``), which is the same test as on Euclidean distances
+up to the rounding of a square root. See :mod:`fastgan.metrics._knn` for the certified
+float32 + float64 refinement scheme; values are therefore independent of the backend, the
+block size and the device (ties included: a tie in float64 is decided by the convention).
+
+Matches:
+    * precision / recall: Kynkaanniemi et al. 2019 and their reference code (``<=``, k-th
+      neighbour excluding the point itself, default k = 3).
+    * density / coverage: Naeem et al. 2020 (default k = 5). Their reference code (the
+      ``prdc`` package) uses strict ``<`` for all four metrics; ``strict=True`` reproduces it
+      exactly (it computes distances with float64-upcast expanded products, so it agrees with
+      the float64 reference except on near-ties). The default here is ``<=`` for all four
+      metrics, so that a real sample's ``k`` nearest neighbours lie inside its own ball and
+      ``precision(X, X) = recall(X, X) = coverage(X, X) = 1`` holds for any ``X``.
+    * ``prdc(real, fake, nearest_k)``: all four with the same ``k``, like ``prdc.compute_prdc``.
+    * realism score: Kynkaanniemi et al. 2019, Sec. 5: ``R(y) = max_i r_i / |y - x_i|`` over the
+      real samples whose radius is at most the median radius (the half of the hyperspheres
+      with the largest radii is discarded). ``squared=True`` gives the reference code's form
+      ``max_i r_i^2 / (|y - x_i|^2 + eps)``.
+
+Backends: ``backend="auto"`` uses faiss when installed (faiss-gpu indices for CUDA features
+when faiss sees GPUs), else the blocked torch path; both are exact and return identical
+results. Memory beyond the inputs is ``O((N + M) * (D + block_size))``; a block that runs out
+of memory is retried with half as many rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence
+
+import torch
+
+from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan._progress import Progress
+from fastgan.metrics import _knn
+
+__all__ = ["prdc", "precision_recall", "density_coverage", "realism_score", "PRDC"]
+
+logger = logging.getLogger(__name__)
+
+
+def _check_k(k: Any, name: str, n: int, set_name: str) -> int:
+    k = check_positive_int(k, name)
+    if k >= n:
+        raise ValueError(
+            f"{name}: needs {name} < number of {set_name} samples (each sample's {name}-th nearest OTHER "
+            f"sample must exist), got {name}={k} with {n} {set_name} sample(s)"
+        )
+    return k
+
+
+def _prepare(real: Any, fake: Any, fake_name: str = "fake") -> tuple[torch.Tensor, torch.Tensor]:
+    x = check_features(real, "real")
+    y = check_features(fake, fake_name)
+    check_same_dim(x, y, "real", fake_name)
+    check_same_device([x, y], ["real", fake_name])
+    return x, y
+
+
+def _progress(enabled: Optional[bool], total: int, desc: str) -> Progress:
+    return Progress(total=total, desc=desc, enabled=enabled, unit="rows")
+
+
+def _compute(
+    real: Any,
+    fake: Any,
+    k_pr: Optional[int],
+    k_dc: Optional[int],
+    *,
+    strict: bool,
+    backend: str,
+    block_size: Optional[int],
+    progress: Optional[bool],
+    stats: Optional[dict[str, Any]],
+) -> dict[str, float]:
+    x, y = _prepare(real, fake)
+    n, m = x.shape[0], y.shape[0]
+    if block_size is not None:
+        block_size = check_positive_int(block_size, "block_size")
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict: expected a bool, got {type(strict).__name__}")
+    check_choice(backend, "backend", _knn.BACKENDS)
+    if k_pr is not None:
+        k_pr = _check_k(k_pr, "k", n, "real")
+        k_pr = _check_k(k_pr, "k", m, "fake")
+    if k_dc is not None:
+        k_dc = _check_k(k_dc, "k", n, "real")
+    be = _knn.resolve_backend(backend, x.device)
+    st: dict[str, Any] = {} if stats is None else stats
+    st["backend"] = be
+    kw: dict[str, Any] = {"block_size": block_size, "stats": st}
+    real_ks = sorted({k for k in (k_pr, k_dc) if k is not None})
+    total = n + (m if k_pr is not None else 0) + n
+    out: dict[str, float] = {}
+    with _progress(progress, total, "prdc") as bar:
+        kw["progress"] = bar
+        r2 = _knn.knn_sqradii(x, real_ks, be, **kw)
+        r2_by_k = {k: r2[t] for t, k in enumerate(real_ks)}
+        s2 = _knn.knn_sqradii(y, [k_pr], be, **kw)[0] if k_pr is not None else None
+        if k_pr is not None and k_dc is not None and k_pr != k_dc:
+            # two radius sets for the real side: one pass for precision, one for density/coverage
+            a = _knn.cross_ball_stats(x, y, r2_by_k[k_pr], s2, be, strict=strict, **kw)
+            b = _knn.cross_ball_stats(x, y, r2_by_k[k_dc], None, be, strict=strict, **kw)
+            pr_stats, dc_stats = a, b
+        else:
+            r_use = r2_by_k[k_pr if k_pr is not None else k_dc]  # type: ignore[index]
+            a = _knn.cross_ball_stats(x, y, r_use, s2, be, strict=strict, **kw)
+            pr_stats = dc_stats = a
+    if k_pr is not None:
+        out["precision"] = int((pr_stats["count_y"] > 0).sum().item()) / m
+        out["recall"] = int(pr_stats["inside_y_x"].sum().item()) / n
+    if k_dc is not None:
+        out["density"] = int(dc_stats["count_y"].sum().item()) / (k_dc * m)
+        out["coverage"] = int(dc_stats["cover_x"].sum().item()) / n
+    return out
+
+
+def prdc(
+    real: Any,
+    fake: Any,
+    nearest_k: int = 5,
+    *,
+    strict: bool = False,
+    backend: str = "auto",
+    block_size: Optional[int] = None,
+    progress: Optional[bool] = None,
+    stats: Optional[dict[str, Any]] = None,
+) -> dict[str, float]:
+    """Precision, recall, density and coverage with one shared k-NN computation.
+
+    Args:
+        real (Tensor[N, D] | ndarray): real features (float16/bfloat16/float32/float64; CPU or CUDA).
+        fake (Tensor[M, D] | ndarray): generated features, same D and device.
+        nearest_k: k for all four metrics (as ``prdc.compute_prdc``); ``1 <= k < min(N, M)``.
+        strict: False (default) decides ball membership with ``<=``; True with ``<`` (the
+            ``prdc`` package's convention).
+        backend: ``"auto"`` | ``"faiss"`` | ``"torch"`` (see :mod:`fastgan.metrics._knn`).
+        block_size: rows per distance block (default: ~256 MiB of float32 per block on CPU,
+            1 GiB on CUDA); halved automatically on out-of-memory.
+        progress: show a progress bar on stderr (None: only when stderr is a terminal).
+        stats: optional dict that receives diagnostics (backend used, number of pairs refined
+            in float64, block size after OOM retries).
+
+    Returns:
+        dict with float ``precision``, ``recall``, ``density``, ``coverage``.
+
+    Matches: Kynkaanniemi et al. 2019 (precision, recall) and Naeem et al. 2020 (density,
+    coverage); see the module docstring for every convention.
+
+    Example:
+        >>> import torch
+        >>> x = torch.arange(8.0).reshape(8, 1)
+        >>> prdc(x, x, nearest_k=2)
+        {'precision': 1.0, 'recall': 1.0, 'density': 1.0, 'coverage': 1.0}
+    """
+    return _compute(
+        real, fake, nearest_k, nearest_k,
+        strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats,
+    )
+
+
+def precision_recall(
+    real: Any,
+    fake: Any,
+    k: int = 3,
+    *,
+    strict: bool = False,
+    backend: str = "auto",
+    block_size: Optional[int] = None,
+    progress: Optional[bool] = None,
+    stats: Optional[dict[str, Any]] = None,
+) -> dict[str, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019), exactly.
+
+    Args:
+        real (Tensor[N, D] | ndarray): real features.
+        fake (Tensor[M, D] | ndarray): generated features.
+        k: neighbourhood size, ``1 <= k < min(N, M)`` (paper default 3).
+        strict, backend, block_size, progress, stats: as in :func:`prdc`.
+
+    Returns:
+        dict with float ``precision`` and ``recall``.
+
+    Matches: Kynkaanniemi et al. 2019 and their reference code: ``|y - x_i| <= NND_k(x_i)``,
+    the k-th neighbour excluding the point itself.
+
+    Example:
+        >>> import torch
+        >>> real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+        >>> precision_recall(real, real + 10, k=1)
+        {'precision': 0.0, 'recall': 0.0}
+    """
+    return _compute(
+        real, fake, k, None, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats
+    )
+
+
+def density_coverage(
+    real: Any,
+    fake: Any,
+    k: int = 5,
+    *,
+    strict: bool = False,
+    backend: str = "auto",
+    block_size: Optional[int] = None,
+    progress: Optional[bool] = None,
+    stats: Optional[dict[str, Any]] = None,
+) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020), exactly.
+
+    Args:
+        real (Tensor[N, D] | ndarray): real features.
+        fake (Tensor[M, D] | ndarray): generated features.
+        k: neighbourhood size for the real radii, ``1 <= k < N`` (paper default 5).
+        strict, backend, block_size, progress, stats: as in :func:`prdc`.
+
+    Returns:
+        dict with float ``density`` (in ``[0, N / k]``) and ``coverage`` (in ``[0, 1]``).
+
+    Matches: Naeem et al. 2020; ``strict=True`` reproduces the ``prdc`` package's ``<``.
+
+    Example:
+        >>> import torch
+        >>> real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+        >>> density_coverage(real, torch.tensor([[1.5]]), k=1)
+        {'density': 2.0, 'coverage': 0.5}
+    """
+    return _compute(
+        real, fake, None, k, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats
+    )
+
+
+def realism_score(
+    real: Any,
+    samples: Any,
+    k: int = 3,
+    *,
+    prune: bool = True,
+    squared: bool = False,
+    eps: float = 1e-5,
+    backend: str = "auto",
+    block_size: Optional[int] = None,
+    progress: Optional[bool] = None,
+    stats: Optional[dict[str, Any]] = None,
+) -> torch.Tensor:
+    """Realism score of each sample (Kynkaanniemi et al. 2019, Sec. 5), exactly.
+
+    ``R(y) = max_i r_i / |y - x_i|`` over the real samples ``x_i`` kept after pruning, with
+    ``r_i = NND_k(x_i)`` (k-th neighbour excluding ``x_i``). ``R(y) >= 1`` iff ``y`` lies in a
+    kept ball (with ``<=``). Pruning (default, as in the paper): a real sample is kept iff
+    ``r_i <= median(r)`` (``numpy.percentile(r, 50)``, linear interpolation), i.e. the
+    hyperspheres with the largest radii are discarded. Real samples with ``r_i = 0`` contribute 0.
+
+    Args:
+        real (Tensor[N, D] | ndarray): real features, ``N > k``.
+        samples (Tensor[M, D] | ndarray): samples to score (same D and device).
+        k: neighbourhood size (paper: 3).
+        prune: discard the real samples whose radius exceeds the median radius.
+        squared: False: the paper's ``r_i / d`` (``inf`` when ``y`` coincides with a kept ``x_i``);
+            True: the reference code's ``r_i^2 / (d^2 + eps)``.
+        eps: only used with ``squared=True`` (reference code: 1e-5).
+        backend, block_size, progress, stats: as in :func:`prdc` (realism always runs the blocked
+            torch path after the radii).
+
+    Returns:
+        Tensor[M] float64 on the samples' device (0 where no real sample is kept).
+
+    Example:
+        >>> import torch
+        >>> real = torch.tensor([[0.0], [1.0], [3.0]])
+        >>> realism_score(real, torch.tensor([[0.5], [10.0]]), k=1, prune=False)
+        tensor([2.0000, 0.2000], dtype=torch.float64)
+    """
+    x, q = _prepare(real, samples, "samples")
+    k = _check_k(k, "k", x.shape[0], "real")
+    if eps < 0:
+        raise ValueError(f"eps: must be >= 0, got {eps}")
+    if block_size is not None:
+        block_size = check_positive_int(block_size, "block_size")
+    be = _knn.resolve_backend(check_choice(backend, "backend", _knn.BACKENDS), x.device)
+    st: dict[str, Any] = {} if stats is None else stats
+    st["backend"] = be
+    with _progress(progress, x.shape[0] + q.shape[0], "realism") as bar:
+        r2 = _knn.knn_sqradii(x, [k], be, block_size=block_size, progress=bar, stats=st)[0]
+        if prune:
+            srt = torch.sort(r2).values
+            n = srt.numel()
+            median = 0.5 * (srt[(n - 1) // 2] + srt[n // 2])
+            r2 = torch.where(r2 <= median, r2, torch.zeros_like(r2))
+        ratio = _knn.max_ratio_torch(
+            x, r2, q, eps=eps if squared else 0.0, block_size=block_size, progress=bar, stats=st
+        )
+    return ratio if squared else ratio.sqrt()
+
+
+# ----------------------------------------------------------------------------- stateful class
+
+
+def _all_gather_rows(t: torch.Tensor, group: Any = None) -> torch.Tensor:
+    """Concatenate ``t`` (Tensor[n_r, D], n_r may differ per rank) over ranks, in rank order."""
+    import torch.distributed as dist
+
+    world = dist.get_world_size(group)
+    meta = torch.tensor([t.shape[0], t.shape[1] if t.dim() == 2 else 0], dtype=torch.int64, device=t.device)
+    metas = [torch.zeros_like(meta) for _ in range(world)]
+    dist.all_gather(metas, meta, group=group)
+    rows = [int(mt[0]) for mt in metas]
+    dim = max(int(mt[1]) for mt in metas)
+    if t.shape[0] == 0:
+        t = t.reshape(0, dim)
+    pad = torch.zeros((max(rows), dim), dtype=t.dtype, device=t.device)
+    pad[: t.shape[0]] = t
+    parts = [torch.empty_like(pad) for _ in range(world)]
+    dist.all_gather(parts, pad, group=group)
+    return torch.cat([p[:r] for p, r in zip(parts, rows)])
+
+
+class PRDC:
+    """Feature banks for real and fake samples with ``update`` / ``compute`` / ``reset``.
+
+    PRDC has no compact sufficient statistic, so the state is the two feature banks. Under
+    ``torch.distributed`` (initialised, world size > 1) :meth:`compute` all-gathers the banks
+    of every rank first (all ranks must call it); the metrics are invariant to the order of
+    the samples, so the result equals the single-process one exactly.
+
+    Args:
+        nearest_k: k for all four metrics (see :func:`prdc`).
+        strict, backend, block_size, progress: as in :func:`prdc`.
+        sync: gather the banks across ranks in :meth:`compute` when distributed.
+        process_group: the group to gather over (default: the world).
+
+    Example:
+        >>> import torch
+        >>> m = PRDC(nearest_k=2)
+        >>> m.update(torch.arange(6.0).reshape(6, 1), real=True)
+        >>> m.update(torch.arange(6.0).reshape(6, 1), real=False)
+        >>> m.compute()["precision"]
+        1.0
+    """
+
+    def __init__(
+        self,
+        nearest_k: int = 5,
+        *,
+        strict: bool = False,
+        backend: str = "auto",
+        block_size: Optional[int] = None,
+        progress: Optional[bool] = None,
+        sync: bool = True,
+        process_group: Any = None,
+    ) -> None:
+        self.nearest_k = check_positive_int(nearest_k, "nearest_k")
+        self.strict = strict
+        self.backend = check_choice(backend, "backend", _knn.BACKENDS)
+        self.block_size = block_size
+        self.progress = progress
+        self.sync = sync
+        self.process_group = process_group
+        self.real_features: list[torch.Tensor] = []
+        self.fake_features: list[torch.Tensor] = []
+
+    def update(self, features: Any, *, real: bool) -> None:
+        """Append a batch ``features`` (Tensor[B, D]) to the real (``real=True``) or fake bank."""
+        name = "real" if real else "fake"
+        t = check_features(features, f"{name} features").detach()
+        bank = self.real_features if real else self.fake_features
+        if bank and t.shape[1] != bank[0].shape[1]:
+            check_same_dim(bank[0], t, f"{name} bank", f"{name} features")
+        bank.append(t)
+
+    def _bank(self, parts: Sequence[torch.Tensor], name: str) -> torch.Tensor:
+        local = torch.cat(list(parts)) if parts else None
+        import torch.distributed as dist
+
+        if self.sync and dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1:
+            if local is None:
+                raise ValueError(f"{name} bank is empty on this rank; every rank needs a dtype/device to gather")
+            return _all_gather_rows(local, self.process_group)
+        if local is None:
+            raise ValueError(f"{name} bank is empty: call update(features, real={name == 'real'}) first")
+        return local
+
+    def compute(self, stats: Optional[dict[str, Any]] = None) -> dict[str, float]:
+        """Precision, recall, density, coverage of all samples seen (gathered over ranks)."""
+        x = self._bank(self.real_features, "real")
+        y = self._bank(self.fake_features, "fake")
+        return prdc(
+            x, y, self.nearest_k, strict=self.strict, backend=self.backend,
+            block_size=self.block_size, progress=self.progress, stats=stats,
+        )
+
+    def reset(self) -> None:
+        """Drop both banks."""
+        self.real_features.clear()
+        self.fake_features.clear()
