@@ -1,0 +1,10 @@
+"""Linear algebra for symmetric positive semi-definite matrices (the FID trace term).
+
+* :func:`sqrtm_sym` -- principal square root, batched ``(..., n, n)``, differentiable.
+* :func:`trace_sqrt_product` -- ``tr sqrt(A^1/2 B A^1/2)``, batched, differentiable.
+* :func:`trace_sqrt_psd` -- ``tr sqrt(M)``, batched, differentiable.
+"""
+
+from fastgan.linalg.sqrtm import CUDA_MAX_N, sqrtm_sym, trace_sqrt_product, trace_sqrt_psd
+
+__all__ = ["CUDA_MAX_N", "sqrtm_sym", "trace_sqrt_product", "trace_sqrt_psd"]
