@@ -288,6 +288,28 @@ def estimate_w_avg(
 _METRIC_CHOICES = ("precision", "recall", "density", "coverage", "fid", "kid")
 
 
+def _metric_functions(metrics: Sequence[str]) -> dict[str, Callable[..., Any]]:
+    """Import only the metric functions the sweep needs (lazily, from their submodules).
+
+    Imported from the defining submodules rather than the ``fastgan.metrics`` namespace:
+    once a submodule such as ``fastgan.metrics.kid`` is imported, Python binds the package
+    attribute of that name to the submodule, shadowing the function of the same name.
+    """
+    import importlib
+
+    wanted = {
+        "precision_recall": ("prdc", {"precision", "recall"}),
+        "density_coverage": ("prdc", {"density", "coverage"}),
+        "fid": ("fid", {"fid"}),
+        "kid": ("kid", {"kid"}),
+    }
+    out: dict[str, Callable[..., Any]] = {}
+    for fn, (module, uses) in wanted.items():
+        if uses & set(metrics):
+            out[fn] = getattr(importlib.import_module(f"fastgan.metrics.{module}"), fn)
+    return out
+
+
 def truncation_sweep(
     sample_fn: Callable[[float], Any],
     psis: Iterable[float],
@@ -328,7 +350,7 @@ def truncation_sweep(
     from fastgan._checks import check_features
 
     real = check_features(real_features, "real_features")
-    import fastgan.metrics as fm  # lazy: these modules are only needed here
+    fm = _metric_functions(metrics)
 
     rows: list[dict[str, float]] = []
     for psi in psis:
@@ -337,19 +359,19 @@ def truncation_sweep(
             raise ValueError(f"sample_fn({psi}): feature dimension {fake.shape[1]} != real_features' {real.shape[1]}")
         row: dict[str, float] = {"psi": psi, "n_fake": float(fake.shape[0])}
         if "precision" in metrics or "recall" in metrics:
-            pr = fm.precision_recall(real, fake, k=k)
+            pr = fm["precision_recall"](real, fake, k=k)
             for key in ("precision", "recall"):
                 if key in metrics:
                     row[key] = float(pr[key])
         if "density" in metrics or "coverage" in metrics:
-            dc = fm.density_coverage(real, fake, k=density_k)
+            dc = fm["density_coverage"](real, fake, k=density_k)
             for key in ("density", "coverage"):
                 if key in metrics:
                     row[key] = float(dc[key])
         if "fid" in metrics:
-            row["fid"] = float(fm.fid(real, fake))
+            row["fid"] = float(fm["fid"](real, fake))
         if "kid" in metrics:
-            mean, std = fm.kid(real, fake, **(kid_kwargs or {}))
+            mean, std = fm["kid"](real, fake, **(kid_kwargs or {}))
             row["kid"], row["kid_std"] = float(mean), float(std)
         rows.append(row)
     return rows

@@ -290,7 +290,8 @@ def inception_score(
     Matches: Salimans et al. 2016 (original TF code) and torch-fidelity
     ``isc_features_to_metric``: chunks ``[floor(s N/S), floor((s+1) N/S))``, ``np.std``.
 
-    >>> inception_score(torch.zeros(20, 5), splits=2)
+    >>> mean, std = inception_score(torch.zeros(20, 5), splits=2)  # uniform predictions
+    >>> round(mean, 9), round(std, 9)
     (1.0, 0.0)
     """
     splits = check_positive_int(splits, "splits")

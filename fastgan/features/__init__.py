@@ -1,0 +1,31 @@
+"""Feature networks for generative-model metrics, in pure torch.
+
+* :class:`InceptionV3FID` -- the TF FID Inception-v3 (2048-d pool3 for FID / KID / PR,
+  1008-way logits for the Inception Score).
+* :class:`VGG16FC2` -- VGG-16 fc2 after ReLU (4096-d), the precision / recall embedding.
+* :func:`extract_features` -- batched embedding of tensors, folders or data loaders.
+
+Weights are loaded only from weights-only state dict files (``torch.load(weights_only=True)``)
+with strict key / shape checks; see :mod:`fastgan.features.weights`.
+"""
+
+from __future__ import annotations
+
+from fastgan.features.extract import build_extractor, extract_features, to_float_images
+from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
+from fastgan.features.resize import RESIZE_MODES, resize_images
+from fastgan.features.vgg import VGG16FC2
+from fastgan.features.weights import WeightsError, load_state_dict_file
+
+__all__ = [
+    "extract_features",
+    "build_extractor",
+    "to_float_images",
+    "InceptionV3FID",
+    "VGG16FC2",
+    "FID_WEIGHTS_URL",
+    "RESIZE_MODES",
+    "resize_images",
+    "WeightsError",
+    "load_state_dict_file",
+]

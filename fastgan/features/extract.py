@@ -1,0 +1,331 @@
+"""Batched feature extraction from tensors, arrays, image folders or data loaders."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastgan._checks import check_positive_int
+from fastgan._progress import Progress
+from fastgan.features.resize import RESIZE_MODES, resize_images
+
+__all__ = ["extract_features", "build_extractor", "IMAGE_EXTENSIONS", "list_image_files", "to_float_images"]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+_ARRAY_EXTENSIONS = (".npy", ".npz")
+
+Extractor = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor], str]
+
+
+def build_extractor(name: str, weights: Optional[str] = None, device: Optional[torch.device | str] = None, **kwargs: Any) -> nn.Module:
+    """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2` (weights loaded)."""
+    from fastgan.features.inception import InceptionV3FID
+    from fastgan.features.vgg import VGG16FC2
+
+    key = name.lower().replace("-", "").replace("_", "")
+    table: dict[str, Any] = {"inception": InceptionV3FID, "inceptionv3": InceptionV3FID, "vgg16": VGG16FC2, "vgg": VGG16FC2}
+    if key not in table:
+        raise ValueError(f"extractor: unknown name {name!r}; use 'inception' or 'vgg16', or pass an nn.Module")
+    model: nn.Module = table[key](weights=weights, **kwargs)
+    return model.to(device) if device is not None else model
+
+
+def list_image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image and .npy/.npz files under ``folder`` (recursive), sorted by path."""
+    root = Path(folder)
+    exts = IMAGE_EXTENSIONS + _ARRAY_EXTENSIONS
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+
+
+def _detect_layout(shape: Sequence[int], layout: str, name: str) -> str:
+    if layout in ("NCHW", "NHWC"):
+        return layout
+    if layout != "auto":
+        raise ValueError(f"layout: must be 'auto', 'NCHW' or 'NHWC', got {layout!r}")
+    c_first, c_last = shape[1] in (1, 3), shape[-1] in (1, 3)
+    if c_first and not c_last:
+        return "NCHW"
+    if c_last and not c_first:
+        return "NHWC"
+    raise ValueError(
+        f"{name}: cannot tell channels-first from channels-last for shape {tuple(shape)}; pass layout='NCHW' or 'NHWC'"
+    )
+
+
+def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Images -> float Tensor[N, 3, H, W] in [0, 1].
+
+    Accepts uint8 (divided by 255) or float in [0, 1], Tensor or numpy, [N, H, W, C] or
+    [N, C, H, W] (C = 1 is repeated to 3 channels, C = 4 drops alpha), or one image [H, W, C] /
+    [C, H, W] / [H, W]. Float values outside [0, 1] (beyond 1e-3) are refused: images in
+    [-1, 1] or 0..255 floats are a frequent silent bug.
+    """
+    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name}: expected a Tensor or numpy array, got {type(x).__name__}")
+    if t.dim() == 2:
+        t = t[None, None]
+        layout = "NCHW"
+    elif t.dim() == 3:
+        t = t[None]
+    if t.dim() != 4:
+        raise ValueError(f"{name}: expected images [N, H, W, C] or [N, C, H, W], got shape {tuple(t.shape)}")
+    if _detect_layout(t.shape, layout, name) == "NHWC" or (layout == "auto" and t.shape[-1] == 4 and t.shape[1] != 4):
+        t = t.permute(0, 3, 1, 2)
+    if t.dtype == torch.uint8:
+        t = t.to(dtype) / 255.0
+    elif t.is_floating_point():
+        t = t.to(dtype)
+        if t.numel():
+            lo, hi = float(t.min()), float(t.max())
+            if lo < -1e-3 or hi > 1 + 1e-3:
+                raise ValueError(
+                    f"{name}: float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}] "
+                    "(map [-1, 1] images with (x + 1) / 2, or pass uint8)"
+                )
+            t = t.clamp(0, 1)
+    else:
+        raise TypeError(f"{name}: expected uint8 or floating images, got {t.dtype}")
+    c = t.shape[1]
+    if c == 1:
+        t = t.expand(-1, 3, -1, -1)
+    elif c == 4:
+        t = t[:, :3]
+    elif c != 3:
+        raise ValueError(f"{name}: expected 1, 3 or 4 channels, got {c} (shape {tuple(t.shape)})")
+    return t
+
+
+def _read_file(path: Path) -> np.ndarray:
+    """One file -> uint8/float array [n, H, W, C] or [H, W, C]."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if len(z.files) != 1:
+                raise ValueError(f"{path}: .npz must hold exactly one array, found {z.files}")
+            return z[z.files[0]]
+    try:
+        from PIL import Image
+    except ImportError as e:
+        raise ImportError(
+            f"{path}: reading {suffix} images needs Pillow (`pip install pillow`); without it, pass a tensor, "
+            "a numpy array, or a folder of .npy files"
+        ) from e
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _file_batches(files: Sequence[Path], batch_size: int, layout: str) -> Iterator[list[torch.Tensor]]:
+    buf: list[torch.Tensor] = []
+    for f in files:
+        arr = _read_file(f)
+        imgs = to_float_images(arr, layout=layout if arr.ndim == 4 else "auto", name=str(f))
+        for img in imgs:
+            buf.append(img)
+            if len(buf) == batch_size:
+                yield buf
+                buf = []
+    if buf:
+        yield buf
+
+
+def _loader_batches(loader: Iterable[Any], layout: str) -> Iterator[torch.Tensor]:
+    for i, batch in enumerate(loader):
+        if isinstance(batch, dict):
+            key = next((k for k in ("image", "images", "img", "x") if k in batch), None)
+            if key is None:
+                raise ValueError(f"dataloader batch {i}: dict without an 'image'/'images' key (keys {list(batch)})")
+            batch = batch[key]
+        elif isinstance(batch, (tuple, list)):
+            if not batch:
+                raise ValueError(f"dataloader batch {i}: empty")
+            batch = batch[0]  # (images, labels, ...)
+        yield to_float_images(batch, layout=layout, name=f"dataloader batch {i}")
+
+
+def _stack_resized(imgs: Sequence[torch.Tensor], size: Optional[tuple[int, int]], mode: str) -> torch.Tensor:
+    shapes = {tuple(im.shape[-2:]) for im in imgs}
+    if size is None or mode == "none":
+        if len(shapes) > 1:
+            raise ValueError(
+                f"images have different sizes {sorted(shapes)[:4]} and no target size is known; pass image_size=..."
+            )
+        return torch.stack(list(imgs))
+    if len(shapes) == 1:
+        return torch.stack(list(imgs))  # resized later as one batch
+    return torch.cat([resize_images(im[None], size, mode) for im in imgs])
+
+
+def _module_device(extractor: Any) -> Optional[torch.device]:
+    if isinstance(extractor, nn.Module):
+        for p in extractor.parameters():
+            return p.device
+        for b in extractor.buffers():
+            return b.device
+    return None
+
+
+def extract_features(
+    images: Any,
+    extractor: Extractor = "inception",
+    batch_size: int = 50,
+    device: Optional[torch.device | str] = None,
+    progress: Optional[bool] = None,
+    *,
+    weights: Optional[str] = None,
+    return_logits: bool = False,
+    resize: Optional[str] = None,
+    image_size: Optional[int | tuple[int, int]] = None,
+    layout: str = "auto",
+    dtype: torch.dtype = torch.float32,
+) -> Any:
+    """Embed images with a feature network, in batches.
+
+    Args:
+        images: one of
+            * uint8 Tensor / ndarray [N, H, W, 3] or [N, 3, H, W] (values 0..255), or float in [0, 1];
+            * a folder (searched recursively, sorted by path) of PNG/JPG/... images (needs
+              Pillow) and/or ``.npy``/``.npz`` arrays (one image [H, W, C] or a stack [n, H, W, C]);
+            * a list of such file paths, or the path of a single ``.npy``/``.npz`` file;
+            * a DataLoader / iterable of batches (Tensor, ``(images, labels)`` or a dict with
+              an ``"image"``/``"images"`` key).
+        extractor: an ``nn.Module`` or any callable ``Tensor[B, 3, H, W] in [0, 1] -> Tensor[B, D]``,
+            or ``"inception"`` / ``"vgg16"`` (built with ``weights=``).
+        batch_size: images per forward pass.
+        device: where the network runs (default: the module's parameter device, else CPU).
+            A network built from a name is moved there.
+        progress: progress bar on stderr (None: only when stderr is a terminal).
+        weights: weights file for a named extractor.
+        return_logits: also return classifier logits (needs an extractor with
+            ``features_and_logits``, e.g. :class:`InceptionV3FID`: unbiased 1008-way logits for IS).
+        resize: resize mode (:data:`fastgan.features.resize.RESIZE_MODES`); default: the
+            extractor's ``resize`` attribute, else ``"bilinear"`` (no antialias, the pytorch-fid
+            convention; see :mod:`fastgan.features.resize` for why).
+        image_size: target size; default the extractor's ``input_size`` (299 Inception,
+            224 VGG); None and no attribute: no resize.
+        layout: ``"auto"`` (from where the size-3 axis is), ``"NCHW"`` or ``"NHWC"``.
+        dtype: image dtype fed to the network (float32 by default).
+
+    Returns:
+        Tensor[N, D] on the CPU (float32 unless the network returns float64), or
+        ``(features, logits)`` with ``return_logits=True``. A network in training mode is
+        switched to eval for the call and restored afterwards.
+
+    >>> net = InceptionV3FID(random_init=True)  # doctest: +SKIP
+    >>> extract_features(torch.randint(0, 256, (4, 32, 32, 3), dtype=torch.uint8), net).shape  # doctest: +SKIP
+    torch.Size([4, 2048])
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if isinstance(extractor, str):
+        extractor = build_extractor(extractor, weights=weights, device=device)
+    elif weights is not None:
+        raise ValueError("weights: only used when extractor is given by name ('inception' or 'vgg16')")
+    if not callable(extractor):
+        raise TypeError(f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}")
+    run_device = torch.device(device) if device is not None else (_module_device(extractor) or torch.device("cpu"))
+    if isinstance(extractor, nn.Module) and device is not None:
+        mdev = _module_device(extractor)
+        if mdev is not None and mdev != run_device:
+            extractor = extractor.to(run_device)
+    mode = resize if resize is not None else getattr(extractor, "resize", "bilinear")
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {mode!r}")
+    size_attr = image_size if image_size is not None else getattr(extractor, "input_size", None)
+    size: Optional[tuple[int, int]] = None
+    if size_attr is not None and mode != "none":
+        size = (int(size_attr), int(size_attr)) if isinstance(size_attr, int) else (int(size_attr[0]), int(size_attr[1]))
+    if return_logits and not hasattr(extractor, "features_and_logits"):
+        raise ValueError("return_logits: the extractor has no features_and_logits method (use InceptionV3FID)")
+    fn: Callable[[torch.Tensor], Any] = extractor.features_and_logits if return_logits else extractor  # type: ignore[union-attr]
+
+    # -- batches of float [0, 1] images, plus the total count when known
+    total: Optional[int] = None
+    batches: Iterable[Any]
+    if isinstance(images, (str, os.PathLike)):
+        p = Path(images)
+        if p.is_dir():
+            files = list_image_files(p)
+            if not files:
+                raise ValueError(f"images: no image or .npy/.npz files found under {str(p)!r}")
+            batches = _file_batches(files, batch_size, layout)
+            total = None if any(f.suffix.lower() in _ARRAY_EXTENSIONS for f in files) else len(files)
+        elif p.is_file():
+            if p.suffix.lower() in _ARRAY_EXTENSIONS:
+                images = _read_file(p)
+            else:
+                batches = _file_batches([p], batch_size, layout)
+                total = 1
+        else:
+            raise FileNotFoundError(f"images: {str(p)!r} does not exist")
+    elif isinstance(images, (list, tuple)) and images and all(isinstance(f, (str, os.PathLike)) for f in images):
+        files = [Path(f) for f in images]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"images: {len(missing)} file(s) do not exist, e.g. {missing[0]!r}")
+        batches = _file_batches(files, batch_size, layout)
+        total = None if any(f.suffix.lower() in _ARRAY_EXTENSIONS for f in files) else len(files)
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        arr = images
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4:
+            raise ValueError(f"images: expected [N, H, W, C] or [N, C, H, W], got shape {tuple(arr.shape)}")
+        lay = _detect_layout(arr.shape, layout, "images")
+        total = int(arr.shape[0])
+        batches = (to_float_images(arr[i : i + batch_size], layout=lay, name="images", dtype=dtype) for i in range(0, total, batch_size))
+    elif not isinstance(images, (str, os.PathLike, list, tuple)) or (
+        isinstance(images, (list, tuple)) and not (images and all(isinstance(f, (str, os.PathLike)) for f in images))
+    ):
+        if not isinstance(images, Iterable):
+            raise TypeError(f"images: unsupported input type {type(images).__name__}")
+        try:
+            total = len(images.dataset)  # type: ignore[union-attr]
+        except (AttributeError, TypeError):
+            total = None
+        batches = _loader_batches(images, layout)
+
+    # -- run
+    was_training = isinstance(extractor, nn.Module) and extractor.training
+    if was_training:
+        extractor.eval()  # type: ignore[union-attr]
+    feats: list[torch.Tensor] = []
+    logits: list[torch.Tensor] = []
+    try:
+        with torch.inference_mode(), Progress(total=total, desc="features", enabled=progress, unit="img") as bar:
+            for b in batches:
+                x = _stack_resized(b, size, mode) if isinstance(b, list) else b
+                x = x.to(device=run_device, dtype=dtype, non_blocking=True)
+                if size is not None:
+                    x = resize_images(x, size, mode)
+                out = fn(x)
+                f, lg = (out if return_logits else (out, None))
+                if not isinstance(f, torch.Tensor) or f.dim() != 2 or f.shape[0] != x.shape[0]:
+                    raise ValueError(
+                        f"extractor: must return Tensor[B, D] with B={x.shape[0]}, got "
+                        f"{tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__}"
+                    )
+                feats.append(f.detach().to("cpu", torch.float32 if f.dtype in (torch.float16, torch.bfloat16) else f.dtype))
+                if lg is not None:
+                    logits.append(lg.detach().float().cpu())
+                bar.update(x.shape[0])
+    finally:
+        if was_training:
+            extractor.train()  # type: ignore[union-attr]
+    if not feats:
+        raise ValueError("images: no images were found in the input")
+    features = torch.cat(feats)
+    logger.debug("extract_features: %d x %d features", *features.shape)
+    if return_logits:
+        return features, torch.cat(logits)
+    return features

@@ -1,0 +1,282 @@
+"""Inception-v3 as used for FID / IS / KID: the 2015-12-05 TensorFlow graph, in pure torch.
+
+The FID network differs from the ImageNet Inception-v3 commonly shipped with PyTorch in a
+few TF-specific details, all reproduced here:
+
+* average pools inside the inception blocks (A, C and the first E block, ``Mixed_7b``)
+  exclude padding from the average (``count_include_pad=False``);
+* the last E block (``Mixed_7c``) uses a 3x3 **max** pool in its pool branch;
+* batch norm eps = 1e-3; convolutions have no bias;
+* 1008 output classes (the TF graph's softmax), and the Inception Score uses the logits
+  *without* the fc bias.
+
+Parameter names follow the usual PyTorch Inception-v3 layout (``Conv2d_1a_3x3.conv.weight``,
+``Mixed_5b.branch1x1.bn.running_mean``, ..., ``fc.weight``), so the widely used converted
+file ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's FID weights) loads as-is.
+
+Input: float images in [0, 1], [N, 3, H, W]; resized to 299x299 (see
+:mod:`fastgan.features.resize`) and mapped to [-1, 1] by ``2x - 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fastgan.features.resize import RESIZE_MODES, resize_images
+from fastgan.features.weights import load_weights_into, resolve_weights
+
+__all__ = ["InceptionV3FID", "FID_WEIGHTS_URL"]
+
+logger = logging.getLogger(__name__)
+
+#: Converted TF FID weights (pytorch-fid release). Fetched only with ``download=True``.
+FID_WEIGHTS_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
+
+_OUTPUTS = ("pool3", "logits", "logits_unbiased")
+
+
+class _Conv(nn.Module):
+    """conv (no bias) -> batch norm (eps 1e-3) -> ReLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: Any, stride: int = 1, padding: Any = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+def _avg3(x: torch.Tensor) -> torch.Tensor:
+    # TF's SAME-padded average pool divides by the number of valid inputs.
+    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+class _BlockA(nn.Module):  # Mixed_5b/5c/5d: 35x35
+    def __init__(self, cin: int, pool_features: int) -> None:
+        super().__init__()
+        self.branch1x1 = _Conv(cin, 64, 1)
+        self.branch5x5_1 = _Conv(cin, 48, 1)
+        self.branch5x5_2 = _Conv(48, 64, 5, padding=2)
+        self.branch3x3dbl_1 = _Conv(cin, 64, 1)
+        self.branch3x3dbl_2 = _Conv(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = _Conv(96, 96, 3, padding=1)
+        self.branch_pool = _Conv(cin, pool_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg3(x)),
+            ],
+            1,
+        )
+
+
+class _BlockB(nn.Module):  # Mixed_6a: 35x35 -> 17x17
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.branch3x3 = _Conv(cin, 384, 3, stride=2)
+        self.branch3x3dbl_1 = _Conv(cin, 64, 1)
+        self.branch3x3dbl_2 = _Conv(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = _Conv(96, 96, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
+
+
+class _BlockC(nn.Module):  # Mixed_6b..6e: 17x17, factorised 7x7
+    def __init__(self, cin: int, c7: int) -> None:
+        super().__init__()
+        self.branch1x1 = _Conv(cin, 192, 1)
+        self.branch7x7_1 = _Conv(cin, c7, 1)
+        self.branch7x7_2 = _Conv(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7_3 = _Conv(c7, 192, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_1 = _Conv(cin, c7, 1)
+        self.branch7x7dbl_2 = _Conv(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_3 = _Conv(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7dbl_4 = _Conv(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_5 = _Conv(c7, 192, (1, 7), padding=(0, 3))
+        self.branch_pool = _Conv(cin, 192, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        d = self.branch7x7dbl_1(x)
+        for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+            d = layer(d)
+        return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg3(x))], 1)
+
+
+class _BlockD(nn.Module):  # Mixed_7a: 17x17 -> 8x8
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.branch3x3_1 = _Conv(cin, 192, 1)
+        self.branch3x3_2 = _Conv(192, 320, 3, stride=2)
+        self.branch7x7x3_1 = _Conv(cin, 192, 1)
+        self.branch7x7x3_2 = _Conv(192, 192, (1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = _Conv(192, 192, (7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = _Conv(192, 192, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
+        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1)
+
+
+class _BlockE(nn.Module):  # Mixed_7b (avg pool, no padding count) / Mixed_7c (max pool): 8x8
+    def __init__(self, cin: int, max_pool: bool) -> None:
+        super().__init__()
+        self.max_pool = max_pool
+        self.branch1x1 = _Conv(cin, 320, 1)
+        self.branch3x3_1 = _Conv(cin, 384, 1)
+        self.branch3x3_2a = _Conv(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3_2b = _Conv(384, 384, (3, 1), padding=(1, 0))
+        self.branch3x3dbl_1 = _Conv(cin, 448, 1)
+        self.branch3x3dbl_2 = _Conv(448, 384, 3, padding=1)
+        self.branch3x3dbl_3a = _Conv(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3dbl_3b = _Conv(384, 384, (3, 1), padding=(1, 0))
+        self.branch_pool = _Conv(cin, 192, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
+        pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg3(x)
+        return torch.cat([self.branch1x1(x), b3, d, self.branch_pool(pooled)], 1)
+
+
+class InceptionV3FID(nn.Module):
+    """The TF FID Inception-v3: 2048-d pool3 features and 1008-way logits.
+
+    Args:
+        weights: path (or URL) of a weights-only state dict. None: the pytorch-fid file
+            ``pt_inception-2015-12-05-6726825d.pth``, looked up in the cache directory
+            (``$FASTGAN_CACHE`` or ``~/.cache/fastgan``); if absent, an error explains where
+            to put it (or pass ``download=True``).
+        sha256: expected sha256 of the file (full digest or >= 8-digit prefix); verified if given.
+        download: allow downloading a URL into the cache.
+        cache_dir: cache directory override.
+        output: what :meth:`forward` returns: ``"pool3"`` (Tensor[N, 2048], FID/KID/PR),
+            ``"logits"`` (Tensor[N, 1008], with fc bias) or ``"logits_unbiased"``
+            (Tensor[N, 1008], fc without bias: the Inception Score convention of Salimans
+            et al. and torch-fidelity).
+        resize: how inputs that are not 299x299 are resized (:data:`RESIZE_MODES`;
+            default ``"bilinear"``, the pytorch-fid convention).
+        random_init: build with random weights and load nothing (tests only: features of
+            an untrained network are meaningless for evaluation).
+
+    Input: Tensor[N, 3, H, W] float in [0, 1] (H, W >= 75 when ``resize="none"``).
+
+    Matches: Heusel et al. 2017 (TTUR ``fid.py``) / pytorch-fid ``InceptionV3`` with
+    ``use_fid_inception=True`` (FIDInceptionA/C/E_1/E_2 pooling, 2x-1 input scaling).
+
+    >>> net = InceptionV3FID(random_init=True)
+    >>> net(torch.rand(1, 3, 299, 299)).shape
+    torch.Size([1, 2048])
+    """
+
+    input_size = 299
+    feature_dim = 2048
+    num_classes = 1008
+
+    def __init__(
+        self,
+        weights: Optional[str | os.PathLike[str]] = None,
+        *,
+        sha256: Optional[str] = None,
+        download: bool = False,
+        cache_dir: Optional[str | os.PathLike[str]] = None,
+        output: str = "pool3",
+        resize: str = "bilinear",
+        random_init: bool = False,
+    ) -> None:
+        super().__init__()
+        if output not in _OUTPUTS:
+            raise ValueError(f"output: must be one of {_OUTPUTS}, got {output!r}")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
+        self.output = output
+        self.resize = resize
+        self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
+        self.Conv2d_2a_3x3 = _Conv(32, 32, 3)
+        self.Conv2d_2b_3x3 = _Conv(32, 64, 3, padding=1)
+        self.Conv2d_3b_1x1 = _Conv(64, 80, 1)
+        self.Conv2d_4a_3x3 = _Conv(80, 192, 3)
+        self.Mixed_5b = _BlockA(192, 32)
+        self.Mixed_5c = _BlockA(256, 64)
+        self.Mixed_5d = _BlockA(288, 64)
+        self.Mixed_6a = _BlockB(288)
+        self.Mixed_6b = _BlockC(768, 128)
+        self.Mixed_6c = _BlockC(768, 160)
+        self.Mixed_6d = _BlockC(768, 160)
+        self.Mixed_6e = _BlockC(768, 192)
+        self.Mixed_7a = _BlockD(768)
+        self.Mixed_7b = _BlockE(1280, max_pool=False)
+        self.Mixed_7c = _BlockE(2048, max_pool=True)
+        self.fc = nn.Linear(2048, self.num_classes)
+        if random_init:
+            if weights is not None:
+                raise ValueError("weights: cannot be combined with random_init=True")
+        else:
+            path = resolve_weights(
+                weights, default_url=FID_WEIGHTS_URL, sha256=sha256, download=download,
+                cache=cache_dir, what="InceptionV3FID",
+            )
+            load_weights_into(self, path)
+            logger.debug("InceptionV3FID: loaded weights from %s", path)
+        self.eval()
+        self.requires_grad_(False)
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"x: expected images [N, 3, H, W], got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"x: expected float images in [0, 1], got {x.dtype} (use extract_features for uint8)")
+        x = resize_images(x, self.input_size, self.resize)
+        return 2.0 * x - 1.0
+
+    def pool3(self, x: torch.Tensor) -> torch.Tensor:
+        """Tensor[N, 3, H, W] in [0, 1] -> Tensor[N, 2048] (global average of Mixed_7c)."""
+        x = self._prepare(x)
+        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
+        x = F.max_pool2d(x, 3, stride=2)
+        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
+        x = F.max_pool2d(x, 3, stride=2)
+        for block in (
+            self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
+            self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c,
+        ):
+            x = block(x)
+        return x.mean(dim=(2, 3))
+
+    def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
+        """Tensor[N, 2048] -> Tensor[N, 1008] logits (``bias=False``: the IS convention)."""
+        return F.linear(f, self.fc.weight, self.fc.bias if bias else None)
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pool3 Tensor[N, 2048], unbiased logits Tensor[N, 1008]) in one pass."""
+        f = self.pool3(x)
+        return f, self.logits_from_pool3(f, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.pool3(x)
+        if self.output == "pool3":
+            return f
+        return self.logits_from_pool3(f, bias=self.output == "logits")

@@ -1,0 +1,117 @@
+"""VGG-16 up to fc2 (post-ReLU, 4096-d): the embedding of improved precision / recall.
+
+Kynkaanniemi et al. 2019 embed images with the ImageNet VGG-16 and use the second fully
+connected layer after its ReLU. Parameter names follow the common PyTorch VGG-16 layout
+(``features.{0,2,5,...,28}.weight/bias``, ``classifier.{0,3}.weight/bias``), so an ImageNet
+VGG-16 state dict loads directly; its third classifier layer (``classifier.6.*``, the
+1000-way head) is accepted and ignored.
+
+Input: float images in [0, 1], [N, 3, H, W]; resized to 224x224 and normalised with the
+ImageNet mean / std (``normalize="imagenet"``, the convention of PyTorch-trained VGG
+weights) or converted to Caffe-style BGR 0..255 minus the mean pixel
+(``normalize="caffe"``, for weights converted from Keras/Caffe). The weights decide which is
+right. (The TorchScript ``vgg16.pt`` of the StyleGAN2-ADA metrics is a pickled program, not a
+state dict, and cannot be loaded with ``weights_only=True``.)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fastgan.features.resize import RESIZE_MODES, resize_images
+from fastgan.features.weights import load_weights_into, resolve_weights
+
+__all__ = ["VGG16FC2"]
+
+_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+class VGG16FC2(nn.Module):
+    """VGG-16 features -> 7x7 adaptive average pool -> fc1 -> ReLU -> fc2 -> ReLU (4096-d).
+
+    Args:
+        weights: path or URL of a weights-only state dict (required unless ``random_init``).
+        sha256, download, cache_dir: as :class:`fastgan.features.InceptionV3FID`.
+        normalize: ``"imagenet"`` (default) or ``"caffe"`` (see module docstring).
+        resize: resize mode for inputs that are not 224x224 (``"none"``: native size, >= 32 px).
+        random_init: random weights, nothing loaded (tests only).
+
+    Matches: Kynkaanniemi et al. 2019 (VGG-16 fc2 after ReLU, 4096-d features).
+
+    >>> VGG16FC2(random_init=True, resize="none")(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 4096])
+    """
+
+    input_size = 224
+    feature_dim = 4096
+
+    def __init__(
+        self,
+        weights: Optional[str | os.PathLike[str]] = None,
+        *,
+        sha256: Optional[str] = None,
+        download: bool = False,
+        cache_dir: Optional[str | os.PathLike[str]] = None,
+        normalize: str = "imagenet",
+        resize: str = "bilinear",
+        random_init: bool = False,
+    ) -> None:
+        super().__init__()
+        if normalize not in ("imagenet", "caffe"):
+            raise ValueError(f"normalize: must be 'imagenet' or 'caffe', got {normalize!r}")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
+        self.normalize = normalize
+        self.resize = resize
+        layers: list[nn.Module] = []
+        cin = 3
+        for v in _CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+                cin = int(v)
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+        )
+        self.register_buffer("_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_caffe_mean", torch.tensor(_CAFFE_BGR_MEAN).view(1, 3, 1, 1), persistent=False)
+        if random_init:
+            if weights is not None:
+                raise ValueError("weights: cannot be combined with random_init=True")
+        else:
+            if weights is None:
+                raise ValueError(
+                    "weights: VGG16FC2 needs a weights file (an ImageNet VGG-16 state dict, e.g. saved with "
+                    "torch.save(vgg16.state_dict(), path)); pass weights='path/to/vgg16.pth'"
+                )
+            path = resolve_weights(weights, sha256=sha256, download=download, cache=cache_dir, what="VGG16FC2")
+            load_weights_into(self, path, ignore_unexpected=("classifier.6.",))
+        self.eval()
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tensor[N, 3, H, W] in [0, 1] -> Tensor[N, 4096]."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"x: expected images [N, 3, H, W], got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"x: expected float images in [0, 1], got {x.dtype}")
+        x = resize_images(x, self.input_size, self.resize)
+        if self.normalize == "imagenet":
+            x = (x - self._mean.to(x.dtype)) / self._std.to(x.dtype)
+        else:
+            x = x.flip(1) * 255.0 - self._caffe_mean.to(x.dtype)
+        x = self.features(x)
+        x = F.adaptive_avg_pool2d(x, (7, 7))
+        return self.classifier(torch.flatten(x, 1))

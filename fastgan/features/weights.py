@@ -1,0 +1,234 @@
+"""Weight files for the feature extractors: resolve, (optionally) download, verify, load.
+
+Weights are plain state dicts read with ``torch.load(weights_only=True)``: no pickled
+code runs. Loading is strict: every missing key, unexpected key and shape mismatch is
+reported in one clear error (a handful of known-unused keys, such as a classifier head
+the extractor does not use, may be declared ignorable by the model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+import torch
+
+__all__ = [
+    "WeightsError",
+    "cache_dir",
+    "resolve_weights",
+    "load_state_dict_file",
+    "check_state_dict",
+    "load_weights_into",
+    "sha256_file",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class WeightsError(ValueError):
+    """A weights file is missing, corrupt, of the wrong format or does not fit the model."""
+
+
+def cache_dir(path: Optional[str | os.PathLike[str]] = None) -> Path:
+    """Directory for downloaded weights: ``path``, else ``$FASTGAN_CACHE``, else
+    ``$XDG_CACHE_HOME/fastgan`` (default ``~/.cache/fastgan``)."""
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get("FASTGAN_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastgan"
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_sha(path: Path, sha256: Optional[str]) -> None:
+    if sha256 is None:
+        return
+    want = sha256.lower()
+    if not re.fullmatch(r"[0-9a-f]{8,64}", want):
+        raise ValueError(f"sha256: expected 8 to 64 hex digits (a full digest or a prefix), got {sha256!r}")
+    got = sha256_file(path)
+    if not got.startswith(want):
+        raise WeightsError(
+            f"{path}: sha256 mismatch (expected {want}{'...' if len(want) < 64 else ''}, got {got}); "
+            "the file is corrupt or not the expected weights: delete it and fetch it again"
+        )
+
+
+def _is_url(s: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", s))
+
+
+def resolve_weights(
+    weights: Optional[str | os.PathLike[str]],
+    *,
+    default_url: Optional[str] = None,
+    sha256: Optional[str] = None,
+    download: bool = False,
+    cache: Optional[str | os.PathLike[str]] = None,
+    what: str = "model",
+) -> Path:
+    """Turn a ``weights`` argument into a verified local file.
+
+    Args:
+        weights: a local path, a URL, or None (use ``default_url``).
+        default_url: URL used when ``weights`` is None (its file name is looked up in the
+            cache directory first).
+        sha256: expected sha256 (full hex digest or a prefix of >= 8 digits). Verified for
+            local files and downloads; None skips verification (a debug log says so).
+        download: allow fetching a URL into the cache when it is not cached yet.
+        cache: cache directory (see :func:`cache_dir`).
+        what: model name for messages.
+
+    Raises:
+        WeightsError: the file is missing (with instructions), or the checksum differs.
+    """
+    if weights is None and default_url is None:
+        raise WeightsError(f"{what}: no weights given; pass weights='path/to/file.pth'")
+    src = str(weights) if weights is not None else str(default_url)
+    if not _is_url(src):
+        path = Path(src).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"{what}: weights file {str(path)!r} does not exist")
+        _check_sha(path, sha256)
+        return path
+    name = src.rstrip("/").rsplit("/", 1)[-1] or "weights.pth"
+    target = cache_dir(cache) / name
+    if target.is_file():
+        _check_sha(target, sha256)
+        return target
+    if not download:
+        raise WeightsError(
+            f"{what}: weights are not available locally. Download\n    {src}\n"
+            f"on a machine with network access and either save it as {str(target)!r} "
+            f"(the cache directory; set FASTGAN_CACHE to move it) or pass weights='/path/to/{name}'. "
+            "Alternatively pass download=True to fetch it automatically."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=name + ".", suffix=".part")
+    os.close(fd)
+    try:
+        logger.info("downloading %s weights from %s to %s", what, src, target)
+        torch.hub.download_url_to_file(src, tmp, progress=False)
+        if sha256 is None:
+            logger.warning("%s: downloaded weights were not checksum-verified (no sha256 given)", what)
+        _check_sha(Path(tmp), sha256)
+        os.replace(tmp, target)  # atomic: a half-written file never sits under the final name
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return target
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a state dict with ``torch.load(weights_only=True)`` onto the CPU.
+
+    Accepts a plain ``{name: Tensor}`` mapping, or a checkpoint dict holding one under
+    ``"state_dict"``/``"model"``. Anything else (TorchScript archives, pickled modules)
+    is refused with an explanation.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"weights file {str(p)!r} does not exist")
+    try:
+        obj: Any = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... by format
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"{p}: cannot be read as a weights-only state dict ({type(exc).__name__}: {msg}). "
+            "fastgan loads only plain state dicts; for a TorchScript model or a pickled nn.Module, "
+            "load it yourself in a trusted environment and save `torch.save(model.state_dict(), path)`"
+        ) from exc
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                obj = inner
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise WeightsError(f"{p}: expected a non-empty dict of tensors (a state dict), got {type(obj).__name__}")
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise WeightsError(f"{p}: not a state dict: entries {bad[:5]} are not (str -> Tensor)")
+    return dict(obj)
+
+
+def _strip_prefix(sd: dict[str, torch.Tensor], expected: Iterable[str]) -> dict[str, torch.Tensor]:
+    # DataParallel / DDP checkpoints prefix every key with "module."
+    exp = set(expected)
+    if sd and not (set(sd) & exp) and all(k.startswith("module.") for k in sd):
+        return {k[len("module."):]: v for k, v in sd.items()}
+    return sd
+
+
+def check_state_dict(
+    model: torch.nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    ignore_unexpected: Iterable[str] = (),
+    source: str = "state_dict",
+) -> dict[str, torch.Tensor]:
+    """Strict key/shape comparison; returns the entries to load.
+
+    Args:
+        model: target module.
+        state_dict: candidate weights.
+        ignore_unexpected: key prefixes that may be present but are not used (dropped).
+        source: name for messages (usually the file path).
+
+    Raises:
+        WeightsError: listing missing keys, unexpected keys and shape mismatches.
+    """
+    expected = model.state_dict()
+    sd = _strip_prefix(dict(state_dict), expected)
+    prefixes = tuple(ignore_unexpected)
+    sd = {k: v for k, v in sd.items() if not (prefixes and k.startswith(prefixes) and k not in expected)}
+    # Files saved by old torch versions lack BatchNorm's step counter; it does not affect eval.
+    for k in set(expected) - set(sd):
+        if k.endswith(".num_batches_tracked"):
+            sd[k] = expected[k].clone()
+    missing = sorted(set(expected) - set(sd))
+    unexpected = sorted(set(sd) - set(expected))
+    shapes = sorted(
+        f"{k}: file {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(sd) & set(expected)
+        if tuple(sd[k].shape) != tuple(expected[k].shape)
+    )
+    if missing or unexpected or shapes:
+        parts = []
+        for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+            if items:
+                more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
+                parts.append(f"{len(items)} {label}: {', '.join(items[:8])}{more}")
+        raise WeightsError(
+            f"{source}: weights do not fit {type(model).__name__}: " + "; ".join(parts)
+            + ". Check that the file holds this architecture's weights."
+        )
+    return sd
+
+
+def load_weights_into(
+    model: torch.nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    ignore_unexpected: Iterable[str] = (),
+) -> None:
+    """Load a weights-only state dict file into ``model`` with strict checks."""
+    sd = load_state_dict_file(path)
+    sd = check_state_dict(model, sd, ignore_unexpected=ignore_unexpected, source=str(path))
+    model.load_state_dict(sd, strict=True)
