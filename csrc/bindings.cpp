@@ -18,6 +18,7 @@
 #include "common/cuda_info.h"
 #include "common/errors.h"
 #include "common/host_device.h"
+#include "fdiv/fdiv.h"
 #include "sqrtm/sqrtm.h"
 
 namespace py = pybind11;
@@ -57,7 +58,136 @@ py::dict cuda_info_dict() {
 }
 
 // ---------------------------------------------------------------- fdiv ----
-void bind_fdiv(py::module_& m) { (void)m; }
+void bind_fdiv(py::module_& m) {
+  namespace fd = fastgan::fdiv;
+  // Shared argument checks for the CPU and CUDA entry points.
+  auto make_params = [](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
+                        int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
+                        double coef) {
+    FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
+    FASTGAN_CHECK_ARG(grad_numel == n, "fdiv: grad buffer has ", grad_numel, " elements, expected n = ", n);
+    const int64_t want_out = reduce ? 1 : n;
+    FASTGAN_CHECK_ARG(out_numel == want_out, "fdiv: out buffer has ", out_numel, " elements, expected ",
+                      want_out, reduce ? " (reduce=True writes one value)" : " (one per input element)");
+    FASTGAN_CHECK_ARG(n == 0 || (x != 0 && grad != 0), "fdiv: null data pointer");
+    FASTGAN_CHECK_ARG(out != 0 || out_numel == 0, "fdiv: null out pointer");
+    FASTGAN_CHECK_ARG(dtype >= 0 && dtype <= 3, "fdiv: unsupported dtype code ", dtype);
+    FASTGAN_CHECK_ARG(kernel >= 0 && kernel < fd::NUM_KERNELS, "fdiv: unknown kernel id ", kernel);
+    FASTGAN_CHECK_ARG(term == fd::ACTIVATION || term == fd::CONJUGATE, "fdiv: term must be 0 or 1, got ",
+                      term);
+    FASTGAN_CHECK_ARG(std::isfinite(alpha) && std::isfinite(coef), "fdiv: alpha and coef must be finite");
+    if (kernel == fd::ALPHA_LT1)
+      FASTGAN_CHECK_ARG(alpha < 1.0 && alpha != 0.0, "fdiv: kernel ALPHA_LT1 needs alpha < 1, alpha != 0, got ",
+                        alpha);
+    if (kernel == fd::ALPHA_GT1)
+      FASTGAN_CHECK_ARG(alpha > 1.0, "fdiv: kernel ALPHA_GT1 needs alpha > 1, got ", alpha);
+    fd::Params p;
+    p.x = reinterpret_cast<const void*>(x);
+    p.out = reinterpret_cast<void*>(out);
+    p.grad = reinterpret_cast<void*>(grad);
+    p.n = n;
+    p.dtype = dtype;
+    p.kernel = kernel;
+    p.term = term;
+    p.reduce = reduce ? 1 : 0;
+    p.alpha = alpha;
+    p.coef = coef;
+    return p;
+  };
+
+  m.def(
+      "fdiv_cpu",
+      [make_params](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
+                    int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
+                    double coef, int num_threads) {
+        fd::Params p = make_params(x, out, grad, n, out_numel, grad_numel, dtype, kernel, term, reduce,
+                                   alpha, coef);
+        FASTGAN_CHECK_ARG(num_threads >= 1, "fdiv: num_threads must be >= 1, got ", num_threads);
+        py::gil_scoped_release release;
+        fd::fdiv_cpu(p, num_threads);
+      },
+      py::arg("x"), py::arg("out"), py::arg("grad"), py::arg("n"), py::arg("out_numel"),
+      py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("reduce"),
+      py::arg("alpha"), py::arg("coef"), py::arg("num_threads"),
+      "Fused f-GAN term on CPU buffers: grad[i] = coef * dterm/dx(x[i]); out = coef * term(x) "
+      "(elementwise, out_numel == n) or coef * sum term(x) (reduce, out_numel == 1).");
+
+  m.def(
+      "fdiv_cuda_workspace_size",
+      [](int64_t n) -> int64_t {
+        FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
+#ifdef WITH_CUDA
+        return fd::fdiv_cuda_workspace_size(n);
+#else
+        require_cuda_build("fdiv_cuda_workspace_size");
+        return 0;
+#endif
+      },
+      py::arg("n"), "float64 workspace elements needed by fdiv_cuda with reduce=True.");
+
+  m.def(
+      "fdiv_cuda",
+      [make_params](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
+                    int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
+                    double coef, uintptr_t workspace, int64_t workspace_numel, int device,
+                    uintptr_t stream) {
+        fd::Params p = make_params(x, out, grad, n, out_numel, grad_numel, dtype, kernel, term, reduce,
+                                   alpha, coef);
+#ifdef WITH_CUDA
+        if (reduce) {
+          const int64_t need = fd::fdiv_cuda_workspace_size(n);
+          FASTGAN_CHECK_ARG(workspace != 0 && workspace_numel >= need, "fdiv: workspace has ",
+                            workspace_numel, " float64 elements, needs ", need);
+        }
+        FASTGAN_CHECK_ARG(device >= 0, "fdiv: device index must be >= 0, got ", device);
+        py::gil_scoped_release release;
+        fd::fdiv_cuda(p, reinterpret_cast<double*>(workspace), device, reinterpret_cast<void*>(stream));
+#else
+        (void)p; (void)workspace; (void)workspace_numel; (void)device; (void)stream;
+        require_cuda_build("fdiv_cuda");
+#endif
+      },
+      py::arg("x"), py::arg("out"), py::arg("grad"), py::arg("n"), py::arg("out_numel"),
+      py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("reduce"),
+      py::arg("alpha"), py::arg("coef"), py::arg("workspace"), py::arg("workspace_numel"),
+      py::arg("device"), py::arg("stream"),
+      "fdiv_cpu on device buffers, launched on the given stream (workspace: float64 block partials).");
+
+  // Test-only entry points: the scalar Lambert W used by the kernels.
+  m.def(
+      "_lambert_w0",
+      [](uintptr_t x, uintptr_t out, int64_t n, int dtype) {
+        FASTGAN_CHECK_ARG(n >= 0, "_lambert_w0: n must be >= 0");
+        FASTGAN_CHECK_ARG(dtype == 0 || dtype == 1, "_lambert_w0: dtype must be float32 or float64");
+        FASTGAN_CHECK_ARG(n == 0 || (x != 0 && out != 0), "_lambert_w0: null pointer");
+        py::gil_scoped_release release;
+        for (int64_t i = 0; i < n; ++i) {
+          if (dtype == 0)
+            reinterpret_cast<float*>(out)[i] = fd::lambert_w0(reinterpret_cast<const float*>(x)[i]);
+          else
+            reinterpret_cast<double*>(out)[i] = fd::lambert_w0(reinterpret_cast<const double*>(x)[i]);
+        }
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dtype"), "W0(x) elementwise (test-only).");
+  m.def(
+      "_log_lambert_w0_exp",
+      [](uintptr_t x, uintptr_t out, int64_t n, int dtype) {
+        FASTGAN_CHECK_ARG(n >= 0, "_log_lambert_w0_exp: n must be >= 0");
+        FASTGAN_CHECK_ARG(dtype == 0 || dtype == 1, "_log_lambert_w0_exp: dtype must be float32 or float64");
+        FASTGAN_CHECK_ARG(n == 0 || (x != 0 && out != 0), "_log_lambert_w0_exp: null pointer");
+        py::gil_scoped_release release;
+        for (int64_t i = 0; i < n; ++i) {
+          if (dtype == 0)
+            reinterpret_cast<float*>(out)[i] =
+                fd::log_lambert_w0_exp(reinterpret_cast<const float*>(x)[i]);
+          else
+            reinterpret_cast<double*>(out)[i] =
+                fd::log_lambert_w0_exp(reinterpret_cast<const double*>(x)[i]);
+        }
+      },
+      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dtype"),
+      "log W0(exp(y)) elementwise (test-only).");
+}
 
 // --------------------------------------------------------------- sqrtm ----
 void bind_sqrtm(py::module_& m) {
