@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 #: Largest n the CUDA kernel accepts (two n x n float64 matrices in shared memory).
 CUDA_MAX_N = 64
 #: ``impl="auto"`` uses the C++ CPU tier up to this n (measured crossover with LAPACK).
-CPU_AUTO_MAX_N = 16
+CPU_AUTO_MAX_N = 32
 #: Jacobi sweep limit and relative off-diagonal tolerance passed to the kernels.
 JACOBI_MAX_SWEEPS = 30
 JACOBI_TOL = 1e-15
