@@ -228,7 +228,7 @@ def extract_features(
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(extractor, str):
-        extractor = build_extractor(extractor, weights=weights, device=device)
+        extractor = build_extractor(extractor, weights=weights, device=device, **({"resize": resize} if resize else {}))
     elif weights is not None:
         raise ValueError("weights: only used when extractor is given by name ('inception' or 'vgg16')")
     if not callable(extractor):

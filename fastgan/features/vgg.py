@@ -69,6 +69,11 @@ class VGG16FC2(nn.Module):
             raise ValueError(f"normalize: must be 'imagenet' or 'caffe', got {normalize!r}")
         if resize not in RESIZE_MODES:
             raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
+        if weights is None and not random_init:
+            raise ValueError(
+                "weights: VGG16FC2 needs a weights file (an ImageNet VGG-16 state dict, e.g. saved with "
+                "torch.save(vgg16.state_dict(), path)); pass weights='path/to/vgg16.pth'"
+            )
         self.normalize = normalize
         self.resize = resize
         layers: list[nn.Module] = []
@@ -91,11 +96,6 @@ class VGG16FC2(nn.Module):
             if weights is not None:
                 raise ValueError("weights: cannot be combined with random_init=True")
         else:
-            if weights is None:
-                raise ValueError(
-                    "weights: VGG16FC2 needs a weights file (an ImageNet VGG-16 state dict, e.g. saved with "
-                    "torch.save(vgg16.state_dict(), path)); pass weights='path/to/vgg16.pth'"
-                )
             path = resolve_weights(weights, sha256=sha256, download=download, cache=cache_dir, what="VGG16FC2")
             load_weights_into(self, path, ignore_unexpected=("classifier.6.",))
         self.eval()
