@@ -80,7 +80,9 @@ def sqrtm_sym_ref(a: torch.Tensor) -> torch.Tensor:
 def _psd_factor(a: torch.Tensor) -> torch.Tensor:
     """``F = V diag(sqrt(w))`` with eigenvalues ``w <= rank_tol`` dropped (shape [n, r]); 2-D input."""
     w, v = torch.linalg.eigh(a)
-    keep = w > rank_tol(w, a.shape[-1])
+    tol = rank_tol(w, a.shape[-1])
+    w = _clamp_report(w, "trace_sqrt_product")
+    keep = w > tol
     return v[:, keep] * w[keep].sqrt()
 
 

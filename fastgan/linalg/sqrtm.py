@@ -13,6 +13,9 @@ Two tiers compute the same quantities:
 tridiagonal solvers beat Jacobi's ~10x higher flop count). Gradients are analytic and
 identical for both tiers (``torch.library.custom_op`` + ``register_autograd``), so the ops
 also run under ``torch.compile``.
+
+Non-PSD input: both tiers clamp negative eigenvalues to 0; only the torch tier measures the
+clamped mass and warns (:class:`fastgan.linalg._ref.NotPSDWarning`).
 """
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ class FeatureStats:
         if isinstance(count, bool) or not isinstance(count, int) or count < 2:
             raise ValueError(f"count: expected an integer >= 2, got {count!r}")
         mu = as_float_tensor(mean, "mean").to(torch.float64)
-        sigma = as_float_tensor(cov, "cov").to(torch.float64, device=mu.device)
+        sigma = as_float_tensor(cov, "cov").to(device=mu.device, dtype=torch.float64)
         check_ndim(mu, "mean", 1, "[D]")
         d = int(mu.shape[0])
         if tuple(sigma.shape) != (d, d):

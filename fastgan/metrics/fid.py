@@ -77,7 +77,7 @@ def _as_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.Te
     check_finite(m, f"mu{name}")
     check_finite(s, f"sigma{name}")
     m = m.to(torch.float64)
-    s = s.to(torch.float64, device=m.device)
+    s = s.to(device=m.device, dtype=torch.float64)
     if d:
         asym = float((s - s.t()).abs().max())
         scale = float(s.abs().max())
