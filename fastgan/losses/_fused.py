@@ -12,7 +12,7 @@ reference in :mod:`fastgan.losses._ref`) is chosen inside the op by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -78,7 +78,9 @@ def fdiv_term(
 
     Returns:
         (out, grad): out Tensor[] or Tensor[...] in x.dtype; grad Tensor[...]
-        (the derivative saved for backward; it carries no gradient itself).
+        (the derivative saved for backward; it carries no gradient itself and
+        is consumed by the backward pass, which scales it in place by the
+        incoming gradient: treat it as internal, read it before backward).
     """
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
         return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
@@ -96,11 +98,27 @@ def _fdiv_term_fake(
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
     ctx.save_for_backward(output[1])
     ctx.mark_non_differentiable(output[1])
+    # The second output never receives a gradient: do not materialise zeros for it.
+    ctx.set_materialize_grads(False)
 
 
-def _backward(ctx: Any, grad_out: Tensor, grad_grad: Tensor) -> tuple[Any, ...]:
+def _backward(ctx: Any, grad_out: Optional[Tensor], grad_grad: Optional[Tensor]) -> tuple[Any, ...]:
+    # backward = grad_out * saved derivative, no recomputation. Memory traffic,
+    # not arithmetic, bounds this step, so outside of create_graph/compile the
+    # saved buffer itself becomes the gradient: returned as is when grad_out is
+    # the scalar 1 (the usual loss.backward(); checked on CPU only, where reading
+    # it costs no device sync), else scaled in place. A second backward through
+    # a retained graph after an in-place scaling fails autograd's version check
+    # on the saved tensor instead of silently using a scaled buffer.
     (saved,) = ctx.saved_tensors
-    return grad_out * saved, None, None, None, None, None, None
+    none = (None,) * 6
+    if grad_out is None:
+        return (None,) + none
+    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return (grad_out * saved,) + none
+    if grad_out.dim() == 0 and grad_out.device.type == "cpu" and float(grad_out) == 1.0:
+        return (saved,) + none
+    return (saved.mul_(grad_out),) + none
 
 
 fdiv_term.register_autograd(_backward, setup_context=_setup_context)
