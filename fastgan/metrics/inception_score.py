@@ -56,7 +56,8 @@ def log_probs(x: Any, input: InputKind = "logits", name: str = "logits_or_probs"
 
     Args:
         x (Tensor[N, C]): logits (any real values) or probabilities (rows on the simplex).
-        input: ``"logits"`` (log-softmax is applied) or ``"probs"`` (validated, then logged).
+        input: ``"logits"`` (log-softmax is applied) or ``"probs"`` (validated: non-negative,
+            rows summing to 1 within sqrt(eps); then renormalised exactly and logged).
         name: argument name for error messages.
 
     Returns:

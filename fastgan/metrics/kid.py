@@ -87,12 +87,13 @@ def kid_subset_indices(
                 f"subset_size ({m}) is larger than the number of {name} samples ({n}); "
                 f"use subset_size <= {min(n_real, n_fake)} or provide more samples"
             )
-    idx_r = torch.empty(subsets, m, dtype=torch.int64)
-    idx_f = torch.empty(subsets, m, dtype=torch.int64)
+    dev = generator.device if generator is not None else torch.device("cpu")  # a CUDA generator draws on its GPU
+    idx_r = torch.empty(subsets, m, dtype=torch.int64, device=dev)
+    idx_f = torch.empty(subsets, m, dtype=torch.int64, device=dev)
     for s in range(subsets):
-        idx_r[s] = torch.randperm(n_real, generator=generator)[:m]
-        idx_f[s] = torch.randperm(n_fake, generator=generator)[:m]
-    return idx_r, idx_f
+        idx_r[s] = torch.randperm(n_real, generator=generator, device=dev)[:m]
+        idx_f[s] = torch.randperm(n_fake, generator=generator, device=dev)[:m]
+    return idx_r.cpu(), idx_f.cpu()
 
 
 def _block_sums(k: torch.Tensor) -> torch.Tensor:
@@ -262,7 +263,8 @@ def kid(
         subset_size: rows per round m (2 <= m <= min(N_x, N_y); larger is an error, as
             in torch-fidelity, rather than a silent clamp).
         degree, gamma, coef0: polynomial kernel (gamma None -> 1/D).
-        generator: CPU ``torch.Generator`` that draws the subsets (None: global RNG).
+        generator: ``torch.Generator`` that draws the subsets (None: global CPU RNG; a CUDA
+            generator draws on its device, giving different subsets than a CPU one).
         dtype: kernel compute dtype. float64 (default) is exact to ~1e-12 relative;
             float32 is faster (a few 1e-7 relative on each kernel entry) and enough in
             practice, especially on GPUs with slow float64.
