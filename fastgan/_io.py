@@ -7,8 +7,8 @@ the path and what was wrong; the CLI prints it and exits with status 2.
 Accepted inputs (``load_input``):
 
 * ``.npy``: one float array ``[N, D]`` (loaded with ``allow_pickle=False``).
-* ``.npz``: either a statistics file (arrays ``mu`` ``[D]`` and ``sigma`` ``[D, D]``,
-  as written by :func:`fastgan.metrics.save_stats`, pytorch-fid and clean-fid) or a
+* ``.npz``: either a statistics file (arrays ``mu`` ``[D]`` and ``sigma`` ``[D, D]``, optional
+  ``n``, as written by :func:`fastgan.metrics.save_stats`, pytorch-fid and clean-fid) or a
   feature archive holding one 2-D array (or one named ``features``).
 * ``.pt`` / ``.pth``: a tensor ``[N, D]``, or a dict holding one tensor (or one named
   ``features``), loaded with ``torch.load(weights_only=True)`` (no arbitrary code runs).
@@ -27,11 +27,24 @@ import numpy as np
 import torch
 
 FEATURE_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
-#: keys accepted for the mean / covariance in a statistics ``.npz``
-_MU_KEYS = ("mu", "mean")
-_SIGMA_KEYS = ("sigma", "cov")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 _FEATURE_KEYS = ("features", "feats", "x")
+
+
+def metric(name: str) -> Any:
+    """``fastgan.metrics.<name>``, robust to a submodule of the same name shadowing the function.
+
+    (``import fastgan.metrics.fid`` binds the *module* ``fid`` on the package, hiding the lazily
+    exported function ``fid``; the same holds for ``kid``, ``prdc`` and ``inception_score``.)
+    """
+    import types
+
+    import fastgan.metrics as m
+
+    obj = getattr(m, name)
+    if isinstance(obj, types.ModuleType):
+        obj = getattr(obj, name)
+    return obj
 
 
 class InputError(Exception):
@@ -42,16 +55,16 @@ class InputError(Exception):
 class LoadedInput:
     """What was read from one CLI argument.
 
-    Exactly one of ``features`` (Tensor[N, D], float) and ``stats`` is set; ``stats``
-    is a pair ``(mu (Tensor[D]), sigma (Tensor[D, D]))`` in float64 plus an optional
-    ``count``. ``logits`` holds classifier logits ``[N, C]`` when an image folder was
+    Exactly one of ``features`` (Tensor[N, D], float) and ``stats`` is set; ``stats`` is
+    what :func:`fastgan.metrics.load_stats` returned: a :class:`~fastgan.metrics.FeatureStats`
+    (when the file records the sample count) or ``(mu (Tensor[D]), sigma (Tensor[D, D]))``. ``logits`` holds classifier logits ``[N, C]`` when an image folder was
     read with an extractor that provides them (for the Inception Score).
     """
 
     path: str
     kind: str  # "features" | "stats" | "images"
     features: Optional[torch.Tensor] = None
-    stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+    stats: Any = None
     count: Optional[int] = None
     logits: Optional[torch.Tensor] = None
     notes: list[str] = field(default_factory=list)
@@ -61,7 +74,8 @@ class LoadedInput:
         if self.features is not None:
             return int(self.features.shape[1])
         assert self.stats is not None
-        return int(self.stats[0].shape[0])
+        mu = self.stats[0] if isinstance(self.stats, tuple) else self.stats.mean
+        return int(mu.shape[0])
 
     @property
     def n(self) -> Optional[int]:
@@ -142,10 +156,10 @@ def _npz(path: str) -> LoadedInput:
         return LoadedInput(path=path, kind="features", features=_check_feature_array(archive, path))
     try:
         keys = list(archive.files)
-        mu_key, sigma_key = _pick_key(keys, _MU_KEYS), _pick_key(keys, _SIGMA_KEYS)
         try:
-            if mu_key is not None and sigma_key is not None:
-                return _stats_from_npz(path, archive, mu_key, sigma_key)
+            if "mu" in keys or "sigma" in keys:
+                archive.close()
+                return _stats_file(path)
             fkey = _pick_key(keys, _FEATURE_KEYS)
             if fkey is None:
                 two_d = [k for k in keys if archive[k].ndim == 2]
@@ -167,29 +181,19 @@ def _npz(path: str) -> LoadedInput:
         archive.close()
 
 
-def _stats_from_npz(path: str, archive: Any, mu_key: str, sigma_key: str) -> LoadedInput:
-    mu = np.asarray(archive[mu_key])
-    sigma = np.asarray(archive[sigma_key])
-    for name, a in ((mu_key, mu), (sigma_key, sigma)):
-        if a.dtype.kind not in "fiu":
-            raise InputError(f"{path}: '{name}' has unsupported dtype {a.dtype}")
-    if mu.ndim != 1:
-        raise InputError(f"{path}: '{mu_key}' must be 1-D [D], got shape {mu.shape}")
-    d = mu.shape[0]
-    if sigma.shape != (d, d):
-        raise InputError(f"{path}: '{sigma_key}' must be [D, D] = [{d}, {d}] to match '{mu_key}', got shape {sigma.shape}")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise InputError(f"{path}: statistics contain non-finite values (NaN or Inf)")
-    count = None
-    for ckey in ("count", "n", "num_samples"):
-        if ckey in archive.files:
-            c = np.asarray(archive[ckey])
-            if c.size == 1 and c.dtype.kind in "fiu":
-                count = int(c.reshape(()))
-            break
-    mu_t = torch.from_numpy(mu.astype(np.float64))
-    sigma_t = torch.from_numpy(sigma.astype(np.float64))
-    return LoadedInput(path=path, kind="stats", stats=(mu_t, sigma_t), count=count)
+def _stats_file(path: str) -> LoadedInput:
+    """Read a statistics ``.npz`` with :func:`fastgan.metrics.load_stats` (the library's own validation)."""
+    FeatureStats, load_stats = metric("FeatureStats"), metric("load_stats")
+
+    try:
+        st = load_stats(path)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        msg = " ".join(str(exc).split())
+        msg = msg.replace(f"load_stats: {path}: ", "")
+        raise InputError(f"{path}: invalid statistics file: {msg}") from None
+    if isinstance(st, FeatureStats):
+        return LoadedInput(path=path, kind="stats", stats=st, count=int(st.count))
+    return LoadedInput(path=path, kind="stats", stats=st)
 
 
 def _pt(path: str) -> torch.Tensor:
@@ -243,13 +247,6 @@ def load_features_file(path: str | os.PathLike[str]) -> LoadedInput:
     raise InputError(f"{p}: unknown file type {suffix or '(none)'}; expected one of {', '.join(FEATURE_SUFFIXES)} or an image folder")
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly inside ``folder`` or its sub-folders, sorted by path."""
-    root = Path(folder)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    return files
-
-
 def load_image_folder(
     folder: str | os.PathLike[str],
     *,
@@ -263,7 +260,8 @@ def load_image_folder(
     """Compute features for every image in ``folder`` with a pretrained extractor.
 
     Args:
-        folder: directory of images (searched recursively).
+        folder: directory of images (searched recursively; PNG/JPG need Pillow, ``.npy`` / ``.npz``
+            image arrays ``[H, W, 3]`` or ``[n, H, W, 3]`` do not).
         extractor: ``"inception"`` (Inception-V3 pool3, 2048-D, the FID convention) or ``"vgg16"``
             (VGG-16 fc2, 4096-D, the precision/recall convention).
         weights: path to the extractor's weights file (no download happens here).
@@ -278,32 +276,26 @@ def load_image_folder(
     p = _short(folder)
     if not os.path.isdir(p):
         raise InputError(f"{p}: no such directory")
-    files = list_images(p)
+    from fastgan.features.extract import extract_features, list_image_files
+
+    files = list_image_files(p)
     if not files:
-        raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
-    if len(files) < 2:
-        raise InputError(f"{p}: need at least 2 images, found {len(files)}")
+        raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)}, or .npy/.npz image arrays) found")
     if weights is not None and not os.path.isfile(weights):
         raise InputError(f"--weights {weights}: no such file")
     try:
-        from fastgan import features as fmod
-    except ImportError as exc:
-        raise InputError(f"image folders need fastgan.features, which failed to import ({exc})") from None
-    extract = getattr(fmod, "extract_features", None)
-    if extract is None:
-        raise InputError("image folders need fastgan.features.extract_features, which this installation lacks")
-    try:
-        out = extract(
-            [str(f) for f in files],
+        out = extract_features(
+            p,
             extractor=extractor,
             weights=weights,
             batch_size=batch_size,
             device=device,
             return_logits=want_logits,
-            progress=progress,
+            progress=None if progress else False,
         )
     except (FileNotFoundError, ImportError, ValueError, TypeError, OSError, RuntimeError) as exc:
-        raise InputError(f"{p}: feature extraction failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{p}: feature extraction failed: {msg}") from None
     logits = None
     if isinstance(out, tuple):
         feats, logits = out

@@ -83,7 +83,7 @@ def _load(path: str, args: argparse.Namespace, *, want_logits: bool = False) -> 
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from fastgan import metrics
+    from fastgan._io import metric
 
     src = _load(args.features, args)
     if src.kind == "stats":
@@ -92,9 +92,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {out}: directory {out_dir} does not exist")
-    stats = metrics.FeatureStats()
+    stats = metric("FeatureStats")()
     stats.update(src.features)
-    metrics.save_stats(out, stats)
+    metric("save_stats")(out, stats)
     n, d = src.features.shape
     if args.json:
         print(json.dumps({"input": src.describe(), "output": out, "count": int(n), "dim": int(d)}))
@@ -125,17 +125,6 @@ def _parse_metrics(spec: Optional[str]) -> tuple[list[str], bool]:
     return names, True
 
 
-def _mean_cov(src: Any) -> tuple[Any, Any]:
-    """(mu [D], sigma [D, D]) in float64 for a loaded input (statistics or features)."""
-    if src.stats is not None:
-        return src.stats
-    from fastgan import metrics
-
-    s = metrics.FeatureStats()
-    s.update(src.features)
-    return s.mean, s.cov
-
-
 def _to_float(x: Any) -> float:
     if hasattr(x, "item"):
         return float(x.item())
@@ -145,7 +134,7 @@ def _to_float(x: Any) -> float:
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from fastgan import metrics
+    from fastgan._io import metric
 
     names, explicit = _parse_metrics(args.metrics)
     note = _status(not args.no_progress)
@@ -195,16 +184,20 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     def on_device(t: Any) -> Any:
         return t.to(device) if t is not None else None
 
+    def side(src: Any) -> Any:
+        if src.features is not None:
+            return on_device(src.features)
+        if device.type == "cpu":
+            return src.stats
+        mu, sigma = src.stats if isinstance(src.stats, tuple) else (src.stats.mean, src.stats.cov)
+        return mu.to(device), sigma.to(device)
+
     for name in names:
         note(f"computing {name} ...")
         t0 = time.perf_counter()
         if name == "fid":
-            if real.features is not None and fake.features is not None:
-                results["fid"] = _to_float(metrics.fid(on_device(real.features), on_device(fake.features)))
-            else:
-                mu1, s1 = _mean_cov(real)
-                mu2, s2 = _mean_cov(fake)
-                results["fid"] = _to_float(metrics.frechet_distance(mu1, s1, mu2, s2))
+            # fid() takes features, FeatureStats or (mu, sigma) on either side.
+            results["fid"] = _to_float(metric("fid")(side(real), side(fake)))
         elif name == "kid":
             n_min = min(real.features.shape[0], fake.features.shape[0])
             subset_size = args.kid_subset_size
@@ -212,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 notes.append(f"kid subset size reduced from {subset_size} to {n_min} (the smaller sample count)")
                 subset_size = n_min
             gen = torch.Generator().manual_seed(args.seed)  # KID draws its subsets on the CPU
-            mean, std = metrics.kid(
+            mean, std = metric("kid")(
                 on_device(real.features), on_device(fake.features),
                 subsets=args.kid_subsets, subset_size=subset_size, generator=gen,
             )
@@ -220,18 +213,18 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
             results["kid_std"] = _to_float(std)
         elif name == "prdc":
             k = args.k if args.k is not None else 5
-            out = metrics.prdc(on_device(real.features), on_device(fake.features), nearest_k=k)
+            out = metric("prdc")(on_device(real.features), on_device(fake.features), nearest_k=k)
             for key in ("precision", "recall", "density", "coverage"):
                 results[key] = _to_float(out[key])
             results["prdc_k"] = k
         elif name == "pr":
             k = args.k if args.k is not None else 3
-            out = metrics.precision_recall(on_device(real.features), on_device(fake.features), k=k)
+            out = metric("precision_recall")(on_device(real.features), on_device(fake.features), k=k)
             results["pr_precision"] = _to_float(out["precision"])
             results["pr_recall"] = _to_float(out["recall"])
             results["pr_k"] = k
         elif name == "is":
-            mean, std = metrics.inception_score(on_device(logits), splits=args.splits)
+            mean, std = metric("inception_score")(on_device(logits), splits=args.splits)
             results["is"] = _to_float(mean)
             results["is_std"] = _to_float(std)
         timings[name] = time.perf_counter() - t0
@@ -397,15 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("demo", help="train small f-GANs on a 2-D mixture and evaluate them (CPU, no data)",
-                       description="Train small f-GANs (GAN, KL, reverse KL, squared Hellinger, ...) on a "
+                       description="Train small f-GANs (GAN, KL, squared Hellinger, ...) on a "
                        "built-in 2-D mixture of Gaussians, evaluate the samples with FID and "
                        "precision/recall/density/coverage, sweep the truncation psi, and write PNG figures.")
     p.add_argument("--out", default="fastgan-demo", metavar="DIR", help="output folder (default: ./fastgan-demo)")
-    p.add_argument("--steps", type=_positive_int, help="training steps per divergence (default: 1500; --quick: 150)")
+    p.add_argument("--steps", type=_positive_int, help="training steps per divergence (default: 1000; --quick: 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--quick", action="store_true", help="tiny run for smoke tests (a few seconds)")
     p.add_argument("--divergences", metavar="LIST",
-                   help="comma-separated divergences to train (default: gan,kl,reverse_kl,hellinger)")
+                   help="comma-separated divergences to train (default: gan,kl,hellinger; also reverse_kl, "
+                   "pearson, neyman, js, jeffrey, total_variation)")
     p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's choice, at most 2)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")

@@ -4,8 +4,8 @@ Needs no data, no weights and no GPU; the default run takes well under two minut
 cores. What it does:
 
 1. The real distribution is a mixture of 8 Gaussians (std 0.1) on a circle of radius 2.
-2. For each divergence (default: GAN, KL, reverse KL, squared Hellinger: the f-GAN panel of
-   Nowozin et al. 2016, with reverse KL added as the mode-seeking counterpart of KL) a small MLP
+2. For each divergence (default: GAN, KL and squared Hellinger, the panel of Nowozin et al. 2016
+   shown in the lecture; ``--divergences`` adds e.g. ``reverse_kl``, ``pearson``, ``js``) a small MLP
    generator ``G: R^4 -> R^2`` and critic ``V: R^2 -> R`` are trained with
    :func:`fastgan.losses.fgan_discriminator_loss` and :func:`fastgan.losses.fgan_generator_loss`
    (the critic maximises ``E_real[g_f(V)] - E_fake[f*(g_f(V))]``, the generator uses the
@@ -41,7 +41,7 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 #: default divergences, in display order
-DEFAULT_DIVERGENCES: tuple[str, ...] = ("gan", "kl", "reverse_kl", "hellinger")
+DEFAULT_DIVERGENCES: tuple[str, ...] = ("gan", "kl", "hellinger")
 #: accepted spellings -> candidate names in :data:`fastgan.divergences.DIVERGENCES`
 _ALIASES: dict[str, tuple[str, ...]] = {
     "gan": ("gan",),
@@ -65,6 +65,8 @@ _LABELS: dict[str, str] = {
 }
 
 N_MODES = 8
+#: truncation targets: short key -> figure title
+_TARGETS = {"ring": "8-Gaussian ring", "blob": "one correlated Gaussian"}
 RADIUS = 2.0
 MODE_STD = 0.1
 LATENT_DIM = 4
@@ -74,7 +76,7 @@ LATENT_DIM = 4
 class DemoConfig:
     """Sizes of one demo run (``quick`` shrinks everything for smoke tests)."""
 
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 256
     hidden: int = 64
     lr: float = 1e-3
@@ -89,7 +91,7 @@ class DemoConfig:
              divergences: Optional[Sequence[str]] = None) -> "DemoConfig":
         cfg = cls(seed=seed)
         if quick:
-            cfg.steps, cfg.n_eval, cfg.batch_size = 150, 500, 128
+            cfg.steps, cfg.n_eval, cfg.batch_size = 100, 400, 128
             cfg.psis = (0.25, 0.5, 0.75, 1.0)
         if steps is not None:
             cfg.steps = steps
@@ -117,10 +119,16 @@ def mode_centers() -> torch.Tensor:
     return (RADIUS * torch.stack([torch.cos(ang), torch.sin(ang)], dim=1)).float()
 
 
-def sample_real(n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """n samples (Tensor[n, 2]) of the 8-Gaussian ring."""
+def sample_real(n: int, generator: Optional[torch.Generator] = None, dataset: str = "ring") -> torch.Tensor:
+    """n samples (Tensor[n, 2]) of the 8-Gaussian ring, or of the single correlated Gaussian ``"blob"``."""
+    if dataset == "blob":
+        return torch.randn(n, 2, generator=generator) @ _BLOB_FACTOR.T
     k = torch.randint(0, N_MODES, (n,), generator=generator)
     return mode_centers()[k] + MODE_STD * torch.randn(n, 2, generator=generator)
+
+
+#: Cholesky-like factor of the "blob" covariance [[1, 0.8], [0.8, 1]]
+_BLOB_FACTOR = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
 
 
 def modes_covered(samples: torch.Tensor) -> int:
@@ -152,7 +160,8 @@ def resolve_divergence(name: str) -> str:
 
 
 def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
-               on_step: Optional[Callable[[int], None]] = None) -> tuple[nn.Module, list[float]]:
+               on_step: Optional[Callable[[int], None]] = None, dataset: str = "ring",
+               steps: Optional[int] = None) -> tuple[nn.Module, list[float]]:
     """Train a generator/critic pair with the f-GAN objective of ``divergence``.
 
     Returns the generator and the critic loss every 10 steps.
@@ -166,8 +175,8 @@ def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
     opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     losses: list[float] = []
-    for step in range(cfg.steps):
-        real = sample_real(cfg.batch_size, data_gen)
+    for step in range(cfg.steps if steps is None else steps):
+        real = sample_real(cfg.batch_size, data_gen, dataset)
         z = torch.randn(cfg.batch_size, LATENT_DIM, generator=data_gen)
         fake = gen(z)
         d_loss = fgan_discriminator_loss(critic(real).squeeze(1), critic(fake.detach()).squeeze(1), divergence)
@@ -187,14 +196,14 @@ def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
 
 def evaluate(real: torch.Tensor, fake: torch.Tensor, k: int) -> dict[str, float]:
     """FID and precision / recall / density / coverage of 2-D samples (metrics on the raw points)."""
-    from fastgan import metrics
+    from fastgan._io import metric
 
     out: dict[str, float] = {}
     if not torch.isfinite(fake).all():
         return {"fid": float("nan"), "precision": float("nan"), "recall": float("nan"),
                 "density": float("nan"), "coverage": float("nan"), "modes": 0}
-    out["fid"] = float(metrics.fid(real.double(), fake.double()))
-    pr = metrics.prdc(real, fake, nearest_k=k)
+    out["fid"] = float(metric("fid")(real.double(), fake.double()))
+    pr = metric("prdc")(real, fake, nearest_k=k)
     for key in ("precision", "recall", "density", "coverage"):
         out[key] = float(pr[key])
     out["modes"] = modes_covered(fake)
@@ -212,28 +221,8 @@ def truncation_curve(gen: nn.Module, real: torch.Tensor, cfg: DemoConfig, seed: 
     def sample_fn(psi: float) -> torch.Tensor:
         return gen(psi_truncation(z, z_avg, psi))
 
-    raw = truncation_sweep(sample_fn, list(cfg.psis), real, metrics=("precision", "recall", "fid"))
-    return _sweep_rows(raw, cfg.psis)
-
-
-def _sweep_rows(raw: Any, psis: Sequence[float]) -> list[dict[str, float]]:
-    """Normalise truncation_sweep's result to ``[{"psi": .., "precision": .., ...}, ...]``."""
-    rows: list[dict[str, float]] = []
-    if isinstance(raw, dict) and "psi" in raw:  # columns
-        n = len(raw["psi"])
-        for i in range(n):
-            rows.append({k: float(v[i]) for k, v in raw.items() if hasattr(v, "__len__") and len(v) == n})
-        return rows
-    if isinstance(raw, dict):  # psi -> metrics
-        for psi in psis:
-            vals = raw[psi] if psi in raw else raw[float(psi)]
-            rows.append({"psi": float(psi), **{k: float(v) for k, v in vals.items()}})
-        return rows
-    for psi, vals in zip(psis, raw):  # list of dicts, in psi order
-        d = {k: float(v) for k, v in dict(vals).items()}
-        d.setdefault("psi", float(psi))
-        rows.append(d)
-    return rows
+    rows = truncation_sweep(sample_fn, list(cfg.psis), real, metrics=("precision", "recall", "fid"), k=3)
+    return [{k: float(v) for k, v in row.items()} for row in rows]
 
 
 # -------------------------------------------------------------------------------------- figures
@@ -303,34 +292,24 @@ def plot_fits(path: str, real: np.ndarray, fits: Sequence[FitResult]) -> str:
     return "builtin"
 
 
-def plot_truncation(path: str, rows: Sequence[dict[str, float]], name: str) -> str:
-    """Precision and recall against psi (left) and in the precision-recall plane (right)."""
-    psis = [r["psi"] for r in rows]
-    prec = [r["precision"] for r in rows]
-    rec = [r["recall"] for r in rows]
+def plot_truncation(path: str, sweeps: Sequence[tuple[str, Sequence[dict[str, float]]]], name: str) -> str:
+    """One panel per target: precision and recall of the truncated generator against psi."""
     if _have_matplotlib():
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
-        a1.plot(psis, prec, "o-", label="precision")
-        a1.plot(psis, rec, "s-", label="recall")
-        a1.set_xlabel("psi")
-        a1.set_ylim(-0.02, 1.02)
-        a1.set_title(f"truncation trick ({name} generator)")
-        a1.legend()
-        a1.grid(alpha=0.3)
-        a2.plot(rec, prec, "o-", color="C2")
-        for p, x, y in zip(psis, rec, prec):
-            a2.annotate(f"{p:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        a2.set_xlabel("recall")
-        a2.set_ylabel("precision")
-        a2.set_xlim(-0.02, 1.02)
-        a2.set_ylim(-0.02, 1.02)
-        a2.set_title("precision-recall trade-off (labels: psi)")
-        a2.grid(alpha=0.3)
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(4.6 * len(sweeps), 3.8), squeeze=False)
+        for ax, (title, rows) in zip(axes[0], sweeps):
+            psis = [r["psi"] for r in rows]
+            ax.plot(psis, [r["precision"] for r in rows], "o-", label="precision")
+            ax.plot(psis, [r["recall"] for r in rows], "s-", label="recall")
+            ax.set_xlabel("psi (latent pulled to its mean)")
+            ax.set_ylim(-0.02, 1.05)
+            ax.set_title(f"{name} generator: {_TARGETS.get(title, title)}", fontsize=10)
+            ax.legend(loc="lower right")
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -338,18 +317,16 @@ def plot_truncation(path: str, rows: Sequence[dict[str, float]], name: str) -> s
 
     from fastgan import _plot
 
-    w, h = 330, 250
-    canvas = _plot.Canvas(2 * w + 200, h + 110)
-    a1 = _plot.Axes(canvas, 70, 40, w, h, (0.0, 1.0), (0.0, 1.05))
-    a1.frame(title=f"truncation trick ({name} generator)", xlabel="psi")
-    a1.plot(psis, prec, _plot.PALETTE[0])
-    a1.plot(psis, rec, _plot.PALETTE[1])
-    a1.legend([("precision", _plot.PALETTE[0]), ("recall", _plot.PALETTE[1])], corner="bottom-right")
-    a2 = _plot.Axes(canvas, 70 + w + 110, 40, w, h, (0.0, 1.0), (0.0, 1.05))
-    a2.frame(title="precision vs recall (labels: psi)", xlabel="recall", ylabel="precision")
-    a2.plot(rec, prec, _plot.PALETTE[2])
-    for p, x, y in zip(psis, rec, prec):
-        canvas.text(float(a2.px(x)) + 5, float(a2.py(y)) - 11, f"{p:g}", (60, 60, 60))
+    w, h, gap = 330, 250, 90
+    canvas = _plot.Canvas(70 + len(sweeps) * (w + gap), h + 110)
+    canvas.text(canvas.width / 2, 8, f"truncation trick: {name} generator, z -> psi * z", anchor="center")
+    for i, (title, rows) in enumerate(sweeps):
+        psis = [r["psi"] for r in rows]
+        ax = _plot.Axes(canvas, 70 + i * (w + gap), 50, w, h, (0.0, 1.0), (0.0, 1.05))
+        ax.frame(title=_TARGETS.get(title, title), xlabel="psi", ylabel="precision / recall" if i == 0 else None)
+        ax.plot(psis, [r["precision"] for r in rows], _plot.PALETTE[0])
+        ax.plot(psis, [r["recall"] for r in rows], _plot.PALETTE[1])
+        ax.legend([("precision", _plot.PALETTE[0]), ("recall", _plot.PALETTE[1])], corner="bottom-right")
     canvas.save(path)
     return "builtin"
 
@@ -416,15 +393,27 @@ def run(out_dir: str = "fastgan-demo", steps: Optional[int] = None, seed: int = 
                     fake = gen(z)
                 fits.append(FitResult(label, div, fake.numpy(), evaluate(real_eval, fake, cfg.k), seconds, losses))
                 gens[div] = gen
-            trunc_name = fits[0].name
-            sweep_rows = truncation_curve(gens[fits[0].divergence], real_eval, cfg, seed + 3000)
+            # Truncation: the GAN generator of the ring, and a GAN trained on a single Gaussian, where the
+            # latent mean maps into the data's densest region (the textbook case of the trick).
+            base = next((f for f in fits if f.divergence == resolve_divergence("gan")), fits[0])
+            trunc_name = base.name
+            bar = _progress(max(cfg.steps // 2, 1), f"training {trunc_name + ' (blob)':>14}", progress)
+            blob_gen, _ = train_fgan(base.divergence, cfg, seed * 100 + 99, on_step=bar.update if bar else None,
+                                     dataset="blob", steps=max(cfg.steps // 2, 1))
+            if bar:
+                bar.close()
+            real_blob = sample_real(cfg.n_eval, eval_gen, "blob")
+            sweeps = [
+                ("ring", truncation_curve(gens[base.divergence], real_eval, cfg, seed + 3000)),
+                ("blob", truncation_curve(blob_gen, real_blob, cfg, seed + 3000)),
+            ]
     finally:
         torch.set_num_threads(old_threads)
 
     fits_png = os.path.join(out_dir, "fits.png")
     trunc_png = os.path.join(out_dir, "truncation.png")
     plotter = plot_fits(fits_png, real_eval.numpy(), fits)
-    plot_truncation(trunc_png, sweep_rows, trunc_name)
+    plot_truncation(trunc_png, sweeps, trunc_name)
     total = time.perf_counter() - t_start
 
     results = {
@@ -434,7 +423,7 @@ def run(out_dir: str = "fastgan-demo", steps: Optional[int] = None, seed: int = 
                    "metrics_on": "raw 2-D samples (no feature network)"},
         "fits": [{"divergence": f.divergence, "label": f.name, **f.metrics, "train_seconds": round(f.seconds, 2)}
                  for f in fits],
-        "truncation": {"generator": trunc_name, "rows": sweep_rows},
+        "truncation": {"generator": trunc_name, "targets": {t: rows for t, rows in sweeps}},
         "figures": [fits_png, trunc_png],
         "plotter": plotter,
         "total_seconds": round(total, 2),
@@ -452,9 +441,11 @@ def run(out_dir: str = "fastgan-demo", steps: Optional[int] = None, seed: int = 
     print()
     from fastgan.cli import format_table
 
-    print(f"truncation trick on the {trunc_name} generator (latent pulled to its mean by psi):")
-    keys = [k for k in ("precision", "recall", "fid") if k in sweep_rows[0]]
-    print(format_table([[f"{r['psi']:g}"] + [r[k] for k in keys] for r in sweep_rows], header=["psi"] + keys))
+    print(f"truncation trick ({trunc_name} generators, latent z -> psi * z; precision/recall with k=3):")
+    header = ["psi"] + [f"{k} ({t})" for t, _ in sweeps for k in ("precision", "recall")]
+    table = [[f"{sweeps[0][1][j]['psi']:g}"] + [rows[j][k] for _, rows in sweeps for k in ("precision", "recall")]
+             for j in range(len(sweeps[0][1]))]
+    print(format_table(table, header=header))
     print()
     print(f"figures: {fits_png}, {trunc_png} ({plotter}); numbers: {os.path.join(out_dir, 'results.json')}")
     print(f"total time: {total:.1f} s")

@@ -1,0 +1,370 @@
+"""The ``fastgan`` command line, driven as a user would (``python -m fastgan ...`` in a fresh folder).
+
+The main paths run in a subprocess (exit status, stdout, stderr exactly as a user sees them); the
+larger matrix of malformed inputs calls :func:`fastgan.cli.main` in-process, which exercises the
+same code without paying for a Python start per case, and one of them is repeated as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from fastgan import cli
+from fastgan._io import metric
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("FASTGAN_DEBUG", None)
+    env["FASTGAN_PROGRESS"] = "0"
+    return subprocess.run(
+        [sys.executable, "-m", "fastgan", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def assert_user_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("fastgan "), err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+@pytest.fixture(scope="module")
+def feats(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two feature sets (real: N(0, I), fake: shifted and scaled) saved in every accepted format."""
+    d = tmp_path_factory.mktemp("feats")
+    g = np.random.default_rng(0)
+    real = g.standard_normal((300, 12))
+    fake = 0.9 * g.standard_normal((250, 12)) + 0.3
+    np.save(d / "real.npy", real)
+    np.save(d / "fake.npy", fake)
+    np.savez(d / "fake.npz", features=fake)
+    np.savez(d / "real_single.npz", anything=real)  # one unnamed 2-D array
+    torch.save(torch.from_numpy(fake), d / "fake.pt")
+    torch.save({"features": torch.from_numpy(real), "step": torch.tensor(3)}, d / "real_dict.pt")
+    return {"dir": d, "real": real, "fake": fake}
+
+
+# ---------------------------------------------------------------------------------------- info
+def test_info_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["info"]) == 0
+    assert "C++ kernels loaded" in capsys.readouterr().out
+    proc = run_cli("info", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert isinstance(info["cpp"], bool) and "versions" in info
+
+
+# --------------------------------------------------------------------------------------- stats
+def test_stats_roundtrip(tmp_path: Path, feats: dict[str, Any]) -> None:
+
+    out = tmp_path / "real_stats.npz"
+    proc = run_cli("stats", str(feats["dir"] / "real.npy"), "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "300 samples" in proc.stdout and "D=12" in proc.stdout
+    loaded = metric("load_stats")(out)
+    mu, sigma = (loaded.mean, loaded.cov) if isinstance(loaded, metric("FeatureStats")) else loaded
+    x = torch.from_numpy(feats["real"])
+    torch.testing.assert_close(mu, x.mean(0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(sigma, torch.cov(x.T), rtol=1e-10, atol=1e-12)  # divisor n - 1
+
+
+def test_stats_refuses_stats_input(tmp_path: Path, feats: dict[str, Any]) -> None:
+
+    s = metric("FeatureStats")()
+    s.update(torch.from_numpy(feats["real"]))
+    metric("save_stats")(tmp_path / "s.npz", s)
+    assert cli.main(["stats", str(tmp_path / "s.npz"), "-o", str(tmp_path / "t.npz")]) == 2
+    assert cli.main(["stats", str(feats["dir"] / "real.npy"), "-o", str(tmp_path / "no" / "dir" / "t.npz")]) == 2
+
+
+# ---------------------------------------------------------------------------------------- eval
+def _direct(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    """The library functions called directly with the CLI's defaults."""
+
+    r, f = torch.from_numpy(real), torch.from_numpy(fake)
+    out = {"fid": float(metric("fid")(r, f))}
+    m = min(len(real), len(fake), 1000)
+    out["kid"], out["kid_std"] = metric("kid")(r, f, subsets=100, subset_size=m, generator=torch.Generator().manual_seed(0))
+    p = metric("prdc")(r, f, nearest_k=5)
+    out.update({k: float(p[k]) for k in ("precision", "recall", "density", "coverage")})
+    pr = metric("precision_recall")(r, f, k=3)
+    out["pr_precision"], out["pr_recall"] = float(pr["precision"]), float(pr["recall"])
+    return out
+
+
+@pytest.mark.parametrize("real_name,fake_name", [("real.npy", "fake.npy"), ("real_single.npz", "fake.npz"),
+                                                 ("real_dict.pt", "fake.pt")])
+def test_eval_json_matches_library(tmp_path: Path, feats: dict[str, Any], real_name: str, fake_name: str,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    d = feats["dir"]
+    argv = ["eval", "--real", str(d / real_name), "--fake", str(d / fake_name), "--metrics", "fid,kid,prdc,pr", "--json"]
+    if real_name.endswith(".npy"):  # one format through a real process, the others in-process
+        proc = run_cli(*argv, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout
+    else:
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+    report = json.loads(out)
+    assert report["real"]["n"] == 300 and report["fake"]["n"] == 250 and report["real"]["dim"] == 12
+    want = _direct(feats["real"], feats["fake"])
+    got = report["metrics"]
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    assert got["prdc_k"] == 5 and got["pr_k"] == 3
+    assert any("subset size" in n for n in report["notes"])
+
+
+def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
+    d = feats["dir"]
+    proc = run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.pt"), "--k", "4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("real: ") and "N=300" in lines[0] and "D=12" in lines[0]
+    for label in ("FID", "KID", "precision (k=4)", "recall (k=4)", "density (k=4)", "coverage (k=4)"):
+        assert any(line.startswith(label) for line in lines), label
+    fid_line = next(line for line in lines if line.startswith("FID"))
+    assert float(fid_line.split()[1]) == pytest.approx(_direct(feats["real"], feats["fake"])["fid"], rel=1e-5)
+
+
+def test_eval_with_stats_files(tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+
+    d = feats["dir"]
+    stats_path = tmp_path / "real_stats.npz"
+    assert cli.main(["stats", str(d / "real.npy"), "-o", str(stats_path)]) == 0
+    capsys.readouterr()
+    # pytorch-fid style file without a sample count, for the fake side
+    f = torch.from_numpy(feats["fake"])
+    np.savez(tmp_path / "fake_mu_sigma.npz", mu=f.mean(0).numpy(), sigma=torch.cov(f.T).numpy())
+
+    proc = run_cli("eval", "--real", str(stats_path), "--fake", str(d / "fake.npy"), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report["metrics"]) == {"fid"}
+    assert "only fid" in proc.stderr  # default metrics reduced, and the user is told
+    want = metric("fid")(torch.from_numpy(feats["real"]), f)
+    assert report["metrics"]["fid"] == pytest.approx(want, rel=1e-9)
+
+    assert cli.main(["eval", "--real", str(stats_path), "--fake", str(tmp_path / "fake_mu_sigma.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["fid"] == pytest.approx(want, rel=1e-9)
+
+    rc = cli.main(["eval", "--real", str(stats_path), "--fake", str(d / "fake.npy"), "--metrics", "fid,kid"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "only fid" in err and "kid" in err, err
+
+
+def test_eval_inception_score_from_logits(tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+
+    logits = np.random.default_rng(1).standard_normal((200, 10)) * 3
+    np.save(tmp_path / "logits.npy", logits)
+    d = feats["dir"]
+    rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is",
+                   "--logits", str(tmp_path / "logits.npy"), "--splits", "4", "--json"])
+    assert rc == 0
+    got = json.loads(capsys.readouterr().out)["metrics"]
+    mean, std = metric("inception_score")(torch.from_numpy(logits), splits=4)
+    assert got["is"] == pytest.approx(mean, rel=1e-12) and got["is_std"] == pytest.approx(std, rel=1e-12, abs=1e-15)
+    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is"]) == 2
+
+
+# ------------------------------------------------------------------------------------ bad input
+def _write_bad(tmp: Path, kind: str) -> Path:
+    good = np.random.default_rng(2).standard_normal((50, 12))
+    if kind == "missing":
+        return tmp / "does_not_exist.npy"
+    if kind == "truncated_npy":
+        p = tmp / "trunc.npy"
+        np.save(p, good)
+        p.write_bytes(p.read_bytes()[:300])
+        return p
+    if kind == "garbage_npy":
+        p = tmp / "garbage.npy"
+        p.write_bytes(b"this is not numpy at all")
+        return p
+    if kind == "object_npy":
+        p = tmp / "obj.npy"
+        np.save(p, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+        return p
+    if kind == "one_d":
+        p = tmp / "one_d.npy"
+        np.save(p, good[:, 0])
+        return p
+    if kind == "three_d":
+        p = tmp / "three_d.npy"
+        np.save(p, good.reshape(5, 10, 12))
+        return p
+    if kind == "nan":
+        p = tmp / "nan.npy"
+        bad = good.copy()
+        bad[3, 4] = np.nan
+        np.save(p, bad)
+        return p
+    if kind == "int":
+        p = tmp / "int.npy"
+        np.save(p, (good * 10).astype(np.int64))
+        return p
+    if kind == "one_row":
+        p = tmp / "one_row.npy"
+        np.save(p, good[:1])
+        return p
+    if kind == "unknown_suffix":
+        p = tmp / "feats.txt"
+        np.savetxt(p, good)
+        return p
+    if kind == "garbage_npz":
+        p = tmp / "garbage.npz"
+        p.write_bytes(b"PK\x03\x04 broken zip")
+        return p
+    if kind == "npz_two_arrays":
+        p = tmp / "two.npz"
+        np.savez(p, a=good, b=good)
+        return p
+    if kind == "npz_bad_stats":
+        p = tmp / "bad_stats.npz"
+        np.savez(p, mu=np.zeros(12), sigma=np.zeros((12, 5)))
+        return p
+    if kind == "garbage_pt":
+        p = tmp / "garbage.pt"
+        p.write_bytes(b"\x80\x04not a torch file")
+        return p
+    if kind == "pickle_pt":
+        p = tmp / "evil.pt"  # a pickle that would call a function if loaded without weights_only
+        with open(p, "wb") as fh:
+            pickle.dump({"features": torch.zeros(3, 12), "f": os.getcwd}, fh)
+        return p
+    if kind == "directory_without_images":
+        p = tmp / "empty_dir"
+        p.mkdir()
+        return p
+    raise AssertionError(kind)
+
+
+BAD_KINDS = ["missing", "truncated_npy", "garbage_npy", "object_npy", "one_d", "three_d", "nan", "int",
+             "one_row", "unknown_suffix", "garbage_npz", "npz_two_arrays", "npz_bad_stats", "garbage_pt",
+             "pickle_pt", "directory_without_images"]
+NEEDLES = {"missing": "no such file", "object_npy": "pickled object", "one_d": "2-D", "three_d": "2-D",
+           "nan": "non-finite", "int": "integer", "unknown_suffix": "unknown file type",
+           "npz_two_arrays": "exactly one 2-D", "npz_bad_stats": "sigma", "directory_without_images": "no image"}
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_eval_bad_input_is_one_line(tmp_path: Path, feats: dict[str, Any], kind: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _write_bad(tmp_path, kind)
+    rc = cli.main(["eval", "--real", str(feats["dir"] / "real.npy"), "--fake", str(bad), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("fastgan eval: error: "), err
+    assert str(bad) in err or kind == "directory_without_images" and bad.name in err, err
+    if kind in NEEDLES:
+        assert NEEDLES[kind] in err, err
+
+
+def test_bad_inputs_in_subprocess(tmp_path: Path, feats: dict[str, Any]) -> None:
+    d = feats["dir"]
+    trunc = _write_bad(tmp_path, "truncated_npy")
+    assert_user_error(run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(trunc), cwd=tmp_path),
+                      str(trunc))
+    assert_user_error(run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"),
+                              "--metrics", "fid,bogus", cwd=tmp_path), "unknown metric 'bogus'")
+
+
+def test_dim_mismatch_and_stats_of_bad_file(tmp_path: Path, feats: dict[str, Any],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "d7.npy", np.zeros((20, 7)) + np.arange(7))
+    assert cli.main(["eval", "--real", str(feats["dir"] / "real.npy"), "--fake", str(tmp_path / "d7.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "D=12" in err and "D=7" in err, err
+    obj = _write_bad(tmp_path, "object_npy")
+    assert cli.main(["stats", str(obj), "-o", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fastgan stats: error: ") and "pickled object" in err, err
+
+
+def test_eval_library_errors_are_one_line(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    d = feats["dir"]
+    # k larger than the sample count: the library refuses, the CLI reports it on one line
+    rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "prdc",
+                   "--k", "100000"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("fastgan eval: error: "), err
+
+
+def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["eval", "--real", "x.npy"])  # --fake missing
+    assert exc.value.code == 2 and "--fake" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- demo
+def _read_png(path: Path) -> tuple[int, int]:
+    """Validate the PNG container (signature, chunk CRCs, IDAT size) and return (width, height)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        tag = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert zlib.crc32(tag + body) & 0xFFFFFFFF == crc
+        if tag == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            size = (w, h, depth, ctype)
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert size is not None
+    w, h, depth, ctype = size
+    if ctype == 2 and depth == 8:  # our own writer: RGB, unfiltered rows
+        raw = zlib.decompress(idat)
+        assert len(raw) == h * (1 + 3 * w)
+        pixels = np.frombuffer(raw, np.uint8).reshape(h, 1 + 3 * w)[:, 1:]
+        assert pixels.min() < 100 and pixels.max() == 255  # something was drawn on a white page
+    return w, h
+
+
+def test_demo_quick_writes_figures(tmp_path: Path) -> None:
+    proc = run_cli("demo", "--quick", "--out", "out", "--seed", "1", cwd=tmp_path, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "out"
+    for name in ("fits.png", "truncation.png"):
+        w, h = _read_png(out / name)
+        assert w > 300 and h > 200
+    results = json.loads((out / "results.json").read_text())
+    names = [f["label"] for f in results["fits"]]
+    assert names == ["GAN", "KL", "sq. Hellinger"]
+    for f in results["fits"]:
+        for key in ("fid", "precision", "recall", "density", "coverage"):
+            assert key in f
+    ring = results["truncation"]["targets"]["ring"]
+    assert [r["psi"] for r in ring] == [0.25, 0.5, 0.75, 1.0]
+    assert all(0.0 <= r["precision"] <= 1.0 and 0.0 <= r["recall"] <= 1.0 for r in ring)
+    # the table printed for the user carries the same numbers
+    gan_line = next(line for line in proc.stdout.splitlines() if line.startswith("GAN "))
+    assert float(gan_line.split()[1]) == pytest.approx(results["fits"][0]["fid"], rel=1e-5)
+
+
+def test_demo_rejects_unknown_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = cli.main(["demo", "--quick", "--out", str(tmp_path / "o"), "--divergences", "gan,nonsense"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "nonsense" in err and len(err.splitlines()) == 1
