@@ -44,6 +44,10 @@ Decisions on the known subtleties (each also in the entry's ``notes``):
   the paper uses ``g_f(v) = v`` on R and writes ``f*(t) = ((a-1) t + 1)^{a/(a-1)}/a - 1/a``,
   which is undefined for ``t < -1/(a-1)``; we use the exact conjugate over
   ``u >= 0``, which continues it by the constant ``-1/a`` there (zero gradient).
+* **GAN.** The paper's generator ``u log u - (u + 1) log(u + 1)`` has
+  ``f(1) = -log 4`` (the only entry without ``f(1) = 0``): it measures
+  ``2 * JSD - log 4``, whose value at P = Q is ``-log 4``. Kept as in the paper so
+  the losses are Goodfellow et al.'s.
 * **Total variation.** ``f(u) = |u - 1| / 2`` is not differentiable at 1; its
   ``f'(1)`` is the subgradient 0 (Table 6 lists 0).
 
@@ -112,6 +116,8 @@ class Divergence:
         domain: ``(lo, hi)`` of ``dom f*`` (``-inf``/``inf`` for unbounded ends).
         domain_closed: whether ``lo`` / ``hi`` belong to the domain.
         activation: output activation ``g_f(v)``, maps R into ``dom f*``.
+        activation_inverse: ``g_f^{-1}(t)`` on the range of ``g_f`` (the raw
+            critic output that realises a given T, e.g. the optimal critic).
         f_prime_at_1: ``f'(1)``, the critic value where P = Q (the optimal critic
             on identical distributions).
         kernel_id: id of the fused closed form in csrc/fdiv/fdiv.h.
@@ -128,6 +134,7 @@ class Divergence:
     domain: tuple[float, float]
     domain_closed: tuple[bool, bool]
     activation: Fn
+    activation_inverse: Fn
     f_prime_at_1: float
     kernel_id: int
     alpha: Optional[float] = None
@@ -221,31 +228,33 @@ def log_lambert_w0_exp(y: Tensor) -> Tensor:
 def lambert_w0(x: Tensor) -> Tensor:
     """Principal branch ``W0(x)`` for ``x >= -1/e`` (NaN below), Tensor[...] -> Tensor[...].
 
-    For ``x > 0`` this is ``exp(log_lambert_w0_exp(log x))``; for
-    ``-1/e <= x <= 0`` a Halley iteration on ``w e^w - x`` from the branch-point
-    series. Used as an oracle and for :attr:`Divergence.conjugate` of Jeffrey;
-    the kernels have their own host/device version (``fastgan._C._lambert_w0``).
+    For ``x >= 1``: ``exp(log_lambert_w0_exp(log x))``. For ``-1/e <= x < 1``: Halley
+    iteration on ``w e^w - x`` from the branch-point series (x < -1/4), the Taylor
+    series (|x| small) or ``log1p(x) (1 - log1p(log1p x) / (2 + log1p x))``. Used as
+    an oracle and for :attr:`Divergence.conjugate` of Jeffrey; the kernels have
+    their own host/device version (``fastgan._C._lambert_w0``).
     """
     x = torch.as_tensor(x)
-    pos = x > 0
-    xp = torch.where(pos, x, torch.ones_like(x))
-    w_pos = torch.exp(log_lambert_w0_exp(torch.log(xp)))
-    # Non-positive branch: series in p = sqrt(2 (e x + 1)) then Halley.
-    xn = torch.where(pos, torch.zeros_like(x), x)
-    q = torch.clamp(math.e * xn + 1.0, min=0.0)
+    big = x >= 1
+    xb = torch.where(big, x, torch.ones_like(x))
+    w_big = torch.exp(log_lambert_w0_exp(torch.log(xb)))
+    xs = torch.where(big, torch.zeros_like(x), x)
+    q = torch.clamp(math.e * xs + 1.0, min=0.0)
     p = torch.sqrt(2.0 * q)
-    w = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0))))
-    small = xn > -0.25
-    w = torch.where(small, xn * (1.0 + xn * (-1.0 + xn * (1.5 + xn * (-8.0 / 3.0)))), w)
+    w_branch = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0))))
+    w_taylor = xs * (1.0 + xs * (-1.0 + xs * (1.5 + xs * (-8.0 / 3.0))))
+    lx = torch.log1p(torch.clamp(xs, min=0.0))
+    w_mid = lx * (1.0 - torch.log1p(lx) / (2.0 + lx))
+    w = torch.where(xs < -0.25, w_branch, torch.where(xs < 0.25, w_taylor, w_mid))
     near_branch = p < (1e-3 if x.dtype == torch.float64 else 3e-2)
     for _ in range(6):
         ew = torch.exp(w)
-        fw = w * ew - xn
+        fw = w * ew - xs
         wp1 = w + 1.0
         denom = ew * wp1 - (w + 2.0) * fw / (2.0 * wp1)
         step = torch.where(near_branch | (fw == 0), torch.zeros_like(w), fw / denom)
         w = w - step
-    out = torch.where(pos, w_pos, w)
+    out = torch.where(big, w_big, w)
     out = torch.where(x < -1.0 / math.e * (1 + 4 * torch.finfo(x.dtype).eps), torch.full_like(x, math.nan), out)
     return out
 
@@ -268,6 +277,7 @@ def _kl() -> Divergence:
         domain=(-_INF, _INF),
         domain_closed=(False, False),
         activation=lambda v: v,
+        activation_inverse=lambda t: t,
         f_prime_at_1=1.0,
         kernel_id=KERNEL_IDS["kl"],
         measures="KL(P || Q)",
@@ -289,6 +299,7 @@ def _reverse_kl() -> Divergence:
         domain=(-_INF, 0.0),
         domain_closed=(False, False),
         activation=lambda v: -torch.exp(-v),
+        activation_inverse=lambda t: -torch.log(-t),
         f_prime_at_1=-1.0,
         kernel_id=KERNEL_IDS["reverse_kl"],
         measures="KL(Q || P)",
@@ -305,6 +316,7 @@ def _pearson() -> Divergence:
         domain=(-_INF, _INF),
         domain_closed=(False, False),
         activation=lambda v: v,
+        activation_inverse=lambda t: t,
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["pearson"],
         measures="Pearson chi^2(P || Q) = E_Q[(pi/p - 1)^2]",
@@ -329,6 +341,7 @@ def _neyman() -> Divergence:
         domain=(-_INF, 1.0),
         domain_closed=(False, False),
         activation=lambda v: 1.0 - torch.exp(v),
+        activation_inverse=lambda t: torch.log1p(-t),
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["neyman"],
         measures="Neyman chi^2(P || Q) = E_Q[(1 - pi/p)^2 / (pi/p)]",
@@ -350,6 +363,7 @@ def _hellinger() -> Divergence:
         domain=(-_INF, 1.0),
         domain_closed=(False, False),
         activation=lambda v: 1.0 - torch.exp(v),
+        activation_inverse=lambda t: torch.log1p(-t),
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["squared_hellinger"],
         measures="squared Hellinger E_Q[(sqrt(pi/p) - 1)^2] (no factor 1/2)",
@@ -370,6 +384,7 @@ def _jeffrey() -> Divergence:
         domain=(-_INF, _INF),
         domain_closed=(False, False),
         activation=lambda v: v,
+        activation_inverse=lambda t: t,
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["jeffrey"],
         measures="Jeffrey KL(P || Q) + KL(Q || P)",
@@ -393,6 +408,7 @@ def _js() -> Divergence:
         domain=(-_INF, _LOG2),
         domain_closed=(False, False),
         activation=lambda v: _LOG2 - torch.nn.functional.softplus(-v),
+        activation_inverse=lambda t: -torch.log(torch.expm1(_LOG2 - t)),
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["js"],
         measures="2 * JSD(P || Q) = KL(P || M) + KL(Q || M), M = (P + Q)/2",
@@ -417,11 +433,14 @@ def _gan() -> Divergence:
         domain=(-_INF, 0.0),
         domain_closed=(False, False),
         activation=lambda v: -torch.nn.functional.softplus(-v),
+        activation_inverse=lambda t: -torch.log(torch.expm1(-t)),
         f_prime_at_1=-_LOG2,
         kernel_id=KERNEL_IDS["gan"],
         measures="2 * JSD(P || Q) - log 4 (Goodfellow et al. 2014's minimax value)",
         reference=("f-GAN Table 6, row GAN: g_f(v) = -log(1 + e^{-v}), f*(t) = -log(1 - e^t), "
                    "f'(1) = -log 2"),
+        notes=("The paper's GAN generator has f(1) = -log 4, not 0: D_f = 2 * JSD - log 4 is 0 only up to "
+               "that constant (its minimum, at P = Q, is -log 4)."),
     )
 
 
@@ -437,6 +456,7 @@ def _total_variation() -> Divergence:
         domain=(-0.5, 0.5),
         domain_closed=(True, True),
         activation=lambda v: 0.5 * torch.tanh(v),
+        activation_inverse=lambda t: torch.atanh(2.0 * t),
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["total_variation"],
         measures="total variation sup_A |P(A) - Q(A)| = (1/2) E_Q|pi/p - 1|",
@@ -478,6 +498,7 @@ def _alpha(alpha: float) -> Divergence:
             domain=(-_INF, hi),
             domain_closed=(False, False),
             activation=lambda v: hi - torch.nn.functional.softplus(-v),
+            activation_inverse=lambda t: -torch.log(torch.expm1(hi - t)),
             f_prime_at_1=0.0,
             kernel_id=KERNEL_IDS["alpha_lt1"],
             alpha=a,
@@ -498,6 +519,7 @@ def _alpha(alpha: float) -> Divergence:
         domain=(-_INF, _INF),
         domain_closed=(False, False),
         activation=lambda v: v,
+        activation_inverse=lambda t: t,
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["alpha_gt1"],
         alpha=a,

@@ -78,9 +78,7 @@ def fdiv_term(
 
     Returns:
         (out, grad): out Tensor[] or Tensor[...] in x.dtype; grad Tensor[...]
-        (the derivative saved for backward; it carries no gradient itself and
-        is consumed by the backward pass, which scales it in place by the
-        incoming gradient: treat it as internal, read it before backward).
+        (the derivative saved for backward; it carries no gradient itself).
     """
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
         return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
@@ -104,21 +102,24 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tens
 
 def _backward(ctx: Any, grad_out: Optional[Tensor], grad_grad: Optional[Tensor]) -> tuple[Any, ...]:
     # backward = grad_out * saved derivative, no recomputation. Memory traffic,
-    # not arithmetic, bounds this step, so outside of create_graph/compile the
-    # saved buffer itself becomes the gradient: returned as is when grad_out is
-    # the scalar 1 (the usual loss.backward(); checked on CPU only, where reading
-    # it costs no device sync), else scaled in place. A second backward through
-    # a retained graph after an in-place scaling fails autograd's version check
-    # on the saved tensor instead of silently using a scaled buffer.
+    # not arithmetic, bounds this step: when grad_out is the scalar 1 (the usual
+    # loss.backward() on a reduced loss; read on CPU only, where it costs no
+    # device sync) the saved buffer itself is the gradient, no new tensor. The
+    # buffer is never modified, so retain_graph / repeated backward stay exact
+    # (autograd copies it if it is still referenced when accumulated).
     (saved,) = ctx.saved_tensors
     none = (None,) * 6
     if grad_out is None:
         return (None,) + none
-    if torch.is_grad_enabled() or torch.compiler.is_compiling():
-        return (grad_out * saved,) + none
-    if grad_out.dim() == 0 and grad_out.device.type == "cpu" and float(grad_out) == 1.0:
+    if (
+        grad_out.dim() == 0
+        and grad_out.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+        and float(grad_out) == 1.0
+    ):
         return (saved,) + none
-    return (saved.mul_(grad_out),) + none
+    return (grad_out * saved,) + none
 
 
 fdiv_term.register_autograd(_backward, setup_context=_setup_context)
