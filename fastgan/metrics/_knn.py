@@ -226,37 +226,42 @@ class Centered:
 def center(x: torch.Tensor, shift: torch.Tensor, u32: float) -> Centered:
     """Shift ``x`` (Tensor[N, D]) by ``shift`` (Tensor[D], float64) into float32 (or float64).
 
-    float64 working precision is used only when float32 would overflow.
+    The float32 path subtracts ``float32(shift)`` (any common shift leaves distances
+    unchanged); each component then carries at most one rounding, ``u |x - shift|``,
+    which the error bound accounts for. float64 working precision is used only when
+    float32 would overflow.
     """
     n, d = x.shape
     step = _chunk_rows(n, d)
-    n64 = torch.empty(n, dtype=torch.float64, device=x.device)
-    for s in range(0, n, step):
-        c = x[s : s + step].to(torch.float64) - shift
-        n64[s : s + step] = (c * c).sum(1)
-    wdtype = torch.float32
-    u = u32
-    if n and float(n64.max()) > _FLOAT32_SAFE_NORM:
-        wdtype, u = torch.float64, _U64
-    w = torch.empty((n, d), dtype=wdtype, device=x.device)
-    for s in range(0, n, step):
-        w[s : s + step] = (x[s : s + step].to(torch.float64) - shift).to(wdtype)
-    if wdtype == torch.float32:
-        # norms of the rounded float32 vectors (the GEMM sees those)
+    w = torch.empty((n, d), dtype=torch.float32, device=x.device)
+    if x.dtype == torch.float64:
         for s in range(0, n, step):
-            ws = w[s : s + step].to(torch.float64)
-            n64[s : s + step] = (ws * ws).sum(1)
-    return Centered(w=w, n64=n64, nw=n64.to(wdtype), u=u)
+            w[s : s + step] = x[s : s + step] - shift
+    else:
+        torch.sub(x, shift.to(torch.float32), out=w) if x.dtype == torch.float32 else torch.sub(
+            x.to(torch.float32), shift.to(torch.float32), out=w
+        )
+    n64 = torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
+    u = u32
+    if n and not (float(n64.max()) <= _FLOAT32_SAFE_NORM):
+        u = _U64
+        w = torch.empty((n, d), dtype=torch.float64, device=x.device)
+        for s in range(0, n, step):
+            w[s : s + step] = x[s : s + step].to(torch.float64) - shift
+        n64 = torch.linalg.vector_norm(w, dim=1).square_()
+    return Centered(w=w, n64=n64, nw=n64.to(w.dtype), u=u)
 
 
 def pair_sqdist(a: torch.Tensor, b: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
     """Exact float64 squared distances ``sum_d (a[ia] - b[ib])**2`` (Tensor[P]) by direct differences."""
     p = int(ia.numel())
     out = torch.empty(p, dtype=torch.float64, device=a.device)
-    step = _chunk_rows(p, a.shape[1])
+    # small chunks keep the float64 temporaries in cache
+    step = max(1, (1 << 18) // max(1, a.shape[1]))
     for s in range(0, p, step):
-        diff = a[ia[s : s + step]].to(torch.float64) - b[ib[s : s + step]].to(torch.float64)
-        out[s : s + step] = (diff * diff).sum(1)
+        diff = a[ia[s : s + step]].to(torch.float64)
+        diff.sub_(b[ib[s : s + step]])  # promoted to float64: exact for float32 / half inputs
+        out[s : s + step] = diff.mul_(diff).sum(1)
     return out
 
 
@@ -320,6 +325,103 @@ def _kth_from_candidates(
 # ----------------------------------------------------------------------------- torch backend
 
 
+def default_square_block(n: int, device: torch.device, block_size: Optional[int]) -> int:
+    """Side of the square distance tiles used for the k-NN radii (``block_size`` if given)."""
+    if block_size is not None:
+        return max(1, int(block_size))
+    budget = _DEFAULT_BLOCK_BYTES.get(device.type, 256 << 20) // 4
+    return int(max(256, min(16384, math.isqrt(budget // 4))))
+
+
+def _merge_topk(
+    vals: torch.Tensor, idx: torch.Tensor, s: int, e: int, blk: torch.Tensor, col_off: int
+) -> None:
+    """Merge the smallest entries of each row of ``blk`` into rows ``s:e`` of (vals, idx)."""
+    kk = vals.shape[1]
+    kb = min(kk, blk.shape[1])
+    v, i = torch.topk(blk, kb, dim=1, largest=False, sorted=False)
+    cv = torch.cat([vals[s:e], v], 1)
+    ci = torch.cat([idx[s:e], i + col_off], 1)
+    v2, j = torch.topk(cv, kk, dim=1, largest=False, sorted=False)
+    vals[s:e] = v2
+    idx[s:e] = torch.gather(ci, 1, j)
+
+
+def _radii_rows(
+    x: torch.Tensor, c: Centered, rows: torch.Tensor, ks: Sequence[int], err_row: torch.Tensor,
+    block_rows: int, progress: Optional[Progress], stats: dict[str, int],
+) -> torch.Tensor:
+    """Exact squared radii for the given ``rows`` by full-row passes (Tensor[len(ks), len(rows)])."""
+    kmax = max(ks)
+    out = torch.empty((len(ks), rows.numel()), dtype=torch.float64, device=x.device)
+
+    def work(s: int, e: int) -> None:
+        ri = rows[s:e]
+        blk = block_sqdist(c.w[ri], c.nw[ri], c.w, c.nw)
+        r = torch.arange(e - s, device=x.device)
+        blk[r, ri] = math.inf
+        kth = torch.topk(blk, kmax, dim=1, largest=False, sorted=True).values[:, kmax - 1]
+        thr = kth.to(torch.float64) + 2.0 * err_row[ri]
+        thr = _round_up32(thr) if blk.dtype == torch.float32 else thr
+        rr, cc = (blk <= thr.unsqueeze(1)).nonzero(as_tuple=True)
+        del blk
+        stats["knn_candidates"] = stats.get("knn_candidates", 0) + int(rr.numel())
+        exact = pair_sqdist(x, x, ri[rr], cc)
+        out[:, s:e] = _kth_from_candidates(rr, exact, e - s, ks)
+
+    runner = BlockRunner(block_rows, progress)
+    runner.run(int(rows.numel()), work)
+    stats["oom_retries"] = stats.get("oom_retries", 0) + runner.retries
+    return out
+
+
+def _refine_sorted(
+    x: torch.Tensor,
+    rows: torch.Tensor,
+    vals: torch.Tensor,
+    idx: torch.Tensor,
+    err: torch.Tensor,
+    ks: Sequence[int],
+    st: dict[str, int],
+) -> torch.Tensor:
+    """Exact k-th values from each row's sorted float32 candidates (Tensor[len(ks), R]).
+
+    ``vals`` (Tensor[R, K], ascending) holds the smallest computed squared distances of
+    each row (complete for everything within twice the bound of the k-th), ``idx`` their
+    columns and ``err`` the per-row bound ``E``. For each k the exact k-th value ``t``
+    lies within ``vals[:, k-1] +- E``; entries below ``vals[:, k-1] - 2E`` are certainly
+    smaller than ``t`` (counted, not recomputed), entries above ``+ 2E`` certainly larger,
+    so only the ambiguous few are recomputed in float64 and ``t`` is the
+    ``(k - #below)``-th smallest of them.
+    """
+    r = rows.numel()
+    f32 = vals.dtype == torch.float32
+    lo_list, hi_list, amb_any = [], [], torch.zeros_like(vals, dtype=torch.bool)
+    for k in ks:
+        vk = vals[:, k - 1].to(torch.float64)
+        lo = vk - 2.0 * err
+        hi = vk + 2.0 * err
+        lo = _round_down32(lo) if f32 else lo
+        hi = _round_up32(hi) if f32 else hi
+        lo_list.append(lo)
+        hi_list.append(hi)
+        amb_any |= (vals >= lo.unsqueeze(1)) & (vals <= hi.unsqueeze(1))
+    rr, slot = amb_any.nonzero(as_tuple=True)
+    st["knn_candidates"] = st.get("knn_candidates", 0) + int(rr.numel())
+    exact = torch.full(vals.shape, math.inf, dtype=torch.float64, device=vals.device)
+    exact[rr, slot] = pair_sqdist(x, x, rows[rr], idx[rr, slot])
+    out = torch.empty((len(ks), r), dtype=torch.float64, device=vals.device)
+    for t, k in enumerate(ks):
+        lo = lo_list[t].unsqueeze(1)
+        hi = hi_list[t].unsqueeze(1)
+        below = (vals < lo).sum(1)
+        amb = (vals >= lo) & (vals <= hi)
+        cand = torch.where(amb, exact, torch.full_like(exact, math.inf))
+        srt = torch.sort(cand, dim=1).values
+        out[t] = torch.gather(srt, 1, (k - 1 - below).unsqueeze(1)).squeeze(1)
+    return out
+
+
 def knn_sqradii_torch(
     x: torch.Tensor,
     ks: Sequence[int],
@@ -330,9 +432,17 @@ def knn_sqradii_torch(
 ) -> torch.Tensor:
     """Exact squared k-NN radii of every row of ``x`` among the OTHER rows.
 
+    The distance matrix is symmetric, so only tiles on and above the diagonal are
+    computed (half the GEMM work); each tile updates the running ``kmax + 16``
+    smallest float32 values of its rows and of its columns. A row's candidates are
+    certified complete when its largest kept value exceeds its ``kmax``-th value by
+    twice the error bound; the rare incomplete rows (many near-equal distances, e.g.
+    duplicates) get a full-row pass. Candidates are then refined in float64.
+
     Args:
         x (Tensor[N, D]): features (any float dtype, CPU or CUDA).
         ks: neighbour counts, each in ``[1, N - 1]``.
+        block_size: side of the square tiles (default ~64 MiB of float32 on CPU).
 
     Returns:
         Tensor[len(ks), N] float64: ``r2[t, i]`` = squared distance from ``x_i`` to its
@@ -340,33 +450,59 @@ def knn_sqradii_torch(
         ``x_i`` at other indices count, at distance 0).
     """
     n, d = x.shape
+    dev = x.device
     kmax = max(ks)
-    out = torch.empty((len(ks), n), dtype=torch.float64, device=x.device)
-    with ieee_matmul(x.device) as u32:
+    st: dict[str, int] = {} if stats is None else stats
+    kk = min(n - 1, kmax + 16)
+    side = default_square_block(n, dev, block_size)
+    with ieee_matmul(dev) as u32:
         c = center(x, mean64(x), u32)
         coeff = error_coeff(d, c.u)
-        absterm = (d + 8) * _TINY32 * 4
-        cand_total = [0]
-
-        def work(s: int, e: int) -> None:
-            blk = block_sqdist(c.w[s:e], c.nw[s:e], c.w, c.nw)
-            r = torch.arange(e - s, device=x.device)
-            blk[r, r + s] = math.inf
-            kth = torch.topk(blk, kmax, dim=1, largest=False, sorted=True).values[:, kmax - 1]
-            err = coeff * (c.n64[s:e] + c.nmax) + absterm
-            thr = _round_up32(kth.to(torch.float64) + 2.0 * err) if blk.dtype == torch.float32 else kth + 2 * err
-            rows, cols = (blk <= thr.unsqueeze(1)).nonzero(as_tuple=True)
-            del blk
-            cand_total[0] += int(rows.numel())
-            exact = pair_sqdist(x, x, rows + s, cols)
-            out[:, s:e] = _kth_from_candidates(rows, exact, e - s, ks)
-
-        runner = BlockRunner(default_block_rows(n, x.device, block_size), progress)
-        runner.run(n, work)
-    if stats is not None:
-        stats["knn_candidates"] = stats.get("knn_candidates", 0) + cand_total[0]
-        stats["oom_retries"] = stats.get("oom_retries", 0) + runner.retries
-        stats["block_rows"] = runner.rows
+        err_row = coeff * (c.n64 + c.nmax) + (d + 8) * _TINY32 * 4
+        while True:
+            try:
+                vals = torch.full((n, kk), math.inf, dtype=c.w.dtype, device=dev)
+                idx = torch.full((n, kk), -1, dtype=torch.int64, device=dev)
+                starts = list(range(0, n, side))
+                for bi, s0 in enumerate(starts):
+                    e0 = min(n, s0 + side)
+                    for s1 in starts[bi:]:
+                        e1 = min(n, s1 + side)
+                        blk = block_sqdist(c.w[s0:e0], c.nw[s0:e0], c.w[s1:e1], c.nw[s1:e1])
+                        if s0 == s1:
+                            blk.fill_diagonal_(math.inf)
+                        _merge_topk(vals, idx, s0, e0, blk, s1)
+                        if s1 != s0:
+                            _merge_topk(vals, idx, s1, e1, blk.t().contiguous(), s0)
+                        del blk
+                    if progress is not None:
+                        progress.update(e0 - s0)
+                break
+            except BaseException as exc:  # noqa: BLE001 - re-raised unless it is an OOM
+                if not _is_oom(exc) or side == 1:
+                    raise
+                side = max(1, side // 2)
+                st["oom_retries"] = st.get("oom_retries", 0) + 1
+                logger.warning("k-NN tile ran out of memory; retrying with %d x %d tiles", side, side)
+        st["block_rows"] = side
+        vals, order = torch.sort(vals, dim=1)
+        idx = torch.gather(idx, 1, order)
+        thr = vals[:, kmax - 1].to(torch.float64) + 2.0 * err_row
+        thr = _round_up32(thr) if vals.dtype == torch.float32 else thr
+        if kk >= n - 1:
+            complete = torch.ones(n, dtype=torch.bool, device=dev)
+        else:
+            complete = vals[:, kk - 1] > thr
+        out = torch.empty((len(ks), n), dtype=torch.float64, device=dev)
+        rows_c = complete.nonzero(as_tuple=True)[0]
+        if rows_c.numel():
+            out[:, rows_c] = _refine_sorted(x, rows_c, vals[rows_c], idx[rows_c], err_row[rows_c], ks, st)
+        rows_i = (~complete).nonzero(as_tuple=True)[0]
+        st["knn_full_rows"] = st.get("knn_full_rows", 0) + int(rows_i.numel())
+        if rows_i.numel():
+            out[:, rows_i] = _radii_rows(
+                x, c, rows_i, ks, err_row, default_block_rows(n, dev, block_size), None, st
+            )
     return out
 
 
@@ -427,45 +563,40 @@ def cross_ball_stats_torch(
             lo_c = down(s2y - col_err).unsqueeze(0)
             hi_c = up(s2y + col_err).unsqueeze(0)
 
+        if r2x is not None:
+            err_r = coeff * (cx.n64 + cy.nmax) + absterm
+            lo_r = down(r2x - err_r)
+            hi_r = up(r2x + err_r)
+
         def work(s: int, e: int) -> None:
             blk = block_sqdist(cx.w[s:e], cx.nw[s:e], cy.w, cy.nw)
             if r2x is not None:
-                r2 = r2x[s:e]
-                err = coeff * (cx.n64[s:e] + cy.nmax) + absterm
-                lo = down(r2 - err).unsqueeze(1)
-                hi = up(r2 + err).unsqueeze(1)
-                sure = blk < lo
-                maybe = blk <= hi
-                res["count_y"] += sure.sum(0)
-                n_sure = sure.sum(1)
-                n_maybe = maybe.sum(1)
-                res["cover_x"][s:e] |= n_sure > 0
-                rows_b = (n_maybe > n_sure).nonzero(as_tuple=True)[0]
-                if rows_b.numel():
-                    sub = maybe[rows_b] & ~sure[rows_b]
-                    rr, cc = sub.nonzero(as_tuple=True)
-                    rr = rows_b[rr]
-                    refined[0] += int(rr.numel())
-                    exact = pair_sqdist(x, y, rr + s, cc)
-                    ok = _decide(exact, r2[rr], strict)
-                    res["count_y"].index_add_(0, cc[ok], torch.ones_like(cc[ok]))
+                # pairs that may be inside x_i's ball; certain ones are decided in float32
+                rr, cc = (blk <= hi_r[s:e].unsqueeze(1)).nonzero(as_tuple=True)
+                if rr.numel():
+                    ok = blk[rr, cc] < lo_r[s + rr]
+                    border = (~ok).nonzero(as_tuple=True)[0]
+                    if border.numel():
+                        refined[0] += int(border.numel())
+                        exact = pair_sqdist(x, y, s + rr[border], cc[border])
+                        ok[border] = _decide(exact, r2x[s + rr[border]], strict)
+                    res["count_y"] += torch.bincount(cc[ok], minlength=m)
                     res["cover_x"][s + rr[ok]] = True
-                del sure, maybe
             if s2y is not None:
-                sure = blk < lo_c
-                got = sure.any(1)
-                del sure
-                maybe = blk <= hi_c
-                pending = (~got) & maybe.any(1)
-                res["inside_y_x"][s:e] |= got
-                rows_b = pending.nonzero(as_tuple=True)[0]
-                if rows_b.numel():
-                    rr, cc = maybe[rows_b].nonzero(as_tuple=True)
-                    rr = rows_b[rr]
-                    refined[0] += int(rr.numel())
-                    exact = pair_sqdist(x, y, rr + s, cc)
-                    ok = _decide(exact, s2y[cc], strict)
-                    res["inside_y_x"][s + rr[ok]] = True
+                rr, cc = (blk <= hi_c).nonzero(as_tuple=True)
+                if rr.numel():
+                    ok = blk[rr, cc] < lo_c[0, cc]
+                    got = torch.zeros(e - s, dtype=torch.bool, device=dev)
+                    got[rr[ok]] = True
+                    # refine only pairs whose row is not already certainly inside some ball
+                    border = ((~ok) & ~got[rr]).nonzero(as_tuple=True)[0]
+                    if border.numel():
+                        refined[0] += int(border.numel())
+                        exact = pair_sqdist(x, y, s + rr[border], cc[border])
+                        good = _decide(exact, s2y[cc[border]], strict)
+                        got[rr[border[good]]] = True
+                    res["inside_y_x"][s:e] |= got
+            del blk
 
         runner = BlockRunner(default_block_rows(m, dev, block_size), progress)
         runner.run(n, work)
@@ -597,7 +728,7 @@ def knn_sqradii_faiss(
     n64 = c.n64.cpu()
     out = torch.empty((len(ks), n), dtype=torch.float64)
     rows_blk = default_block_rows(n, torch.device("cpu"), block_size)
-    cand_total = 0
+    st: dict[str, int] = {} if stats is None else stats
     for s in range(0, n, rows_blk):
         e = min(n, s + rows_blk)
         todo = torch.arange(s, e)
@@ -608,32 +739,25 @@ def knn_sqradii_faiss(
             idx_t = torch.from_numpy(idx).long()
             self_mask = idx_t == todo.unsqueeze(1)
             dist_ns = dist_t.masked_fill(self_mask | (idx_t < 0), math.inf)
-            srt = torch.sort(dist_ns, dim=1).values
+            srt, order = torch.sort(dist_ns, dim=1)
+            srt_idx = torch.gather(idx_t, 1, order)
             kth = srt[:, kmax - 1]
             err = coeff * (n64[todo] + c.nmax) + absterm
             thr = kth + 2.0 * err
-            # complete if every non-returned point is provably beyond thr
+            # complete if every point faiss did not return is provably beyond thr
+            # (a non-returned point has a computed distance >= the last returned one)
             last = dist_t[:, -1]
-            complete = (last - 0.0 > thr) | (kq >= n)
-            # when faiss may have dropped an equal-distance point the last value must be strictly above
+            complete = (last > thr) | (kq >= n)
             done_rows = todo[complete]
             if done_rows.numel():
-                dsub = dist_ns[complete]
-                isub = idx_t[complete]
-                tsub = thr[complete]
-                m_ = dsub <= tsub.unsqueeze(1)
-                rr, cc = m_.nonzero(as_tuple=True)
-                cand_total += int(rr.numel())
-                gi = done_rows[rr]
-                gj = isub[rr, cc]
-                exact = pair_sqdist(x, x, gi.to(dev), gj.to(dev)).cpu()
-                out[:, done_rows] = _kth_from_candidates(rr, exact, int(done_rows.numel()), ks)
+                out[:, done_rows] = _refine_sorted(
+                    x, done_rows.to(dev), srt[complete].to(dev), srt_idx[complete].to(dev),
+                    err[complete].to(dev), ks, st,
+                ).cpu()
             todo = todo[~complete]
             kq = min(n, kq * 2)
         if progress is not None:
             progress.update(e - s)
-    if stats is not None:
-        stats["knn_candidates"] = stats.get("knn_candidates", 0) + cand_total
     return out.to(dev)
 
 
