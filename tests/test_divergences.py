@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import math
 
 import numpy as np
@@ -31,6 +33,16 @@ CASES: list[tuple[str, dict]] = [(n, {}) for n in DIVERGENCES if n != "alpha"] +
     ("alpha", {"alpha": 3.0}),
 ]
 IDS = [n + (f"-{p['alpha']}" if p else "") for n, p in CASES]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch ops single-threaded here: on a shared, oversubscribed CPU torch's OpenMP pool can be
+    orders of magnitude slower. The kernels' own threading is tested explicitly."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
 
 
 def _div(name: str, params: dict) -> Divergence:

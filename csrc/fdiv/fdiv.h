@@ -61,27 +61,26 @@ enum Kernel : int {
 
 enum Term : int { ACTIVATION = 0, CONJUGATE = 1 };
 
-// Per-call constants derived from the divergence parameter (alpha).
+// Per-call constants derived from the divergence parameter (alpha), always in
+// double: the alpha conjugates are evaluated in double (see fused_term).
 //   ALPHA_LT1: c0 = 1/(1-a), c1 = log(1-a), c2 = a/(a-1), c3 = 1/a
 //   ALPHA_GT1: c0 = a-1,     c1 = a/(a-1),  c2 = 1/(a-1), c3 = 1/a
-template <typename T>
 struct Consts {
-  T c0, c1, c2, c3;
+  double c0, c1, c2, c3;
 };
 
-template <typename T>
-inline Consts<T> make_consts(int kernel, double alpha) {
-  Consts<T> c{T(0), T(0), T(0), T(0)};
+inline Consts make_consts(int kernel, double alpha) {
+  Consts c{0.0, 0.0, 0.0, 0.0};
   if (kernel == ALPHA_LT1) {
-    c.c0 = T(1.0 / (1.0 - alpha));
-    c.c1 = T(std::log(1.0 - alpha));
-    c.c2 = T(alpha / (alpha - 1.0));
-    c.c3 = T(1.0 / alpha);
+    c.c0 = 1.0 / (1.0 - alpha);
+    c.c1 = std::log(1.0 - alpha);
+    c.c2 = alpha / (alpha - 1.0);
+    c.c3 = 1.0 / alpha;
   } else if (kernel == ALPHA_GT1) {
-    c.c0 = T(alpha - 1.0);
-    c.c1 = T(alpha / (alpha - 1.0));
-    c.c2 = T(1.0 / (alpha - 1.0));
-    c.c3 = T(1.0 / alpha);
+    c.c0 = alpha - 1.0;
+    c.c1 = alpha / (alpha - 1.0);
+    c.c2 = 1.0 / (alpha - 1.0);
+    c.c3 = 1.0 / alpha;
   }
   return c;
 }
@@ -521,7 +520,7 @@ FDIV_HD void jeffrey_conjugate(T v, T& val, T& grad) {
 }
 
 template <int K, int TERM, typename T>
-FDIV_HD void fused_term(T v, const Consts<T>& c, T& val, T& grad) {
+FDIV_HD void fused_term(T v, const Consts& c, T& val, T& grad) {
   const T ln2 = T(0.69314718055994530941723212145818);
   if constexpr (K == KL) {
     if constexpr (TERM == ACTIVATION) { val = v; grad = T(1); }
@@ -563,30 +562,34 @@ FDIV_HD void fused_term(T v, const Consts<T>& c, T& val, T& grad) {
     // g(v) = 1/(1-a) - softplus(-v); with s = softplus(-v) the conjugate is
     // F = ((1-a) s)^{a/(a-1)} / a - 1/a = expm1(p L) / a, L = log(1-a) + log s,
     // dF/dv = ((1-a) s)^{1/(a-1)} sigmoid(-v) = exp((p-1) L - softplus(v)).
+    // The conjugate goes through exp of p L (|p L| up to ~90): its float
+    // rounding error would be amplified by |p L|, so it is evaluated in double.
     if constexpr (TERM == ACTIVATION) {
       SoftplusSigmoid<T> s = softplus_sigmoid(v);
-      val = c.c0 - s.sp_neg;
+      val = T(c.c0) - s.sp_neg;
       grad = s.sig_neg;
     } else {
-      T L = c.c1 + log_softplus(-v);
-      T av = fm::fabs_(v);
-      T sp_pos = fm::max0(v) + fm::log1p_unit_(fm::exp_(-av));
-      val = fm::expm1_(c.c2 * L) * c.c3;
-      grad = fm::exp_((c.c2 - T(1)) * L - sp_pos);
+      const double vd = double(v);
+      double L = c.c1 + log_softplus(-vd);
+      double av = fm::fabs_(vd);
+      double sp_pos = fm::max0(vd) + fm::log1p_unit_(fm::exp_(-av));
+      val = T(fm::expm1_(c.c2 * L) * c.c3);
+      grad = T(fm::exp_((c.c2 - 1.0) * L - sp_pos));
     }
   } else if constexpr (K == ALPHA_GT1) {
     // g(v) = v; exact conjugate over u >= 0 (see fastgan/divergences.py):
     // b = 1 + (a-1) v; F = (b^{a/(a-1)} - 1)/a for b > 0, -1/a otherwise;
-    // dF/dv = b^{1/(a-1)} (0 for b <= 0). log b = log1p((a-1) v).
+    // dF/dv = b^{1/(a-1)} (0 for b <= 0). log b = log1p((a-1) v). In double,
+    // as for ALPHA_LT1.
     if constexpr (TERM == ACTIVATION) { val = v; grad = T(1); }
     else {
-      T x = c.c0 * v;
-      bool pos = x > T(-1);
-      T lb = fm::log1p_(pos ? x : T(0));
-      T f = fm::expm1_(c.c1 * lb) * c.c3;
-      T g = fm::exp_(c.c2 * lb);
-      val = pos ? f : -c.c3;
-      grad = pos ? g : T(0);
+      double x = c.c0 * double(v);
+      bool pos = x > -1.0;
+      double lb = fm::log1p_(pos ? x : 0.0);
+      double f = fm::expm1_(c.c1 * lb) * c.c3;
+      double g = fm::exp_(c.c2 * lb);
+      val = T(pos ? f : -c.c3);
+      grad = T(pos ? g : 0.0);
     }
   } else if constexpr (K == WGAN) {
     val = v; grad = T(1);

@@ -41,7 +41,7 @@ constexpr int64_t kBlocksPerTask = 128;  // 64K elements per parallel task
 // of the values when SUM, else writes coef * value to out.
 template <int K, int TERM, bool SUM, typename T>
 __attribute__((always_inline)) inline T block_body(const T* __restrict x, T* __restrict out,
-                                                   T* __restrict grad, int64_t n, const Consts<T> c,
+                                                   T* __restrict grad, int64_t n, const Consts c,
                                                    T coef) {
   T acc = T(0);
   if constexpr (SUM) {
@@ -65,19 +65,19 @@ __attribute__((always_inline)) inline T block_body(const T* __restrict x, T* __r
 }
 
 template <int K, int TERM, bool SUM, typename T>
-T block_default(const T* x, T* out, T* grad, int64_t n, const Consts<T> c, T coef) {
+T block_default(const T* x, T* out, T* grad, int64_t n, const Consts c, T coef) {
   return block_body<K, TERM, SUM, T>(x, out, grad, n, c, coef);
 }
 
 #if FDIV_HAVE_AVX2_CLONE
 template <int K, int TERM, bool SUM, typename T>
-FDIV_AVX2 T block_avx2(const T* x, T* out, T* grad, int64_t n, const Consts<T> c, T coef) {
+FDIV_AVX2 T block_avx2(const T* x, T* out, T* grad, int64_t n, const Consts c, T coef) {
   return block_body<K, TERM, SUM, T>(x, out, grad, n, c, coef);
 }
 #endif
 
 template <typename T>
-using BlockFn = T (*)(const T*, T*, T*, int64_t, const Consts<T>, T);
+using BlockFn = T (*)(const T*, T*, T*, int64_t, const Consts, T);
 
 bool cpu_has_avx2() {
 #if FDIV_HAVE_AVX2_CLONE
@@ -131,7 +131,7 @@ void run(const Params& p, int num_threads) {
   constexpr bool direct = sizeof(S) == sizeof(T);  // float/double: no conversion buffers
   const bool sum = p.reduce != 0;
   BlockFn<T> fn = pick<T>(p.kernel, p.term, sum);
-  const Consts<T> c = make_consts<T>(p.kernel, p.alpha);
+  const Consts c = make_consts(p.kernel, p.alpha);
   const T coef = T(p.coef);
   const S* x = static_cast<const S*>(p.x);
   S* out = static_cast<S*>(p.out);

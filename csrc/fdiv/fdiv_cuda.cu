@@ -34,7 +34,7 @@ __device__ __forceinline__ A warp_sum(A v) {
 template <typename S, int K>
 __global__ void __launch_bounds__(kThreads)
 fdiv_kernel(const S* __restrict__ x, S* __restrict__ out, S* __restrict__ grad, int64_t n, int term,
-            int reduce, Consts<typename compute_type<S>::type> c, typename compute_type<S>::type coef,
+            int reduce, Consts c, typename compute_type<S>::type coef,
             double* __restrict__ partial) {
   using T = typename compute_type<S>::type;
   using A = typename Acc<T>::type;
@@ -98,7 +98,7 @@ void launch_k(const Params& p, double* workspace, cudaStream_t stream) {
   const int blocks = num_blocks(p.n);
   fdiv_kernel<S, K><<<blocks, kThreads, 0, stream>>>(
       static_cast<const S*>(p.x), static_cast<S*>(p.out), static_cast<S*>(p.grad), p.n, p.term, p.reduce,
-      make_consts<T>(p.kernel, p.alpha), T(p.coef), workspace);
+      make_consts(p.kernel, p.alpha), T(p.coef), workspace);
   FASTGAN_CUDA_LAUNCH_CHECK();
   if (p.reduce) {
     fdiv_finalize<S><<<1, kThreads, 0, stream>>>(workspace, blocks, p.coef, static_cast<S*>(p.out));

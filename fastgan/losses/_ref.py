@@ -8,7 +8,9 @@ for a critic output ``v`` and kernel id ``k`` (``fastgan.divergences.KERNEL_IDS`
 
 written with stable pieces (softplus, log1p, expm1) so that they stay finite
 wherever the true value is representable. Computation runs in float32 for
-16-bit inputs and in the input dtype otherwise.
+16-bit inputs and in the input dtype otherwise, except the alpha-family
+conjugates, which are evaluated in float64 (their exp of a large argument would
+amplify float32 rounding).
 """
 
 from __future__ import annotations
@@ -212,7 +214,10 @@ def fdiv_term_ref(
         Tensor[...] like ``x``; both in ``x.dtype``. The sum is accumulated in
         float64.
     """
-    v = x.detach().to(compute_dtype(x.dtype))
+    cdt = compute_dtype(x.dtype)
+    if term == CONJUGATE and kernel_id in (KERNEL_IDS["alpha_lt1"], KERNEL_IDS["alpha_gt1"]):
+        cdt = torch.float64  # as the kernels: these conjugates go through exp of a large argument
+    v = x.detach().to(cdt)
     val, d = fused_term_ref(v, kernel_id, term, consts)
     grad = (d * coef).to(x.dtype)
     if reduce:
