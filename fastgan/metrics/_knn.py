@@ -36,8 +36,7 @@ Backends
 live on). ``"faiss"``: k-th neighbour search with ``IndexFlatL2`` (GPU index when
 the features are on CUDA and faiss has GPUs) and ball membership with a range
 search over an augmented inner-product index, both followed by the same float64
-refinement. ``"auto"`` picks faiss when it is installed and can serve the device,
-otherwise torch (see :func:`resolve_backend`).
+refinement. ``"auto"`` picks torch, which measured faster (see :func:`resolve_backend`).
 
 Memory: extra memory is ``O((N + M) * (D + block_size))``; a block that runs out
 of memory is retried with half as many rows.
@@ -94,26 +93,23 @@ def faiss_gpus() -> int:
 def resolve_backend(backend: str, device: torch.device) -> str:
     """Resolve ``backend`` (``"auto"`` | ``"faiss"`` | ``"torch"``) for tensors on ``device``.
 
-    ``"auto"`` chooses ``"faiss"`` when faiss is installed and can serve the device
-    (faiss-gpu with a GPU for CUDA tensors; any faiss for CPU tensors), else ``"torch"``.
-    ``"faiss"`` raises if faiss is missing.
+    ``"auto"`` resolves to ``"torch"``: the blocked torch path shares one GEMM between
+    precision, density and coverage and computes only half of each symmetric
+    real-real / fake-fake matrix, while the faiss path needs two k-NN searches and
+    two range searches over full matrices. Measured on CPU at 10k x 2048 (k = 5) the
+    torch path took 1.3-2.3x the time of three plain float32 GEMMs and the faiss
+    path 4.9-6.4x. ``"faiss"`` must be requested explicitly and raises if faiss is
+    missing; it uses GPU indices for CUDA features when faiss has GPUs.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend: must be one of {BACKENDS}, got {backend!r}")
-    faiss = faiss_module()
     if backend == "faiss":
-        if faiss is None:
+        if faiss_module() is None:
             raise RuntimeError("backend='faiss': faiss is not installed (pip install faiss-cpu or faiss-gpu)")
+        if device.type == "cuda" and faiss_gpus() == 0:
+            logger.info("backend='faiss' with CUDA features but faiss has no GPU: searching on the CPU")
         return "faiss"
-    if backend == "torch":
-        return "torch"
-    if faiss is None:
-        return "torch"
-    if device.type == "cuda" and faiss_gpus() == 0:
-        return "torch"
-    if device.type not in ("cpu", "cuda"):
-        return "torch"
-    return "faiss"
+    return "torch"
 
 
 def default_backend() -> str:
