@@ -60,7 +60,7 @@ def _clamp_report(lam: torch.Tensor, what: str) -> torch.Tensor:
     return lam.clamp_min(0)
 
 
-def sqrtm_sym_ref(a: torch.Tensor) -> torch.Tensor:
+def sqrtm_sym_ref(a: torch.Tensor, *, warn: bool = True) -> torch.Tensor:
     """Principal square root of symmetric PSD matrices via ``torch.linalg.eigh``.
 
     Args:
@@ -72,7 +72,8 @@ def sqrtm_sym_ref(a: torch.Tensor) -> torch.Tensor:
     """
     a64 = symmetrize(a.to(torch.float64))
     w, v = torch.linalg.eigh(a64)
-    s = _clamp_report(w, "sqrtm_sym").sqrt()
+    # warn=False keeps the computation free of data-dependent control flow (traced backward).
+    s = (_clamp_report(w, "sqrtm_sym") if warn else w.clamp_min(0)).sqrt()
     out = (v * s.unsqueeze(-2)) @ v.transpose(-1, -2)
     return symmetrize(out).to(a.dtype)
 
@@ -178,8 +179,8 @@ def trace_sqrt_product_grads(
     b64 = symmetrize(b.to(torch.float64))
     a64, b64 = torch.broadcast_tensors(a64, b64)
     ga = gb = None
-    sa = sqrtm_sym_ref(a64) if need_b else None
-    sb = sqrtm_sym_ref(b64) if need_a else None
+    sa = sqrtm_sym_ref(a64, warn=False) if need_b else None
+    sb = sqrtm_sym_ref(b64, warn=False) if need_a else None
     if need_b:
         assert sa is not None
         gb = 0.5 * symmetrize(sa @ psd_pinv_sqrt(sa @ b64 @ sa) @ sa)
