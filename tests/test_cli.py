@@ -368,3 +368,45 @@ def test_demo_rejects_unknown_divergence(tmp_path: Path, capsys: pytest.CaptureF
     rc = cli.main(["demo", "--quick", "--out", str(tmp_path / "o"), "--divergences", "gan,nonsense"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "nonsense" in err and len(err.splitlines()) == 1
+
+
+# -------------------------------------------------------------------------------- image folders
+def _image_folder(path: Path, seed: int, n: int = 3) -> Path:
+    """A folder of uint8 image stacks saved as .npy (readable without Pillow)."""
+    path.mkdir()
+    g = np.random.default_rng(seed)
+    np.save(path / "a.npy", g.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8))
+    np.save(path / "b.npy", g.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8))
+    return path
+
+
+def test_image_folder_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    real = _image_folder(tmp_path / "real", 0)
+    fake = _image_folder(tmp_path / "fake", 1)
+    rc = cli.main(["eval", "--real", str(real), "--fake", str(fake), "--weights", str(tmp_path / "nope.pth")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "--weights" in err and "no such file" in err, err
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    rc = cli.main(["eval", "--real", str(real), "--fake", str(fake), "--weights", str(tmp_path / "junk.pth")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "feature extraction failed" in err, err
+
+
+@pytest.mark.slow
+def test_image_folders_match_extract_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Folders through the CLI == extract_features + fid with the same (random) Inception weights."""
+    from fastgan.features import InceptionV3FID, extract_features
+
+    torch.manual_seed(0)
+    net = InceptionV3FID(random_init=True)
+    weights = tmp_path / "inception_random.pth"
+    torch.save(net.state_dict(), weights)
+    real = _image_folder(tmp_path / "real", 0, n=1)
+    fake = _image_folder(tmp_path / "fake", 1, n=1)
+    assert cli.main(["eval", "--real", str(real), "--fake", str(fake), "--metrics", "fid",
+                     "--weights", str(weights), "--json", "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["real"]["kind"] == "images" and report["real"]["n"] == 2 and report["real"]["dim"] == 2048
+    fr = extract_features(str(real), net, progress=False)
+    ff = extract_features(str(fake), net, progress=False)
+    assert report["metrics"]["fid"] == pytest.approx(float(metric("fid")(fr, ff)), rel=1e-6)
