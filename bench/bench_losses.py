@@ -58,11 +58,26 @@ def _fwd_bwd(loss_fn: Callable[..., torch.Tensor], real: torch.Tensor, fake: tor
 
 
 @pytest.mark.skipif(not _ext.HAS_EXT, reason="needs the compiled extension")
+@pytest.mark.parametrize("threads", [0, 1], ids=["threads=default", "threads=1"])
 @pytest.mark.parametrize("n", SIZES, ids=[f"n=1e{int(math.log10(s))}" for s in SIZES])
 @pytest.mark.parametrize("case", list(CASES))
-def test_fused_loss_fwd_bwd(benchmark, record, case: str, n: int) -> None:  # type: ignore[no-untyped-def]
-    if case != "gan" and n == SIZES[-1] and DEVICE == "cpu":
-        pytest.skip("largest size only for the GAN loss on CPU (time budget)")
+def test_fused_loss_fwd_bwd(benchmark, record, case: str, n: int, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """threads=0: torch's default intra-op thread count for both sides; threads=1: both single-threaded
+    (on a shared, oversubscribed CPU torch's OpenMP pool can dominate the default-thread numbers)."""
+    if DEVICE == "cpu" and case != "gan" and (n == SIZES[-1] or threads == 1):
+        pytest.skip("on CPU the largest size and the single-thread runs only for the GAN loss (time budget)")
+    if DEVICE != "cpu" and threads == 1:
+        pytest.skip("thread count is a CPU setting")
+    prev_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        _run_case(benchmark, record, case, n)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _run_case(benchmark, record, case: str, n: int) -> None:  # type: ignore[no-untyped-def]
     g = torch.Generator().manual_seed(0)
     real = (2.0 * torch.randn(n, generator=g)).to(DEVICE).requires_grad_(True)
     fake = (2.0 * torch.randn(n, generator=g)).to(DEVICE).requires_grad_(True)
@@ -85,7 +100,7 @@ def test_fused_loss_fwd_bwd(benchmark, record, case: str, n: int) -> None:  # ty
     fused_s = timeit(fused_run, repeat=repeat, warmup=2)
     benchmark.pedantic(fused_run, rounds=repeat, iterations=1, warmup_rounds=1)
     record(
-        f"{case}/n={n}",
+        f"{case}/n={n}/threads={torch.get_num_threads()}",
         fastgan_s=fused_s,
         baseline_s=eager_s,
         compiled_s=compiled_s,
