@@ -216,25 +216,27 @@ void bind_sqrtm(py::module_& m) {
   m.def(
       "sqrtm_sym_cpu",
       [make](uintptr_t a, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol,
-             int threads) -> int64_t {
+             int threads, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("sqrtm_sym_cpu", a, 0, out, batch, n, dtype, max_sweeps, tol);
+        p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         py::gil_scoped_release release;
         return sq::sqrtm_sym_cpu(p, threads);
       },
       py::arg("a"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("dtype"), py::arg("max_sweeps"),
-      py::arg("tol"), py::arg("num_threads"),
+      py::arg("tol"), py::arg("num_threads"), py::arg("neg_ratio") = 0,
       "out[b] = principal sqrt of symmetric PSD a[b] ([batch, n, n], float32/64) by cyclic Jacobi. "
       "Returns the number of matrices that did not converge.");
   m.def(
       "trace_sqrt_product_cpu",
       [make](uintptr_t a, uintptr_t b, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol,
-             int threads) -> int64_t {
+             int threads, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("trace_sqrt_product_cpu", a, b, out, batch, n, dtype, max_sweeps, tol);
+        p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         py::gil_scoped_release release;
         return sq::trace_sqrt_product_cpu(p, threads);
       },
       py::arg("a"), py::arg("b"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("dtype"),
-      py::arg("max_sweeps"), py::arg("tol"), py::arg("num_threads"),
+      py::arg("max_sweeps"), py::arg("tol"), py::arg("num_threads"), py::arg("neg_ratio") = 0,
       "out[b] (float64) = tr sqrt(a^1/2 b a^1/2). Returns the number of matrices that did not converge.");
   // Test-only: the raw Jacobi eigen-decomposition (w [batch, n] float64 unsorted, vt [batch, n, n]
   // float64 with eigenvectors as rows, or 0 to skip vectors).
@@ -251,8 +253,9 @@ void bind_sqrtm(py::module_& m) {
   m.def(
       "sqrtm_sym_cuda",
       [make](uintptr_t a, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol, int device,
-             uintptr_t stream) -> int64_t {
+             uintptr_t stream, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("sqrtm_sym_cuda", a, 0, out, batch, n, dtype, max_sweeps, tol);
+        p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         FASTGAN_CHECK_ARG(n <= sq::kCudaMaxN, "sqrtm_sym_cuda: n must be <= ", sq::kCudaMaxN, ", got ", n);
 #ifdef WITH_CUDA
         py::gil_scoped_release release;
@@ -264,12 +267,13 @@ void bind_sqrtm(py::module_& m) {
 #endif
       },
       py::arg("a"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("dtype"), py::arg("max_sweeps"),
-      py::arg("tol"), py::arg("device"), py::arg("stream"));
+      py::arg("tol"), py::arg("device"), py::arg("stream"), py::arg("neg_ratio") = 0);
   m.def(
       "trace_sqrt_product_cuda",
       [make](uintptr_t a, uintptr_t b, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol,
-             int device, uintptr_t stream) -> int64_t {
+             int device, uintptr_t stream, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("trace_sqrt_product_cuda", a, b, out, batch, n, dtype, max_sweeps, tol);
+        p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         FASTGAN_CHECK_ARG(n <= sq::kCudaMaxN, "trace_sqrt_product_cuda: n must be <= ", sq::kCudaMaxN, ", got ", n);
 #ifdef WITH_CUDA
         py::gil_scoped_release release;
@@ -281,7 +285,7 @@ void bind_sqrtm(py::module_& m) {
 #endif
       },
       py::arg("a"), py::arg("b"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("dtype"),
-      py::arg("max_sweeps"), py::arg("tol"), py::arg("device"), py::arg("stream"));
+      py::arg("max_sweeps"), py::arg("tol"), py::arg("device"), py::arg("stream"), py::arg("neg_ratio") = 0);
 }
 
 // ----------------------------------------------------------------- knn ----

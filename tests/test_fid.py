@@ -113,7 +113,7 @@ def test_fid_to_standard_normal_closed_form() -> None:
 def test_frechet_distance_not_psd_warns_and_never_negative_beyond_rounding() -> None:
     sigma = torch.diag(torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64))
     with pytest.warns(NotPSDWarning):
-        frechet_distance(torch.zeros(3), sigma, torch.zeros(3), torch.eye(3), impl="torch")
+        frechet_distance(torch.zeros(3), sigma, torch.zeros(3), torch.eye(3))
     # identical Gaussians: exactly 0, never a tiny negative number
     s = FeatureStats.from_features(features(100, 8, 6))
     assert float(frechet_distance(s.mean, s.cov, s.mean, s.cov)) >= 0.0

@@ -157,10 +157,15 @@ def test_gradients(impl: str) -> None:
     assert eye.grad is not None and torch.isfinite(eye.grad).all()
 
 
-def test_not_psd_warns() -> None:
+@pytest.mark.parametrize("impl", impls())
+def test_not_psd_warns(impl: str) -> None:
     a = torch.diag(torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64))
     with pytest.warns(NotPSDWarning):
-        sqrtm_sym(a, impl="torch")
+        sqrtm_sym(a, impl=impl)
+    with pytest.warns(NotPSDWarning):
+        trace_sqrt_product(a, torch.eye(3, dtype=torch.float64), impl=impl)
+    with pytest.warns(NotPSDWarning):
+        trace_sqrt_product(torch.eye(3, dtype=torch.float64), a, impl=impl)
 
 
 @pytest.mark.parametrize("impl", impls())

@@ -33,6 +33,8 @@ struct sqrtm_params {
   int dtype = 1;            // 0 = float32, 1 = float64
   int max_sweeps = 30;
   double tol = 1e-14;       // rotate (p, q) while |a_pq| > tol * sqrt(|a_pp a_qq|)
+  double* neg_ratio = nullptr;  // optional [batch] float64: clamped negative eigenvalue mass
+                                // sum(max(-w, 0)) / sum(|w|), the largest over the eigenproblems solved
 };
 
 constexpr double kEps64 = 2.220446049250313e-16;
@@ -101,6 +103,14 @@ FASTGAN_HD double pivot_threshold(int n, double max_diag) { return 10.0 * n * kE
 FASTGAN_HD double rank_threshold(int n, double max_abs_eig) { return 10.0 * n * kEps64 * max_abs_eig; }
 
 FASTGAN_HD double sqrt_clamped(double w) { return w > 0.0 ? sqrt(w) : 0.0; }
+
+// Accumulates the clamped (negative) and total eigenvalue mass of one eigenvalue.
+FASTGAN_HD void add_mass(double w, double* neg, double* tot) {
+  if (w < 0.0) *neg -= w;
+  *tot += fabs(w);
+}
+
+FASTGAN_HD double mass_ratio(double neg, double tot) { return tot > 0.0 ? neg / tot : 0.0; }
 
 // Load element i of a float32 / float64 buffer as double.
 FASTGAN_HD double load_as_double(const void* p, int dtype, int64_t i) {

@@ -194,6 +194,11 @@ int64_t sqrtm_sym_cpu(const sqrtm_params& p, int num_threads) {
     for (int64_t bi = b0; bi < b1; ++bi) {
       load_sym(p.a, p.dtype, bi, n, a.data());
       if (!jacobi(a.data(), vt.data(), n, p.max_sweeps, p.tol, rots)) bad[bi] = 1;
+      if (p.neg_ratio != nullptr) {
+        double neg = 0.0, tot = 0.0;
+        for (int k = 0; k < n; ++k) add_mass(a[static_cast<int64_t>(k) * n + k], &neg, &tot);
+        p.neg_ratio[bi] = mass_ratio(neg, tot);
+      }
       // S = V diag(sqrt(w)) V^T = sum_k s_k v_k v_k^T
       std::fill(tmp.begin(), tmp.end(), 0.0);
       for (int k = 0; k < n; ++k) {
@@ -241,6 +246,7 @@ int64_t trace_sqrt_product_cpu(const sqrtm_params& p, int num_threads) {
       load_sym(p.a, p.dtype, bi, n, x.data());
       const bool ok_a = cholesky(x.data(), n);
       bool conv = true;
+      double ratio = 0.0;
       if (ok_a && ok_b) {
         // M = L^T B L with A = L L^T (x holds L).
         load_sym(p.b, p.dtype, bi, n, y.data());
@@ -251,14 +257,22 @@ int64_t trace_sqrt_product_cpu(const sqrtm_params& p, int num_threads) {
         const void* other = ok_a ? p.a : p.b;
         load_sym(sing, p.dtype, bi, n, x.data());
         conv = jacobi(x.data(), v.data(), n, p.max_sweeps, p.tol, rots);
+        double neg = 0.0, tot = 0.0;
+        for (int i = 0; i < n; ++i) add_mass(x[static_cast<int64_t>(i) * n + i], &neg, &tot);
+        ratio = mass_ratio(neg, tot);
         psd_factor(x.data(), v.data(), w.data(), n);  // w = F
         load_sym(other, p.dtype, bi, n, y.data());
         congruence(w.data(), y.data(), x.data(), v.data(), n);  // v = F^T O F
       }
       conv = jacobi(v.data(), nullptr, n, p.max_sweeps, p.tol, rots) && conv;
-      double acc = 0.0;
-      for (int i = 0; i < n; ++i) acc += sqrt_clamped(v[static_cast<int64_t>(i) * n + i]);
+      double acc = 0.0, neg = 0.0, tot = 0.0;
+      for (int i = 0; i < n; ++i) {
+        const double lam = v[static_cast<int64_t>(i) * n + i];
+        acc += sqrt_clamped(lam);
+        add_mass(lam, &neg, &tot);
+      }
       out[bi] = acc;
+      if (p.neg_ratio != nullptr) p.neg_ratio[bi] = std::max(ratio, mass_ratio(neg, tot));
       if (!conv) bad[bi] = 1;
     }
   });

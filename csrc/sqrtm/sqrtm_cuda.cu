@@ -238,7 +238,14 @@ __global__ void sqrtm_sym_kernel(sqrtm_params p, int* bad) {
   for (int64_t bi = blockIdx.x; bi < p.batch; bi += gridDim.x) {
     block_load_sym(p.a, p.dtype, bi * nn, n, s.x);
     const bool conv = block_jacobi(s.x, s.v, n, p.max_sweeps, p.tol, s.rots, s.ints);
-    if (!conv && threadIdx.x == 0) atomicAdd(bad, 1);
+    if (threadIdx.x == 0) {
+      if (!conv) atomicAdd(bad, 1);
+      if (p.neg_ratio != nullptr) {
+        double neg = 0.0, tot = 0.0;
+        for (int k = 0; k < n; ++k) add_mass(s.x[k * n + k], &neg, &tot);
+        p.neg_ratio[bi] = mass_ratio(neg, tot);
+      }
+    }
     for (int idx = threadIdx.x; idx < n * n; idx += blockDim.x) {
       const int i = idx / n, j = idx % n;
       double tij = 0.0, tji = 0.0;
@@ -269,6 +276,7 @@ __global__ void trace_sqrt_product_kernel(sqrtm_params p, int* bad) {
     const bool ok_a = block_cholesky(s.x, n, s.scal);
     __syncthreads();
     bool conv = true;
+    double ratio = 0.0;
     double* m;
     if (ok_a && ok_b) {
       // M = L^T B L (x = L); result in y.
@@ -280,6 +288,11 @@ __global__ void trace_sqrt_product_kernel(sqrtm_params p, int* bad) {
       const void* other = ok_a ? p.a : p.b;
       block_load_sym(sing, p.dtype, bi * nn, n, s.x);
       conv = block_jacobi(s.x, s.v, n, p.max_sweeps, p.tol, s.rots, s.ints);
+      if (threadIdx.x == 0) {
+        double neg = 0.0, tot = 0.0;
+        for (int i = 0; i < n; ++i) add_mass(s.x[i * n + i], &neg, &tot);
+        ratio = mass_ratio(neg, tot);
+      }
       block_psd_factor(s.x, s.v, s.y, n, s.scal);  // y = F
       block_load_sym(other, p.dtype, bi * nn, n, s.x);
       block_congruence(s.y, s.x, s.v, s.x, n);  // x = F^T O F
@@ -287,9 +300,14 @@ __global__ void trace_sqrt_product_kernel(sqrtm_params p, int* bad) {
     }
     conv = block_jacobi(m, nullptr, n, p.max_sweeps, p.tol, s.rots, s.ints) && conv;
     if (threadIdx.x == 0) {
-      double acc = 0.0;
-      for (int i = 0; i < n; ++i) acc += sqrt_clamped(m[i * n + i]);
+      double acc = 0.0, neg = 0.0, tot = 0.0;
+      for (int i = 0; i < n; ++i) {
+        const double lam = m[i * n + i];
+        acc += sqrt_clamped(lam);
+        add_mass(lam, &neg, &tot);
+      }
       out[bi] = acc;
+      if (p.neg_ratio != nullptr) p.neg_ratio[bi] = fmax(ratio, mass_ratio(neg, tot));
       if (!conv) atomicAdd(bad, 1);
     }
     __syncthreads();

@@ -60,6 +60,18 @@ def _clamp_report(lam: torch.Tensor, what: str) -> torch.Tensor:
     return lam.clamp_min(0)
 
 
+def report_neg_ratio(ratio: torch.Tensor, what: str) -> None:
+    """Warn like :func:`_clamp_report` from per-matrix clamped-mass ratios (native tiers)."""
+    bad = ratio > NEG_MASS_WARN_RTOL
+    if bool(bad.any()):
+        msg = (
+            f"{what}: clamped negative eigenvalues with {float(ratio.max()):.3g} of the total eigenvalue mass in "
+            f"{int(bad.sum())} matrix(es); the inputs are probably not positive semi-definite"
+        )
+        logger.warning(msg)
+        warnings.warn(msg, NotPSDWarning, stacklevel=4)
+
+
 def sqrtm_sym_ref(a: torch.Tensor, *, warn: bool = True) -> torch.Tensor:
     """Principal square root of symmetric PSD matrices via ``torch.linalg.eigh``.
 

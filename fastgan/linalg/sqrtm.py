@@ -14,8 +14,9 @@ tridiagonal solvers beat Jacobi's ~10x higher flop count). Gradients are analyti
 identical for both tiers (``torch.library.custom_op`` + ``register_autograd``), so the ops
 also run under ``torch.compile``.
 
-Non-PSD input: both tiers clamp negative eigenvalues to 0; only the torch tier measures the
-clamped mass and warns (:class:`fastgan.linalg._ref.NotPSDWarning`).
+Non-PSD input: both tiers clamp negative eigenvalues to 0 and warn
+(:class:`fastgan.linalg._ref.NotPSDWarning`) when the clamped mass exceeds
+``NEG_MASS_WARN_RTOL`` of the total eigenvalue mass.
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ def _ext_sqrtm(a: torch.Tensor) -> torch.Tensor:
     if batch == 0 or n == 0:
         return out.to(a.dtype)
     code = _ext.dtype_code(a_c)
+    ratio = torch.empty(batch, dtype=torch.float64, device=a_c.device)
     if a_c.device.type == "cuda":
         bad = c.sqrtm_sym_cuda(a_c.data_ptr(), out.data_ptr(), batch, n, code, JACOBI_MAX_SWEEPS, JACOBI_TOL,
-                               _ext.device_index(a_c), _ext.stream_handle(a_c))
+                               _ext.device_index(a_c), _ext.stream_handle(a_c), ratio.data_ptr())
     else:
         bad = c.sqrtm_sym_cpu(a_c.data_ptr(), out.data_ptr(), batch, n, code, JACOBI_MAX_SWEEPS, JACOBI_TOL,
-                              _ext.num_threads())
+                              _ext.num_threads(), ratio.data_ptr())
+    _ref.report_neg_ratio(ratio, "sqrtm_sym")
     if bad:
         logger.warning("sqrtm_sym: Jacobi did not converge for %d of %d matrices; using eigh for the batch", bad, batch)
         return _ref.sqrtm_sym_ref(a)
@@ -98,12 +101,15 @@ def _ext_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if batch == 0 or n == 0:
         return out.zero_()
     code = _ext.dtype_code(a_c)
+    ratio = torch.empty(batch, dtype=torch.float64, device=a_c.device)
     if a_c.device.type == "cuda":
         bad = c.trace_sqrt_product_cuda(a_c.data_ptr(), b_c.data_ptr(), out.data_ptr(), batch, n, code,
-                                        JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.device_index(a_c), _ext.stream_handle(a_c))
+                                        JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.device_index(a_c), _ext.stream_handle(a_c),
+                                        ratio.data_ptr())
     else:
         bad = c.trace_sqrt_product_cpu(a_c.data_ptr(), b_c.data_ptr(), out.data_ptr(), batch, n, code,
-                                       JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.num_threads())
+                                       JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.num_threads(), ratio.data_ptr())
+    _ref.report_neg_ratio(ratio, "trace_sqrt_product")
     if bad:
         logger.warning("trace_sqrt_product: Jacobi did not converge for %d of %d matrices; using eigh", bad, batch)
         return _ref.trace_sqrt_product_ref(a, b)
