@@ -53,13 +53,16 @@ def test_sqrtm_matches_scipy(impl: str, n: int, batch: tuple[int, ...]) -> None:
 
 
 @pytest.mark.parametrize("impl", impls())
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_sqrtm_dtype_kept(impl: str, dtype: torch.dtype) -> None:
     a = random_psd(8, (4,), dtype=dtype)
     s = sqrtm_sym(a, impl=impl)
     assert s.dtype == dtype
-    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    tol = {torch.float16: 1e-2, torch.bfloat16: 5e-2, torch.float32: 1e-5, torch.float64: 1e-12}[dtype]
     torch.testing.assert_close(s.double() @ s.double(), a.double(), rtol=tol, atol=tol)
+    t = trace_sqrt_product(a, a, impl=impl)
+    assert t.dtype == dtype
+    torch.testing.assert_close(t.double(), torch.diagonal(a.double(), dim1=-2, dim2=-1).sum(-1), rtol=tol, atol=tol)
 
 
 psd_cases = st.tuples(

@@ -53,6 +53,8 @@ def _check_square(a: Any, name: str) -> torch.Tensor:
 
 
 def _use_ext(op: str, impl: str, n: int, *tensors: torch.Tensor) -> bool:
+    # 16-bit inputs are upcast to float32 by the callers; the kernels read float32/64.
+    tensors = tuple(t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in tensors)
     mode = _dispatch.check_impl(impl)
     if mode == "auto":
         # Size routing (not a fallback): pick the tier that is faster for this n.
@@ -204,6 +206,8 @@ def sqrtm_sym(a: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
     2.0
     """
     t = _check_square(a, "a")
+    if t.dtype in (torch.float16, torch.bfloat16):
+        return _sqrtm_sym_op(t.float(), _use_ext("sqrtm_sym", impl, t.shape[-1], t)).to(t.dtype)
     return _sqrtm_sym_op(t, _use_ext("sqrtm_sym", impl, t.shape[-1], t))
 
 
@@ -238,7 +242,11 @@ def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") 
         raise ValueError(
             f"a and b: batch shapes {tuple(ta.shape[:-2])} and {tuple(tb.shape[:-2])} do not broadcast"
         ) from None
-    return _trace_sqrt_op(ta, tb, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ta, tb))
+    half = (torch.float16, torch.bfloat16)
+    ua = ta.float() if ta.dtype in half else ta
+    ub = tb.float() if tb.dtype in half else tb
+    out = _trace_sqrt_op(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub))
+    return out.to(torch.promote_types(ta.dtype, tb.dtype))
 
 
 def trace_sqrt_psd(m: torch.Tensor) -> torch.Tensor:
