@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "common/errors.h"
 #include "common/host_device.h"
 #include "common/parallel.h"
@@ -124,6 +128,24 @@ BlockFn<T> pick(int kernel, int term, bool sum) {
   return nullptr;
 }
 
+// The output buffers are usually fresh allocations (the gradient becomes
+// param.grad and is freed at zero_grad), so first-touch page faults can cost
+// more than the arithmetic: ask for transparent huge pages on the 2 MiB-aligned
+// interior of large buffers (one fault per 2 MiB instead of per 4 KiB). Purely
+// advisory; errors are ignored.
+void advise_huge_pages(void* ptr, int64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  if (ptr == nullptr || bytes < int64_t(2 * kHuge)) return;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(ptr) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(ptr) + uintptr_t(bytes)) & ~(kHuge - 1);
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)ptr;
+  (void)bytes;
+#endif
+}
+
 // Storage S, compute type T.
 template <typename S>
 void run(const Params& p, int num_threads) {
@@ -137,6 +159,8 @@ void run(const Params& p, int num_threads) {
   S* out = static_cast<S*>(p.out);
   S* grad = static_cast<S*>(p.grad);
   const int64_t n = p.n;
+  advise_huge_pages(grad, n * int64_t(sizeof(S)));
+  if (!sum) advise_huge_pages(out, n * int64_t(sizeof(S)));
   const int64_t nblocks = (n + kBlock - 1) / kBlock;
   const int64_t ntasks = (nblocks + kBlocksPerTask - 1) / kBlocksPerTask;
   std::vector<double> partial(sum ? ntasks : 0, 0.0);
