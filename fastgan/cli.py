@@ -177,6 +177,11 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 "or a fake image folder with --extractor inception"
             )
 
+    # fastgan's ops are torch.library custom ops; their first call imports torch._dynamo (seconds).
+    # Pay that once here so the per-metric times below measure the metrics.
+    note("initialising torch ...")
+    import torch._dynamo  # noqa: F401
+
     device = torch.device(args.device)
     results: dict[str, Any] = {}
     timings: dict[str, float] = {}
