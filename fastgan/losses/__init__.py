@@ -2,8 +2,9 @@
 
 All losses take the critic's raw outputs ``v`` (logits, any shape, any float
 dtype) and run through one fused kernel per term (``fastgan::fdiv_term``, see
-:mod:`fastgan.losses._fused`): the value and its derivative are computed in a
-single pass and the derivative is saved for backward. They are drop-in: call
+:mod:`fastgan.losses._fused`; in eager mode through its autograd.Function twin,
+which skips the custom-op dispatch overhead): the value and its derivative are
+computed in a single pass and the derivative is saved for backward. They are drop-in: call
 ``.backward()`` on the result, use them under ``torch.compile(fullgraph=True)``.
 
 f-GAN (Nowozin, Cseke, Tomioka 2016, eq. 6 and Section 3): with
@@ -57,7 +58,7 @@ from torch import Tensor
 
 from fastgan._checks import check_choice
 from fastgan.divergences import KERNEL_IDS, Divergence, DivergenceFamily, get_divergence
-from fastgan.losses._fused import fdiv_term
+from fastgan.losses._fused import fused_term
 
 __all__ = [
     "fgan_discriminator_loss",
@@ -106,12 +107,10 @@ def _term(x: Tensor, name: str, kernel_id: int, term: int, alpha: float, sign: f
     if reduction == "mean":
         if x.numel() == 0:
             raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
-        out, _ = fdiv_term(x, kernel_id, term, alpha, sign / x.numel(), True, impl)
-    elif reduction == "sum":
-        out, _ = fdiv_term(x, kernel_id, term, alpha, sign, True, impl)
-    else:
-        out, _ = fdiv_term(x, kernel_id, term, alpha, sign, False, impl)
-    return out
+        return fused_term(x, kernel_id, term, alpha, sign / x.numel(), True, impl)
+    if reduction == "sum":
+        return fused_term(x, kernel_id, term, alpha, sign, True, impl)
+    return fused_term(x, kernel_id, term, alpha, sign, False, impl)
 
 
 def _resolve(divergence: DivergenceLike) -> tuple[int, float]:
