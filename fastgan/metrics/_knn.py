@@ -23,9 +23,11 @@ absolute term covers float32 underflow, and inputs too large for float32 are
 handled in float64. Decisions that the bound certifies (``d2 + E < r2`` or
 ``d2 - E > r2``) are taken from the float32 block; only the few pairs inside the
 margin are recomputed in float64 from the original features and decided there.
-k-th neighbour radii work the same way: the float32 k-th smallest value plus the
-margin gives a candidate set that provably contains the k nearest neighbours;
-their exact float64 distances give the exact radius.
+k-th neighbour radii work the same way: the float32 k-th smallest value ``v_k``
+brackets the exact radius (``|r2 - v_k| <= E``), so membership tests first run
+against the interval and the exact radius of a row is computed (from the few
+candidates within ``2E`` of ``v_k``) only when one of its pairs falls inside the
+widened margin. Typically a few dozen rows out of 10k need it.
 
 TF32 / bf16 matmuls are switched off for the duration of the computation; if
 that is impossible, the bound uses the bf16 unit roundoff (slower, still exact).
@@ -418,6 +420,103 @@ def _refine_sorted(
     return out
 
 
+class Radii:
+    """Squared k-NN radii, each known exactly or as a certified float32 interval.
+
+    ``approx[t, i] +- err[i]`` brackets the exact float64 value of row ``i`` for
+    ``ks[t]`` (the k-th smallest of values each within ``err[i]`` of the exact ones is
+    within ``err[i]`` of the exact k-th smallest). Exact values are computed on demand
+    (:meth:`exact`) from the stored float32 candidates, so rows whose decisions the
+    interval already certifies never need a float64 recomputation.
+    """
+
+    def __init__(
+        self,
+        x: Optional[torch.Tensor],
+        ks: Sequence[int],
+        approx: torch.Tensor,
+        err: torch.Tensor,
+        vals: Optional[torch.Tensor] = None,
+        idx: Optional[torch.Tensor] = None,
+        known: Optional[torch.Tensor] = None,
+        exact_vals: Optional[torch.Tensor] = None,
+        stats: Optional[dict[str, int]] = None,
+    ) -> None:
+        self.x = x
+        self.ks = list(ks)
+        self.approx = approx
+        self.err = err
+        self.vals = vals
+        self.idx = idx
+        n = approx.shape[1]
+        self.known = known if known is not None else torch.zeros(n, dtype=torch.bool, device=approx.device)
+        self.exact_vals = exact_vals if exact_vals is not None else torch.full_like(approx, math.nan)
+        self.stats = {} if stats is None else stats
+
+    @classmethod
+    def from_exact(cls, r2: torch.Tensor, ks: Sequence[int]) -> "Radii":
+        """Wrap exact values (Tensor[len(ks), N] float64)."""
+        r2 = r2.to(torch.float64)
+        n = r2.shape[1]
+        return cls(
+            None, ks, r2, torch.zeros(n, dtype=torch.float64, device=r2.device),
+            known=torch.ones(n, dtype=torch.bool, device=r2.device), exact_vals=r2,
+        )
+
+    def lo(self, t: int) -> torch.Tensor:
+        """Lower bounds (Tensor[N] float64) of the squared radii for ``ks[t]``."""
+        return torch.where(self.known, self.exact_vals[t], self.approx[t] - self.err)
+
+    def hi(self, t: int) -> torch.Tensor:
+        """Upper bounds (Tensor[N] float64)."""
+        return torch.where(self.known, self.exact_vals[t], self.approx[t] + self.err)
+
+    def exact(self, t: int, rows: torch.Tensor) -> torch.Tensor:
+        """Exact float64 squared radii of ``rows`` for ``ks[t]`` (computed and cached if needed)."""
+        todo = rows[~self.known[rows]]
+        if todo.numel():
+            todo = torch.unique(todo)
+            assert self.x is not None and self.vals is not None and self.idx is not None
+            self.exact_vals[:, todo] = _refine_sorted(
+                self.x, todo, self.vals[todo], self.idx[todo], self.err[todo], self.ks, self.stats
+            )
+            self.known[todo] = True
+        return self.exact_vals[t, rows]
+
+    def full(self) -> torch.Tensor:
+        """All exact values (Tensor[len(ks), N] float64)."""
+        self.exact(0, torch.arange(self.approx.shape[1], device=self.approx.device))
+        return self.exact_vals
+
+
+class RadiusView:
+    """One ``k`` of a :class:`Radii` (what the ball-membership passes consume)."""
+
+    def __init__(self, radii: Radii, t: int = 0) -> None:
+        self.radii = radii
+        self.t = t
+
+    @classmethod
+    def of(cls, r2: "torch.Tensor | RadiusView") -> "RadiusView":
+        """Accept exact values (Tensor[N]) or a view."""
+        if isinstance(r2, RadiusView):
+            return r2
+        return cls(Radii.from_exact(r2.reshape(1, -1), [0]), 0)
+
+    def lo(self) -> torch.Tensor:
+        return self.radii.lo(self.t)
+
+    def hi(self) -> torch.Tensor:
+        return self.radii.hi(self.t)
+
+    def exact(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.radii.exact(self.t, rows)
+
+    def values(self) -> torch.Tensor:
+        """All exact values (Tensor[N] float64)."""
+        return self.radii.full()[self.t]
+
+
 def knn_sqradii_torch(
     x: torch.Tensor,
     ks: Sequence[int],
@@ -426,7 +525,19 @@ def knn_sqradii_torch(
     progress: Optional[Progress] = None,
     stats: Optional[dict[str, int]] = None,
 ) -> torch.Tensor:
-    """Exact squared k-NN radii of every row of ``x`` among the OTHER rows.
+    """Exact squared k-NN radii (Tensor[len(ks), N] float64); see :func:`knn_radii_torch`."""
+    return knn_radii_torch(x, ks, block_size=block_size, progress=progress, stats=stats).full()
+
+
+def knn_radii_torch(
+    x: torch.Tensor,
+    ks: Sequence[int],
+    *,
+    block_size: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    stats: Optional[dict[str, int]] = None,
+) -> Radii:
+    """Squared k-NN radii of every row of ``x`` among the OTHER rows (exact on demand).
 
     The distance matrix is symmetric, so only tiles on and above the diagonal are
     computed (half the GEMM work); each tile updates the running ``kmax + 16``
@@ -441,8 +552,8 @@ def knn_sqradii_torch(
         block_size: side of the square tiles (default ~64 MiB of float32 on CPU).
 
     Returns:
-        Tensor[len(ks), N] float64: ``r2[t, i]`` = squared distance from ``x_i`` to its
-        ``ks[t]``-th nearest neighbour in ``x`` without ``x_i`` itself (duplicates of
+        :class:`Radii` whose exact values ``r2[t, i]`` are the squared distance from ``x_i``
+        to its ``ks[t]``-th nearest neighbour in ``x`` without ``x_i`` itself (duplicates of
         ``x_i`` at other indices count, at distance 0).
     """
     n, d = x.shape
@@ -489,17 +600,16 @@ def knn_sqradii_torch(
             complete = torch.ones(n, dtype=torch.bool, device=dev)
         else:
             complete = vals[:, kk - 1] > thr
-        out = torch.empty((len(ks), n), dtype=torch.float64, device=dev)
-        rows_c = complete.nonzero(as_tuple=True)[0]
-        if rows_c.numel():
-            out[:, rows_c] = _refine_sorted(x, rows_c, vals[rows_c], idx[rows_c], err_row[rows_c], ks, st)
+        approx = torch.stack([vals[:, k - 1].to(torch.float64) for k in ks])
+        radii = Radii(x, ks, approx, err_row, vals, idx, stats=st)
         rows_i = (~complete).nonzero(as_tuple=True)[0]
         st["knn_full_rows"] = st.get("knn_full_rows", 0) + int(rows_i.numel())
         if rows_i.numel():
-            out[:, rows_i] = _radii_rows(
+            radii.exact_vals[:, rows_i] = _radii_rows(
                 x, c, rows_i, ks, err_row, default_block_rows(n, dev, block_size), None, st
             )
-    return out
+            radii.known[rows_i] = True
+    return radii
 
 
 def _decide(d2: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
@@ -509,8 +619,8 @@ def _decide(d2: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
 def cross_ball_stats_torch(
     x: torch.Tensor,
     y: torch.Tensor,
-    r2x: Optional[torch.Tensor],
-    s2y: Optional[torch.Tensor],
+    r2x: "Optional[torch.Tensor | RadiusView]",
+    s2y: "Optional[torch.Tensor | RadiusView]",
     *,
     strict: bool = False,
     block_size: Optional[int] = None,
@@ -526,11 +636,15 @@ def cross_ball_stats_torch(
     * ``cover_x`` (bool[N]): ``any_j in(i, j)`` (coverage),
     * ``inside_y_x`` (bool[N]): ``any_j in'(i, j)`` (recall).
 
-    Keys are present only for the radii given.
+    Keys are present only for the radii given. Radii may be exact tensors (Tensor[N],
+    Tensor[M] float64) or :class:`RadiusView` intervals; exact radii are then computed only
+    for rows that have a pair the interval cannot decide.
     """
     n, d = x.shape
     m = y.shape[0]
     dev = x.device
+    rv = RadiusView.of(r2x) if r2x is not None else None
+    sv = RadiusView.of(s2y) if s2y is not None else None
     res: dict[str, torch.Tensor] = {}
     if r2x is not None:
         res["count_y"] = torch.zeros(m, dtype=torch.int64, device=dev)
@@ -556,13 +670,15 @@ def cross_ball_stats_torch(
         up = _round_up32 if f32 else (lambda t: t)
         if s2y is not None:
             col_err = coeff * (cy.n64 + cx.nmax) + absterm
-            lo_c = down(s2y - col_err).unsqueeze(0)
-            hi_c = up(s2y + col_err).unsqueeze(0)
+            assert sv is not None
+            lo_c = down(sv.lo() - col_err).unsqueeze(0)
+            hi_c = up(sv.hi() + col_err).unsqueeze(0)
 
         if r2x is not None:
             err_r = coeff * (cx.n64 + cy.nmax) + absterm
-            lo_r = down(r2x - err_r)
-            hi_r = up(r2x + err_r)
+            assert rv is not None
+            lo_r = down(rv.lo() - err_r)
+            hi_r = up(rv.hi() + err_r)
 
         def work(s: int, e: int) -> None:
             blk = block_sqdist(cx.w[s:e], cx.nw[s:e], cy.w, cy.nw)
@@ -575,7 +691,7 @@ def cross_ball_stats_torch(
                     if border.numel():
                         refined[0] += int(border.numel())
                         exact = pair_sqdist(x, y, s + rr[border], cc[border])
-                        ok[border] = _decide(exact, r2x[s + rr[border]], strict)
+                        ok[border] = _decide(exact, rv.exact(s + rr[border]), strict)
                     res["count_y"] += torch.bincount(cc[ok], minlength=m)
                     res["cover_x"][s + rr[ok]] = True
             if s2y is not None:
@@ -589,7 +705,7 @@ def cross_ball_stats_torch(
                     if border.numel():
                         refined[0] += int(border.numel())
                         exact = pair_sqdist(x, y, s + rr[border], cc[border])
-                        good = _decide(exact, s2y[cc[border]], strict)
+                        good = _decide(exact, sv.exact(cc[border]), strict)
                         got[rr[border[good]]] = True
                     res["inside_y_x"][s:e] |= got
             del blk
@@ -760,8 +876,8 @@ def knn_sqradii_faiss(
 def cross_ball_stats_faiss(
     x: torch.Tensor,
     y: torch.Tensor,
-    r2x: Optional[torch.Tensor],
-    s2y: Optional[torch.Tensor],
+    r2x: "Optional[torch.Tensor | RadiusView]",
+    s2y: "Optional[torch.Tensor | RadiusView]",
     *,
     strict: bool = False,
     block_size: Optional[int] = None,
@@ -780,6 +896,10 @@ def cross_ball_stats_faiss(
     n, d = x.shape
     m = y.shape[0]
     dev = x.device
+    if r2x is not None:
+        r2x = RadiusView.of(r2x).values()
+    if s2y is not None:
+        s2y = RadiusView.of(s2y).values()
     res: dict[str, torch.Tensor] = {}
     refined = 0
     shift = 0.5 * (mean64(x) + mean64(y))
@@ -869,11 +989,18 @@ def knn_sqradii(x: torch.Tensor, ks: Sequence[int], backend: str, **kw: Any) -> 
     return knn_sqradii_torch(x, ks, **kw)
 
 
+def knn_radii(x: torch.Tensor, ks: Sequence[int], backend: str, **kw: Any) -> Radii:
+    """Squared k-NN radii as a :class:`Radii` (exact values on demand) with the resolved ``backend``."""
+    if backend == "faiss":
+        return Radii.from_exact(knn_sqradii_faiss(x, ks, **kw), ks)
+    return knn_radii_torch(x, ks, **kw)
+
+
 def cross_ball_stats(
     x: torch.Tensor,
     y: torch.Tensor,
-    r2x: Optional[torch.Tensor],
-    s2y: Optional[torch.Tensor],
+    r2x: "Optional[torch.Tensor | RadiusView]",
+    s2y: "Optional[torch.Tensor | RadiusView]",
     backend: str,
     **kw: Any,
 ) -> dict[str, torch.Tensor]:

@@ -118,9 +118,9 @@ def _compute(
     out: dict[str, float] = {}
     with _progress(progress, total, "prdc") as bar:
         kw["progress"] = bar
-        r2 = _knn.knn_sqradii(x, real_ks, be, **kw)
-        r2_by_k = {k: r2[t] for t, k in enumerate(real_ks)}
-        s2 = _knn.knn_sqradii(y, [k_pr], be, **kw)[0] if k_pr is not None else None
+        r2 = _knn.knn_radii(x, real_ks, be, **kw)
+        r2_by_k = {k: _knn.RadiusView(r2, t) for t, k in enumerate(real_ks)}
+        s2 = _knn.RadiusView(_knn.knn_radii(y, [k_pr], be, **kw), 0) if k_pr is not None else None
         if k_pr is not None and k_dc is not None and k_pr != k_dc:
             # two radius sets for the real side: one pass for precision, one for density/coverage
             a = _knn.cross_ball_stats(x, y, r2_by_k[k_pr], s2, be, strict=strict, **kw)
