@@ -30,6 +30,16 @@ def _faiss_flavour() -> dict[str, Any]:
     return {"installed": True, "flavour": flavour, "version": getattr(faiss, "__version__", "?"), "gpus": gpus}
 
 
+def _knn_backend() -> str:
+    """What ``backend="auto"`` of the exact k-NN metrics (PRDC, realism) runs."""
+    try:
+        from fastgan.metrics._knn import default_backend
+
+        return default_backend()
+    except Exception as exc:  # never let the report fail
+        return f"unavailable ({exc})"
+
+
 def backends() -> dict[str, Any]:
     """Report the available backends.
 
@@ -43,6 +53,7 @@ def backends() -> dict[str, Any]:
         * ``extension_error`` (str | None): why ``_C`` failed to load.
         * ``backend_setting`` (str): ``FASTGAN_BACKEND`` (auto / ext / torch).
         * ``faiss`` (dict): installed, flavour (cpu / gpu), version, GPU count.
+        * ``knn_backend`` (str): what ``backend="auto"`` of the exact k-NN metrics runs.
         * ``torch_cuda`` (bool): torch sees a GPU.
         * ``versions`` (dict): fastgan, torch, numpy, python, platform.
 
@@ -61,6 +72,7 @@ def backends() -> dict[str, Any]:
         "extension_error": _ext.EXT_ERROR,
         "backend_setting": backend_setting(),
         "faiss": _faiss_flavour(),
+        "knn_backend": _knn_backend(),
         "torch_cuda": torch.cuda.is_available(),
         "versions": {
             "fastgan": __version__,
