@@ -154,7 +154,8 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if impossible and explicit:
             raise UsageError(
                 f"{' and '.join(stats_inputs)}: a statistics file (mu, sigma) supports only fid; "
-                f"{', '.join(impossible)} need per-sample features (pass .npy/.pt features or an image folder)"
+                f"{', '.join(impossible)} {'needs' if len(impossible) == 1 else 'need'} per-sample features "
+                "(pass .npy/.pt features or an image folder)"
             )
         if impossible:
             notes.append(f"only fid computed: {' and '.join(stats_inputs)} holds statistics, not per-sample features")
