@@ -43,8 +43,14 @@ constexpr int64_t kBlocksPerTask = 128;  // 64K elements per parallel task
 
 // One block: val/grad from x (all in compute type T). Returns the block sum
 // of the values when SUM, else writes coef * value to out.
+#if defined(__GNUC__)
+#define FDIV_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define FDIV_ALWAYS_INLINE inline
+#endif
+
 template <int K, int TERM, bool SUM, typename T>
-__attribute__((always_inline)) inline T block_body(const T* __restrict x, T* __restrict out,
+FDIV_ALWAYS_INLINE T block_body(const T* __restrict x, T* __restrict out,
                                                    T* __restrict grad, int64_t n, const Consts c,
                                                    T coef) {
   T acc = T(0);
