@@ -423,8 +423,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"fastgan {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, InputError, ValueError, TypeError, FileNotFoundError, PermissionError,
-            IsADirectoryError, RuntimeError, MemoryError, ArithmeticError) as exc:
+    except (UsageError, InputError, ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError,
+            ArithmeticError) as exc:
         if os.environ.get("FASTGAN_DEBUG", "") not in ("", "0"):
             raise
         msg = " ".join(str(exc).split()) or type(exc).__name__
