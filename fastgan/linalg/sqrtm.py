@@ -12,7 +12,8 @@ Two tiers compute the same quantities:
 ``n <= CUDA_MAX_N``, on the CPU for ``n <= CPU_AUTO_MAX_N`` (above that LAPACK's
 tridiagonal solvers beat Jacobi's ~10x higher flop count). Gradients are analytic and
 identical for both tiers (``torch.library.custom_op`` + ``register_autograd``), so the ops
-also run under ``torch.compile``.
+also run under ``torch.compile``; eager calls take an ``autograd.Function`` twin with the same
+forward and backward, which avoids the custom-op dispatch start-up cost.
 
 Non-PSD input: both tiers clamp negative eigenvalues to 0 and warn
 (:class:`fastgan.linalg._ref.NotPSDWarning`) when the clamped mass exceeds
@@ -119,11 +120,15 @@ def _ext_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- custom ops
-@torch.library.custom_op("fastgan::sqrtm_sym", mutates_args=())
-def _sqrtm_sym_op(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+def _sqrtm_forward(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
     if use_ext:
         return _ext_sqrtm(a)
     return _ref.sqrtm_sym_ref(a)
+
+
+@torch.library.custom_op("fastgan::sqrtm_sym", mutates_args=())
+def _sqrtm_sym_op(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+    return _sqrtm_forward(a, use_ext)
 
 
 @_sqrtm_sym_op.register_fake
@@ -143,12 +148,16 @@ def _sqrtm_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor
 _sqrtm_sym_op.register_autograd(_sqrtm_backward, setup_context=_sqrtm_setup)
 
 
-@torch.library.custom_op("fastgan::trace_sqrt_product", mutates_args=())
-def _trace_sqrt_op(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+def _trace_sqrt_forward(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
     dtype = torch.promote_types(a.dtype, b.dtype)
     if use_ext:
         return _ext_trace_sqrt(a, b).to(dtype)
     return _ref.trace_sqrt_product_ref(a, b).to(dtype)
+
+
+@torch.library.custom_op("fastgan::trace_sqrt_product", mutates_args=())
+def _trace_sqrt_op(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+    return _trace_sqrt_forward(a, b, use_ext)
 
 
 @_trace_sqrt_op.register_fake
@@ -185,6 +194,47 @@ def _tsp_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor],
 _trace_sqrt_op.register_autograd(_tsp_backward, setup_context=_tsp_setup)
 
 
+# Eager-mode twins of the custom ops: the same forward and backward functions through a plain
+# autograd.Function. The custom ops stay the path under torch.compile (graphs stay whole); in
+# eager mode the twins skip the custom-op dispatch, whose first call imports the compiler stack
+# (seconds of start-up for a one-off FID).
+class _SqrtmSymFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+        out = _sqrtm_forward(a, use_ext)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], None]:  # type: ignore[override]
+        return _sqrtm_backward(ctx, grad)
+
+
+class _TraceSqrtFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        return _trace_sqrt_forward(a, b, use_ext)
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], None]:
+        return _tsp_backward(ctx, grad)
+
+
+def _sqrtm_call(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+    if torch.compiler.is_compiling():
+        return _sqrtm_sym_op(a, use_ext)
+    return _SqrtmSymFunction.apply(a, use_ext)
+
+
+def _trace_sqrt_call(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+    if torch.compiler.is_compiling():
+        return _trace_sqrt_op(a, b, use_ext)
+    return _TraceSqrtFunction.apply(a, b, use_ext)
+
+
 # ----------------------------------------------------------------------------- public API
 def sqrtm_sym(a: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
     """Principal square root of symmetric positive semi-definite matrices.
@@ -207,8 +257,8 @@ def sqrtm_sym(a: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
     """
     t = _check_square(a, "a")
     if t.dtype in (torch.float16, torch.bfloat16):
-        return _sqrtm_sym_op(t.float(), _use_ext("sqrtm_sym", impl, t.shape[-1], t)).to(t.dtype)
-    return _sqrtm_sym_op(t, _use_ext("sqrtm_sym", impl, t.shape[-1], t))
+        return _sqrtm_call(t.float(), _use_ext("sqrtm_sym", impl, t.shape[-1], t)).to(t.dtype)
+    return _sqrtm_call(t, _use_ext("sqrtm_sym", impl, t.shape[-1], t))
 
 
 def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
@@ -245,7 +295,7 @@ def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") 
     half = (torch.float16, torch.bfloat16)
     ua = ta.float() if ta.dtype in half else ta
     ub = tb.float() if tb.dtype in half else tb
-    out = _trace_sqrt_op(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub))
+    out = _trace_sqrt_call(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub))
     return out.to(torch.promote_types(ta.dtype, tb.dtype))
 
 
@@ -256,4 +306,4 @@ def trace_sqrt_psd(m: torch.Tensor) -> torch.Tensor:
     """
     t = _check_square(m, "m")
     eye = torch.eye(t.shape[-1], dtype=t.dtype, device=t.device)
-    return _trace_sqrt_op(eye, t, False)
+    return _trace_sqrt_call(eye, t, False)
