@@ -189,10 +189,10 @@ def test_oom_halves_block_and_gives_same_result(monkeypatch):
     y = np.random.default_rng(6).normal(size=(50, 8)).astype(np.float32)
     real_block = K.block_sqdist
 
-    def flaky(a, na, b, nb):
+    def flaky(a, b):
         if a.shape[0] > 8:
             raise RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: not enough memory")
-        return real_block(a, na, b, nb)
+        return real_block(a, b)
 
     monkeypatch.setattr(K, "block_sqdist", flaky)
     st: dict = {}
@@ -207,7 +207,7 @@ def test_oom_halves_block_and_gives_same_result(monkeypatch):
 
 
 def test_non_oom_errors_propagate(monkeypatch):
-    def broken(a, na, b, nb):
+    def broken(a, b):
         raise RuntimeError("shape mismatch")
 
     monkeypatch.setattr(K, "block_sqdist", broken)
@@ -230,8 +230,8 @@ def test_error_bound_holds_on_bad_conditioning():
     rng = np.random.default_rng(11)
     x = (rng.normal(size=(200, 256)) + 50).astype(np.float32)
     xt = torch.from_numpy(x)
-    c = K.center(xt, K.mean64(xt), 2.0**-24)
-    blk = K.block_sqdist(c.w, c.nw, c.w, c.nw).double().numpy()
+    c = K.center(xt, K.mean64(xt), 2.0**-24, layout="both")
+    blk = K.block_sqdist(c.aug, c.col).double().numpy()
     exact = sqdist64(x, x)
     bound = K.error_coeff(256, 2.0**-24) * (c.n64.numpy()[:, None] + c.n64.numpy()[None, :])
     assert (np.abs(blk - exact) <= bound).all()

@@ -14,7 +14,7 @@ error bound depends on). For every pair the float32 value obeys the rigorous
 bound (any summation order, FMA or not, see Higham, *Accuracy and Stability of
 Numerical Algorithms*, eq. 3.5)::
 
-    |d2_f32 - d2_exact| <= c * (|a|^2 + |b|^2),   c = 2 * (D + 32) * u
+    |d2_f32 - d2_exact| <= c * (|a|^2 + |b|^2),   c = 4 * (D + 34) * u
 
 with ``u`` the unit roundoff of the matmul (``2**-24`` for IEEE float32). The
 terms cover the dot product (``gamma_D |a||b|``), the rounding of the centring,
@@ -147,9 +147,6 @@ def ieee_matmul(device: torch.device) -> Iterator[float]:
                 prev = torch.backends.cuda.matmul.allow_tf32
                 torch.backends.cuda.matmul.allow_tf32 = False
                 restore.append(lambda: setattr(torch.backends.cuda.matmul, "allow_tf32", prev))
-                red = getattr(torch.backends.cuda.matmul, "allow_bf16_reduced_precision_reduction", None)
-                # reduced-precision reductions apply to half types only; float32 GEMMs are unaffected
-                del red
             except Exception:
                 u = _UBF16
         else:
@@ -171,8 +168,13 @@ def ieee_matmul(device: torch.device) -> Iterator[float]:
 
 
 def error_coeff(dim: int, u: float) -> float:
-    """``c`` in ``|d2_computed - d2_exact| <= c * (|a|^2 + |b|^2)`` (see module docstring)."""
-    return 2.0 * (dim + 32) * u
+    """``c`` in ``|d2_computed - d2_exact| <= c * (|a|^2 + |b|^2)`` (see module docstring).
+
+    The augmented GEMM sums ``D + 2`` terms whose absolute values add up to at most
+    ``|a|^2 + |b|^2``; times the factor 2 of the distance this gives ``2 gamma_{D+2}``;
+    the norms' float32 rounding and the centring add ``~5u``. ``c`` is twice that.
+    """
+    return 4.0 * (dim + 34) * u
 
 
 def _round_down32(t: torch.Tensor) -> torch.Tensor:
@@ -192,62 +194,80 @@ def _chunk_rows(n_rows: int, dim: int, budget_elems: int = 1 << 22) -> int:
 
 
 def mean64(x: torch.Tensor) -> torch.Tensor:
-    """Float64 column mean of ``x`` (Tensor[N, D]) computed in row chunks (no full float64 copy)."""
-    acc = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
-    step = _chunk_rows(x.shape[0], x.shape[1])
-    for s in range(0, x.shape[0], step):
-        acc += x[s : s + step].to(torch.float64).sum(0)
-    return acc / max(1, x.shape[0])
+    """Float64 column mean of ``x`` (Tensor[N, D]), accumulated in float64 without a float64 copy."""
+    return x.sum(0, dtype=torch.float64) / max(1, x.shape[0])
 
 
 @dataclass
 class Centered:
-    """Features shifted by ``shift`` in the working dtype, with their squared norms.
+    """Features shifted by a common vector, augmented for one-GEMM squared distances.
 
     Attributes:
-        w (Tensor[N, D]): ``x - shift`` in the working dtype (float32, or float64 for huge values).
-        n64 (Tensor[N]): float64 squared norms of ``w`` (exact up to ~1e-13 relative).
-        nw (Tensor[N]): ``n64`` in the working dtype.
+        aug (Tensor[N, D + 2]): "row" layout ``[a, -|a|^2 / 2, 1]`` with ``a = x - shift`` in the
+            working dtype (float32, or float64 when float32 would overflow).
+        col (Tensor[N, D + 2] | None): "column" layout ``[a, 1, -|a|^2 / 2]``, so that
+            ``-2 * aug_i . col_j = |a_i|^2 + |a_j|^2 - 2 a_i . a_j`` (one GEMM, no extra pass).
+        n64 (Tensor[N]): float64 squared norms of the shifted rows as stored.
         u (float): unit roundoff of the working matmul.
     """
 
-    w: torch.Tensor
+    aug: torch.Tensor
     n64: torch.Tensor
-    nw: torch.Tensor
     u: float
+    col: Optional[torch.Tensor] = None
     nmax: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.nmax = float(self.n64.max().item()) if self.n64.numel() else 0.0
 
+    @property
+    def w(self) -> torch.Tensor:
+        """The shifted features (Tensor[N, D], a view)."""
+        return self.aug[:, :-2]
 
-def center(x: torch.Tensor, shift: torch.Tensor, u32: float) -> Centered:
-    """Shift ``x`` (Tensor[N, D]) by ``shift`` (Tensor[D], float64) into float32 (or float64).
+    def to(self, dtype: torch.dtype) -> "Centered":
+        if dtype == self.aug.dtype:
+            return self
+        col = self.col.to(dtype) if self.col is not None else None
+        return Centered(self.aug.to(dtype), self.n64, _U64 if dtype == torch.float64 else self.u, col)
+
+
+def center(x: torch.Tensor, shift: torch.Tensor, u32: float, layout: str = "row") -> Centered:
+    """Shift ``x`` (Tensor[N, D]) by ``shift`` (Tensor[D], float64) and augment (see :class:`Centered`).
 
     The float32 path subtracts ``float32(shift)`` (any common shift leaves distances
     unchanged); each component then carries at most one rounding, ``u |x - shift|``,
     which the error bound accounts for. float64 working precision is used only when
-    float32 would overflow.
+    float32 would overflow. ``layout``: ``"row"``, ``"col"`` (only ``col`` is filled; ``aug``
+    then aliases it) or ``"both"``.
     """
     n, d = x.shape
     step = _chunk_rows(n, d)
-    w = torch.empty((n, d), dtype=torch.float32, device=x.device)
-    if x.dtype == torch.float64:
-        for s in range(0, n, step):
-            w[s : s + step] = x[s : s + step] - shift
-    else:
-        torch.sub(x, shift.to(torch.float32), out=w) if x.dtype == torch.float32 else torch.sub(
-            x.to(torch.float32), shift.to(torch.float32), out=w
-        )
-    n64 = torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
+
+    def build(wdtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        aug = torch.empty((n, d + 2), dtype=wdtype, device=x.device)
+        w = aug[:, :d]
+        if x.dtype == torch.float64 or wdtype == torch.float64:
+            for s in range(0, n, step):
+                w[s : s + step] = x[s : s + step].to(torch.float64) - shift
+        else:
+            torch.sub(x.to(torch.float32), shift.to(torch.float32), out=w)
+        n64 = torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
+        aug[:, d] = n64.to(wdtype) * -0.5  # exact: scaling by a power of two
+        aug[:, d + 1] = 1.0
+        return aug, n64
+
+    aug, n64 = build(torch.float32)
     u = u32
     if n and not (float(n64.max()) <= _FLOAT32_SAFE_NORM):
+        aug, n64 = build(torch.float64)
         u = _U64
-        w = torch.empty((n, d), dtype=torch.float64, device=x.device)
-        for s in range(0, n, step):
-            w[s : s + step] = x[s : s + step].to(torch.float64) - shift
-        n64 = torch.linalg.vector_norm(w, dim=1).square_()
-    return Centered(w=w, n64=n64, nw=n64.to(w.dtype), u=u)
+    col = None
+    if layout in ("col", "both"):
+        col = aug.clone() if layout == "both" else aug
+        col[:, d] = 1.0
+        col[:, d + 1] = n64.to(aug.dtype) * -0.5
+    return Centered(aug=aug, n64=n64, u=u, col=col)
 
 
 def pair_sqdist(a: torch.Tensor, b: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
@@ -263,11 +283,10 @@ def pair_sqdist(a: torch.Tensor, b: torch.Tensor, ia: torch.Tensor, ib: torch.Te
     return out
 
 
-def block_sqdist(a: torch.Tensor, na: torch.Tensor, b: torch.Tensor, nb: torch.Tensor) -> torch.Tensor:
-    """``|a_i|^2 + |b_j|^2 - 2 a_i.b_j`` (Tensor[R, M]) with one GEMM; inputs already centred."""
-    d = torch.addmm(nb.unsqueeze(0), a, b.t(), beta=1, alpha=-2)
-    d.add_(na.unsqueeze(1))
-    return d
+def block_sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``|a_i|^2 + |b_j|^2 - 2 a_i.b_j`` (Tensor[R, M]): ONE GEMM of row-layout ``a`` and
+    column-layout ``b`` (see :class:`Centered`)."""
+    return torch.addmm(torch.zeros((), dtype=a.dtype, device=a.device), a, b.t(), beta=0, alpha=-2)
 
 
 def default_block_rows(n_cols: int, device: torch.device, block_size: Optional[int]) -> int:
@@ -327,8 +346,9 @@ def default_square_block(n: int, device: torch.device, block_size: Optional[int]
     """Side of the square distance tiles used for the k-NN radii (``block_size`` if given)."""
     if block_size is not None:
         return max(1, int(block_size))
-    budget = _DEFAULT_BLOCK_BYTES.get(device.type, 256 << 20) // 4
-    return int(max(256, min(16384, math.isqrt(budget // 4))))
+    # CPU: 2048 x 2048 float32 tiles (16 MiB) stay in a typical last-level cache for the
+    # passes that follow the GEMM; CUDA: large tiles keep the GPU busy
+    return 8192 if device.type == "cuda" else 2048
 
 
 def _merge_topk(
@@ -355,7 +375,7 @@ def _radii_rows(
 
     def work(s: int, e: int) -> None:
         ri = rows[s:e]
-        blk = block_sqdist(c.w[ri], c.nw[ri], c.w, c.nw)
+        blk = block_sqdist(c.aug[ri], c.col)
         r = torch.arange(e - s, device=x.device)
         blk[r, ri] = math.inf
         kth = torch.topk(blk, kmax, dim=1, largest=False, sorted=True).values[:, kmax - 1]
@@ -563,19 +583,19 @@ def knn_radii_torch(
     kk = min(n - 1, kmax + 16)
     side = default_square_block(n, dev, block_size)
     with ieee_matmul(dev) as u32:
-        c = center(x, mean64(x), u32)
+        c = center(x, mean64(x), u32, layout="both")
         coeff = error_coeff(d, c.u)
         err_row = coeff * (c.n64 + c.nmax) + (d + 8) * _TINY32 * 4
         while True:
             try:
-                vals = torch.full((n, kk), math.inf, dtype=c.w.dtype, device=dev)
+                vals = torch.full((n, kk), math.inf, dtype=c.aug.dtype, device=dev)
                 idx = torch.full((n, kk), -1, dtype=torch.int64, device=dev)
                 starts = list(range(0, n, side))
                 for bi, s0 in enumerate(starts):
                     e0 = min(n, s0 + side)
                     for s1 in starts[bi:]:
                         e1 = min(n, s1 + side)
-                        blk = block_sqdist(c.w[s0:e0], c.nw[s0:e0], c.w[s1:e1], c.nw[s1:e1])
+                        blk = block_sqdist(c.aug[s0:e0], c.col[s1:e1])
                         if s0 == s1:
                             blk.fill_diagonal_(math.inf)
                         _merge_topk(vals, idx, s0, e0, blk, s1)
@@ -657,60 +677,68 @@ def cross_ball_stats_torch(
     with ieee_matmul(dev) as u32:
         shift = 0.5 * (mean64(x) + mean64(y))
         cx = center(x, shift, u32)
-        cy = center(y, shift, u32)
-        if cx.w.dtype != cy.w.dtype:
-            wd = torch.float64
-            cx = Centered(cx.w.to(wd), cx.n64, cx.n64, _U64)
-            cy = Centered(cy.w.to(wd), cy.n64, cy.n64, _U64)
+        cy = center(y, shift, u32, layout="col")
+        if cx.aug.dtype != cy.aug.dtype:
+            cx, cy = cx.to(torch.float64), cy.to(torch.float64)
         u = max(cx.u, cy.u)
         coeff = error_coeff(d, u)
         absterm = (d + 8) * _TINY32 * 4
-        f32 = cx.w.dtype == torch.float32
+        f32 = cx.aug.dtype == torch.float32
         down = _round_down32 if f32 else (lambda t: t)
         up = _round_up32 if f32 else (lambda t: t)
-        if s2y is not None:
+        if sv is not None:
             col_err = coeff * (cy.n64 + cx.nmax) + absterm
-            assert sv is not None
-            lo_c = down(sv.lo() - col_err).unsqueeze(0)
-            hi_c = up(sv.hi() + col_err).unsqueeze(0)
-
-        if r2x is not None:
+            lo_c = down(sv.lo() - col_err)
+            hi_c = up(sv.hi() + col_err)
+        if rv is not None:
             err_r = coeff * (cx.n64 + cy.nmax) + absterm
-            assert rv is not None
             lo_r = down(rv.lo() - err_r)
             hi_r = up(rv.hi() + err_r)
+        side_c = default_square_block(m, dev, block_size)
 
         def work(s: int, e: int) -> None:
-            blk = block_sqdist(cx.w[s:e], cx.nw[s:e], cy.w, cy.nw)
-            if r2x is not None:
-                # pairs that may be inside x_i's ball; certain ones are decided in float32
-                rr, cc = (blk <= hi_r[s:e].unsqueeze(1)).nonzero(as_tuple=True)
-                if rr.numel():
-                    ok = blk[rr, cc] < lo_r[s + rr]
-                    border = (~ok).nonzero(as_tuple=True)[0]
-                    if border.numel():
-                        refined[0] += int(border.numel())
-                        exact = pair_sqdist(x, y, s + rr[border], cc[border])
-                        ok[border] = _decide(exact, rv.exact(s + rr[border]), strict)
-                    res["count_y"] += torch.bincount(cc[ok], minlength=m)
-                    res["cover_x"][s + rr[ok]] = True
-            if s2y is not None:
-                rr, cc = (blk <= hi_c).nonzero(as_tuple=True)
-                if rr.numel():
-                    ok = blk[rr, cc] < lo_c[0, cc]
-                    got = torch.zeros(e - s, dtype=torch.bool, device=dev)
-                    got[rr[ok]] = True
-                    # refine only pairs whose row is not already certainly inside some ball
-                    border = ((~ok) & ~got[rr]).nonzero(as_tuple=True)[0]
-                    if border.numel():
-                        refined[0] += int(border.numel())
-                        exact = pair_sqdist(x, y, s + rr[border], cc[border])
-                        good = _decide(exact, sv.exact(cc[border]), strict)
-                        got[rr[border[good]]] = True
-                    res["inside_y_x"][s:e] |= got
-            del blk
+            # everything for rows s:e is accumulated locally and committed at the end, so an
+            # out-of-memory retry of this row block never double-counts
+            count = torch.zeros(m, dtype=torch.int64, device=dev) if rv is not None else None
+            cover = torch.zeros(e - s, dtype=torch.bool, device=dev)
+            got = torch.zeros(e - s, dtype=torch.bool, device=dev)
+            for cs in range(0, m, side_c):
+                ce = min(m, cs + side_c)
+                blk = block_sqdist(cx.aug[s:e], cy.col[cs:ce])
+                if rv is not None:
+                    # pairs that may lie in x_i's ball; certain ones are decided in float32
+                    rr, cc = (blk <= hi_r[s:e].unsqueeze(1)).nonzero(as_tuple=True)
+                    if rr.numel():
+                        ok = blk[rr, cc] < lo_r[s + rr]
+                        border = (~ok).nonzero(as_tuple=True)[0]
+                        if border.numel():
+                            refined[0] += int(border.numel())
+                            exact = pair_sqdist(x, y, s + rr[border], cs + cc[border])
+                            ok[border] = _decide(exact, rv.exact(s + rr[border]), strict)
+                        assert count is not None
+                        count += torch.bincount(cs + cc[ok], minlength=m)
+                        cover[rr[ok]] = True
+                if sv is not None:
+                    rr, cc = (blk <= hi_c[cs:ce].unsqueeze(0)).nonzero(as_tuple=True)
+                    if rr.numel():
+                        ok = blk[rr, cc] < lo_c[cs + cc]
+                        got[rr[ok]] = True
+                        # refine only pairs whose row is not already certainly inside some ball
+                        border = ((~ok) & ~got[rr]).nonzero(as_tuple=True)[0]
+                        if border.numel():
+                            refined[0] += int(border.numel())
+                            exact = pair_sqdist(x, y, s + rr[border], cs + cc[border])
+                            good = _decide(exact, sv.exact(cs + cc[border]), strict)
+                            got[rr[border[good]]] = True
+                del blk
+            if rv is not None:
+                assert count is not None
+                res["count_y"] += count
+                res["cover_x"][s:e] |= cover
+            if sv is not None:
+                res["inside_y_x"][s:e] |= got
 
-        runner = BlockRunner(default_block_rows(m, dev, block_size), progress)
+        runner = BlockRunner(default_square_block(n, dev, block_size), progress)
         runner.run(n, work)
     if stats is not None:
         stats["cross_refined"] = stats.get("cross_refined", 0) + refined[0]
@@ -744,18 +772,19 @@ def max_ratio_torch(
     refined = [0]
     with ieee_matmul(dev) as u32:
         shift = 0.5 * (mean64(xk) + mean64(q))
-        cx = center(xk, shift, u32)
+        cx = center(xk, shift, u32, layout="col")
         cq = center(q, shift, u32)
-        wd = torch.float64 if torch.float64 in (cx.w.dtype, cq.w.dtype) else torch.float32
-        u = _U64 if wd == torch.float64 else max(cx.u, cq.u)
-        xw, qw = cx.w.to(wd), cq.w.to(wd)
+        if cx.aug.dtype != cq.aug.dtype:
+            cx, cq = cx.to(torch.float64), cq.to(torch.float64)
+        wd = cx.aug.dtype
+        u = max(cx.u, cq.u)
         coeff = error_coeff(d, u)
         absterm = (d + 8) * _TINY32 * 4
         r2w = r2k.to(wd).unsqueeze(0)
         slack = 8 * (u if wd == torch.float32 else _U64)
 
         def work(s: int, e: int) -> None:
-            blk = block_sqdist(qw[s:e], cq.n64[s:e].to(wd), xw, cx.n64.to(wd))
+            blk = block_sqdist(cq.aug[s:e], cx.col)
             err = (coeff * (cq.n64[s:e] + cx.nmax) + absterm).to(wd).unsqueeze(1)
             # lower bound of the ratio (distance upper bound), rounded down by `slack`
             lo_ratio = r2w / (blk + err + eps) * (1 - slack)
@@ -782,6 +811,9 @@ def max_ratio_torch(
 # ----------------------------------------------------------------------------- faiss backend
 
 
+_GPU_RESOURCES: list[Any] = []
+
+
 def _to_numpy32(t: torch.Tensor) -> Any:
     return t.detach().to("cpu", torch.float32).contiguous().numpy()
 
@@ -799,7 +831,12 @@ def _faiss_index(dim: int, metric_ip: bool, device: torch.device) -> Any:
             co.shard = True
             return faiss.index_cpu_to_all_gpus(index, co=co)
         res = faiss.StandardGpuResources()
-        return faiss.index_cpu_to_gpu(res, device.index or 0, index)
+        gpu_index = faiss.index_cpu_to_gpu(res, device.index or 0, index)
+        try:
+            gpu_index._fastgan_resources = res  # keep the resources alive as long as the index
+        except AttributeError:  # pragma: no cover - depends on the SWIG proxy
+            _GPU_RESOURCES.append(res)
+        return gpu_index
     return index
 
 

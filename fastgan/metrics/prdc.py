@@ -175,7 +175,7 @@ def prdc(
         >>> import torch
         >>> x = torch.arange(8.0).reshape(8, 1)
         >>> prdc(x, x, nearest_k=2)
-        {'precision': 1.0, 'recall': 1.0, 'density': 1.0, 'coverage': 1.0}
+        {'precision': 1.0, 'recall': 1.0, 'density': 1.5, 'coverage': 1.0}
     """
     return _compute(
         real, fake, nearest_k, nearest_k,
@@ -293,7 +293,7 @@ def realism_score(
         >>> import torch
         >>> real = torch.tensor([[0.0], [1.0], [3.0]])
         >>> realism_score(real, torch.tensor([[0.5], [10.0]]), k=1, prune=False)
-        tensor([2.0000, 0.2000], dtype=torch.float64)
+        tensor([2.0000, 0.2857], dtype=torch.float64)
     """
     x, q = _prepare(real, samples, "samples")
     k = _check_k(k, "k", x.shape[0], "real")
