@@ -7,10 +7,11 @@ approximation of it.
 
 Certified scheme
 ----------------
-Distances are first computed blockwise with one float32 GEMM per block,
-``d2 = |a|^2 + |b|^2 - 2 a.b``, on vectors centred by a common shift (a
-translation changes no distance but makes ``|a|^2`` small, which is what the
-error bound depends on). For every pair the float32 value obeys the rigorous
+Distances are first computed tile by tile with one float32 GEMM per tile,
+``d2 = |a|^2 + |b|^2 - 2 a.b``, the norms folded into the product as two extra
+columns (``[a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] * (-2)``), on vectors centred by a
+common shift (a translation changes no distance but makes ``|a|^2`` small, which
+is what the error bound depends on). For every pair the float32 value obeys the rigorous
 bound (any summation order, FMA or not, see Higham, *Accuracy and Stability of
 Numerical Algorithms*, eq. 3.5)::
 
@@ -40,8 +41,9 @@ the features are on CUDA and faiss has GPUs) and ball membership with a range
 search over an augmented inner-product index, both followed by the same float64
 refinement. ``"auto"`` picks torch, which measured faster (see :func:`resolve_backend`).
 
-Memory: extra memory is ``O((N + M) * (D + block_size))``; a block that runs out
-of memory is retried with half as many rows.
+Memory: extra memory is ``O((N + M) * D + tile^2)`` (shifted float32 copies of
+the features, at most two per set, plus one tile); a tile that runs out of memory
+is retried with half as many rows.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ Matches:
 Backends: ``backend="auto"`` runs the blocked torch path (CPU or CUDA, whichever holds the
 features); ``backend="faiss"`` runs faiss searches (GPU indices for CUDA features when faiss sees
 GPUs). Both are exact and return identical results; torch measured 2-4x faster (see
-:func:`fastgan.metrics._knn.resolve_backend`). Memory beyond the inputs is ``O((N + M) * (D + block_size))``; a block that runs out
-of memory is retried with half as many rows.
+:func:`fastgan.metrics._knn.resolve_backend`). Memory beyond the inputs is
+``O((N + M) * D + block_size^2)``; a tile that runs out of memory is retried with half as
+many rows.
 """
 
 from __future__ import annotations
@@ -159,8 +160,8 @@ def prdc(
         strict: False (default) decides ball membership with ``<=``; True with ``<`` (the
             ``prdc`` package's convention).
         backend: ``"auto"`` | ``"faiss"`` | ``"torch"`` (see :mod:`fastgan.metrics._knn`).
-        block_size: rows per distance block (default: ~256 MiB of float32 per block on CPU,
-            1 GiB on CUDA); halved automatically on out-of-memory.
+        block_size: side of the square distance tiles (default 2048 on CPU, 8192 on CUDA);
+            halved automatically on out-of-memory.
         progress: show a progress bar on stderr (None: only when stderr is a terminal).
         stats: optional dict that receives diagnostics (backend used, number of pairs refined
             in float64, block size after OOM retries).
