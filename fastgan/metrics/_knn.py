@@ -100,9 +100,9 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     ``"auto"`` resolves to ``"torch"``: the blocked torch path shares one GEMM between
     precision, density and coverage and computes only half of each symmetric
     real-real / fake-fake matrix, while the faiss path needs two k-NN searches and
-    two range searches over full matrices. Measured on CPU at 10k x 2048 (k = 5) the
-    torch path took 1.3-2.3x the time of three plain float32 GEMMs and the faiss
-    path 4.9-6.4x. ``"faiss"`` must be requested explicitly and raises if faiss is
+    two range searches over full matrices. Measured on a shared 2-core CPU at
+    10k x 2048 (k = 5) the torch path took 1.0-1.4x the time of three plain float32
+    GEMMs and the faiss path about 5-6x. ``"faiss"`` must be requested explicitly and raises if faiss is
     missing; it uses GPU indices for CUDA features when faiss has GPUs.
     """
     if backend not in BACKENDS:

@@ -40,7 +40,7 @@ Matches:
 
 Backends: ``backend="auto"`` runs the blocked torch path (CPU or CUDA, whichever holds the
 features); ``backend="faiss"`` runs faiss searches (GPU indices for CUDA features when faiss sees
-GPUs). Both are exact and return identical results; torch measured 2-4x faster (see
+GPUs). Both are exact and return identical results; torch measured about 4x faster (see
 :func:`fastgan.metrics._knn.resolve_backend`). Memory beyond the inputs is
 ``O((N + M) * D + block_size^2)``; a tile that runs out of memory is retried with half as
 many rows.
