@@ -154,7 +154,7 @@ def test_fid_vs_baselines(benchmark: Any, record: Callable[..., None], n: int, d
 def test_kid_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> None:
     from torchmetrics.image.kid import KernelInceptionDistance, poly_mmd
 
-    from fastgan.metrics.kid import kid_subset_indices
+    from fastgan.metrics.kernel_distance import kid_subset_indices
 
     kid = metric("kid")
     n, d, subsets, m = (1000, 2048, 20, 500) if DEVICE == "cpu" else (10000, 2048, 100, 1000)

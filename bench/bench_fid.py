@@ -25,7 +25,7 @@ from conftest import timeit  # type: ignore[import-not-found]
 
 from fastgan import _ext
 from fastgan.linalg import trace_sqrt_product
-from fastgan.metrics.fid import FeatureStats, frechet_distance
+from fastgan.metrics.frechet import FeatureStats, frechet_distance
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -3,7 +3,7 @@
 Both sides evaluate the same unbiased polynomial-kernel MMD^2 on the *same* subsets
 (drawn once with :func:`kid_subset_indices`), in the same compute dtype:
 
-* fastgan:  :func:`fastgan.metrics.kid.mmd2_subsets` with ``method="auto"`` -- for small N
+* fastgan:  :func:`fastgan.metrics.kernel_distance.mmd2_subsets` with ``method="auto"`` -- for small N
   the three kernel matrices are computed once and each round gathers its blocks; for
   large N rounds are batched into ``baddbmm`` with the kernel applied in place;
 * baseline: the loop torchmetrics' ``KernelInceptionDistance`` runs -- per round, three
@@ -18,7 +18,7 @@ import pytest
 import torch
 from conftest import timeit  # type: ignore[import-not-found]
 
-from fastgan.metrics.kid import _choose_method, kid_subset_indices, mmd2_subsets
+from fastgan.metrics.kernel_distance import _choose_method, kid_subset_indices, mmd2_subsets
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -26,25 +26,11 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+import fastgan.metrics as fm
+
 FEATURE_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 _FEATURE_KEYS = ("features", "feats", "x")
-
-
-def metric(name: str) -> Any:
-    """``fastgan.metrics.<name>``, robust to a submodule of the same name shadowing the function.
-
-    (``import fastgan.metrics.fid`` binds the *module* ``fid`` on the package, hiding the lazily
-    exported function ``fid``; the same holds for ``kid``, ``prdc`` and ``inception_score``.)
-    """
-    import types
-
-    import fastgan.metrics as m
-
-    obj = getattr(m, name)
-    if isinstance(obj, types.ModuleType):
-        obj = getattr(obj, name)
-    return obj
 
 
 class InputError(Exception):
@@ -183,7 +169,7 @@ def _npz(path: str) -> LoadedInput:
 
 def _stats_file(path: str) -> LoadedInput:
     """Read a statistics ``.npz`` with :func:`fastgan.metrics.load_stats` (the library's own validation)."""
-    FeatureStats, load_stats = metric("FeatureStats"), metric("load_stats")
+    FeatureStats, load_stats = fm.FeatureStats, fm.load_stats
 
     try:
         st = load_stats(path)

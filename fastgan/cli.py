@@ -83,7 +83,7 @@ def _load(path: str, args: argparse.Namespace, *, want_logits: bool = False) -> 
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from fastgan._io import metric
+    import fastgan.metrics as fm
 
     src = _load(args.features, args)
     if src.kind == "stats":
@@ -92,9 +92,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {out}: directory {out_dir} does not exist")
-    stats = metric("FeatureStats")()
+    stats = fm.FeatureStats()
     stats.update(src.features)
-    metric("save_stats")(out, stats)
+    fm.save_stats(out, stats)
     n, d = src.features.shape
     if args.json:
         print(json.dumps({"input": src.describe(), "output": out, "count": int(n), "dim": int(d)}))
@@ -134,7 +134,7 @@ def _to_float(x: Any) -> float:
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from fastgan._io import metric
+    import fastgan.metrics as fm
 
     names, explicit = _parse_metrics(args.metrics)
     note = _status(not args.no_progress)
@@ -203,7 +203,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         if name == "fid":
             # fid() takes features, FeatureStats or (mu, sigma) on either side.
-            results["fid"] = _to_float(metric("fid")(side(real), side(fake)))
+            results["fid"] = _to_float(fm.fid(side(real), side(fake)))
         elif name == "kid":
             n_min = min(real.features.shape[0], fake.features.shape[0])
             subset_size = args.kid_subset_size
@@ -211,7 +211,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 notes.append(f"kid subset size reduced from {subset_size} to {n_min} (the smaller sample count)")
                 subset_size = n_min
             gen = torch.Generator().manual_seed(args.seed)  # KID draws its subsets on the CPU
-            mean, std = metric("kid")(
+            mean, std = fm.kid(
                 on_device(real.features), on_device(fake.features),
                 subsets=args.kid_subsets, subset_size=subset_size, generator=gen,
             )
@@ -219,18 +219,18 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
             results["kid_std"] = _to_float(std)
         elif name == "prdc":
             k = args.k if args.k is not None else 5
-            out = metric("prdc")(on_device(real.features), on_device(fake.features), nearest_k=k)
+            out = fm.prdc(on_device(real.features), on_device(fake.features), nearest_k=k)
             for key in ("precision", "recall", "density", "coverage"):
                 results[key] = _to_float(out[key])
             results["prdc_k"] = k
         elif name == "pr":
             k = args.k if args.k is not None else 3
-            out = metric("precision_recall")(on_device(real.features), on_device(fake.features), k=k)
+            out = fm.precision_recall(on_device(real.features), on_device(fake.features), k=k)
             results["pr_precision"] = _to_float(out["precision"])
             results["pr_recall"] = _to_float(out["recall"])
             results["pr_k"] = k
         elif name == "is":
-            mean, std = metric("inception_score")(on_device(logits), splits=args.splits)
+            mean, std = fm.inception_score(on_device(logits), splits=args.splits)
             results["is"] = _to_float(mean)
             results["is_std"] = _to_float(std)
         timings[name] = time.perf_counter() - t0

@@ -197,14 +197,14 @@ def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
 
 def evaluate(real: torch.Tensor, fake: torch.Tensor, k: int) -> dict[str, float]:
     """FID and precision / recall / density / coverage of 2-D samples (metrics on the raw points)."""
-    from fastgan._io import metric
+    import fastgan.metrics as fm
 
     out: dict[str, float] = {}
     if not torch.isfinite(fake).all():
         return {"fid": float("nan"), "precision": float("nan"), "recall": float("nan"),
                 "density": float("nan"), "coverage": float("nan"), "modes": 0}
-    out["fid"] = float(metric("fid")(real.double(), fake.double()))
-    pr = metric("prdc")(real, fake, nearest_k=k)
+    out["fid"] = float(fm.fid(real.double(), fake.double()))
+    pr = fm.prdc(real, fake, nearest_k=k)
     for key in ("precision", "recall", "density", "coverage"):
         out[key] = float(pr[key])
     out["modes"] = modes_covered(fake)

@@ -293,25 +293,16 @@ _METRIC_CHOICES = ("precision", "recall", "density", "coverage", "fid", "kid")
 
 
 def _metric_functions(metrics: Sequence[str]) -> dict[str, Callable[..., Any]]:
-    """Import only the metric functions the sweep needs (lazily, from their submodules).
-
-    Imported from the defining submodules rather than the ``fastgan.metrics`` namespace:
-    once a submodule such as ``fastgan.metrics.kid`` is imported, Python binds the package
-    attribute of that name to the submodule, shadowing the function of the same name.
-    """
-    import importlib
+    """The metric functions the sweep needs, imported lazily from :mod:`fastgan.metrics`."""
+    import fastgan.metrics as fm
 
     wanted = {
-        "precision_recall": ("prdc", {"precision", "recall"}),
-        "density_coverage": ("prdc", {"density", "coverage"}),
-        "fid": ("fid", {"fid"}),
-        "kid": ("kid", {"kid"}),
+        "precision_recall": {"precision", "recall"},
+        "density_coverage": {"density", "coverage"},
+        "fid": {"fid"},
+        "kid": {"kid"},
     }
-    out: dict[str, Callable[..., Any]] = {}
-    for fn, (module, uses) in wanted.items():
-        if uses & set(metrics):
-            out[fn] = getattr(importlib.import_module(f"fastgan.metrics.{module}"), fn)
-    return out
+    return {fn: getattr(fm, fn) for fn, uses in wanted.items() if uses & set(metrics)}
 
 
 def truncation_sweep(
@@ -332,7 +323,7 @@ def truncation_sweep(
         real_features (Tensor[N, D]): reference features (computed once, reused).
         metrics: any of ``"precision"``, ``"recall"`` (``fastgan.metrics.precision_recall``
             with ``k``), ``"density"``, ``"coverage"`` (``density_coverage`` with
-            ``density_k``), ``"fid"`` (``fastgan.metrics.fid``), ``"kid"`` (mean, plus
+            ``density_k``), ``"fid"`` (:func:`fastgan.metrics.fid`), ``"kid"`` (mean, plus
             ``kid_std``; :func:`fastgan.metrics.kid` with ``kid_kwargs``).
         k: neighbourhood size for precision / recall (Kynkaanniemi et al.: 3).
         density_k: neighbourhood size for density / coverage (Naeem et al.: 5).

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from fastgan import cli
-from fastgan._io import metric
+import fastgan.metrics as fm
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -79,8 +79,8 @@ def test_stats_roundtrip(tmp_path: Path, feats: dict[str, Any]) -> None:
     proc = run_cli("stats", str(feats["dir"] / "real.npy"), "-o", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "300 samples" in proc.stdout and "D=12" in proc.stdout
-    loaded = metric("load_stats")(out)
-    mu, sigma = (loaded.mean, loaded.cov) if isinstance(loaded, metric("FeatureStats")) else loaded
+    loaded = fm.load_stats(out)
+    mu, sigma = (loaded.mean, loaded.cov) if isinstance(loaded, fm.FeatureStats) else loaded
     x = torch.from_numpy(feats["real"])
     torch.testing.assert_close(mu, x.mean(0), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(sigma, torch.cov(x.T), rtol=1e-10, atol=1e-12)  # divisor n - 1
@@ -88,9 +88,9 @@ def test_stats_roundtrip(tmp_path: Path, feats: dict[str, Any]) -> None:
 
 def test_stats_refuses_stats_input(tmp_path: Path, feats: dict[str, Any]) -> None:
 
-    s = metric("FeatureStats")()
+    s = fm.FeatureStats()
     s.update(torch.from_numpy(feats["real"]))
-    metric("save_stats")(tmp_path / "s.npz", s)
+    fm.save_stats(tmp_path / "s.npz", s)
     assert cli.main(["stats", str(tmp_path / "s.npz"), "-o", str(tmp_path / "t.npz")]) == 2
     assert cli.main(["stats", str(feats["dir"] / "real.npy"), "-o", str(tmp_path / "no" / "dir" / "t.npz")]) == 2
 
@@ -100,12 +100,12 @@ def _direct(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     """The library functions called directly with the CLI's defaults."""
 
     r, f = torch.from_numpy(real), torch.from_numpy(fake)
-    out = {"fid": float(metric("fid")(r, f))}
+    out = {"fid": float(fm.fid(r, f))}
     m = min(len(real), len(fake), 1000)
-    out["kid"], out["kid_std"] = metric("kid")(r, f, subsets=100, subset_size=m, generator=torch.Generator().manual_seed(0))
-    p = metric("prdc")(r, f, nearest_k=5)
+    out["kid"], out["kid_std"] = fm.kid(r, f, subsets=100, subset_size=m, generator=torch.Generator().manual_seed(0))
+    p = fm.prdc(r, f, nearest_k=5)
     out.update({k: float(p[k]) for k in ("precision", "recall", "density", "coverage")})
-    pr = metric("precision_recall")(r, f, k=3)
+    pr = fm.precision_recall(r, f, k=3)
     out["pr_precision"], out["pr_recall"] = float(pr["precision"]), float(pr["recall"])
     return out
 
@@ -142,7 +142,7 @@ def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
     for label in ("FID", "KID", "precision (k=4)", "recall (k=4)", "density (k=4)", "coverage (k=4)"):
         assert any(line.startswith(label) for line in lines), label
     fid_line = next(line for line in lines if line.startswith("FID"))
-    want = metric("fid")(torch.from_numpy(feats["real"]), torch.from_numpy(feats["fake"]))
+    want = fm.fid(torch.from_numpy(feats["real"]), torch.from_numpy(feats["fake"]))
     assert float(fid_line.split()[1]) == pytest.approx(want, rel=1e-5)
 
 
@@ -161,7 +161,7 @@ def test_eval_with_stats_files(tmp_path: Path, feats: dict[str, Any], capsys: py
     report = json.loads(proc.stdout)
     assert set(report["metrics"]) == {"fid"}
     assert "only fid" in proc.stderr  # default metrics reduced, and the user is told
-    want = metric("fid")(torch.from_numpy(feats["real"]), f)
+    want = fm.fid(torch.from_numpy(feats["real"]), f)
     assert report["metrics"]["fid"] == pytest.approx(want, rel=1e-9)
 
     assert cli.main(["eval", "--real", str(stats_path), "--fake", str(tmp_path / "fake_mu_sigma.npz"), "--json"]) == 0
@@ -181,7 +181,7 @@ def test_eval_inception_score_from_logits(tmp_path: Path, feats: dict[str, Any],
                    "--logits", str(tmp_path / "logits.npy"), "--splits", "4", "--json"])
     assert rc == 0
     got = json.loads(capsys.readouterr().out)["metrics"]
-    mean, std = metric("inception_score")(torch.from_numpy(logits), splits=4)
+    mean, std = fm.inception_score(torch.from_numpy(logits), splits=4)
     assert got["is"] == pytest.approx(mean, rel=1e-12) and got["is_std"] == pytest.approx(std, rel=1e-12, abs=1e-15)
     assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is"]) == 2
 
@@ -419,4 +419,4 @@ def test_image_folders_match_extract_features(tmp_path: Path, capsys: pytest.Cap
     assert report["real"]["kind"] == "images" and report["real"]["n"] == 2 and report["real"]["dim"] == 2048
     fr = extract_features(str(real), net, progress=False)
     ff = extract_features(str(fake), net, progress=False)
-    assert report["metrics"]["fid"] == pytest.approx(float(metric("fid")(fr, ff)), rel=1e-6)
+    assert report["metrics"]["fid"] == pytest.approx(float(fm.fid(fr, ff)), rel=1e-6)

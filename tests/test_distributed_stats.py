@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from fastgan.metrics.fid import FID, FeatureStats
+from fastgan.metrics.frechet import FID, FeatureStats
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ import torch
 import fastgan.metrics as M
 from fastgan.linalg._ref import NotPSDWarning
 from fastgan.metrics import _stats
-from fastgan.metrics.fid import (
+from fastgan.metrics.frechet import (
     FID,
     FeatureStats,
     fid,
@@ -345,7 +345,7 @@ def test_fid_bootstrap() -> None:
     # the multiplicity-weighted statistics equal the statistics of the explicit resample
     idx = torch.randint(400, (400,), generator=torch.Generator().manual_seed(2))
     w = torch.bincount(idx, minlength=400).double()
-    from fastgan.metrics.fid import _weighted_stats
+    from fastgan.metrics.frechet import _weighted_stats
 
     mean, cov = _weighted_stats(x, w)
     direct = FeatureStats.from_features(x[idx])

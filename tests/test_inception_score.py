@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.inception_score import InceptionScore, inception_score
-from fastgan.metrics.inception_score import split_index, torch_fidelity_order
+from fastgan.metrics.inception import InceptionScore, inception_score
+from fastgan.metrics.inception import split_index, torch_fidelity_order
 
 
 def numpy_is(probs: np.ndarray, splits: int) -> tuple[float, float]:

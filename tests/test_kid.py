@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.kid import KID, kid, kid_subset_indices, mmd2_subsets
+from fastgan.metrics.kernel_distance import KID, kid, kid_subset_indices, mmd2_subsets
 
 
 def numpy_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:

@@ -1,4 +1,4 @@
-"""precision / recall / density / coverage / realism score (fastgan.metrics.prdc).
+"""precision / recall / density / coverage / realism score (fastgan.metrics.manifold).
 
 Checked against (1) an independent float64 brute-force oracle (numpy, full matrices),
 (2) hand-derived geometric cases, (3) the ``prdc`` package (strict ``<``), and properties.

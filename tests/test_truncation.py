@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from scipy import stats
@@ -151,10 +150,10 @@ def test_truncation_sweep_with_real_metrics(monkeypatch: pytest.MonkeyPatch) -> 
     # the sweep only routes to the metric functions; pin them to their torch references so
     # this test does not depend on the state of the compiled extension
     monkeypatch.setenv("FASTGAN_BACKEND", "torch")
-    pytest.importorskip("fastgan.metrics.prdc")
-    pytest.importorskip("fastgan.metrics.fid")
-    from fastgan.metrics.fid import fid
-    from fastgan.metrics.prdc import precision_recall
+    pytest.importorskip("fastgan.metrics.manifold")
+    pytest.importorskip("fastgan.metrics.frechet")
+    from fastgan.metrics.frechet import fid
+    from fastgan.metrics.manifold import precision_recall
 
     g = torch.Generator().manual_seed(0)
     real = torch.randn(300, 4, generator=g, dtype=torch.float64)

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-import torch
+import torch  # noqa: F401  (the docstring examples use it)
 from torch import Tensor
 
 from fastgan._checks import check_choice

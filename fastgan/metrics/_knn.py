@@ -1,6 +1,6 @@
 """Exact k-NN radii and ball-membership statistics without an N x M matrix.
 
-This module is the engine behind :mod:`fastgan.metrics.prdc`. Everything it
+This module is the engine behind :mod:`fastgan.metrics.manifold`. Everything it
 returns equals a brute-force float64 computation on the *given* feature values
 (direct differences ``sum_d (a_d - b_d)**2`` in float64), not merely a float32
 approximation of it.

@@ -49,8 +49,6 @@ many rows.
 from __future__ import annotations
 
 import logging
-import sys
-import types
 from typing import Any, Optional, Sequence
 
 import torch
@@ -419,14 +417,3 @@ class PRDC:
         self.real_features.clear()
         self.fake_features.clear()
 
-
-# ``fastgan.metrics.prdc`` names both this submodule and the function :func:`prdc`. Python's
-# import system rebinds the package attribute to the submodule whenever the submodule is
-# imported, so make the module itself forward calls to the function: ``fastgan.metrics.prdc(...)``
-# then works in every import order.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, float]:
-        return prdc(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
