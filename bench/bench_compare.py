@@ -45,7 +45,7 @@ import pytest
 import torch
 from conftest import timeit  # type: ignore[import-not-found]
 
-from fastgan._io import metric
+import fastgan.metrics as fm
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -105,7 +105,7 @@ FID_CASES = ([(5000, 512)] + ([(5000, 2048)] if LARGE else [])) if DEVICE == "cp
 def test_fid_vs_baselines(benchmark: Any, record: Callable[..., None], n: int, d: int) -> None:
     from scipy import linalg
 
-    fid = metric("fid")
+    fid = fm.fid
     real = _features(n, d, 0).to(DEVICE)
     fake = _features(n, d, 1, shift=0.05, scale=1.1).to(DEVICE)
 
@@ -156,7 +156,7 @@ def test_kid_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> Non
 
     from fastgan.metrics.kernel_distance import kid_subset_indices
 
-    kid = metric("kid")
+    kid = fm.kid
     n, d, subsets, m = (1000, 2048, 20, 500) if DEVICE == "cpu" else (10000, 2048, 100, 1000)
     real = _features(n, d, 0).to(DEVICE)
     fake = _features(n, d, 1, shift=0.05).to(DEVICE)
@@ -196,7 +196,7 @@ def test_kid_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> Non
 def test_prdc_vs_prdc_package(benchmark: Any, record: Callable[..., None], n: int, d: int) -> None:
     import prdc as prdc_pkg
 
-    prdc = metric("prdc")
+    prdc = fm.prdc
     real = _features(n, d, 0).float()
     fake = _features(n, d, 1, shift=0.05).float()
     k = 5
@@ -222,7 +222,7 @@ def test_prdc_vs_prdc_package(benchmark: Any, record: Callable[..., None], n: in
 def test_inception_score_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> None:
     from torchmetrics.image.inception import InceptionScore
 
-    inception_score = metric("inception_score")
+    inception_score = fm.inception_score
     n, c, splits = 10000, 1008, 10
     logits = (torch.randn(n, c, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 4).to(DEVICE)
 

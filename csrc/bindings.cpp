@@ -201,6 +201,8 @@ void bind_sqrtm(py::module_& m) {
                       " (", fastgan::dtype_name(dtype), ")");
     FASTGAN_CHECK_ARG(max_sweeps >= 1 && max_sweeps <= 1000, op, ": max_sweeps must be in [1, 1000], got ", max_sweeps);
     FASTGAN_CHECK_ARG(tol >= 0.0 && tol < 1.0, op, ": tol must be in [0, 1), got ", tol);
+    const bool empty = batch == 0 || n == 0;
+    FASTGAN_CHECK_ARG(empty || (a != 0 && out != 0), op, ": null data pointer");
     sq::sqrtm_params p;
     p.a = reinterpret_cast<const void*>(a);
     p.b = reinterpret_cast<const void*>(b);
@@ -218,6 +220,7 @@ void bind_sqrtm(py::module_& m) {
       [make](uintptr_t a, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol,
              int threads, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("sqrtm_sym_cpu", a, 0, out, batch, n, dtype, max_sweeps, tol);
+        FASTGAN_CHECK_ARG(threads >= 1, "sqrtm_sym_cpu: num_threads must be >= 1, got ", threads);
         p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         py::gil_scoped_release release;
         return sq::sqrtm_sym_cpu(p, threads);
@@ -231,6 +234,8 @@ void bind_sqrtm(py::module_& m) {
       [make](uintptr_t a, uintptr_t b, uintptr_t out, int64_t batch, int64_t n, int dtype, int max_sweeps, double tol,
              int threads, uintptr_t neg_ratio) -> int64_t {
         sq::sqrtm_params p = make("trace_sqrt_product_cpu", a, b, out, batch, n, dtype, max_sweeps, tol);
+        FASTGAN_CHECK_ARG(batch == 0 || n == 0 || b != 0, "trace_sqrt_product_cpu: null data pointer");
+        FASTGAN_CHECK_ARG(threads >= 1, "trace_sqrt_product_cpu: num_threads must be >= 1, got ", threads);
         p.neg_ratio = reinterpret_cast<double*>(neg_ratio);
         py::gil_scoped_release release;
         return sq::trace_sqrt_product_cpu(p, threads);
