@@ -220,7 +220,7 @@ def test_binding_size_checks() -> None:
     with pytest.raises(ValueError, match="max_sweeps"):
         c.sqrtm_sym_cpu(a.data_ptr(), a.data_ptr(), 1, 3, 1, 0, 1e-15, 1)
     with pytest.raises(ValueError, match="n must be <="):
-        c.trace_sqrt_product_cuda(0, 0, 0, 1, c.SQRTM_CUDA_MAX_N + 1, 1, 30, 1e-15, 0, 0)
+        c.trace_sqrt_product_cuda(a.data_ptr(), a.data_ptr(), out.data_ptr(), 1, c.SQRTM_CUDA_MAX_N + 1, 1, 30, 1e-15, 0, 0)
     with pytest.raises(ValueError, match="null"):
         c.sqrtm_sym_cpu(0, 0, 1, 3, 1, 30, 1e-15, 1)
 
