@@ -45,6 +45,18 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1, min_time:
     return times[len(times) // 2]
 
 
+def scipy_sqrtm(m: Any) -> Any:
+    """``scipy.linalg.sqrtm(m)`` as pytorch-fid calls it (``disp=False`` where the installed scipy has it;
+    newer scipy releases removed the argument)."""
+    import inspect
+
+    import scipy.linalg
+
+    if "disp" in inspect.signature(scipy.linalg.sqrtm).parameters:
+        return scipy.linalg.sqrtm(m, disp=False)[0]
+    return scipy.linalg.sqrtm(m)
+
+
 def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)

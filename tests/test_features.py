@@ -339,7 +339,8 @@ def test_extract_png_folder(tmp_path: Path) -> None:
 
     img = np.random.default_rng(0).integers(0, 256, (9, 9, 3), dtype=np.uint8)
     Image.fromarray(img).save(tmp_path / "x.png")
-    torch.testing.assert_close(extract_features(tmp_path, TinyNet()), extract_features(img[None], TinyNet()))
+    net = TinyNet()
+    torch.testing.assert_close(extract_features(tmp_path, net), extract_features(img[None], net))
 
 
 def test_extract_dataloader_and_callable() -> None:

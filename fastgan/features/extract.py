@@ -68,7 +68,11 @@ def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: t
     [C, H, W] / [H, W]. Float values outside [0, 1] (beyond 1e-3) are refused: images in
     [-1, 1] or 0..255 floats are a frequent silent bug.
     """
-    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    if isinstance(x, np.ndarray):
+        x = np.ascontiguousarray(x)
+        t = torch.from_numpy(x if x.flags.writeable else x.copy())
+    else:
+        t = x
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a Tensor or numpy array, got {type(x).__name__}")
     if t.dim() == 2:

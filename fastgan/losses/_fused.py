@@ -106,15 +106,20 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tens
     ctx.set_materialize_grads(False)
 
 
-def _grad_input(saved: Tensor, grad_out: Tensor) -> Tensor:
+def _grad_input(saved: Tensor, grad_out: Tensor, *, may_alias: bool = False) -> Tensor:
     # backward = grad_out * saved derivative, no recomputation. Memory traffic,
     # not arithmetic, bounds this step: when grad_out is the scalar 1 (the usual
     # loss.backward() on a reduced loss; read on CPU only, where it costs no
     # device sync) the saved buffer itself is the gradient, no new tensor. The
     # buffer is never modified, so retain_graph / repeated backward stay exact
     # (autograd copies it if it is still referenced when accumulated).
+    # Only the eager autograd.Function takes this shortcut (may_alias=True): the
+    # registered op's backward is also traced by AOTAutograd, where grad_out is
+    # a fake tensor whose value cannot be read (and where is_compiling() is not
+    # reliably set across torch versions).
     if (
-        grad_out.dim() == 0
+        may_alias
+        and grad_out.dim() == 0
         and grad_out.device.type == "cpu"
         and not torch.is_grad_enabled()
         and not torch.compiler.is_compiling()
@@ -149,7 +154,7 @@ class _FdivTermFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Any, ...]:  # type: ignore[override]
         (saved,) = ctx.saved_tensors
-        return (_grad_input(saved, grad_out),) + (None,) * 6
+        return (_grad_input(saved, grad_out, may_alias=True),) + (None,) * 6
 
 
 def fdiv_term_eager(
