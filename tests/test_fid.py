@@ -287,6 +287,18 @@ def test_stats_file_validation(tmp_path: Path, arrays: dict, match: str) -> None
         load_stats(p)
 
 
+def test_finite_check_sum_shortcut() -> None:
+    from fastgan._checks import check_finite
+
+    # finite entries whose sum overflows: the count decides, nothing is raised
+    check_finite(torch.full((4,), 3e38, dtype=torch.float32), "x")
+    check_finite(torch.empty(0), "x")
+    # +inf and -inf cancel to NaN in the sum; each kind alone overflows it
+    for vals, count in (([float("inf"), float("-inf"), 1.0], 2), ([float("inf"), 1.0], 1), ([float("nan")], 1)):
+        with pytest.raises(ValueError, match=f"x: contains {count} non-finite"):
+            check_finite(torch.tensor(vals), "x")
+
+
 def test_stats_file_corrupt_truncated_pickled(tmp_path: Path) -> None:
     good = tmp_path / "good.npz"
     save_stats(good, (torch.zeros(4), torch.eye(4)))
