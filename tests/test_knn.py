@@ -264,3 +264,14 @@ def test_cuda_matches_cpu():
     b = K.cross_ball_stats_torch(x.cuda(), y.cuda(), r_cpu[0].cuda(), r_cpu[0][:250].cuda())
     for key in a:
         assert torch.equal(a[key], b[key].cpu())
+
+
+def test_chunked_float64_reductions_match_direct() -> None:
+    g = torch.Generator().manual_seed(5)
+    for shape in ((3, 4), (1000, 300)):  # below and above the chunking threshold
+        x = torch.randn(*shape, generator=g) * 100
+        want_mean = x.double().mean(0)
+        want_sq = (x.double() ** 2).sum(1)
+        torch.testing.assert_close(K.mean64(x), want_mean, rtol=1e-14, atol=1e-12)
+        torch.testing.assert_close(K.sqnorms64(x), want_sq, rtol=1e-14, atol=0)
+        assert K.mean64(x).dtype == K.sqnorms64(x).dtype == torch.float64

@@ -195,9 +195,35 @@ def _chunk_rows(n_rows: int, dim: int, budget_elems: int = 1 << 22) -> int:
     return max(1, budget_elems // max(1, dim))
 
 
+#: Rows per float64 chunk on the CPU: a few hundred KiB, so converted chunks stay in cache.
+_CPU_CHUNK_ELEMS = 1 << 16
+
+
 def mean64(x: torch.Tensor) -> torch.Tensor:
     """Float64 column mean of ``x`` (Tensor[N, D]), accumulated in float64 without a float64 copy."""
-    return x.sum(0, dtype=torch.float64) / max(1, x.shape[0])
+    n, d = x.shape
+    if x.device.type != "cpu" or x.dtype == torch.float64 or n * d <= _CPU_CHUNK_ELEMS:
+        return x.sum(0, dtype=torch.float64) / max(1, n)
+    # reductions with a dtype conversion are not vectorised on the CPU: convert cache-sized
+    # row chunks, then sum (about 4x faster; still a float64 sum of the exact inputs)
+    step = max(1, _CPU_CHUNK_ELEMS // max(1, d))
+    acc = torch.zeros(d, dtype=torch.float64)
+    for s in range(0, n, step):
+        acc += x[s : s + step].to(torch.float64).sum(0)
+    return acc / n
+
+
+def sqnorms64(w: torch.Tensor) -> torch.Tensor:
+    """Float64 squared row norms ``sum_d w_id^2`` of ``w`` (Tensor[N, D]) -> Tensor[N]."""
+    n, d = w.shape
+    if w.device.type != "cpu" or w.dtype == torch.float64 or n * d <= _CPU_CHUNK_ELEMS:
+        return torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
+    out = torch.empty(n, dtype=torch.float64)
+    step = max(1, _CPU_CHUNK_ELEMS // max(1, d))
+    for s in range(0, n, step):
+        c = w[s : s + step].to(torch.float64)
+        torch.sum(c.mul_(c), dim=1, out=out[s : s + step])
+    return out
 
 
 @dataclass
@@ -254,7 +280,7 @@ def center(x: torch.Tensor, shift: torch.Tensor, u32: float, layout: str = "row"
                 w[s : s + step] = x[s : s + step].to(torch.float64) - shift
         else:
             torch.sub(x.to(torch.float32), shift.to(torch.float32), out=w)
-        n64 = torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
+        n64 = sqnorms64(w)
         aug[:, d] = n64.to(wdtype) * -0.5  # exact: scaling by a power of two
         aug[:, d + 1] = 1.0
         return aug, n64
