@@ -6,7 +6,7 @@
 // fastgan/ validate dtype, device, contiguity and sizes first; the checks here
 // repeat the size checks and raise Python exceptions instead of aborting.
 //
-// Layout: one bind_<op>() per op folder in csrc/<op>/, called from the module
+// Layout: one bind_<op>() per op folder in csrc/<op>/ (fdiv, sqrtm), called from the module
 // definition at the bottom. Entry points used only by tests start with "_".
 
 #include <pybind11/pybind11.h>
@@ -293,12 +293,6 @@ void bind_sqrtm(py::module_& m) {
       py::arg("max_sweeps"), py::arg("tol"), py::arg("device"), py::arg("stream"), py::arg("neg_ratio") = 0);
 }
 
-// ----------------------------------------------------------------- knn ----
-void bind_knn(py::module_& m) { (void)m; }
-
-// ----------------------------------------------------------------- mmd ----
-void bind_mmd(py::module_& m) { (void)m; }
-
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -310,6 +304,4 @@ PYBIND11_MODULE(_C, m) {
   m.def("dtype_name", [](int code) { return std::string(fastgan::dtype_name(code)); });
   bind_fdiv(m);
   bind_sqrtm(m);
-  bind_knn(m);
-  bind_mmd(m);
 }
