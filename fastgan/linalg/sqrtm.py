@@ -64,7 +64,9 @@ def _use_ext(op: str, impl: str, n: int, *tensors: torch.Tensor) -> bool:
             return False
     if mode == "ext" and any(t.device.type == "cuda" for t in tensors) and n > CUDA_MAX_N:
         raise ValueError(f"{op}: impl='ext' on CUDA supports n <= {CUDA_MAX_N}, got n={n}; use impl='auto'")
-    return _dispatch.use_extension(op, impl, *tensors, dtypes=_EXT_DTYPES)
+    # The CUDA Jacobi kernels are bitwise deterministic (one thread block per matrix, every element
+    # written by one thread, integer-only atomics), so deterministic mode need not route to torch.
+    return _dispatch.use_extension(op, impl, *tensors, dtypes=_EXT_DTYPES, deterministic_cuda=True)
 
 
 def _ext_common(*tensors: torch.Tensor) -> tuple[list[torch.Tensor], int, int]:
