@@ -28,7 +28,7 @@ Bitwise identical at a fixed thread count, equal only to rounding across thread 
   threads). Elementwise values and gradients are bitwise.
 * ``sqrtm_sym(impl="torch")`` and the torch trace-sqrt routes for ``n >~ 64``:
   ``torch.linalg.eigh`` / ``eigvalsh`` (MKL's threaded ``syevd``) returned different last bits
-  for 1 and 2 threads (relative differences ~1e-15..1e-13). FID's low-rank path and
+  for 1 and 2 threads (relative differences of order 1e-15). FID's low-rank path and
   ``fid_bootstrap`` / ``fid_infinity`` inherit this through their eigensolvers.
 * Everything built on BLAS products or torch reductions (``FeatureStats``, ``fid`` on the full
   path, ``frechet_distance``, ``kid``, ``inception_score``, ``estimate_w_avg``,
