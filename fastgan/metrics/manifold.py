@@ -49,13 +49,13 @@ many rows.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan._progress import Progress
-from fastgan.metrics import _knn
+from fastgan.metrics import _ann, _knn
 
 __all__ = ["prdc", "precision_recall", "density_coverage", "realism_score", "PRDC"]
 
@@ -95,6 +95,8 @@ def _compute(
     block_size: Optional[int],
     progress: Optional[bool],
     stats: Optional[dict[str, Any]],
+    index: str = "flat",
+    index_options: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, float]:
     x, y = _prepare(real, fake)
     n, m = x.shape[0], y.shape[0]
@@ -108,9 +110,14 @@ def _compute(
         k_pr = _check_k(k_pr, "k", m, "fake")
     if k_dc is not None:
         k_dc = _check_k(k_dc, "k", n, "real")
-    be = _knn.resolve_backend(backend, x.device)
+    cfg = _resolve_index(index, index_options, backend)
     st: dict[str, Any] = {} if stats is None else stats
+    if cfg is not None:
+        return _compute_approx(x, y, k_pr, k_dc, cfg, strict=strict, progress=progress, st=st)
+    be = _knn.resolve_backend(backend, x.device)
     st["backend"] = be
+    st["approximate"] = False
+    st["index"] = "flat"
     kw: dict[str, Any] = {"block_size": block_size, "stats": st}
     real_ks = sorted({k for k in (k_pr, k_dc) if k is not None})
     total = n + (m if k_pr is not None else 0) + n
@@ -138,6 +145,66 @@ def _compute(
     return out
 
 
+def _resolve_index(index: Any, index_options: Optional[Mapping[str, Any]], backend: str) -> Optional[_ann.AnnConfig]:
+    cfg = _ann.resolve_index(index, index_options)
+    if cfg is not None and backend == "torch":
+        raise ValueError(f"backend: 'torch' runs exact searches only; index={index!r} needs backend='auto' or 'faiss'")
+    return cfg
+
+
+def _metrics_from(pr_stats: Optional[dict], dc_stats: Optional[dict], k_dc: Optional[int], n: int, m: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if pr_stats is not None:
+        out["precision"] = int((pr_stats["count_y"] > 0).sum().item()) / m
+        out["recall"] = int(pr_stats["inside_y_x"].sum().item()) / n
+    if dc_stats is not None and k_dc is not None:
+        out["density"] = int(dc_stats["count_y"].sum().item()) / (k_dc * m)
+        out["coverage"] = int(dc_stats["cover_x"].sum().item()) / n
+    return out
+
+
+def _compute_approx(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    k_pr: Optional[int],
+    k_dc: Optional[int],
+    cfg: _ann.AnnConfig,
+    *,
+    strict: bool,
+    progress: Optional[bool],
+    st: dict[str, Any],
+) -> dict[str, float]:
+    """The four metrics with approximate candidate searches (see :mod:`fastgan.metrics._ann`)."""
+    n, m = x.shape[0], y.shape[0]
+    real_ks = sorted({k for k in (k_pr, k_dc) if k is not None})
+    cand = cfg.n_candidates(max(real_ks))
+    st["backend"] = "faiss"
+    st["approximate"] = True
+    st["index"] = cfg.kind
+    st["index_options"] = {**cfg.as_dict(), "candidates": cand}
+    n_cross = 1 + int(k_pr is not None and k_dc is not None and k_pr != k_dc)
+    total = n + (m if k_pr is not None else 0) + n_cross * m + n * (1 + int(k_pr is not None))
+    with _progress(progress, total, "prdc (approximate)") as bar:
+        index_x = _ann.AnnIndex(x, cfg)
+        r2 = _ann.ann_sqradii(x, real_ks, index_x, progress=bar, stats=st)
+        st["index_params"] = {"real": index_x.params}
+        del index_x
+        r2_by_k = {k: r2[t] for t, k in enumerate(real_ks)}
+        # the plain index of the fake set gives its radii and coverage's nearest fake samples
+        index_y = _ann.AnnIndex(y, cfg)
+        st["index_params"]["fake"] = index_y.params
+        s2 = _ann.ann_sqradii(y, [k_pr], index_y, progress=bar, stats=st)[0] if k_pr is not None else None
+        kw: dict[str, Any] = {"strict": strict, "progress": bar, "stats": st}
+        if k_pr is not None and k_dc is not None and k_pr != k_dc:
+            pr_stats = _ann.ann_ball_stats(x, y, r2_by_k[k_pr], s2, cfg, cand, **kw)
+            dc_stats = _ann.ann_ball_stats(x, y, r2_by_k[k_dc], None, cfg, cand, index_y=index_y, **kw)
+        else:
+            r_use = r2_by_k[k_pr if k_pr is not None else k_dc]  # type: ignore[index]
+            pr_stats = dc_stats = _ann.ann_ball_stats(x, y, r_use, s2, cfg, cand, index_y=index_y, **kw)
+    logger.info("prdc with index=%r is approximate (%s)", cfg.kind, st["index_options"])
+    return _metrics_from(pr_stats if k_pr is not None else None, dc_stats, k_dc, n, m)
+
+
 def prdc(
     real: Any,
     fake: Any,
@@ -148,6 +215,8 @@ def prdc(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    index: str = "flat",
+    index_options: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage with one shared k-NN computation.
 
@@ -179,6 +248,7 @@ def prdc(
     return _compute(
         real, fake, nearest_k, nearest_k,
         strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats,
+        index=index, index_options=index_options,
     )
 
 
@@ -192,6 +262,8 @@ def precision_recall(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    index: str = "flat",
+    index_options: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019), exactly.
 
@@ -214,7 +286,8 @@ def precision_recall(
         {'precision': 0.0, 'recall': 0.0}
     """
     return _compute(
-        real, fake, k, None, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats
+        real, fake, k, None, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats,
+        index=index, index_options=index_options,
     )
 
 
@@ -228,6 +301,8 @@ def density_coverage(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    index: str = "flat",
+    index_options: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020), exactly.
 
@@ -249,7 +324,8 @@ def density_coverage(
         {'density': 2.0, 'coverage': 0.5}
     """
     return _compute(
-        real, fake, None, k, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats
+        real, fake, None, k, strict=strict, backend=backend, block_size=block_size, progress=progress, stats=stats,
+        index=index, index_options=index_options,
     )
 
 
@@ -265,6 +341,8 @@ def realism_score(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    index: str = "flat",
+    index_options: Optional[Mapping[str, Any]] = None,
 ) -> torch.Tensor:
     """Realism score of each sample (Kynkaanniemi et al. 2019, Sec. 5), exactly.
 
@@ -300,19 +378,36 @@ def realism_score(
         raise ValueError(f"eps: must be >= 0, got {eps}")
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size")
-    be = _knn.resolve_backend(check_choice(backend, "backend", _knn.BACKENDS), x.device)
+    check_choice(backend, "backend", _knn.BACKENDS)
+    cfg = _resolve_index(index, index_options, backend)
     st: dict[str, Any] = {} if stats is None else stats
-    st["backend"] = be
+    if cfg is None:
+        be = _knn.resolve_backend(backend, x.device)
+        st.update(backend=be, approximate=False, index="flat")
+    else:
+        cand = cfg.n_candidates(k)
+        st.update(backend="faiss", approximate=True, index=cfg.kind, index_options={**cfg.as_dict(), "candidates": cand})
     with _progress(progress, x.shape[0] + q.shape[0], "realism") as bar:
-        r2 = _knn.knn_sqradii(x, [k], be, block_size=block_size, progress=bar, stats=st)[0]
+        if cfg is None:
+            r2 = _knn.knn_sqradii(x, [k], be, block_size=block_size, progress=bar, stats=st)[0]
+        else:
+            index_x = _ann.AnnIndex(x, cfg)
+            st["index_params"] = {"real": index_x.params}
+            r2 = _ann.ann_sqradii(x, [k], index_x, progress=bar, stats=st)[0]
+            del index_x
         if prune:
             srt = torch.sort(r2).values
             n = srt.numel()
             median = 0.5 * (srt[(n - 1) // 2] + srt[n // 2])
             r2 = torch.where(r2 <= median, r2, torch.zeros_like(r2))
-        ratio = _knn.max_ratio_torch(
-            x, r2, q, eps=eps if squared else 0.0, block_size=block_size, progress=bar, stats=st
-        )
+        if cfg is None:
+            ratio = _knn.max_ratio_torch(
+                x, r2, q, eps=eps if squared else 0.0, block_size=block_size, progress=bar, stats=st
+            )
+        else:
+            ratio = _ann.ann_max_ratio(
+                x, r2, q, cfg, cand, eps=eps if squared else 0.0, progress=bar, stats=st
+            )
     return ratio if squared else ratio.sqrt()
 
 
@@ -371,8 +466,13 @@ class PRDC:
         progress: Optional[bool] = None,
         sync: bool = True,
         process_group: Any = None,
+        index: str = "flat",
+        index_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.nearest_k = check_positive_int(nearest_k, "nearest_k")
+        _resolve_index(index, index_options, backend)
+        self.index = index
+        self.index_options = dict(index_options) if index_options is not None else None
         self.strict = strict
         self.backend = check_choice(backend, "backend", _knn.BACKENDS)
         self.block_size = block_size
@@ -410,6 +510,7 @@ class PRDC:
         return prdc(
             x, y, self.nearest_k, strict=self.strict, backend=self.backend,
             block_size=self.block_size, progress=self.progress, stats=stats,
+            index=self.index, index_options=self.index_options,
         )
 
     def reset(self) -> None:
