@@ -43,7 +43,11 @@ KL's ``exp(v - 1)`` (fake side) and reverse KL's ``-exp(-v)`` (real side), Neyma
 and squared Hellinger (``exp(v)`` on the real side, ``exp(v/2)`` resp. ``exp(-v)``
 on the fake side), Jeffrey's ``~exp(v - 1)`` for large positive fake logits, and
 the alpha family's power growth. GAN, JS, Pearson, total variation, WGAN and
-hinge stay finite for all finite logits.
+hinge stay finite for all finite logits. A discriminator loss adds the two sides, so
+when one side overflows to ``+inf`` and the other to ``-inf`` the sum is NaN (IEEE
+``inf - inf``: the true value's sign is not determined by the rounded terms); in
+the registry only Neyman chi^2 can do this (float32: real logits above ~88.7 together
+with fake logits above ~177.4).
 
 Matches: f-GAN Table 6 conventions (see :mod:`fastgan.divergences` for the
 Pearson, JS, Jeffrey and alpha decisions).
