@@ -17,7 +17,7 @@ import torch
 
 pytest.importorskip("faiss")
 
-from fastgan.metrics import PRDC, density_coverage, precision_recall, prdc, realism_score  # noqa: E402
+from fastgan.metrics import PRDC, density_coverage, prdc, precision_recall, realism_score
 
 A = importlib.import_module("fastgan.metrics._ann")
 K = importlib.import_module("fastgan.metrics._knn")
