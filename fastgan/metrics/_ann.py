@@ -13,7 +13,7 @@ recomputed from the original features in float64 by direct differences
 (``sum_d (a_d - b_d)**2``, the exact engine's convention), and decisions use the same
 ``<=`` / ``<`` rules.
 
-* **Radii.** Each sample's ``kmax + 1`` approximate nearest neighbours (itself included)
+* **Radii.** Each sample's ``kmax + 9`` approximate nearest neighbours (itself included)
   are searched in an index of its own set; ``r_i^2`` is the ``k``-th smallest exact
   distance among the returned points other than ``i``. The returned points are a
   subset of all points, so ``r~_i >= r_i``: **approximate radii are never smaller than
@@ -69,10 +69,13 @@ options (IVF ``nprobe = 16``, ``nlist ~ 4 sqrt(N)``; HNSW ``M = 32``, ``ef_searc
   +4.8 %; coverage reacts most because nearest fake distances concentrate at the
   radius); HNSW ``(0.077, 0.12, 0.080, 0.030)``, 57 % of the radii too large.
 * Speed: at these sizes the approximate path is NOT faster than the exact one on a CPU
-  (faiss scans are memory-bound, the exact path runs at GEMM speed): IVF took 1.0x the
-  exact time at 20k x 256 and 2.7x at 10k x 2048; HNSW 3.4x and 3.2x. The exact cost
-  grows like ``N^2``; IVF with the default ``nlist ~ 4 sqrt(N)`` scans ``~4 nprobe sqrt(N)``
-  points per query, i.e. grows like ``N^1.5``.
+  (faiss scans are memory-bound, the exact path runs at GEMM speed). Two runs: IVF took
+  1.0x-1.2x the exact time at 20k x 256 and 2.7x-3.2x at 10k x 2048; HNSW 3.4x-3.6x and
+  2.5x-3.2x. One run at 40k x 256 (loaded machine): IVF 75.5 s, exact 73.9 s. The exact
+  cost grows like ``N^2``; IVF with the default ``nlist ~ 4 sqrt(N)`` scans
+  ``~4 nprobe sqrt(N)`` points per query, i.e. grows like ``N^1.5`` (not measured beyond 40k
+  here), so it is meant for sizes where the exact path is out of reach. A variant that
+  scanned the same IVF cells with one torch GEMM per cell was slower (cells of ~40 rows).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ OPTION_KEYS = {
     "ivf": ("nlist", "nprobe", "niter", "seed", "candidates"),
     "hnsw": ("M", "ef_search", "ef_construction", "candidates"),
 }
+_RADII_SLACK = 8
 # queries per faiss search call (bounds the (rows x candidates) float64 temporaries)
 _QUERY_BLOCK = 8192
 
@@ -277,7 +281,7 @@ def ann_sqradii(
     """Approximate squared k-NN radii (Tensor[len(ks), N] float64, on ``x``'s device).
 
     ``index`` must be built on ``x``. Each value is the ``k``-th smallest exact float64
-    squared distance from ``x_i`` to the OTHER rows the index returned among ``kmax + 1``
+    squared distance from ``x_i`` to the OTHER rows the index returned among ``kmax + 9``
     approximate neighbours, hence never smaller than the exact radius (see the module
     docstring). Rows with fewer than ``kmax`` valid candidates are searched exhaustively.
     """
@@ -288,7 +292,8 @@ def ann_sqradii(
     short_total = 0
     for s in range(0, n, _QUERY_BLOCK):
         e = min(n, s + _QUERY_BLOCK)
-        idx = index.search(x[s:e], kmax + 1).to(dev)
+        # 8 spare candidates: float32 near-ties in the index cannot push a true neighbour out
+        idx = index.search(x[s:e], kmax + 1 + _RADII_SLACK).to(dev)
         rows = torch.arange(s, e, device=dev)
         valid = (idx >= 0) & (idx != rows.unsqueeze(1))
         d2 = torch.full(idx.shape, math.inf, dtype=torch.float64, device=dev)

@@ -57,8 +57,8 @@ absolute errors of (precision, recall, density, coverage) ``(1e-4, 0, 0.0016, 1e
 IVF and ``(3e-4, 0.0037, 0.019, 0)`` with HNSW on 10k x 2048 clustered low-intrinsic-dimension
 features; ``(0.016, 0.004, 0.025, 0.18)`` (IVF) and ``(0.077, 0.12, 0.080, 0.030)`` (HNSW) on
 20k x 256 isotropic Gaussians, the worst case. At these sizes it was not faster than the
-exact path on a CPU (1.0x-3.4x its time); it pays off only where ``N^2`` work is out of
-reach. Details: :mod:`fastgan.metrics._ann`.
+exact path on a CPU (IVF 1.0x-3.2x, HNSW 2.5x-3.6x its time); it is meant for sizes
+where the exact ``N^2`` work is out of reach. Details: :mod:`fastgan.metrics._ann`.
 """
 
 from __future__ import annotations
@@ -256,7 +256,8 @@ def prdc(
             ``niter`` (k-means iterations, 10), ``seed`` (k-means seed, 1234); HNSW ``M`` (32),
             ``ef_search`` (64), ``ef_construction`` (64); both ``candidates`` (balls tested per
             query, default ``max(4 k, 16)``). Larger ``nprobe`` / ``ef_search`` / ``candidates``:
-            smaller error, longer run. ``nprobe = nlist`` with ``candidates >= N`` is exact.
+            smaller error, longer run. ``nprobe = nlist`` with ``candidates >= N`` gives the exact
+            result (unless float32 near-ties in the index's ranking exceed 8 spare neighbours).
             Measured defaults' error: see the module docstring (worst case: coverage off by
             0.18 on 20k x 256 isotropic Gaussians with IVF; below 0.002 on clustered 2048-d
             features).
