@@ -90,6 +90,7 @@ import torch
 
 from fastgan._progress import Progress
 from fastgan.metrics import _knn
+from fastgan.metrics._knn import _decide
 
 logger = logging.getLogger(__name__)
 
@@ -423,10 +424,6 @@ def ann_ball_stats(
         stats["ann_pairs"] = stats.get("ann_pairs", 0) + pairs
         stats["ann_researched_queries"] = stats.get("ann_researched_queries", 0) + researched
     return res
-
-
-def _decide(d2: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
-    return d2 < thr if strict else d2 <= thr
 
 
 def ann_max_ratio(
