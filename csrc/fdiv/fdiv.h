@@ -121,18 +121,47 @@ template <typename T> FDIV_HD T max0(T x) { return x > T(0) ? x : T(0); }
 template <typename T> FDIV_HD T fabs_(T x) { return x < T(0) ? -x : x; }
 
 #if !defined(__CUDA_ARCH__)
-// exp(x) = 2^n * e^r, |r| <= ln2/2, e^r by its Taylor polynomial (degree 7
-// float, 13 double: truncation < 0.05 ulp). 2^n is applied as 2^n1 * 2^n2 so
-// that results in the subnormal range and the overflow to inf come out right.
-FDIV_HD float exp_(float x) {
-  float xc = x < -104.0f ? -104.0f : x;
-  xc = xc > 89.0f ? 89.0f : xc;
+// Shared by exp_ and expm1_: x = n ln2 + r with n = round(x / ln2) and |r| <=
+// ln2/2 (Cody-Waite: ln2 split in a high part exact in n * hi and a low part),
+// and the power 2^n split as 2^n1 * 2^n2 so that results in the subnormal range
+// and the overflow to inf come out right when applied as (v * s1) * s2.
+struct Ln2Reduced32 {
+  float r, s1, s2;
+};
+FDIV_HD Ln2Reduced32 reduce_ln2_(float xc) {
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   float t = xc * 1.44269504088896341f + magic;
   float nf = t - magic;
   int32_t n = as_int(t) - as_int(magic);
   float r = xc - nf * 0.693359375f;
   r = r - nf * -2.12194440e-4f;
+  int32_t n1 = as_int(nf * 0.5f + magic) - as_int(magic);
+  int32_t n2 = n - n1;
+  return {r, as_float((n1 + 127) << 23), as_float((n2 + 127) << 23)};
+}
+
+struct Ln2Reduced64 {
+  double r, s1, s2;
+};
+FDIV_HD Ln2Reduced64 reduce_ln2_(double xc) {
+  const double magic = 6755399441055744.0;  // 1.5 * 2^52
+  double t = xc * 1.4426950408889634074 + magic;
+  double nf = t - magic;
+  int64_t n = as_int(t) - as_int(magic);
+  double r = xc - nf * 6.93145751953125E-1;
+  r = r - nf * 1.42860682030941723212E-6;
+  int64_t n1 = as_int(nf * 0.5 + magic) - as_int(magic);
+  int64_t n2 = n - n1;
+  return {r, as_double((n1 + 1023) << 52), as_double((n2 + 1023) << 52)};
+}
+
+// exp(x) = 2^n * e^r, e^r by its Taylor polynomial (degree 7 float, 13 double:
+// truncation < 0.05 ulp).
+FDIV_HD float exp_(float x) {
+  float xc = x < -104.0f ? -104.0f : x;
+  xc = xc > 89.0f ? 89.0f : xc;
+  Ln2Reduced32 q = reduce_ln2_(xc);
+  float r = q.r;
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
@@ -141,23 +170,15 @@ FDIV_HD float exp_(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t n1 = as_int(nf * 0.5f + magic) - as_int(magic);
-  int32_t n2 = n - n1;
-  float s1 = as_float((n1 + 127) << 23);
-  float s2 = as_float((n2 + 127) << 23);
-  float res = (p * s1) * s2;
+  float res = (p * q.s1) * q.s2;
   return x != x ? x : res;
 }
 
 FDIV_HD double exp_(double x) {
   double xc = x < -746.0 ? -746.0 : x;
   xc = xc > 710.0 ? 710.0 : xc;
-  const double magic = 6755399441055744.0;  // 1.5 * 2^52
-  double t = xc * 1.4426950408889634074 + magic;
-  double nf = t - magic;
-  int64_t n = as_int(t) - as_int(magic);
-  double r = xc - nf * 6.93145751953125E-1;
-  r = r - nf * 1.42860682030941723212E-6;
+  Ln2Reduced64 q = reduce_ln2_(xc);
+  double r = q.r;
   double p = 1.0 / 6227020800.0;
   p = p * r + 1.0 / 479001600.0;
   p = p * r + 1.0 / 39916800.0;
@@ -172,11 +193,7 @@ FDIV_HD double exp_(double x) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  int64_t n1 = as_int(nf * 0.5 + magic) - as_int(magic);
-  int64_t n2 = n - n1;
-  double s1 = as_double((n1 + 1023) << 52);
-  double s2 = as_double((n2 + 1023) << 52);
-  double res = (p * s1) * s2;
+  double res = (p * q.s1) * q.s2;
   return x != x ? x : res;
 }
 
@@ -185,12 +202,8 @@ FDIV_HD double exp_(double x) {
 FDIV_HD float expm1_(float x) {
   float xc = x < -90.0f ? -90.0f : x;
   xc = xc > 89.0f ? 89.0f : xc;
-  const float magic = 12582912.0f;
-  float t = xc * 1.44269504088896341f + magic;
-  float nf = t - magic;
-  int32_t n = as_int(t) - as_int(magic);
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
+  Ln2Reduced32 q = reduce_ln2_(xc);
+  float r = q.r;
   float p = 1.0f / 40320.0f;
   p = p * r + 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
@@ -198,24 +211,16 @@ FDIV_HD float expm1_(float x) {
   p = p * r + 1.0f / 24.0f;
   p = p * r + 1.0f / 6.0f;
   p = p * r + 0.5f;
-  float q = r + (r * r) * p;
-  int32_t n1 = as_int(nf * 0.5f + magic) - as_int(magic);
-  int32_t n2 = n - n1;
-  float s1 = as_float((n1 + 127) << 23);
-  float s2 = as_float((n2 + 127) << 23);
-  float res = (q * s1) * s2 + (s1 * s2 - 1.0f);
+  float e = r + (r * r) * p;
+  float res = (e * q.s1) * q.s2 + (q.s1 * q.s2 - 1.0f);
   return x != x ? x : res;
 }
 
 FDIV_HD double expm1_(double x) {
   double xc = x < -750.0 ? -750.0 : x;
   xc = xc > 710.0 ? 710.0 : xc;
-  const double magic = 6755399441055744.0;
-  double t = xc * 1.4426950408889634074 + magic;
-  double nf = t - magic;
-  int64_t n = as_int(t) - as_int(magic);
-  double r = xc - nf * 6.93145751953125E-1;
-  r = r - nf * 1.42860682030941723212E-6;
+  Ln2Reduced64 q = reduce_ln2_(xc);
+  double r = q.r;
   double p = 1.0 / 87178291200.0;
   p = p * r + 1.0 / 6227020800.0;
   p = p * r + 1.0 / 479001600.0;
@@ -229,18 +234,11 @@ FDIV_HD double expm1_(double x) {
   p = p * r + 1.0 / 24.0;
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
-  double q = r + (r * r) * p;
-  int64_t n1 = as_int(nf * 0.5 + magic) - as_int(magic);
-  int64_t n2 = n - n1;
-  double s1 = as_double((n1 + 1023) << 52);
-  double s2 = as_double((n2 + 1023) << 52);
-  double res = (q * s1) * s2 + (s1 * s2 - 1.0);
+  double e = r + (r * r) * p;
+  double res = (e * q.s1) * q.s2 + (q.s1 * q.s2 - 1.0);
   return x != x ? x : res;
 }
 
-// log(x) = e*ln2 + log1p(f), m = 1 + f in [sqrt(1/2), sqrt(2)),
-// log1p(f) = f - (hfsq - s*(hfsq + R(s^2))), s = f / (2 + f) (the atanh
-// series; Taylor coefficients 2/(2k+1), truncated below 0.01 ulp).
 FDIV_HD float log_(float x) {
   bool tiny = x < 1.17549435e-38f;
   float xs = tiny ? x * 33554432.0f : x;  // 2^25 lifts subnormals
