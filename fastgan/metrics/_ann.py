@@ -368,12 +368,7 @@ def ann_ball_stats(
     """
     n, m = x.shape[0], y.shape[0]
     dev = x.device
-    res: dict[str, torch.Tensor] = {}
-    if r2x is not None:
-        res["count_y"] = torch.zeros(m, dtype=torch.int64, device=dev)
-        res["cover_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
-    if s2y is not None:
-        res["inside_y_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
+    res = _knn.empty_ball_stats(n, m, r2x is not None, s2y is not None, dev)
     if n == 0 or m == 0 or (r2x is None and s2y is None):
         return res
     pairs = 0

@@ -660,6 +660,19 @@ def knn_radii_torch(
     return radii
 
 
+def empty_ball_stats(n: int, m: int, rows_balls: bool, cols_balls: bool, device: torch.device) -> dict[str, torch.Tensor]:
+    """Zeroed result dict of the ball-membership engines (keys as in :func:`cross_ball_stats_torch`):
+    ``count_y`` (int64[M]) and ``cover_x`` (bool[N]) when ``x`` has radii, ``inside_y_x`` (bool[N])
+    when ``y`` has radii."""
+    res: dict[str, torch.Tensor] = {}
+    if rows_balls:
+        res["count_y"] = torch.zeros(m, dtype=torch.int64, device=device)
+        res["cover_x"] = torch.zeros(n, dtype=torch.bool, device=device)
+    if cols_balls:
+        res["inside_y_x"] = torch.zeros(n, dtype=torch.bool, device=device)
+    return res
+
+
 def _decide(d2: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
     return d2 < thr if strict else d2 <= thr
 
@@ -693,12 +706,7 @@ def cross_ball_stats_torch(
     dev = x.device
     rv = RadiusView.of(r2x) if r2x is not None else None
     sv = RadiusView.of(s2y) if s2y is not None else None
-    res: dict[str, torch.Tensor] = {}
-    if r2x is not None:
-        res["count_y"] = torch.zeros(m, dtype=torch.int64, device=dev)
-        res["cover_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
-    if s2y is not None:
-        res["inside_y_x"] = torch.zeros(n, dtype=torch.bool, device=dev)
+    res = empty_ball_stats(n, m, r2x is not None, s2y is not None, dev)
     if n == 0 or m == 0 or (r2x is None and s2y is None):
         return res
     refined = [0]
