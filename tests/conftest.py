@@ -57,6 +57,17 @@ def no_ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _dispatch.reset_warnings()
 
 
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch ops single-threaded (modules opt in with ``pytestmark``): on a shared,
+    oversubscribed CPU torch's OpenMP pool can be orders of magnitude slower. Thread-count
+    behaviour is tested explicitly (the kernels' own threading, test_determinism.py)."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import math
 
@@ -35,14 +34,7 @@ CASES: list[tuple[str, dict]] = [(n, {}) for n in DIVERGENCES if n != "alpha"] +
 IDS = [n + (f"-{p['alpha']}" if p else "") for n, p in CASES]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Run torch ops single-threaded here: on a shared, oversubscribed CPU torch's OpenMP pool can be
-    orders of magnitude slower. The kernels' own threading is tested explicitly."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _div(name: str, params: dict) -> Divergence:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable
 
 import math
 import warnings
@@ -46,14 +46,7 @@ KERNEL_NAMES = DIV_IDS + ["wgan", "hinge"]
 REL = {torch.float64: 1e-12, torch.float32: 1e-6}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Run torch ops single-threaded here: on a shared, oversubscribed CPU torch's OpenMP pool can be
-    orders of magnitude slower. The kernels' own threading is tested explicitly."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:

@@ -34,7 +34,6 @@ identical sets score one) with what they do not cover:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,14 +56,7 @@ KNN_BACKENDS = ["torch"] + (["faiss"] if _knn.faiss_module() is not None else []
 F32_MAX = float(torch.finfo(torch.float32).max)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Single-threaded torch: on a shared, loaded CPU the thread pool only adds overhead here
-    (thread-count behaviour is tested in test_determinism.py)."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gen(seed: int) -> torch.Generator:
