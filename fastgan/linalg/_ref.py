@@ -136,43 +136,44 @@ LAPACK_MIN_N = 128
 
 
 def _lapack_cholesky(a: torch.Tensor) -> Optional["np.ndarray"]:
-    """Lower Cholesky factor of CPU float64 ``a`` (Tensor[n, n], symmetric) as a Fortran-ordered
-    array with the upper part zeroed, or None when it fails or a pivot is at rounding level (the
-    :func:`_chol_ok` criterion). Reads one triangle of ``a``; its transposed view needs no copy."""
+    """Upper Cholesky factor ``U`` (``a = U^T U``) of CPU float64 ``a`` (Tensor[n, n], symmetric) as
+    LAPACK returns it (Fortran-ordered, lower part zeroed), or None when it fails or a pivot is at
+    rounding level (the :func:`_chol_ok` criterion). Reads one triangle of ``a``; its transposed
+    view needs no copy."""
     from scipy.linalg import lapack
 
     n = a.shape[-1]
     view = a.numpy().T  # Fortran-ordered; equals a for symmetric input
-    upper, info = lapack.dpotrf(view, lower=0, clean=1, overwrite_a=0)  # view = U^T U
+    upper, info = lapack.dpotrf(view, lower=0, clean=1, overwrite_a=0)
     if info != 0:
         return None
-    lower = upper.T  # L = U^T, Fortran-ordered view of the row-major U
     piv = np.diagonal(upper) ** 2
     scale = max(float(np.abs(np.diagonal(view)).max()), float(torch.finfo(torch.float64).tiny))
     if not np.isfinite(piv).all() or float(piv.min()) <= 10.0 * n * _EPS64 * scale:
         return None
-    return np.asfortranarray(lower)
+    return upper
 
 
 def _lapack_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> Optional[torch.Tensor]:
     """Eigenvalues of ``A^1/2 B A^1/2`` for one well-conditioned CPU float64 pair (Tensor[n, n] each).
 
-    With ``A = La La^T`` and ``B = Lb Lb^T`` (LAPACK ``potrf``), ``La^T B La = C C^T`` for
-    ``C = La^T Lb``: one triangular product (``trmm``, n^3 flops) and one rank-k update (``syrk``,
-    n^3 flops) instead of two dense products (4 n^3), then ``syevd`` (eigenvalues only). Returns
-    None when a factor is singular at rounding level (the caller's torch route handles that
-    exactly) or scipy's BLAS/LAPACK wrappers are unavailable.
+    With ``A = La La^T`` and ``B = Lb Lb^T`` (LAPACK ``potrf``, ``L = U^T``), ``La^T B La = C C^T``
+    for ``C = La^T Lb``, whose eigenvalues are those of ``C^T C`` with ``C^T = Ub Ua^T``: one
+    triangular product (``trmm``, n^3 flops, on the factors as LAPACK stores them) and one rank-k
+    update (``syrk``, n^3 flops) instead of two dense products (4 n^3), then ``syevd``
+    (eigenvalues only). Returns None when a factor is singular at rounding level (the caller's
+    torch route handles that exactly) or scipy's BLAS/LAPACK wrappers are unavailable.
     """
     try:
         from scipy.linalg import blas, eigh
     except ImportError:  # pragma: no cover - scipy is a dependency
         return None
-    la = _lapack_cholesky(a)
-    lb = _lapack_cholesky(b) if la is not None else None
-    if la is None or lb is None:
+    ua = _lapack_cholesky(a)
+    ub = _lapack_cholesky(b) if ua is not None else None
+    if ua is None or ub is None:
         return None
-    c = blas.dtrmm(1.0, la, lb, side=0, lower=1, trans_a=1, overwrite_b=1)  # La^T Lb
-    m = blas.dsyrk(1.0, c, trans=0, lower=0)  # C C^T, upper triangle
+    ct = blas.dtrmm(1.0, ua, ub, side=1, lower=0, trans_a=1, overwrite_b=1)  # Ub Ua^T = C^T
+    m = blas.dsyrk(1.0, ct, trans=1, lower=0)  # (C^T)^T C^T = C C^T, upper triangle
     lam = eigh(m, lower=False, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False)
     return torch.from_numpy(lam)
 
