@@ -206,7 +206,7 @@ def mean64(x: torch.Tensor) -> torch.Tensor:
         return x.sum(0, dtype=torch.float64) / max(1, n)
     # reductions with a dtype conversion are not vectorised on the CPU: convert cache-sized
     # row chunks, then sum (about 4x faster; still a float64 sum of the exact inputs)
-    step = max(1, _CPU_CHUNK_ELEMS // max(1, d))
+    step = _chunk_rows(n, d, _CPU_CHUNK_ELEMS)
     acc = torch.zeros(d, dtype=torch.float64)
     for s in range(0, n, step):
         acc += x[s : s + step].to(torch.float64).sum(0)
@@ -219,7 +219,7 @@ def sqnorms64(w: torch.Tensor) -> torch.Tensor:
     if w.device.type != "cpu" or w.dtype == torch.float64 or n * d <= _CPU_CHUNK_ELEMS:
         return torch.linalg.vector_norm(w, dim=1, dtype=torch.float64).square_()
     out = torch.empty(n, dtype=torch.float64)
-    step = max(1, _CPU_CHUNK_ELEMS // max(1, d))
+    step = _chunk_rows(n, d, _CPU_CHUNK_ELEMS)
     for s in range(0, n, step):
         c = w[s : s + step].to(torch.float64)
         torch.sum(c.mul_(c), dim=1, out=out[s : s + step])
