@@ -61,16 +61,8 @@ py::dict cuda_info_dict() {
 void bind_fdiv(py::module_& m) {
   namespace fd = fastgan::fdiv;
   // Shared argument checks for the CPU and CUDA entry points.
-  auto make_params = [](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
-                        int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
-                        double coef) {
-    FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
-    FASTGAN_CHECK_ARG(grad_numel == n, "fdiv: grad buffer has ", grad_numel, " elements, expected n = ", n);
-    const int64_t want_out = reduce ? 1 : n;
-    FASTGAN_CHECK_ARG(out_numel == want_out, "fdiv: out buffer has ", out_numel, " elements, expected ",
-                      want_out, reduce ? " (reduce=True writes one value)" : " (one per input element)");
-    FASTGAN_CHECK_ARG(n == 0 || (x != 0 && grad != 0), "fdiv: null data pointer");
-    FASTGAN_CHECK_ARG(out != 0 || out_numel == 0, "fdiv: null out pointer");
+  // Kernel id, term, dtype and alpha/coef checks shared by every entry point.
+  auto check_kernel_args = [](int dtype, int kernel, int term, double alpha, double coef) {
     FASTGAN_CHECK_ARG(dtype >= 0 && dtype <= 3, "fdiv: unsupported dtype code ", dtype);
     FASTGAN_CHECK_ARG(kernel >= 0 && kernel < fd::NUM_KERNELS, "fdiv: unknown kernel id ", kernel);
     FASTGAN_CHECK_ARG(term == fd::ACTIVATION || term == fd::CONJUGATE, "fdiv: term must be 0 or 1, got ",
@@ -81,10 +73,27 @@ void bind_fdiv(py::module_& m) {
                         alpha);
     if (kernel == fd::ALPHA_GT1)
       FASTGAN_CHECK_ARG(alpha > 1.0, "fdiv: kernel ALPHA_GT1 needs alpha > 1, got ", alpha);
+  };
+  // Shared argument checks for the CPU and CUDA forward entry points. optional_grad: grad_numel == 0
+  // (null grad) is accepted and means "store no derivative" (CUDA only).
+  auto make_params = [check_kernel_args](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n,
+                                          int64_t out_numel, int64_t grad_numel, int dtype, int kernel,
+                                          int term, bool reduce, double alpha, double coef,
+                                          bool optional_grad) {
+    FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
+    const bool no_grad = optional_grad && grad_numel == 0 && grad == 0;
+    FASTGAN_CHECK_ARG(no_grad || grad_numel == n, "fdiv: grad buffer has ", grad_numel,
+                      " elements, expected n = ", n, optional_grad ? " (or 0 with a null pointer)" : "");
+    const int64_t want_out = reduce ? 1 : n;
+    FASTGAN_CHECK_ARG(out_numel == want_out, "fdiv: out buffer has ", out_numel, " elements, expected ",
+                      want_out, reduce ? " (reduce=True writes one value)" : " (one per input element)");
+    FASTGAN_CHECK_ARG(n == 0 || (x != 0 && (grad != 0 || no_grad)), "fdiv: null data pointer");
+    FASTGAN_CHECK_ARG(out != 0 || out_numel == 0, "fdiv: null out pointer");
+    check_kernel_args(dtype, kernel, term, alpha, coef);
     fd::Params p;
     p.x = reinterpret_cast<const void*>(x);
     p.out = reinterpret_cast<void*>(out);
-    p.grad = reinterpret_cast<void*>(grad);
+    p.grad = no_grad ? nullptr : reinterpret_cast<void*>(grad);
     p.n = n;
     p.dtype = dtype;
     p.kernel = kernel;
@@ -101,7 +110,7 @@ void bind_fdiv(py::module_& m) {
                     int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
                     double coef, int num_threads) {
         fd::Params p = make_params(x, out, grad, n, out_numel, grad_numel, dtype, kernel, term, reduce,
-                                   alpha, coef);
+                                   alpha, coef, false);
         FASTGAN_CHECK_ARG(num_threads >= 1, "fdiv: num_threads must be >= 1, got ", num_threads);
         py::gil_scoped_release release;
         fd::fdiv_cpu(p, num_threads);
@@ -132,7 +141,7 @@ void bind_fdiv(py::module_& m) {
                     double coef, uintptr_t workspace, int64_t workspace_numel, int device,
                     uintptr_t stream) {
         fd::Params p = make_params(x, out, grad, n, out_numel, grad_numel, dtype, kernel, term, reduce,
-                                   alpha, coef);
+                                   alpha, coef, true);
 #ifdef WITH_CUDA
         if (reduce) {
           const int64_t need = fd::fdiv_cuda_workspace_size(n);
@@ -151,7 +160,45 @@ void bind_fdiv(py::module_& m) {
       py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("reduce"),
       py::arg("alpha"), py::arg("coef"), py::arg("workspace"), py::arg("workspace_numel"),
       py::arg("device"), py::arg("stream"),
-      "fdiv_cpu on device buffers, launched on the given stream (workspace: float64 block partials).");
+      "fdiv_cpu on device buffers, launched on the given stream (workspace: float64 block partials). "
+      "grad may be null with grad_numel == 0: no derivative is stored (see fdiv_cuda_backward).");
+
+  m.def(
+      "fdiv_cuda_backward",
+      [check_kernel_args](uintptr_t x, uintptr_t grad_out, uintptr_t grad, int64_t n, int64_t grad_out_numel,
+                          int64_t grad_numel, int dtype, int kernel, int term, double alpha, double coef,
+                          int device, uintptr_t stream) {
+        FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
+        FASTGAN_CHECK_ARG(grad_numel == n, "fdiv: grad buffer has ", grad_numel, " elements, expected n = ", n);
+        FASTGAN_CHECK_ARG(grad_out_numel == 1 || grad_out_numel == n, "fdiv: grad_out has ", grad_out_numel,
+                          " elements, expected 1 or n = ", n);
+        FASTGAN_CHECK_ARG(n == 0 || (x != 0 && grad != 0 && grad_out != 0), "fdiv: null data pointer");
+        check_kernel_args(dtype, kernel, term, alpha, coef);
+#ifdef WITH_CUDA
+        FASTGAN_CHECK_ARG(device >= 0, "fdiv: device index must be >= 0, got ", device);
+        fd::BackwardParams p;
+        p.x = reinterpret_cast<const void*>(x);
+        p.grad_out = reinterpret_cast<const void*>(grad_out);
+        p.grad = reinterpret_cast<void*>(grad);
+        p.n = n;
+        p.elementwise = (grad_out_numel == n && n != 1) ? 1 : 0;
+        p.dtype = dtype;
+        p.kernel = kernel;
+        p.term = term;
+        p.alpha = alpha;
+        p.coef = coef;
+        py::gil_scoped_release release;
+        fd::fdiv_cuda_backward(p, device, reinterpret_cast<void*>(stream));
+#else
+        (void)x; (void)grad_out; (void)grad; (void)device; (void)stream;
+        require_cuda_build("fdiv_cuda_backward");
+#endif
+      },
+      py::arg("x"), py::arg("grad_out"), py::arg("grad"), py::arg("n"), py::arg("grad_out_numel"),
+      py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("alpha"),
+      py::arg("coef"), py::arg("device"), py::arg("stream"),
+      "Backward of fdiv_cuda from x: grad[i] = grad_out[i or 0] * (coef * dterm/dx(x[i]) rounded to the "
+      "storage dtype), i.e. what grad_out * the saved derivative gives, without a saved buffer.");
 
   // Test-only entry points: the scalar Lambert W used by the kernels.
   m.def(

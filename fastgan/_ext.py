@@ -82,10 +82,15 @@ def dtype_code(t: torch.Tensor) -> int:
         raise TypeError(f"fastgan._C does not support dtype {t.dtype}") from None
 
 
+_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+
+
 def stream_handle(t: torch.Tensor) -> int:
     """The current CUDA stream handle of ``t``'s device (0 for CPU tensors)."""
     if t.device.type != "cuda":
         return 0
+    if _raw_stream is not None:  # the same handle without building a torch.cuda.Stream object
+        return int(_raw_stream(device_index(t)))
     return int(torch.cuda.current_stream(t.device).cuda_stream)
 
 

@@ -27,7 +27,7 @@ from fastgan.losses import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
-from fastgan.losses._fused import fdiv_term, fdiv_term_ext
+from fastgan.losses._fused import fdiv_backward_ext, fdiv_term, fdiv_term_eager, fdiv_term_ext
 from fastgan.losses._ref import fdiv_term_ref
 
 D64 = torch.float64
@@ -426,6 +426,19 @@ def test_native_binding_checks_sizes() -> None:
     if not _ext.HAS_CUDA_EXT:
         with pytest.raises(RuntimeError, match="no CUDA kernels"):
             C.fdiv_cuda(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, 0, 7, 1, False, 0.0, 1.0, 0, 0, 0, 0)
+    # The CUDA backward entry validates its sizes before touching any device (runs without a GPU too).
+    bargs = dict(dtype=0, kernel=7, term=1, alpha=0.0, coef=1.0, device=0, stream=0)
+    with pytest.raises(ValueError, match="grad_out has 3 elements, expected 1 or n = 10"):
+        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 3, 10, **bargs)
+    with pytest.raises(ValueError, match="grad buffer has 9 elements"):
+        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 9, **bargs)
+    with pytest.raises(ValueError, match="unknown kernel id"):
+        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 10, **{**bargs, "kernel": 42})
+    with pytest.raises(ValueError, match="null"):
+        C.fdiv_cuda_backward(x.data_ptr(), 0, out.data_ptr(), 10, 1, 10, **bargs)
+    # the forward's "no derivative" form (null grad, grad_numel 0) is CUDA-only
+    with pytest.raises(ValueError, match="grad buffer has 0 elements"):
+        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), 0, 10, 10, 0, reduce=False, **args)
 
 
 def test_fallback_without_extension(no_ext: None) -> None:
@@ -506,6 +519,60 @@ class TestCuda:
             s_r, _ = fdiv_term_ref(x, kernel_id, term, c, 1.0 / x.numel(), True)
             scale = float(out_r.double().abs().mean() / 0.3)
             torch.testing.assert_close(s_e.double(), s_r.double(), rtol=tol, atol=tol * scale)
+
+    @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+    @pytest.mark.parametrize("kernel_id,alpha", KERNELS, ids=KERNEL_NAMES)
+    def test_recomputed_backward_is_saved_route(self, kernel_id: int, alpha: float, dtype: torch.dtype) -> None:
+        """The eager CUDA node saves only x and recomputes the derivative in backward: bitwise the same
+        gradients as grad_out * the derivative the forward kernel stores (the registered op's route),
+        for a scalar upstream gradient (reduced loss) and an elementwise one (reduction="none")."""
+        if not _ext.cuda_usable():
+            pytest.skip("fastgan._C has no usable CUDA kernels")
+        x = _logits(70_001, dtype).cuda()
+        for term in (0, 1):
+            _, saved = fdiv_term_ext(x, kernel_id, term, alpha, -0.7, False)
+            gos = [torch.tensor(2.5, dtype=dtype, device="cuda"),
+                   torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).cuda()]
+            for go in gos:
+                got = fdiv_backward_ext(x, go, kernel_id, term, alpha, -0.7)
+                assert torch.equal(got, go * saved)
+            # end to end through autograd, against the registered op
+            for reduce in (True, False):
+                xe = x.clone().requires_grad_(True)
+                xo = x.clone().requires_grad_(True)
+                out_e = fdiv_term_eager(xe, kernel_id, term, alpha, 0.25, reduce, "ext")
+                out_o = fdiv_term(xo, kernel_id, term, alpha, 0.25, reduce, "ext")[0]
+                assert torch.equal(out_e, out_o)
+                up = gos[0] if reduce else gos[1]
+                (out_e * up).sum().backward()
+                (out_o * up).sum().backward()
+                assert torch.equal(xe.grad, xo.grad)
+
+    def test_backward_kernel_reads_upstream_on_device(self) -> None:
+        """No host sync on grad_out: a CUDA-graph capture of forward + backward replays correctly."""
+        if not _ext.cuda_usable():
+            pytest.skip("fastgan._C has no usable CUDA kernels")
+        real = torch.randn(4096, device="cuda", requires_grad=True)
+        fake = torch.randn(4096, device="cuda", requires_grad=True)
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(2):  # warm up the caching allocator outside the capture
+                real.grad = fake.grad = None
+                minimax_discriminator_loss(real, fake).backward()
+        torch.cuda.current_stream().wait_stream(s)
+        graph = torch.cuda.CUDAGraph()
+        real.grad = fake.grad = None
+        with torch.cuda.graph(graph):
+            loss = minimax_discriminator_loss(real, fake)
+            loss.backward()
+        with torch.no_grad():
+            real.copy_(torch.randn(4096, device="cuda"))
+        graph.replay()
+        torch.cuda.synchronize()
+        want = F.softplus(-real.detach()).mean() + F.softplus(fake.detach()).mean()
+        torch.testing.assert_close(loss, want)
+        torch.testing.assert_close(real.grad, -torch.sigmoid(-real.detach()) / 4096)
 
     def test_losses_on_gpu(self) -> None:
         real = torch.randn(1000, device="cuda", requires_grad=True)

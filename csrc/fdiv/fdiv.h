@@ -90,7 +90,10 @@ inline Consts make_consts(int kernel, double alpha) {
 //   out  = coef * term(x)            (reduce == 0)
 //   out  = coef * sum_i term(x_i)    (reduce != 0; accumulated in float32 blocks
 //                                     combined in float64, float64 for fp64 input)
-//   grad = coef * dterm/dx           (always; backward is grad_out * grad)
+//   grad = coef * dterm/dx           (backward is grad_out * grad; the CUDA
+//                                     launcher also takes grad == nullptr and
+//                                     then stores no derivative, see
+//                                     BackwardParams)
 struct Params {
   const void* x;
   void* out;
@@ -100,6 +103,22 @@ struct Params {
   int kernel;  // Kernel
   int term;    // Term
   int reduce;  // 0: elementwise, 1: sum (coef carries 1/n for a mean)
+  double alpha;
+  double coef;
+};
+
+// Backward from x (CUDA): grad[i] = grad_out[elementwise ? i : 0] * S(coef *
+// dterm/dx(x_i)), S the storage dtype, i.e. bitwise grad_out * (the grad that
+// Params would have stored). Shapes: x, grad: [n]; grad_out: [n] or [1].
+struct BackwardParams {
+  const void* x;
+  const void* grad_out;
+  void* grad;
+  int64_t n;
+  int elementwise;  // grad_out has n elements (else one)
+  int dtype;
+  int kernel;
+  int term;
   double alpha;
   double coef;
 };
@@ -614,6 +633,7 @@ void fdiv_cpu(const Params& p, int num_threads);
 // current for the call); stream: a cudaStream_t on that device.
 int64_t fdiv_cuda_workspace_size(int64_t n);
 void fdiv_cuda(const Params& p, double* workspace, int device, void* stream);
+void fdiv_cuda_backward(const BackwardParams& p, int device, void* stream);
 #endif
 
 }  // namespace fdiv

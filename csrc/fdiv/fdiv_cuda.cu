@@ -5,7 +5,10 @@
 // stored (elementwise) or the terms are summed: per thread in float32 (float64
 // for float64 input), per block through warp shuffles, block partials written
 // as float64 to a workspace, then summed in a fixed order by a one-block
-// finalize kernel (bitwise deterministic, no atomics).
+// finalize kernel (bitwise deterministic, no atomics). With grad == nullptr the
+// derivative is not stored: fdiv_backward_kernel recomputes it from x in the
+// backward pass, fused with the upstream gradient (on a GPU the arithmetic is
+// free and a saved buffer costs a write and a read of n elements).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -21,6 +24,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kMaxBlocks = 1024;
+constexpr int kUnroll = 4;
 
 template <typename T> struct Acc { using type = float; };
 template <> struct Acc<double> { using type = double; };
@@ -31,7 +35,34 @@ __device__ __forceinline__ A warp_sum(A v) {
   return v;
 }
 
-template <typename S, int K>
+// One element: its term and derivative, coef * derivative stored when
+// STORE_GRAD (the saved-gradient route), coef * term stored or accumulated.
+// Without STORE_GRAD the derivative is dead code and compiled away: the
+// forward pass then evaluates the term alone.
+template <typename S, int K, bool STORE_GRAD>
+__device__ __forceinline__ void fdiv_one(S* __restrict__ out, S* __restrict__ grad, int64_t i,
+                                         typename compute_type<S>::type v, int term, int reduce,
+                                         const Consts& c, typename compute_type<S>::type coef,
+                                         typename Acc<typename compute_type<S>::type>::type& acc) {
+  using T = typename compute_type<S>::type;
+  using A = typename Acc<T>::type;
+  T val, g;
+  if (term == ACTIVATION) {
+    fused_term<K, ACTIVATION, T>(v, c, val, g);
+  } else {
+    fused_term<K, CONJUGATE, T>(v, c, val, g);
+  }
+  if (STORE_GRAD) io<S>::store(grad, i, coef * g);
+  if (reduce) {
+    acc += A(val);
+  } else {
+    io<S>::store(out, i, coef * val);
+  }
+}
+
+// Grid-stride loop, kUnroll coalesced loads issued before any math so each
+// thread keeps several memory requests in flight.
+template <typename S, int K, bool STORE_GRAD>
 __global__ void __launch_bounds__(kThreads)
 fdiv_kernel(const S* __restrict__ x, S* __restrict__ out, S* __restrict__ grad, int64_t n, int term,
             int reduce, Consts c, typename compute_type<S>::type coef,
@@ -40,21 +71,16 @@ fdiv_kernel(const S* __restrict__ x, S* __restrict__ out, S* __restrict__ grad, 
   using A = typename Acc<T>::type;
   A acc = A(0);
   const int64_t stride = (int64_t)blockDim.x * gridDim.x;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    T v = io<S>::load(x, i);
-    T val, g;
-    if (term == ACTIVATION) {
-      fused_term<K, ACTIVATION, T>(v, c, val, g);
-    } else {
-      fused_term<K, CONJUGATE, T>(v, c, val, g);
-    }
-    io<S>::store(grad, i, coef * g);
-    if (reduce) {
-      acc += A(val);
-    } else {
-      io<S>::store(out, i, coef * val);
-    }
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
+    T v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) v[u] = io<S>::load(x, i + u * stride);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      fdiv_one<S, K, STORE_GRAD>(out, grad, i + u * stride, v[u], term, reduce, c, coef, acc);
   }
+  for (; i < n; i += stride) fdiv_one<S, K, STORE_GRAD>(out, grad, i, io<S>::load(x, i), term, reduce, c, coef, acc);
   if (reduce) {
     __shared__ A shared[kThreads / 32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -67,6 +93,42 @@ fdiv_kernel(const S* __restrict__ x, S* __restrict__ out, S* __restrict__ grad, 
       if (lane == 0) partial[blockIdx.x] = double(acc);
     }
   }
+}
+
+// Backward from x alone (the derivative is recomputed, not saved):
+// grad[i] = grad_out[gi] * S(coef * dterm/dx(x[i])), gi = 0 for a reduced
+// output (one upstream gradient) or i for an elementwise one. The inner
+// rounding to S makes it bitwise equal to grad_out * saved_grad.
+template <typename S, int K>
+__global__ void __launch_bounds__(kThreads)
+fdiv_backward_kernel(const S* __restrict__ x, const S* __restrict__ grad_out, S* __restrict__ grad, int64_t n,
+                     int elementwise, int term, Consts c, typename compute_type<S>::type coef) {
+  using T = typename compute_type<S>::type;
+  const int64_t stride = (int64_t)blockDim.x * gridDim.x;
+  const T g0 = elementwise ? T(0) : T(io<S>::load(grad_out, 0));
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  auto one = [&](int64_t j, T v, T go) {
+    T val, g;
+    if (term == ACTIVATION) {
+      fused_term<K, ACTIVATION, T>(v, c, val, g);
+    } else {
+      fused_term<K, CONJUGATE, T>(v, c, val, g);
+    }
+    S saved;
+    io<S>::store(&saved, 0, coef * g);
+    io<S>::store(grad, j, go * T(io<S>::load(&saved, 0)));
+  };
+  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
+    T v[kUnroll], go[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      v[u] = io<S>::load(x, i + u * stride);
+      go[u] = elementwise ? T(io<S>::load(grad_out, i + u * stride)) : g0;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) one(i + u * stride, v[u], go[u]);
+  }
+  for (; i < n; i += stride) one(i, io<S>::load(x, i), elementwise ? T(io<S>::load(grad_out, i)) : g0);
 }
 
 template <typename S>
@@ -86,7 +148,7 @@ fdiv_finalize(const double* __restrict__ partial, int nparts, double coef, S* __
 }
 
 int num_blocks(int64_t n) {
-  int64_t b = ceil_div(n, kThreads);
+  int64_t b = ceil_div(n, (int64_t)kThreads * kUnroll);
   if (b < 1) b = 1;
   if (b > kMaxBlocks) b = kMaxBlocks;
   return (int)b;
@@ -96,7 +158,8 @@ template <typename S, int K>
 void launch_k(const Params& p, double* workspace, cudaStream_t stream) {
   using T = typename compute_type<S>::type;
   const int blocks = num_blocks(p.n);
-  fdiv_kernel<S, K><<<blocks, kThreads, 0, stream>>>(
+  auto kernel = p.grad != nullptr ? fdiv_kernel<S, K, true> : fdiv_kernel<S, K, false>;
+  kernel<<<blocks, kThreads, 0, stream>>>(
       static_cast<const S*>(p.x), static_cast<S*>(p.out), static_cast<S*>(p.grad), p.n, p.term, p.reduce,
       make_consts(p.kernel, p.alpha), T(p.coef), workspace);
   FASTGAN_CUDA_LAUNCH_CHECK();
@@ -106,23 +169,59 @@ void launch_k(const Params& p, double* workspace, cudaStream_t stream) {
   }
 }
 
+// Calls f.template run<K>() for the runtime kernel id (one instantiation per closed form).
+template <typename F>
+void dispatch_kernel(int kernel, F&& f) {
+  switch (kernel) {
+    case KL: return f.template run<KL>();
+    case REVERSE_KL: return f.template run<REVERSE_KL>();
+    case PEARSON: return f.template run<PEARSON>();
+    case NEYMAN: return f.template run<NEYMAN>();
+    case HELLINGER: return f.template run<HELLINGER>();
+    case JEFFREY: return f.template run<JEFFREY>();
+    case JS: return f.template run<JS>();
+    case GAN: return f.template run<GAN>();
+    case TOTAL_VARIATION: return f.template run<TOTAL_VARIATION>();
+    case ALPHA_LT1: return f.template run<ALPHA_LT1>();
+    case ALPHA_GT1: return f.template run<ALPHA_GT1>();
+    case WGAN: return f.template run<WGAN>();
+    case HINGE: return f.template run<HINGE>();
+    default: FASTGAN_CHECK_ARG(false, "fdiv: unknown kernel id ", kernel);
+  }
+}
+
 template <typename S>
-void launch(const Params& p, double* workspace, cudaStream_t stream) {
-  switch (p.kernel) {
-    case KL: return launch_k<S, KL>(p, workspace, stream);
-    case REVERSE_KL: return launch_k<S, REVERSE_KL>(p, workspace, stream);
-    case PEARSON: return launch_k<S, PEARSON>(p, workspace, stream);
-    case NEYMAN: return launch_k<S, NEYMAN>(p, workspace, stream);
-    case HELLINGER: return launch_k<S, HELLINGER>(p, workspace, stream);
-    case JEFFREY: return launch_k<S, JEFFREY>(p, workspace, stream);
-    case JS: return launch_k<S, JS>(p, workspace, stream);
-    case GAN: return launch_k<S, GAN>(p, workspace, stream);
-    case TOTAL_VARIATION: return launch_k<S, TOTAL_VARIATION>(p, workspace, stream);
-    case ALPHA_LT1: return launch_k<S, ALPHA_LT1>(p, workspace, stream);
-    case ALPHA_GT1: return launch_k<S, ALPHA_GT1>(p, workspace, stream);
-    case WGAN: return launch_k<S, WGAN>(p, workspace, stream);
-    case HINGE: return launch_k<S, HINGE>(p, workspace, stream);
-    default: FASTGAN_CHECK_ARG(false, "fdiv: unknown kernel id ", p.kernel);
+struct ForwardLaunch {
+  const Params& p;
+  double* workspace;
+  cudaStream_t stream;
+  template <int K> void run() const { launch_k<S, K>(p, workspace, stream); }
+};
+
+template <typename S>
+struct BackwardLaunch {
+  const BackwardParams& p;
+  cudaStream_t stream;
+  template <int K> void run() const {
+    using T = typename compute_type<S>::type;
+    if (p.n == 0) return;
+    int64_t b = ceil_div(p.n, (int64_t)kThreads * kUnroll);
+    if (b > kMaxBlocks) b = kMaxBlocks;
+    fdiv_backward_kernel<S, K><<<(int)b, kThreads, 0, stream>>>(
+        static_cast<const S*>(p.x), static_cast<const S*>(p.grad_out), static_cast<S*>(p.grad), p.n,
+        p.elementwise, p.term, make_consts(p.kernel, p.alpha), T(p.coef));
+    FASTGAN_CUDA_LAUNCH_CHECK();
+  }
+};
+
+template <template <typename> class L, typename... Args>
+void dispatch_dtype(int dtype, int kernel, Args&&... args) {
+  switch (dtype) {
+    case 0: return dispatch_kernel(kernel, L<float>{args...});
+    case 1: return dispatch_kernel(kernel, L<double>{args...});
+    case 2: return dispatch_kernel(kernel, L<half_t>{args...});
+    case 3: return dispatch_kernel(kernel, L<bf16_t>{args...});
+    default: FASTGAN_CHECK_ARG(false, "fdiv: unsupported dtype code ", dtype);
   }
 }
 
@@ -134,14 +233,14 @@ void fdiv_cuda(const Params& p, double* workspace, int device, void* stream) {
   FASTGAN_CHECK_ARG(p.n >= 0, "fdiv: n must be >= 0, got ", p.n);
   FASTGAN_CHECK_ARG(p.term == ACTIVATION || p.term == CONJUGATE, "fdiv: term must be 0 or 1, got ", p.term);
   CudaDeviceGuard guard(device);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  switch (p.dtype) {
-    case 0: launch<float>(p, workspace, s); break;
-    case 1: launch<double>(p, workspace, s); break;
-    case 2: launch<half_t>(p, workspace, s); break;
-    case 3: launch<bf16_t>(p, workspace, s); break;
-    default: FASTGAN_CHECK_ARG(false, "fdiv: unsupported dtype code ", p.dtype);
-  }
+  dispatch_dtype<ForwardLaunch>(p.dtype, p.kernel, p, workspace, static_cast<cudaStream_t>(stream));
+}
+
+void fdiv_cuda_backward(const BackwardParams& p, int device, void* stream) {
+  FASTGAN_CHECK_ARG(p.n >= 0, "fdiv: n must be >= 0, got ", p.n);
+  FASTGAN_CHECK_ARG(p.term == ACTIVATION || p.term == CONJUGATE, "fdiv: term must be 0 or 1, got ", p.term);
+  CudaDeviceGuard guard(device);
+  dispatch_dtype<BackwardLaunch>(p.dtype, p.kernel, p, static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace fdiv

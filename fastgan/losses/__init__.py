@@ -62,7 +62,7 @@ from torch import Tensor
 
 from fastgan._checks import check_choice
 from fastgan.divergences import KERNEL_IDS, Divergence, DivergenceFamily, get_divergence
-from fastgan.losses._fused import fused_term
+from fastgan.losses._fused import fused_term, fused_terms_sum
 
 __all__ = [
     "fgan_discriminator_loss",
@@ -123,6 +123,14 @@ def _resolve(divergence: DivergenceLike) -> tuple[int, float]:
 
 
 def _d_loss(real: Tensor, fake: Tensor, kernel_id: int, alpha: float, reduction: str, impl: str) -> LossOutput:
+    if reduction != "none":
+        # Both terms in one autograd node (same values as summing the two reduced terms).
+        for x, name in ((real, "real_out"), (fake, "fake_out")):
+            if reduction == "mean" and x.numel() == 0:
+                raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
+        cr = -1.0 / real.numel() if reduction == "mean" else -1.0
+        cf = 1.0 / fake.numel() if reduction == "mean" else 1.0
+        return fused_terms_sum(((real, (kernel_id, _ACT, alpha, cr)), (fake, (kernel_id, _CONJ, alpha, cf))), impl)
     real_terms = _term(real, "real_out", kernel_id, _ACT, alpha, -1.0, reduction, impl)
     fake_terms = _term(fake, "fake_out", kernel_id, _CONJ, alpha, 1.0, reduction, impl)
     if reduction == "none":

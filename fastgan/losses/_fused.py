@@ -21,38 +21,63 @@ from fastgan import _ext
 from fastgan._dispatch import use_extension
 from fastgan.losses._ref import fdiv_term_ref
 
-__all__ = ["fdiv_term", "fdiv_term_ext", "fdiv_term_eager", "fused_term"]
+__all__ = ["fdiv_term", "fdiv_term_ext", "fdiv_backward_ext", "fdiv_term_eager", "fused_term", "fused_terms_sum"]
 
 OP_NAME = "fgan_loss"
 
 
 def fdiv_term_ext(
-    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool
-) -> tuple[Tensor, Tensor]:
+    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, store_grad: bool = True
+) -> tuple[Tensor, Optional[Tensor]]:
     """Run the compiled kernel (CPU or CUDA) on ``x`` (no dispatch, no autograd).
 
     Shapes: x (Tensor[...]) -> (out Tensor[] if reduce else Tensor[...], grad Tensor[...]).
+    ``store_grad=False`` (CUDA only) skips the derivative and returns ``grad=None``; the backward
+    pass then recomputes it from ``x`` with :func:`fdiv_backward_ext`.
     """
     C = _ext.assert_has_ext(OP_NAME)
     x = x.detach().contiguous()
     n = x.numel()
-    grad = torch.empty_like(x)
+    cuda = x.device.type == "cuda"
+    grad = torch.empty_like(x) if store_grad or not cuda else None
     out = torch.empty((), dtype=x.dtype, device=x.device) if reduce else torch.empty_like(x)
     code = _ext.dtype_code(x)
-    if x.device.type == "cuda":
+    if cuda:
         if reduce:
             ws = torch.empty(int(C.fdiv_cuda_workspace_size(n)), dtype=torch.float64, device=x.device)
             ws_ptr, ws_n = ws.data_ptr(), ws.numel()
         else:
             ws, ws_ptr, ws_n = None, 0, 0
-        C.fdiv_cuda(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(), code,
+        g_ptr, g_n = (grad.data_ptr(), n) if grad is not None else (0, 0)
+        C.fdiv_cuda(x.data_ptr(), out.data_ptr(), g_ptr, n, out.numel(), g_n, code,
                     int(kernel_id), int(term), bool(reduce), float(alpha), float(coef), ws_ptr, ws_n,
                     _ext.device_index(x), _ext.stream_handle(x))
         del ws  # the stream-ordered caching allocator keeps it valid until the kernel ran
     else:
+        assert grad is not None
         C.fdiv_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(), code,
                    int(kernel_id), int(term), bool(reduce), float(alpha), float(coef), _ext.num_threads())
     return out, grad
+
+
+def fdiv_backward_ext(x: Tensor, grad_out: Tensor, kernel_id: int, term: int, alpha: float, coef: float) -> Tensor:
+    """Gradient of ``fdiv_term_ext`` w.r.t. ``x`` on the GPU, recomputed from ``x``.
+
+    Shapes: x (Tensor[...]), grad_out (Tensor[] for a reduced output, or x's shape) -> Tensor[...].
+    Bitwise equal to ``grad_out * fdiv_term_ext(x, ...)[1]`` (the saved-derivative route), in one
+    pass that reads x and grad_out and writes the result: on a GPU the arithmetic is free and the
+    saved buffer would cost a write and a read of ``x.numel()`` elements.
+    """
+    C = _ext.assert_has_ext(OP_NAME)
+    xd = x.detach().contiguous()
+    go = grad_out.detach().to(dtype=xd.dtype).contiguous()
+    if go.numel() != 1 and go.shape != xd.shape:
+        go = go.expand(xd.shape).contiguous()
+    grad = torch.empty_like(xd)
+    C.fdiv_cuda_backward(xd.data_ptr(), go.data_ptr(), grad.data_ptr(), xd.numel(), go.numel(), grad.numel(),
+                         _ext.dtype_code(xd), int(kernel_id), int(term), float(alpha), float(coef),
+                         _ext.device_index(xd), _ext.stream_handle(xd))
+    return grad
 
 
 def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:
@@ -65,7 +90,9 @@ def _fdiv_term_impl(
     x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
 ) -> tuple[Tensor, Tensor]:
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
-        return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
+        out, grad = fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
+        assert grad is not None
+        return out, grad
     return fdiv_term_ref(x, kernel_id, term, _consts(kernel_id, alpha), coef, reduce)
 
 
@@ -140,28 +167,75 @@ def _backward(ctx: Any, grad_out: Optional[Tensor], grad_grad: Optional[Tensor])
 fdiv_term.register_autograd(_backward, setup_context=_setup_context)
 
 
-class _FdivTermFunction(torch.autograd.Function):
-    """Eager-mode twin of ``fastgan::fdiv_term``: same implementation and backward, without the
-    custom-op dispatch layers (about 0.1 ms per call in Python), which dominate at GAN batch sizes."""
+Spec = tuple[int, int, float, float]  # (kernel_id, term, alpha, coef)
+
+
+class _FusedTermsFunction(torch.autograd.Function):
+    """Eager-mode twin of ``fastgan::fdiv_term`` for one or more terms in one autograd node.
+
+    ``forward(ctx, specs, reduce, impl, *xs)``: term ``i`` is ``fdiv_term(xs[i], *specs[i], reduce,
+    impl)[0]``; with ``reduce`` the node returns their sum (one 0-d tensor, e.g. a whole critic
+    loss), else one elementwise tensor per input. Same values and gradients as the registered op,
+    without the custom-op dispatch layers, in one node instead of one per term: at GAN batch sizes
+    the Python cost per node, not the kernels, dominates.
+
+    Gradients: on the CPU (and on the torch reference route) the derivative computed in the forward
+    pass is saved and backward is ``grad_out * saved`` (the saved buffer itself when ``grad_out`` is
+    the scalar 1). On CUDA with the compiled kernel nothing is saved but ``x``: the backward kernel
+    recomputes the derivative fused with the multiplication by ``grad_out`` (bitwise the same).
+    """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool,
-                impl: str) -> Tensor:
-        out, grad = _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl)
-        ctx.save_for_backward(grad)
-        return out
+    def forward(ctx: Any, specs: tuple[Spec, ...], reduce: bool, impl: str, *xs: Tensor) -> Any:
+        outs: list[Tensor] = []
+        saved: list[Tensor] = []
+        recompute: list[bool] = []
+        for x, (kernel_id, term, alpha, coef) in zip(xs, specs):
+            if x.device.type == "cuda" and use_extension(OP_NAME, impl, x, deterministic_cuda=True):
+                out, _ = fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce, store_grad=False)
+                saved.append(x)
+                recompute.append(True)
+            else:
+                out, grad = _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl)
+                saved.append(grad)
+                recompute.append(False)
+            outs.append(out)
+        ctx.save_for_backward(*saved)
+        ctx.specs, ctx.reduce, ctx.recompute = specs, reduce, recompute
+        if not reduce:
+            return tuple(outs)
+        total = outs[0]
+        for o in outs[1:]:
+            total = total + o
+        return total
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Any, ...]:  # type: ignore[override]
-        (saved,) = ctx.saved_tensors
-        return (_grad_input(saved, grad_out, may_alias=True),) + (None,) * 6
+    def backward(ctx: Any, *grad_outs: Optional[Tensor]) -> tuple[Any, ...]:  # type: ignore[override]
+        tensors = ctx.saved_tensors
+        grads: list[Optional[Tensor]] = []
+        for i, (t, spec, recompute) in enumerate(zip(tensors, ctx.specs, ctx.recompute)):
+            grad_out = grad_outs[0] if ctx.reduce else grad_outs[i]
+            if grad_out is None:
+                grads.append(None)
+            elif recompute:
+                grads.append(fdiv_backward_ext(t, grad_out, *spec))
+            else:
+                grads.append(_grad_input(t, grad_out, may_alias=True))
+        return (None, None, None, *grads)
+
+
+def fdiv_terms_eager(specs: tuple[Spec, ...], reduce: bool, impl: str, *xs: Tensor) -> Any:
+    """Terms ``fdiv_term(xs[i], *specs[i], reduce, impl)[0]`` through one autograd node (eager mode
+    only): their sum (Tensor[]) when ``reduce``, else a tuple of elementwise tensors."""
+    return _FusedTermsFunction.apply(specs, reduce, impl, *xs)
 
 
 def fdiv_term_eager(
     x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
 ) -> Tensor:
     """``fdiv_term(...)[0]`` through a plain autograd.Function (eager mode only)."""
-    return _FdivTermFunction.apply(x, kernel_id, term, alpha, coef, reduce, impl)
+    out = _FusedTermsFunction.apply(((kernel_id, term, alpha, coef),), reduce, impl, x)
+    return out if reduce else out[0]
 
 
 def fused_term(
@@ -172,3 +246,17 @@ def fused_term(
     if torch.compiler.is_compiling():
         return fdiv_term(x, kernel_id, term, alpha, coef, reduce, impl)[0]
     return fdiv_term_eager(x, kernel_id, term, alpha, coef, reduce, impl)
+
+
+def fused_terms_sum(terms: tuple[tuple[Tensor, Spec], ...], impl: str) -> Tensor:
+    """``sum_i coef_i * sum term_i(x_i)`` over several (x, spec) pairs (Tensor[]): one autograd node
+    in eager mode, the registered op per term under ``torch.compile``."""
+    if torch.compiler.is_compiling():
+        total: Optional[Tensor] = None
+        for x, spec in terms:
+            v = fdiv_term(x, *spec, True, impl)[0]
+            total = v if total is None else total + v
+        assert total is not None
+        return total
+    specs = tuple(spec for _, spec in terms)
+    return _FusedTermsFunction.apply(specs, True, impl, *(x for x, _ in terms))
