@@ -522,7 +522,9 @@ class TestCuda:
 
     @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
     @pytest.mark.parametrize("kernel_id,alpha", KERNELS, ids=KERNEL_NAMES)
-    def test_recomputed_backward_is_saved_route(self, kernel_id: int, alpha: float, dtype: torch.dtype) -> None:
+    def test_recomputed_backward_is_saved_route(
+        self, kernel_id: int, alpha: float, dtype: torch.dtype
+    ) -> None:
         """The eager CUDA node saves only x and recomputes the derivative in backward: bitwise the same
         gradients as grad_out * the derivative the forward kernel stores (the registered op's route),
         for a scalar upstream gradient (reduced loss) and an elementwise one (reduction="none")."""

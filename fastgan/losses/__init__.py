@@ -130,7 +130,8 @@ def _d_loss(real: Tensor, fake: Tensor, kernel_id: int, alpha: float, reduction:
                 raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
         cr = -1.0 / real.numel() if reduction == "mean" else -1.0
         cf = 1.0 / fake.numel() if reduction == "mean" else 1.0
-        return fused_terms_sum(((real, (kernel_id, _ACT, alpha, cr)), (fake, (kernel_id, _CONJ, alpha, cf))), impl)
+        terms = ((real, (kernel_id, _ACT, alpha, cr)), (fake, (kernel_id, _CONJ, alpha, cf)))
+        return fused_terms_sum(terms, impl)
     real_terms = _term(real, "real_out", kernel_id, _ACT, alpha, -1.0, reduction, impl)
     fake_terms = _term(fake, "fake_out", kernel_id, _CONJ, alpha, 1.0, reduction, impl)
     if reduction == "none":

@@ -3,6 +3,9 @@
 One op computes, in a single pass over the critic outputs, ``coef * term(v)``
 (elementwise, or summed) together with ``coef * dterm/dv``, which is saved for
 the backward pass: backward is ``grad_out * saved_grad`` with no recomputation.
+In eager mode on CUDA (:class:`_FusedTermsFunction`) the forward pass stores no
+derivative and the backward kernel recomputes it from ``v`` fused with
+``grad_out`` (bitwise the same gradient, one n-element write and read fewer).
 The op is registered with ``torch.library.custom_op`` + ``register_fake`` +
 ``register_autograd``, so it works eagerly and under
 ``torch.compile(fullgraph=True)``. The backend (compiled kernel or the torch
@@ -21,7 +24,9 @@ from fastgan import _ext
 from fastgan._dispatch import use_extension
 from fastgan.losses._ref import fdiv_term_ref
 
-__all__ = ["fdiv_term", "fdiv_term_ext", "fdiv_backward_ext", "fdiv_term_eager", "fused_term", "fused_terms_sum"]
+__all__ = [
+    "fdiv_term", "fdiv_term_ext", "fdiv_backward_ext", "fdiv_term_eager", "fused_term", "fused_terms_sum",
+]
 
 OP_NAME = "fgan_loss"
 
@@ -60,7 +65,9 @@ def fdiv_term_ext(
     return out, grad
 
 
-def fdiv_backward_ext(x: Tensor, grad_out: Tensor, kernel_id: int, term: int, alpha: float, coef: float) -> Tensor:
+def fdiv_backward_ext(
+    x: Tensor, grad_out: Tensor, kernel_id: int, term: int, alpha: float, coef: float
+) -> Tensor:
     """Gradient of ``fdiv_term_ext`` w.r.t. ``x`` on the GPU, recomputed from ``x``.
 
     Shapes: x (Tensor[...]), grad_out (Tensor[] for a reduced output, or x's shape) -> Tensor[...].
