@@ -86,7 +86,7 @@ def _loop_eigh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
-BATCH_CASES = [(256, 64), (256, 256), (256, 512)] if DEVICE == "cuda" else [(32, 16), (32, 32), (32, 64)]
+BATCH_CASES = [(256, 64), (32, 256), (256, 256), (256, 512)] if DEVICE == "cuda" else [(32, 16), (32, 32), (32, 64)]
 
 
 @pytest.mark.parametrize("case", BATCH_CASES, ids=lambda c: f"B={c[0]}-n={c[1]}")

@@ -6,7 +6,7 @@
 // fastgan/ validate dtype, device, contiguity and sizes first; the checks here
 // repeat the size checks and raise Python exceptions instead of aborting.
 //
-// Layout: one bind_<op>() per op folder in csrc/<op>/ (fdiv, sqrtm), called from the module
+// Layout: one bind_<op>() per op folder in csrc/<op>/ (fdiv, sqrtm, tridiag), called from the module
 // definition at the bottom. Entry points used only by tests start with "_".
 
 #include <pybind11/pybind11.h>
@@ -20,6 +20,7 @@
 #include "common/host_device.h"
 #include "fdiv/fdiv.h"
 #include "sqrtm/sqrtm.h"
+#include "tridiag/tridiag.h"
 
 namespace py = pybind11;
 
@@ -340,6 +341,60 @@ void bind_sqrtm(py::module_& m) {
       py::arg("max_sweeps"), py::arg("tol"), py::arg("device"), py::arg("stream"), py::arg("neg_ratio") = 0);
 }
 
+// ------------------------------------------------------------- tridiag ----
+void bind_tridiag(py::module_& m) {
+  namespace td = fastgan::tridiag;
+  auto make = [](uintptr_t d, uintptr_t e2, uintptr_t out, int64_t batch, int64_t n, int64_t d_numel,
+                 int64_t e2_numel, int64_t out_numel) {
+    FASTGAN_CHECK_ARG(batch >= 0 && n >= 1, "tridiag: need batch >= 0 and n >= 1, got batch = ", batch,
+                      ", n = ", n);
+    FASTGAN_CHECK_ARG(d_numel == batch * n, "tridiag: d has ", d_numel, " elements, expected batch * n = ",
+                      batch * n);
+    FASTGAN_CHECK_ARG(e2_numel == batch * (n - 1), "tridiag: e2 has ", e2_numel,
+                      " elements, expected batch * (n - 1) = ", batch * (n - 1));
+    FASTGAN_CHECK_ARG(out_numel == batch * n, "tridiag: out has ", out_numel,
+                      " elements, expected batch * n = ", batch * n);
+    FASTGAN_CHECK_ARG(batch == 0 || (d != 0 && out != 0 && (n == 1 || e2 != 0)), "tridiag: null data pointer");
+    td::Params p;
+    p.d = reinterpret_cast<const double*>(d);
+    p.e2 = reinterpret_cast<const double*>(e2);
+    p.out = reinterpret_cast<double*>(out);
+    p.batch = batch;
+    p.n = n;
+    return p;
+  };
+  m.def(
+      "tridiag_eigvalsh_cpu",
+      [make](uintptr_t d, uintptr_t e2, uintptr_t out, int64_t batch, int64_t n, int64_t d_numel,
+             int64_t e2_numel, int64_t out_numel, int num_threads) {
+        td::Params p = make(d, e2, out, batch, n, d_numel, e2_numel, out_numel);
+        FASTGAN_CHECK_ARG(num_threads >= 1, "tridiag: num_threads must be >= 1, got ", num_threads);
+        py::gil_scoped_release release;
+        td::eigvalsh_cpu(p, num_threads);
+      },
+      py::arg("d"), py::arg("e2"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("d_numel"),
+      py::arg("e2_numel"), py::arg("out_numel"), py::arg("num_threads"),
+      "Ascending eigenvalues of batched symmetric tridiagonal matrices (float64 buffers: diagonals d "
+      "[batch, n], squared off-diagonals e2 [batch, n - 1], out [batch, n]) by Sturm bisection.");
+  m.def(
+      "tridiag_eigvalsh_cuda",
+      [make](uintptr_t d, uintptr_t e2, uintptr_t out, int64_t batch, int64_t n, int64_t d_numel,
+             int64_t e2_numel, int64_t out_numel, int device, uintptr_t stream) {
+        td::Params p = make(d, e2, out, batch, n, d_numel, e2_numel, out_numel);
+#ifdef WITH_CUDA
+        FASTGAN_CHECK_ARG(device >= 0, "tridiag: device index must be >= 0, got ", device);
+        py::gil_scoped_release release;
+        td::eigvalsh_cuda(p, device, reinterpret_cast<void*>(stream));
+#else
+        (void)p; (void)device; (void)stream;
+        require_cuda_build("tridiag_eigvalsh_cuda");
+#endif
+      },
+      py::arg("d"), py::arg("e2"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("d_numel"),
+      py::arg("e2_numel"), py::arg("out_numel"), py::arg("device"), py::arg("stream"),
+      "tridiag_eigvalsh_cpu on device buffers, one thread per eigenvalue, on the given stream.");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -351,4 +406,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("dtype_name", [](int code) { return std::string(fastgan::dtype_name(code)); });
   bind_fdiv(m);
   bind_sqrtm(m);
+  bind_tridiag(m);
 }

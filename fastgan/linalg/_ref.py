@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -178,11 +178,15 @@ def _lapack_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> Optional[torch.Tenso
     return torch.from_numpy(lam)
 
 
-def trace_sqrt_product_ref(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def trace_sqrt_product_ref(
+    a: torch.Tensor, b: torch.Tensor, eigvalsh: Callable[[torch.Tensor], torch.Tensor] = torch.linalg.eigvalsh
+) -> torch.Tensor:
     """``tr sqrt(A^1/2 B A^1/2)`` for batched symmetric PSD ``A``, ``B`` (float64 result).
 
     Args:
         a (Tensor[..., n, n]), b (Tensor[..., n, n]): symmetric PSD, broadcastable batch axes.
+        eigvalsh: the batched symmetric eigenvalue solver of the main (all-Cholesky-factors-ok)
+            route, ``torch.linalg.eigvalsh`` here; the CUDA tier passes its tridiagonal solver.
 
     Returns:
         Tensor[...] float64.
@@ -202,7 +206,7 @@ def trace_sqrt_product_ref(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if bool(ok_a) and bool(ok_b.all()):
             batch_shape = torch.broadcast_shapes(a64.shape[:-2], b64.shape[:-2])
             m = la.transpose(-1, -2) @ b64 @ la
-            lam = torch.linalg.eigvalsh(symmetrize(m))
+            lam = eigvalsh(symmetrize(m))
             return _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
     a64, b64 = torch.broadcast_tensors(a64, b64)
     batch_shape = a64.shape[:-2]
@@ -216,13 +220,13 @@ def trace_sqrt_product_ref(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     fast = ok_a & ok_b
     if bool(fast.all()):
         m = la.transpose(-1, -2) @ bf @ la
-        lam = torch.linalg.eigvalsh(symmetrize(m))
+        lam = eigvalsh(symmetrize(m))
         return _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
     idx_ok = fast.nonzero().flatten()
     if idx_ok.numel():
         lo = la[idx_ok]
         m = lo.transpose(-1, -2) @ bf[idx_ok] @ lo
-        lam = torch.linalg.eigvalsh(symmetrize(m))
+        lam = eigvalsh(symmetrize(m))
         out[idx_ok] = _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1)
     # A singular factor: rare, handled one matrix at a time with an exact rank truncation
     # of the singular side (a Cholesky factor of the other side would leave rounding-level

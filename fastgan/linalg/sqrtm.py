@@ -30,7 +30,7 @@ import torch
 
 from fastgan import _dispatch, _ext
 from fastgan._checks import as_float_tensor, check_finite, check_same_device
-from fastgan.linalg import _ref
+from fastgan.linalg import _ref, _tridiag
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ CPU_AUTO_MAX_N = 32
 #: Jacobi sweep limit and relative off-diagonal tolerance passed to the kernels.
 JACOBI_MAX_SWEEPS = 30
 JACOBI_TOL = 1e-15
+#: ``impl="auto"`` on CUDA, n > CUDA_MAX_N: batches of at least this many pairs take the
+#: tridiagonal route (:mod:`fastgan.linalg._tridiag`: batched Householder reduction + one
+#: bisection thread per eigenvalue); smaller batches go to ``torch.linalg.eigvalsh``, whose
+#: per-matrix solver wins when the reduction's ``n`` sequential steps are not shared by many.
+TRIDIAG_MIN_BATCH = 32
 
 _EXT_DTYPES = (torch.float32, torch.float64)
 
@@ -53,19 +58,25 @@ def _check_square(a: Any, name: str) -> torch.Tensor:
     return t
 
 
-def _use_ext(op: str, impl: str, n: int, *tensors: torch.Tensor) -> bool:
+def _use_ext(op: str, impl: str, n: int, *tensors: torch.Tensor, batch: int = 1) -> bool:
     # 16-bit inputs are upcast to float32 by the callers; the kernels read float32/64.
     tensors = tuple(t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in tensors)
     mode = _dispatch.check_impl(impl)
+    on_cuda = any(t.device.type == "cuda" for t in tensors)
+    # trace_sqrt_product on CUDA above the Jacobi kernel's n: the tridiagonal route (eigenvalues only).
+    tridiag = op == "trace_sqrt_product" and on_cuda and n > CUDA_MAX_N
     if mode == "auto":
-        # Size routing (not a fallback): pick the tier that is faster for this n.
-        on_cuda = any(t.device.type == "cuda" for t in tensors)
-        if n > (CUDA_MAX_N if on_cuda else CPU_AUTO_MAX_N):
+        # Size routing (not a fallback): pick the tier that is faster for this n and batch.
+        if tridiag:
+            if batch < TRIDIAG_MIN_BATCH:
+                return False
+        elif n > (CUDA_MAX_N if on_cuda else CPU_AUTO_MAX_N):
             return False
-    if mode == "ext" and any(t.device.type == "cuda" for t in tensors) and n > CUDA_MAX_N:
+    if mode == "ext" and on_cuda and n > CUDA_MAX_N and not tridiag:
         raise ValueError(f"{op}: impl='ext' on CUDA supports n <= {CUDA_MAX_N}, got n={n}; use impl='auto'")
-    # The CUDA Jacobi kernels are bitwise deterministic (one thread block per matrix, every element
-    # written by one thread, integer-only atomics), so deterministic mode need not route to torch.
+    # The CUDA kernels are bitwise deterministic (Jacobi: one thread block per matrix, every element
+    # written by one thread, integer-only atomics; bisection: one thread per eigenvalue), so
+    # deterministic mode need not route to torch.
     return _dispatch.use_extension(op, impl, *tensors, dtypes=_EXT_DTYPES, deterministic_cuda=True)
 
 
@@ -152,6 +163,10 @@ _sqrtm_sym_op.register_autograd(_sqrtm_backward, setup_context=_sqrtm_setup)
 
 def _trace_sqrt_forward(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
     dtype = torch.promote_types(a.dtype, b.dtype)
+    if use_ext and a.device.type == "cuda" and a.shape[-1] > CUDA_MAX_N:
+        # Same Cholesky-congruent form and singular-side handling as the reference; only the
+        # batched eigenvalue solve differs (tridiagonal form + bisection kernel).
+        return _ref.trace_sqrt_product_ref(a, b, eigvalsh=_tridiag.eigvalsh_batched).to(dtype)
     if use_ext:
         return _ext_trace_sqrt(a, b).to(dtype)
     return _ref.trace_sqrt_product_ref(a, b).to(dtype)
@@ -297,7 +312,8 @@ def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") 
     half = (torch.float16, torch.bfloat16)
     ua = ta.float() if ta.dtype in half else ta
     ub = tb.float() if tb.dtype in half else tb
-    out = _trace_sqrt_call(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub))
+    batch = int(math.prod(torch.broadcast_shapes(ta.shape[:-2], tb.shape[:-2])))
+    out = _trace_sqrt_call(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub, batch=batch))
     return out.to(torch.promote_types(ta.dtype, tb.dtype))
 
 
