@@ -158,13 +158,17 @@ def test_cuda_bisection_matches_cpu(n: int) -> None:
     if not _ext.cuda_usable():
         pytest.skip("fastgan._C has no usable CUDA kernels")
     m = _sym(9, n, seed=n)
-    d, e = householder_tridiagonal(m)
+    want = torch.linalg.eigvalsh(m)
+    # The reduction's rounding differs between devices (GEMM / reduction order), so the tridiagonal
+    # entries are compared through their spectrum, the invariant they must keep.
     d_gpu, e_gpu = householder_tridiagonal(m.cuda())
-    torch.testing.assert_close(d_gpu.cpu(), d, rtol=1e-12, atol=1e-12)
+    _assert_eigs(tridiagonal_eigvalsh(d_gpu.cpu(), e_gpu.cpu(), impl="torch"), want)
+    # Same tridiagonal input on both tiers: both results lie in the final bisection interval.
+    d, e = householder_tridiagonal(m)
     cpu = tridiagonal_eigvalsh(d, e, impl="ext")
     gpu = tridiagonal_eigvalsh(d.cuda(), e.cuda(), impl="ext")
-    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=4 * torch.finfo(D64).eps * float(cpu.abs().max()))
-    _assert_eigs(eigvalsh_batched(m.cuda()).cpu(), torch.linalg.eigvalsh(m))
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=8 * torch.finfo(D64).eps * float(cpu.abs().max()))
+    _assert_eigs(eigvalsh_batched(m.cuda()).cpu(), want)
 
 
 @pytest.mark.cuda
