@@ -355,3 +355,12 @@ def test_blocked_symmetrize_and_asymmetry_match_direct() -> None:
         assert torch.equal(_ref.symmetrize(x), 0.5 * (x + x.t()))
         assert _ref.max_asymmetry(x) == float((x - x.t()).abs().max())
     assert _ref.max_asymmetry(torch.empty(0, 0)) == 0.0
+    # one asymmetric pair anywhere (first/last strip, partial strip, either triangle) is found
+    n = 2 * _ref._ABLOCK + 37
+    base = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    base = base + base.t()
+    assert _ref.max_asymmetry(base) == 0.0
+    for i, j in ((0, 1), (n - 1, 0), (n - 2, n - 1), (_ref._ABLOCK, _ref._ABLOCK - 1), (n - 1, n - 37)):
+        y = base.clone()
+        y[i, j] += 0.25
+        assert _ref.max_asymmetry(y) == float((y - y.t()).abs().max()) > 0.2
