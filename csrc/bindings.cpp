@@ -61,7 +61,6 @@ py::dict cuda_info_dict() {
 // ---------------------------------------------------------------- fdiv ----
 void bind_fdiv(py::module_& m) {
   namespace fd = fastgan::fdiv;
-  // Shared argument checks for the CPU and CUDA entry points.
   // Kernel id, term, dtype and alpha/coef checks shared by every entry point.
   auto check_kernel_args = [](int dtype, int kernel, int term, double alpha, double coef) {
     FASTGAN_CHECK_ARG(dtype >= 0 && dtype <= 3, "fdiv: unsupported dtype code ", dtype);

@@ -17,6 +17,10 @@
 
 namespace fastgan {
 
+//! float64 unit roundoff bound (2^-52) and smallest normal float64, for the kernels' tolerances.
+constexpr double kEps64 = 2.220446049250313e-16;
+constexpr double kSafeMin64 = 2.2250738585072014e-308;
+
 // dtype codes shared with fastgan/_ext.py (DTYPE_CODES). Keep in sync.
 enum class DType : int {
   Float32 = 0,

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/errors.h"
 #include "common/host_device.h"
 
 // Host: force inlining so the vectorised CPU loops contain no calls.
@@ -622,6 +623,28 @@ FDIV_HD void fused_term(T v, const Consts& c, T& val, T& grad) {
       val = act ? h : T(0);
       grad = act ? T(1) : T(0);
     }
+  }
+}
+
+// Calls f.template run<K>() for the runtime kernel id (one instantiation per
+// closed form); the one list of kernel ids for the CPU and CUDA launchers.
+template <typename F>
+void dispatch_kernel(int kernel, F&& f) {
+  switch (kernel) {
+    case KL: return f.template run<KL>();
+    case REVERSE_KL: return f.template run<REVERSE_KL>();
+    case PEARSON: return f.template run<PEARSON>();
+    case NEYMAN: return f.template run<NEYMAN>();
+    case HELLINGER: return f.template run<HELLINGER>();
+    case JEFFREY: return f.template run<JEFFREY>();
+    case JS: return f.template run<JS>();
+    case GAN: return f.template run<GAN>();
+    case TOTAL_VARIATION: return f.template run<TOTAL_VARIATION>();
+    case ALPHA_LT1: return f.template run<ALPHA_LT1>();
+    case ALPHA_GT1: return f.template run<ALPHA_GT1>();
+    case WGAN: return f.template run<WGAN>();
+    case HINGE: return f.template run<HINGE>();
+    default: FASTGAN_CHECK_ARG(false, "fdiv: unknown kernel id ", kernel);
   }
 }
 

@@ -113,25 +113,18 @@ BlockFn<T> pick2(int term, bool sum) {
 }
 
 template <typename T>
+struct Pick {
+  int term;
+  bool sum;
+  BlockFn<T>& fn;
+  template <int K> void run() const { fn = pick2<K, T>(term, sum); }
+};
+
+template <typename T>
 BlockFn<T> pick(int kernel, int term, bool sum) {
-  switch (kernel) {
-    case KL: return pick2<KL, T>(term, sum);
-    case REVERSE_KL: return pick2<REVERSE_KL, T>(term, sum);
-    case PEARSON: return pick2<PEARSON, T>(term, sum);
-    case NEYMAN: return pick2<NEYMAN, T>(term, sum);
-    case HELLINGER: return pick2<HELLINGER, T>(term, sum);
-    case JEFFREY: return pick2<JEFFREY, T>(term, sum);
-    case JS: return pick2<JS, T>(term, sum);
-    case GAN: return pick2<GAN, T>(term, sum);
-    case TOTAL_VARIATION: return pick2<TOTAL_VARIATION, T>(term, sum);
-    case ALPHA_LT1: return pick2<ALPHA_LT1, T>(term, sum);
-    case ALPHA_GT1: return pick2<ALPHA_GT1, T>(term, sum);
-    case WGAN: return pick2<WGAN, T>(term, sum);
-    case HINGE: return pick2<HINGE, T>(term, sum);
-    default: break;
-  }
-  FASTGAN_CHECK_ARG(false, "fdiv: unknown kernel id ", kernel);
-  return nullptr;
+  BlockFn<T> fn = nullptr;
+  dispatch_kernel(kernel, Pick<T>{term, sum, fn});
+  return fn;
 }
 
 // The output buffers are usually fresh allocations (the gradient becomes

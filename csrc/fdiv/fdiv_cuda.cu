@@ -35,6 +35,16 @@ __device__ __forceinline__ A warp_sum(A v) {
   return v;
 }
 
+// Term and derivative of one element for the runtime term (uniform per launch).
+template <int K, typename T>
+__device__ __forceinline__ void eval_term(int term, T v, const Consts& c, T& val, T& g) {
+  if (term == ACTIVATION) {
+    fused_term<K, ACTIVATION, T>(v, c, val, g);
+  } else {
+    fused_term<K, CONJUGATE, T>(v, c, val, g);
+  }
+}
+
 // One element: its term and derivative, coef * derivative stored when
 // STORE_GRAD (the saved-gradient route), coef * term stored or accumulated.
 // Without STORE_GRAD the derivative is dead code and compiled away: the
@@ -47,11 +57,7 @@ __device__ __forceinline__ void fdiv_one(S* __restrict__ out, S* __restrict__ gr
   using T = typename compute_type<S>::type;
   using A = typename Acc<T>::type;
   T val, g;
-  if (term == ACTIVATION) {
-    fused_term<K, ACTIVATION, T>(v, c, val, g);
-  } else {
-    fused_term<K, CONJUGATE, T>(v, c, val, g);
-  }
+  eval_term<K, T>(term, v, c, val, g);
   if (STORE_GRAD) io<S>::store(grad, i, coef * g);
   if (reduce) {
     acc += A(val);
@@ -109,11 +115,7 @@ fdiv_backward_kernel(const S* __restrict__ x, const S* __restrict__ grad_out, S*
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   auto one = [&](int64_t j, T v, T go) {
     T val, g;
-    if (term == ACTIVATION) {
-      fused_term<K, ACTIVATION, T>(v, c, val, g);
-    } else {
-      fused_term<K, CONJUGATE, T>(v, c, val, g);
-    }
+    eval_term<K, T>(term, v, c, val, g);
     S saved;
     io<S>::store(&saved, 0, coef * g);
     io<S>::store(grad, j, go * T(io<S>::load(&saved, 0)));
@@ -169,27 +171,6 @@ void launch_k(const Params& p, double* workspace, cudaStream_t stream) {
   }
 }
 
-// Calls f.template run<K>() for the runtime kernel id (one instantiation per closed form).
-template <typename F>
-void dispatch_kernel(int kernel, F&& f) {
-  switch (kernel) {
-    case KL: return f.template run<KL>();
-    case REVERSE_KL: return f.template run<REVERSE_KL>();
-    case PEARSON: return f.template run<PEARSON>();
-    case NEYMAN: return f.template run<NEYMAN>();
-    case HELLINGER: return f.template run<HELLINGER>();
-    case JEFFREY: return f.template run<JEFFREY>();
-    case JS: return f.template run<JS>();
-    case GAN: return f.template run<GAN>();
-    case TOTAL_VARIATION: return f.template run<TOTAL_VARIATION>();
-    case ALPHA_LT1: return f.template run<ALPHA_LT1>();
-    case ALPHA_GT1: return f.template run<ALPHA_GT1>();
-    case WGAN: return f.template run<WGAN>();
-    case HINGE: return f.template run<HINGE>();
-    default: FASTGAN_CHECK_ARG(false, "fdiv: unknown kernel id ", kernel);
-  }
-}
-
 template <typename S>
 struct ForwardLaunch {
   const Params& p;
@@ -205,9 +186,7 @@ struct BackwardLaunch {
   template <int K> void run() const {
     using T = typename compute_type<S>::type;
     if (p.n == 0) return;
-    int64_t b = ceil_div(p.n, (int64_t)kThreads * kUnroll);
-    if (b > kMaxBlocks) b = kMaxBlocks;
-    fdiv_backward_kernel<S, K><<<(int)b, kThreads, 0, stream>>>(
+    fdiv_backward_kernel<S, K><<<num_blocks(p.n), kThreads, 0, stream>>>(
         static_cast<const S*>(p.x), static_cast<const S*>(p.grad_out), static_cast<S*>(p.grad), p.n,
         p.elementwise, p.term, make_consts(p.kernel, p.alpha), T(p.coef));
     FASTGAN_CUDA_LAUNCH_CHECK();

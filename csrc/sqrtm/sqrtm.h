@@ -37,7 +37,6 @@ struct sqrtm_params {
                                 // sum(max(-w, 0)) / sum(|w|), the largest over the eigenproblems solved
 };
 
-constexpr double kEps64 = 2.220446049250313e-16;
 
 FASTGAN_HD int even_size(int n) { return n + (n & 1); }
 

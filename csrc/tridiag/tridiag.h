@@ -28,9 +28,6 @@ struct Params {
   int64_t n = 0;
 };
 
-constexpr double kEps = 2.220446049250313e-16;     // 2^-52
-constexpr double kSafeMin = 2.2250738585072014e-308;  // smallest normal double
-
 FASTGAN_HD double fabs_(double x) { return x < 0.0 ? -x : x; }
 FASTGAN_HD double fmax_(double a, double b) { return a > b ? a : b; }
 FASTGAN_HD double fmin_(double a, double b) { return a < b ? a : b; }
@@ -50,10 +47,10 @@ FASTGAN_HD void bounds(const double* d, const double* e2, int64_t n, double* lo,
     if (i + 1 < n) emax = fmax_(emax, e2[i]);
   }
   const double width = fmax_(fabs_(l), fabs_(h));
-  const double pad = 2.0 * kEps * width * double(n) + 2.0 * kSafeMin;
+  const double pad = 2.0 * kEps64 * width * double(n) + 2.0 * kSafeMin64;
   *lo = l - pad;
   *hi = h + pad;
-  *pivmin = kSafeMin * fmax_(1.0, emax);
+  *pivmin = kSafeMin64 * fmax_(1.0, emax);
 }
 
 // Number of eigenvalues of T strictly below x (negative pivots of T - x I).
@@ -78,7 +75,7 @@ constexpr int kMaxSteps = 128;
 // accuracy of about 2 eps max|lambda| + pivmin.
 FASTGAN_HD double bisect(const double* d, const double* e2, int64_t n, int64_t k, double lo, double hi,
                          double pivmin) {
-  const double tol = 2.0 * kEps * fmax_(fabs_(lo), fabs_(hi)) + 4.0 * pivmin;
+  const double tol = 2.0 * kEps64 * fmax_(fabs_(lo), fabs_(hi)) + 4.0 * pivmin;
   for (int step = 0; step < kMaxSteps; ++step) {
     if (hi - lo <= tol) break;
     const double mid = 0.5 * (lo + hi);
