@@ -49,7 +49,8 @@ def test_householder_reads_the_lower_triangle_and_handles_zero_columns() -> None
     t = torch.diag_embed(d) + torch.diag_embed(e, -1) + torch.diag_embed(e, 1)
     _assert_eigs(torch.linalg.eigvalsh(t), torch.linalg.eigvalsh(m))
     # already tridiagonal / diagonal / zero columns: no reflection is needed (tau = 0 steps)
-    for special in (torch.diag_embed(torch.arange(12.0, dtype=D64)).expand(2, 12, 12), torch.zeros(2, 12, 12, dtype=D64)):
+    diagonal = torch.diag_embed(torch.arange(12.0, dtype=D64)).expand(2, 12, 12)
+    for special in (diagonal, torch.zeros(2, 12, 12, dtype=D64)):
         d, e = householder_tridiagonal(special)
         torch.testing.assert_close(d, torch.diagonal(special, dim1=-2, dim2=-1))
         assert torch.all(e == 0)
@@ -133,7 +134,8 @@ def test_trace_sqrt_with_tridiagonal_solver_matches_reference() -> None:
     xb = torch.randn(6, 3 * n, n, generator=g, dtype=D64) * 0.5 + 0.2
     a = xa.mT @ xa / (3 * n)
     b = xb.mT @ xb / (3 * n)
-    b[2] = b[2] @ torch.diag(torch.tensor([1.0] * (n // 2) + [0.0] * (n - n // 2), dtype=D64)) @ b[2]  # singular
+    half = torch.diag(torch.tensor([1.0] * (n // 2) + [0.0] * (n - n // 2), dtype=D64))
+    b[2] = b[2] @ half @ b[2]  # singular
     want = trace_sqrt_product_ref(a, b)
     got = trace_sqrt_product_ref(a, b, eigvalsh=eigvalsh_batched)
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)

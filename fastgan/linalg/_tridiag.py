@@ -80,7 +80,9 @@ def tridiagonal_eigvalsh(d: torch.Tensor, e: torch.Tensor, *, impl: str = "auto"
         ``2 eps max|lambda|`` (bisection; Barth, Martin & Wilkinson 1967).
     """
     if d.dim() != 2 or e.dim() != 2 or e.shape[0] != d.shape[0] or e.shape[1] != max(d.shape[1] - 1, 0):
-        raise ValueError(f"d, e: expected shapes (B, n) and (B, n - 1), got {tuple(d.shape)} and {tuple(e.shape)}")
+        raise ValueError(
+            f"d, e: expected shapes (B, n) and (B, n - 1), got {tuple(d.shape)} and {tuple(e.shape)}"
+        )
     if d.device != e.device:
         raise ValueError(f"d and e are on different devices ({d.device} vs {e.device})")
     bsz, n = d.shape

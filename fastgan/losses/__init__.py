@@ -105,16 +105,20 @@ def _check_pair(real_out: object, fake_out: object) -> tuple[Tensor, Tensor]:
     return real, fake
 
 
+def _coef(x: Tensor, name: str, sign: float, reduction: str) -> float:
+    """The fused op's coef for ``sign * reduction(term(x))``: ``sign / numel`` for a mean."""
+    if reduction != "mean":
+        return sign
+    if x.numel() == 0:
+        raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
+    return sign / x.numel()
+
+
 def _term(x: Tensor, name: str, kernel_id: int, term: int, alpha: float, sign: float, reduction: str,
           impl: str) -> Tensor:
     """sign * reduction(term(x)) through the fused op."""
-    if reduction == "mean":
-        if x.numel() == 0:
-            raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
-        return fused_term(x, kernel_id, term, alpha, sign / x.numel(), True, impl)
-    if reduction == "sum":
-        return fused_term(x, kernel_id, term, alpha, sign, True, impl)
-    return fused_term(x, kernel_id, term, alpha, sign, False, impl)
+    coef = _coef(x, name, sign, reduction)
+    return fused_term(x, kernel_id, term, alpha, coef, reduction != "none", impl)
 
 
 def _resolve(divergence: DivergenceLike) -> tuple[int, float]:
@@ -125,11 +129,8 @@ def _resolve(divergence: DivergenceLike) -> tuple[int, float]:
 def _d_loss(real: Tensor, fake: Tensor, kernel_id: int, alpha: float, reduction: str, impl: str) -> LossOutput:
     if reduction != "none":
         # Both terms in one autograd node (same values as summing the two reduced terms).
-        for x, name in ((real, "real_out"), (fake, "fake_out")):
-            if reduction == "mean" and x.numel() == 0:
-                raise ValueError(f"{name}: is empty; the mean of no critic outputs is undefined")
-        cr = -1.0 / real.numel() if reduction == "mean" else -1.0
-        cf = 1.0 / fake.numel() if reduction == "mean" else 1.0
+        cr = _coef(real, "real_out", -1.0, reduction)
+        cf = _coef(fake, "fake_out", 1.0, reduction)
         terms = ((real, (kernel_id, _ACT, alpha, cr)), (fake, (kernel_id, _CONJ, alpha, cf)))
         return fused_terms_sum(terms, impl)
     real_terms = _term(real, "real_out", kernel_id, _ACT, alpha, -1.0, reduction, impl)

@@ -78,8 +78,6 @@ def fdiv_backward_ext(
     C = _ext.assert_has_ext(OP_NAME)
     xd = x.detach().contiguous()
     go = grad_out.detach().to(dtype=xd.dtype).contiguous()
-    if go.numel() != 1 and go.shape != xd.shape:
-        go = go.expand(xd.shape).contiguous()
     grad = torch.empty_like(xd)
     C.fdiv_cuda_backward(xd.data_ptr(), go.data_ptr(), grad.data_ptr(), xd.numel(), go.numel(), grad.numel(),
                          _ext.dtype_code(xd), int(kernel_id), int(term), float(alpha), float(coef),
@@ -94,12 +92,13 @@ def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:
 
 
 def _fdiv_term_impl(
-    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
-) -> tuple[Tensor, Tensor]:
+    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str,
+    store_grad: bool = True,
+) -> tuple[Tensor, Optional[Tensor]]:
+    """(out, grad) from the chosen backend; ``grad`` is None only when ``store_grad`` is False and the
+    CUDA kernel ran (its backward recomputes the derivative, :func:`fdiv_backward_ext`)."""
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
-        out, grad = fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
-        assert grad is not None
-        return out, grad
+        return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce, store_grad=store_grad)
     return fdiv_term_ref(x, kernel_id, term, _consts(kernel_id, alpha), coef, reduce)
 
 
@@ -122,7 +121,9 @@ def fdiv_term(
         (out, grad): out Tensor[] or Tensor[...] in x.dtype; grad Tensor[...]
         (the derivative saved for backward; it carries no gradient itself).
     """
-    return _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl)
+    out, grad = _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl)
+    assert grad is not None
+    return out, grad
 
 
 @fdiv_term.register_fake
@@ -198,14 +199,9 @@ class _FusedTermsFunction(torch.autograd.Function):
         saved: list[Tensor] = []
         recompute: list[bool] = []
         for x, (kernel_id, term, alpha, coef) in zip(xs, specs):
-            if x.device.type == "cuda" and use_extension(OP_NAME, impl, x, deterministic_cuda=True):
-                out, _ = fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce, store_grad=False)
-                saved.append(x)
-                recompute.append(True)
-            else:
-                out, grad = _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl)
-                saved.append(grad)
-                recompute.append(False)
+            out, grad = _fdiv_term_impl(x, kernel_id, term, alpha, coef, reduce, impl, store_grad=False)
+            saved.append(x if grad is None else grad)
+            recompute.append(grad is None)
             outs.append(out)
         ctx.save_for_backward(*saved)
         ctx.specs, ctx.reduce, ctx.recompute = specs, reduce, recompute
