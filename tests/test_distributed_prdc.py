@@ -32,7 +32,7 @@ def _worker(rank: int, world: int, port: int, out: "mp.SimpleQueue") -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         real, fake = _data()
-        metric = PRDC(nearest_k=4)
+        metric = PRDC(k=4)
         # uneven shards and batches: rank r takes rows r, r + world, ...
         rs = real[rank::world]
         fs = fake[rank::world]
@@ -40,6 +40,7 @@ def _worker(rank: int, world: int, port: int, out: "mp.SimpleQueue") -> None:
             metric.update(rs[i : i + 7], real=True)
         for i in range(0, len(fs), 11):
             metric.update(fs[i : i + 11], real=False)
+        metric.sync()
         out.put((rank, metric.compute()))
     finally:
         dist.destroy_process_group()
@@ -58,7 +59,7 @@ def test_sharded_banks_equal_single_process():
     assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
     results = dict(queue.get() for _ in range(world))
     real, fake = _data()
-    single = PRDC(nearest_k=4)
+    single = PRDC(k=4)
     single.update(real, real=True)
     single.update(fake, real=False)
     expected = single.compute()

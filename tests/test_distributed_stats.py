@@ -1,4 +1,4 @@
-"""FeatureStats.all_reduce over 2 gloo processes equals the single-process statistics."""
+"""FeatureStats.sync / FID.sync over 2 gloo processes equal the single-process statistics."""
 
 from __future__ import annotations
 
@@ -45,16 +45,16 @@ def _run_case(rank: int, case: str, out_dir: str) -> None:
     stats = FeatureStats()
     for i in range(lo, hi, 64):
         stats.update(x[i : min(hi, i + 64)].float() if rank == 0 else x[i : min(hi, i + 64)])
-    stats.all_reduce()
+    stats.sync()
     metric = FID()
     if hi > lo:
-        metric.update_real(x[lo:hi])
-        metric.update_fake(x[lo:hi] + 1.0)
-    metric.all_reduce()
+        metric.update(x[lo:hi], real=True)
+        metric.update(x[lo:hi] + 1.0, real=False)
+    metric.sync()
     torch.save({"state": stats.state_dict(), "fid": metric.compute()}, os.path.join(out_dir, f"{case}{rank}.pt"))
 
 
-def test_all_reduce_matches_single_process(tmp_path: Path) -> None:
+def test_sync_matches_single_process(tmp_path: Path) -> None:
     if not dist.is_available():
         pytest.skip("torch.distributed is not available")
     port = _free_port()
@@ -80,8 +80,8 @@ def _check_case(tmp_path: Path, case: str) -> None:
         assert res["fid"] == pytest.approx(12.0, rel=1e-7)  # shifted copy: FID = ||1||^2 * D
 
 
-def test_all_reduce_is_noop_without_process_group() -> None:
+def test_sync_is_noop_without_process_group() -> None:
     s = FeatureStats().update(torch.randn(10, 3))
     before = s.cov.clone()
-    assert s.all_reduce() is s
+    assert s.sync() is s
     torch.testing.assert_close(s.cov, before)

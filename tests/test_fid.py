@@ -11,8 +11,7 @@ import scipy.linalg
 import torch
 
 import fastgan.metrics as M
-from fastgan.linalg._ref import NotPSDWarning
-from fastgan.metrics import _stats
+from fastgan.metrics import NegativeFIDWarning, NotPSDWarning, _stats
 from fastgan.metrics.frechet import (
     FID,
     FeatureStats,
@@ -67,9 +66,9 @@ def test_fid_matches_float64_oracles(n: int, m: int, d: int, impl: str) -> None:
     # every exact path gives the same number (when both covariances are singular the Jacobi
     # tier's full path keeps rounding-level eigenvalues, accurate to ~sqrt(eps) relative)
     rel = 1e-8 if max(n, m) <= d else 1e-9
-    assert abs(fid(x, y, path="full", impl=impl) - got) <= rel * got
+    assert abs(fid(x, y, method="full", impl=impl) - got) <= rel * got
     if min(n, m) <= d + 1:
-        assert abs(fid(x, y, path="lowrank") - got) <= 1e-9 * got
+        assert abs(fid(x, y, method="lowrank") - got) <= 1e-9 * got
     st_x, st_y = FeatureStats.from_features(x), FeatureStats.from_features(y)
     assert abs(fid_from_stats(st_x, st_y, impl=impl) - got) <= rel * got
     assert abs(float(frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov, impl=impl)) - got) <= rel * got
@@ -80,7 +79,7 @@ def test_fid_identical_features_is_zero(n: int, d: int) -> None:
     x = features(n, d, 2)
     x = (x - x.mean(0)) / x.std(0)  # normalised features
     assert fid(x, x) == pytest.approx(0.0, abs=1e-8)
-    assert fid(x, x, path="full") == pytest.approx(0.0, abs=1e-8)
+    assert fid(x, x, method="full") == pytest.approx(0.0, abs=1e-8)
     assert fid(x.float(), x.float()) == pytest.approx(0.0, abs=1e-8)
     st = FeatureStats.from_features(x)
     assert fid_from_stats(st, st) == pytest.approx(0.0, abs=1e-8)
@@ -127,9 +126,9 @@ def test_lowrank_gradients() -> None:
     x_small = features(5, 12, 9)
     assert torch.autograd.gradcheck(lambda t: fid(x_small, t), (y,))
     # the low-rank gradient equals the gradient of the full D x D path
-    out_low = fid(real, y, path="lowrank")
+    out_low = fid(real, y, method="lowrank")
     (g_low,) = torch.autograd.grad(out_low, y)
-    out_full = fid(real, y, path="full")
+    out_full = fid(real, y, method="full")
     (g_full,) = torch.autograd.grad(out_full, y)
     assert float(out_low.detach()) == pytest.approx(float(out_full.detach()), rel=1e-10)
     torch.testing.assert_close(g_low, g_full, rtol=1e-6, atol=1e-9)
@@ -138,12 +137,12 @@ def test_lowrank_gradients() -> None:
 def test_full_path_gradient() -> None:
     real = FeatureStats.from_features(features(100, 6, 10))
     y = features(40, 6, 11).requires_grad_()
-    assert torch.autograd.gradcheck(lambda t: fid(real, t, path="full"), (y,))
+    assert torch.autograd.gradcheck(lambda t: fid(real, t, method="full"), (y,))
 
 
 def test_lowrank_requires_small_side() -> None:
     with pytest.raises(ValueError, match="lowrank"):
-        fid(features(100, 4, 0), features(100, 4, 1), path="lowrank")
+        fid(features(100, 4, 0), features(100, 4, 1), method="lowrank")
 
 
 # -------------------------------------------------------------------- FeatureStats
@@ -258,14 +257,30 @@ def test_stats_file_roundtrip(tmp_path: Path) -> None:
     torch.testing.assert_close(back.cov, s.cov, rtol=0, atol=0)
     with np.load(p, allow_pickle=False) as f:  # what pytorch-fid reads
         assert f["mu"].dtype == np.float64 and f["sigma"].shape == (6, 6)
-    # a pytorch-fid style file (mu, sigma only) loads as a tuple and scores the same
+    # a pytorch-fid style file (mu, sigma only) loads as FeatureStats without a count, scores the same
     q = tmp_path / "pfid.npz"
     np.savez(q, mu=s.mean.numpy().astype(np.float32), sigma=s.cov.numpy())
-    mu, sigma = load_stats(q)
+    st = load_stats(q)
+    assert isinstance(st, FeatureStats) and st.count is None and not st.count_known
+    mu, sigma = st.mean, st.cov
     assert mu.dtype == torch.float64
+    torch.testing.assert_close(sigma, s.cov, rtol=0, atol=0)
     assert fid_from_stats(str(q), s) == pytest.approx(0.0, abs=1e-6)
     save_stats(tmp_path / "tuple.npz", (mu, sigma))
-    assert isinstance(load_stats(tmp_path / "tuple.npz"), tuple)
+    back2 = load_stats(tmp_path / "tuple.npz")
+    assert isinstance(back2, FeatureStats) and back2.count is None
+    save_stats(tmp_path / "again.npz", back2)  # no count to write: still no "n"
+    with np.load(tmp_path / "again.npz", allow_pickle=False) as f:
+        assert "n" not in f.files
+    # statistics without a count cannot absorb samples (the merge weights are the counts)
+    with pytest.raises(ValueError, match="no sample count"):
+        back2.update(torch.zeros(3, 6))
+    with pytest.raises(ValueError, match="no sample count"):
+        s.copy().merge(back2)
+    restored = FeatureStats()
+    restored.load_state_dict(back2.state_dict())
+    assert restored.count is None
+    torch.testing.assert_close(restored.cov, back2.cov, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
@@ -324,17 +339,17 @@ def test_fid_class() -> None:
     x, y = features(300, 10, 18), features(200, 10, 19, shift=0.4)
     m = FID()
     for i in range(0, 300, 70):
-        m.update_real(x[i : i + 70])
+        m.update(x[i : i + 70], real=True)
     m.update(y[:120], real=False)
     other = FID()
-    other.update_fake(y[120:])
+    other.update(y[120:], real=False)
     m.merge(other)
     assert m.compute() == pytest.approx(fid(x, y), rel=1e-10)
     fixed = FID(real_stats=(FeatureStats.from_features(x).mean, FeatureStats.from_features(x).cov))
-    fixed.update_fake(y)
+    fixed.update(y, real=False)
     assert fixed.compute() == pytest.approx(fid(x, y), rel=1e-10)
     with pytest.raises(ValueError, match="fixed"):
-        fixed.update_real(x)
+        fixed.update(x, real=True)
     state = m.state_dict()
     m.reset()
     assert m.fake.count == 0 and m.real.count == 0
@@ -351,7 +366,8 @@ def test_fid_bootstrap() -> None:
     out1 = fid_bootstrap(x, y, n_boot=30, generator=torch.Generator().manual_seed(1))
     out2 = fid_bootstrap(x, y, n_boot=30, generator=torch.Generator().manual_seed(1))
     assert out1 == out2
-    point, low, high = out1
+    assert set(out1) == {"fid", "fid_low", "fid_high"} and all(type(v) is float for v in out1.values())
+    point, low, high = out1["fid"], out1["fid_low"], out1["fid_high"]
     assert point == pytest.approx(fid(x, y))
     assert low < high and low <= point * 1.5 and high >= point * 0.5
     # the multiplicity-weighted statistics equal the statistics of the explicit resample
@@ -394,8 +410,23 @@ def test_fid_infinity() -> None:
 
 def test_metrics_namespace_exports() -> None:
     for name in ("FeatureStats", "fid", "fid_from_stats", "frechet_distance", "fid_to_standard_normal",
-                 "save_stats", "load_stats", "fid_bootstrap", "fid_per_class", "fid_infinity", "FID"):
+                 "save_stats", "load_stats", "fid_bootstrap", "fid_per_class", "fid_infinity", "FID",
+                 "Metric", "NotPSDWarning", "NegativeFIDWarning"):
         assert getattr(M, name) is not None
+    assert M.KEY_FID == "fid" and M.NotPSDWarning is NotPSDWarning and M.NegativeFIDWarning is NegativeFIDWarning
+
+
+def test_return_types() -> None:
+    x, y = features(100, 6, 28), features(90, 6, 29, shift=0.2)
+    st_x, st_y = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    for value in (fid(x, y), fid(x, y, method="full"), fid_from_stats(st_x, st_y), fid_to_standard_normal(x),
+                  frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov)):
+        assert type(value) is float
+    mu = st_y.mean.clone().requires_grad_()
+    out = frechet_distance(st_x.mean, st_x.cov, mu, st_y.cov)
+    assert isinstance(out, torch.Tensor) and out.dim() == 0 and out.requires_grad
+    out = fid(st_x, y.clone().requires_grad_())
+    assert isinstance(out, torch.Tensor) and out.requires_grad
 
 
 @pytest.mark.cuda

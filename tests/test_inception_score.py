@@ -12,6 +12,11 @@ from fastgan.metrics.inception import InceptionScore, inception_score
 from fastgan.metrics.inception import split_index, torch_fidelity_order
 
 
+def _pair(out: dict[str, float]) -> tuple[float, float]:
+    assert set(out) == {"is_mean", "is_std"} and all(type(v) is float for v in out.values())
+    return out["is_mean"], out["is_std"]
+
+
 def numpy_is(probs: np.ndarray, splits: int) -> tuple[float, float]:
     """Direct float64 statement of Salimans et al.: contiguous chunks, np.std (ddof=0)."""
     n = probs.shape[0]
@@ -33,7 +38,7 @@ def softmax64(logits: torch.Tensor) -> np.ndarray:
 
 
 def test_uniform_predictions_give_one() -> None:
-    mean, std = inception_score(torch.full((37, 11), 3.0), splits=5)
+    mean, std = _pair(inception_score(torch.full((37, 11), 3.0), splits=5))
     assert mean == pytest.approx(1.0, abs=1e-12)
     assert std == pytest.approx(0.0, abs=1e-12)
 
@@ -44,11 +49,11 @@ def test_one_hot_evenly_covered_gives_num_classes(num_classes: int) -> None:
     reps, splits = 3, 2
     labels = torch.arange(num_classes).repeat(reps * splits)
     probs = torch.nn.functional.one_hot(labels, num_classes).double()
-    mean, std = inception_score(probs, splits=splits, input="probs")
+    mean, std = _pair(inception_score(probs, splits=splits, input="probs"))
     assert mean == pytest.approx(num_classes, rel=1e-12)
     assert std == pytest.approx(0.0, abs=1e-9 * num_classes)
     # the same from extreme logits: log-softmax keeps it finite (no 0 * log 0 NaN)
-    mean_l, _ = inception_score(probs * 1e4, splits=splits)
+    mean_l, _ = _pair(inception_score(probs * 1e4, splits=splits))
     assert mean_l == pytest.approx(num_classes, rel=1e-9)
 
 
@@ -57,13 +62,13 @@ def test_one_hot_evenly_covered_gives_num_classes(num_classes: int) -> None:
 def test_matches_numpy_oracle(n: int, splits: int, dtype: torch.dtype) -> None:
     g = torch.Generator().manual_seed(n * 31 + splits)
     logits = (torch.randn(n, 13, generator=g) * 3).to(dtype)
-    mean, std = inception_score(logits, splits=splits)
+    mean, std = _pair(inception_score(logits, splits=splits))
     ref_mean, ref_std = numpy_is(softmax64(logits), splits)
     assert mean == pytest.approx(ref_mean, rel=1e-10)
     assert std == pytest.approx(ref_std, rel=1e-8, abs=1e-12)
     # probabilities in, same answer
     probs = torch.from_numpy(softmax64(logits))
-    mean_p, std_p = inception_score(probs, splits=splits, input="probs")
+    mean_p, std_p = _pair(inception_score(probs, splits=splits, input="probs"))
     assert mean_p == pytest.approx(ref_mean, rel=1e-10)
     assert std_p == pytest.approx(ref_std, rel=1e-8, abs=1e-12)
 
@@ -149,7 +154,7 @@ def test_std_is_population_std() -> None:
     m = InceptionScore(splits=4, num_samples=40)
     m.update(logits)
     scores = m.split_scores()
-    _, std = m.compute()
+    _, std = _pair(m.compute())
     assert std == pytest.approx(float(np.std(scores.numpy())), rel=1e-12)
     assert std != pytest.approx(float(np.std(scores.numpy(), ddof=1)), rel=1e-6)
 
@@ -190,5 +195,5 @@ def test_bad_inputs() -> None:
 def test_is_never_below_one() -> None:
     g = torch.Generator().manual_seed(6)
     for _ in range(5):
-        mean, _ = inception_score(torch.randn(30, 4, generator=g) * 1e-6, splits=3)
+        mean, _ = _pair(inception_score(torch.randn(30, 4, generator=g) * 1e-6, splits=3))
         assert mean >= 1.0 and math.isfinite(mean)

@@ -48,7 +48,9 @@ def test_kernel_parameters_are_used() -> None:
 def test_kid_mean_std_over_rounds() -> None:
     x, y = clouds(100, 100, 12, 0.3, seed=3)
     g1, g2 = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
-    mean, std = kid(x, y, subsets=11, subset_size=30, generator=g1)
+    out = kid(x, y, subsets=11, subset_size=30, generator=g1)
+    assert set(out) == {"kid_mean", "kid_std"} and all(type(v) is float for v in out.values())
+    mean, std = out["kid_mean"], out["kid_std"]
     idx_r, idx_f = kid_subset_indices(100, 100, 11, 30, g2)
     ref = np.array([numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f]) for r, f in zip(idx_r.numpy(), idx_f.numpy())])
     assert mean == pytest.approx(ref.mean(), rel=1e-10)
@@ -81,19 +83,20 @@ def test_identical_distributions_give_zero_on_average() -> None:
     vals = []
     for seed in range(30):
         x, y = clouds(100, 100, 10, 0.0, seed=100 + seed)
-        vals.append(kid(x, y, subsets=1, subset_size=100, generator=torch.Generator().manual_seed(seed))[0])
+        vals.append(kid(x, y, subsets=1, subset_size=100, generator=torch.Generator().manual_seed(seed))["kid_mean"])
     v = np.array(vals)
     t = v.mean() / (v.std(ddof=1) / np.sqrt(len(v)))
     assert abs(t) < 4.0
     # ...while a small shift is clearly detected with the same sizes
     x, y = clouds(100, 100, 10, 0.3, seed=7)
-    shifted = kid(x, y, subsets=1, subset_size=100)[0]
+    shifted = kid(x, y, subsets=1, subset_size=100)["kid_mean"]
     assert shifted > v.mean() + 6 * v.std(ddof=1)
 
 
 def test_same_samples_more_subsets_concentrate() -> None:
     x, y = clouds(400, 400, 8, 0.0, seed=11)
-    mean, std = kid(x, y, subsets=50, subset_size=100, generator=torch.Generator().manual_seed(0))
+    out = kid(x, y, subsets=50, subset_size=100, generator=torch.Generator().manual_seed(0))
+    mean, std = out["kid_mean"], out["kid_std"]
     assert abs(mean) < 5 * std  # Var(mean of rounds) <= Var(one round) (Cauchy-Schwarz), Chebyshev
 
 

@@ -9,6 +9,18 @@ Pure functions (features -> statistics -> value) with thin stateful classes on t
 * Inception Score: :func:`inception_score` (module :mod:`fastgan.metrics.inception`)
 * KID: :func:`kid` (module :mod:`fastgan.metrics.kernel_distance`)
 
+Every stateful class (:class:`FID`, :class:`KID`, :class:`InceptionScore`, :class:`PRDC`)
+implements one protocol, :class:`Metric` (module :mod:`fastgan.metrics._base`):
+``update(features, *, real)`` (Inception Score: ``update(logits, *, index=None)``),
+``compute()``, ``reset()``, ``merge(other)``, ``sync(group=None)`` (the one distributed
+mechanism: all-reduce of statistics, tensor all-gather of feature banks) and
+``state_dict()`` / ``load_state_dict()``.
+
+Return types: a function or ``compute()`` returns a ``float`` for one value (FID), or a
+``dict[str, float]`` keyed by the ``KEY_*`` constants below for several (``kid_mean``,
+``kid_std``, ``is_mean``, ``is_std``, ``precision``, ...); a 0-d tensor only when an input
+requires grad.
+
 Names are resolved lazily so importing :mod:`fastgan.metrics` stays cheap. No submodule shares
 a name with a function, so ``fastgan.metrics.fid`` is always the function, whatever was imported.
 """
@@ -20,6 +32,20 @@ from typing import Any
 
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
+    # _base.py: the protocol and the result keys
+    "Metric": "_base",
+    "KEY_FID": "_base",
+    "KEY_KID_MEAN": "_base",
+    "KEY_KID_STD": "_base",
+    "KEY_IS_MEAN": "_base",
+    "KEY_IS_STD": "_base",
+    "KEY_PRECISION": "_base",
+    "KEY_RECALL": "_base",
+    "KEY_DENSITY": "_base",
+    "KEY_COVERAGE": "_base",
+    # warnings
+    "NegativeFIDWarning": "frechet",
+    "NotPSDWarning": "fastgan.linalg",
     # frechet.py
     "FeatureStats": "frechet",
     "fid": "frechet",
@@ -53,7 +79,13 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fastgan.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"fastgan.metrics.{module}"), name)
+    if module.startswith("fastgan."):
+        mod = importlib.import_module(module)
+        value = getattr(mod, name, None)
+        if value is None:  # defined in a private submodule of that package
+            value = getattr(importlib.import_module(f"{module}._ref"), name)
+    else:
+        value = getattr(importlib.import_module(f"fastgan.metrics.{module}"), name)
     globals()[name] = value
     return value
 

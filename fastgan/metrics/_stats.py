@@ -6,6 +6,11 @@ are merged with the parallel update of Chan, Golub and LeVeque (1979), so the
 result does not depend on batch size, batch order or how the data were split
 across workers, and never suffers the cancellation of raw moments
 ``E[x x^T] - mean mean^T`` (features with a large common offset stay exact).
+
+A statistics file that records only ``mu`` and ``sigma`` (pytorch-fid's format) loads as a
+:class:`FeatureStats` whose :attr:`~FeatureStats.count` is ``None`` (sample count unknown):
+its mean and covariance are usable for FID, but it cannot be updated, merged or synced,
+because the merge weights are the counts.
 """
 
 from __future__ import annotations
@@ -54,7 +59,10 @@ class FeatureStats:
     (or ``device``) in float64.
 
     Properties:
-        count (int): number of samples seen.
+        count (int | None): number of samples seen; None when the statistics came from
+            ``(mu, sigma)`` without a count (:meth:`from_moments` with ``count=None``,
+            a pytorch-fid stats file). Such statistics give :attr:`mean` and :attr:`cov`
+            but refuse :meth:`update`, :meth:`merge` and :meth:`sync`.
         mean (Tensor[D], float64): sample mean.
         cov (Tensor[D, D], float64): unbiased sample covariance ``M2 / (count - 1)``.
 
@@ -81,13 +89,24 @@ class FeatureStats:
             raise ValueError(f"chunk_rows: expected a positive integer, got {chunk_rows!r}")
         self.chunk_rows = chunk_rows
         self._n = 0
+        # False: (mu, sigma) without a sample count; _n is then 2 and _m2 holds the
+        # covariance itself, so cov = M2 / (n - 1) is exact.
+        self._count_known = True
         self._dim: Optional[int] = dim
         self._device = torch.device(device) if device is not None else None
         self._mean: Optional[torch.Tensor] = None
         self._m2: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------------ state
+    def _check_count_known(self, op: str) -> None:
+        if not self._count_known:
+            raise ValueError(
+                f"FeatureStats.{op}: these statistics have no sample count (loaded from (mu, sigma) only), "
+                "so they cannot be combined with other samples"
+            )
+
     def _ensure_state(self, dim: int, device: torch.device) -> None:
+        self._check_count_known("update/merge")
         if self._dim is not None and self._dim != dim:
             raise ValueError(f"features: feature dimension {dim} does not match the accumulated dimension {self._dim}")
         if self._mean is None:
@@ -108,9 +127,14 @@ class FeatureStats:
         return self._device
 
     @property
-    def count(self) -> int:
-        """Number of samples accumulated."""
-        return self._n
+    def count(self) -> Optional[int]:
+        """Number of samples accumulated; None when unknown (see the class docstring)."""
+        return self._n if self._count_known else None
+
+    @property
+    def count_known(self) -> bool:
+        """False for statistics built from ``(mu, sigma)`` without a sample count."""
+        return self._count_known
 
     @property
     def mean(self) -> torch.Tensor:
@@ -119,19 +143,23 @@ class FeatureStats:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
         return self._mean
 
-    @property
-    def scatter(self) -> torch.Tensor:
-        """Centred scatter ``sum (x - mean)(x - mean)^T``, Tensor[D, D] float64 (symmetrised)."""
+    def _sym_m2(self) -> torch.Tensor:
         if self._m2 is None or self._n == 0:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
         return 0.5 * (self._m2 + self._m2.t())
+
+    @property
+    def scatter(self) -> torch.Tensor:
+        """Centred scatter ``sum (x - mean)(x - mean)^T``, Tensor[D, D] float64 (symmetrised)."""
+        self._check_count_known("scatter")
+        return self._sym_m2()
 
     @property
     def cov(self) -> torch.Tensor:
         """Unbiased covariance ``M2 / (count - 1)``, Tensor[D, D] float64 (needs count >= 2)."""
         if self._n < 2:
             raise ValueError(f"FeatureStats: the covariance needs at least 2 samples, got {self._n}")
-        return self.scatter / (self._n - 1)
+        return self._sym_m2() / (self._n - 1)
 
     @property
     def cov_biased(self) -> torch.Tensor:
@@ -219,6 +247,7 @@ class FeatureStats:
         """
         if not isinstance(other, FeatureStats):
             raise TypeError(f"other: expected FeatureStats, got {type(other).__name__}")
+        other._check_count_known("merge")
         if other._n == 0:
             return self
         assert other._mean is not None and other._m2 is not None and other._dim is not None
@@ -233,6 +262,7 @@ class FeatureStats:
         """Deep copy."""
         out = FeatureStats(self._dim, device=self._device, chunk_rows=self.chunk_rows)
         out._n = self._n
+        out._count_known = self._count_known
         if self._mean is not None and self._m2 is not None:
             out._mean = self._mean.clone()
             out._m2 = self._m2.clone()
@@ -241,6 +271,7 @@ class FeatureStats:
     def reset(self) -> None:
         """Forget all samples (keeps D and device)."""
         self._n = 0
+        self._count_known = True
         if self._mean is not None and self._m2 is not None:
             self._mean.zero_()
             self._m2.zero_()
@@ -251,10 +282,14 @@ class FeatureStats:
         return cls(**kwargs).update(features)
 
     @classmethod
-    def from_moments(cls, count: int, mean: Any, cov: Any) -> "FeatureStats":
-        """Build from a count, mean (Tensor[D]) and unbiased covariance (Tensor[D, D])."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 2:
-            raise ValueError(f"count: expected an integer >= 2, got {count!r}")
+    def from_moments(cls, count: Optional[int], mean: Any, cov: Any) -> "FeatureStats":
+        """Build from a count, mean (Tensor[D]) and unbiased covariance (Tensor[D, D]).
+
+        ``count=None`` means the sample count is unknown (class docstring).
+        """
+        known = count is not None
+        if known and (isinstance(count, bool) or not isinstance(count, int) or count < 2):
+            raise ValueError(f"count: expected an integer >= 2 or None, got {count!r}")
         mu = as_float_tensor(mean, "mean").to(torch.float64)
         sigma = as_float_tensor(cov, "cov").to(device=mu.device, dtype=torch.float64)
         check_ndim(mu, "mean", 1, "[D]")
@@ -262,57 +297,54 @@ class FeatureStats:
         if tuple(sigma.shape) != (d, d):
             raise ValueError(f"cov: expected shape ({d}, {d}) to match mean, got {tuple(sigma.shape)}")
         out = cls(d, device=mu.device)
-        out._n = count
+        out._n = count if count is not None else 2
+        out._count_known = known
         out._mean = mu.clone()
-        out._m2 = sigma * (count - 1)
+        out._m2 = sigma * (out._n - 1)
         return out
 
     # ------------------------------------------------------------ distributed
-    def all_reduce(self, group: Any = None) -> "FeatureStats":
-        """Merge the statistics of every rank of ``group`` in place (every rank gets the total).
+    def sync(self, group: Any = None) -> "FeatureStats":
+        """Make these the statistics of every rank of ``group`` (in place; every rank gets the total).
 
         Each rank re-centres its scatter on the global mean, ``M2_i + n_i (m_i - m)(m_i - m)^T``,
-        and the shifted scatters are summed: exact, with no raw-moment cancellation.
-        A no-op when torch.distributed is not initialised or has one rank. Ranks that
-        saw no samples take part with zero counts.
+        and the counts, weighted means and shifted scatters are summed with ``all_reduce``:
+        exact, with no raw-moment cancellation. A no-op when torch.distributed is not
+        initialised or has one rank. Ranks that saw no samples take part with zero counts.
+        Every rank of ``group`` must call it.
 
         Returns:
             self.
         """
+        from fastgan.metrics._base import all_reduce_sum, comm_device, world_size
+
+        if world_size(group) == 1:
+            return self
+        self._check_count_known("sync")
         import torch.distributed as dist
 
-        if not (dist.is_available() and dist.is_initialized()):
-            return self
-        world = dist.get_world_size(group)
-        if world == 1:
-            return self
-        backend = dist.get_backend(group)
-        if self._device is not None:
-            comm_device = self._device
-        else:
-            comm_device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
-        meta = torch.tensor([float(self._n), float(self._dim or 0)], dtype=torch.float64, device=comm_device)
+        dev = comm_device(group, self._device)
+        world = world_size(group)
+        meta = torch.tensor([self._n, self._dim or 0], dtype=torch.int64, device=dev)
         metas = [torch.zeros_like(meta) for _ in range(world)]
         dist.all_gather(metas, meta, group=group)
-        dims = {int(m[1].item()) for m in metas if m[0].item() > 0}
+        dims = {int(m[1]) for m in metas if int(m[0]) > 0}
         if len(dims) > 1:
-            raise ValueError(f"FeatureStats.all_reduce: ranks hold different feature dimensions {sorted(dims)}")
+            raise ValueError(f"FeatureStats.sync: ranks hold different feature dimensions {sorted(dims)}")
         if not dims:
             return self
         d = dims.pop()
-        total = int(sum(int(m[0].item()) for m in metas))
+        total = sum(int(m[0]) for m in metas)
         if self._mean is None:
-            self._ensure_state(d, comm_device)
+            self._ensure_state(d, dev)
         assert self._mean is not None and self._m2 is not None
-        mean_local = self._mean.to(comm_device)
-        weighted = mean_local * float(self._n)
-        dist.all_reduce(weighted, op=dist.ReduceOp.SUM, group=group)
-        gmean = weighted / total
+        mean_local = self._mean.to(dev)
+        gmean = all_reduce_sum(mean_local * float(self._n), group) / total
         delta = mean_local - gmean
-        shifted = self._m2.to(comm_device).clone()
+        shifted = self._m2.to(dev).clone()
         if self._n > 0:
             shifted.addr_(delta, delta, alpha=float(self._n))
-        dist.all_reduce(shifted, op=dist.ReduceOp.SUM, group=group)
+        all_reduce_sum(shifted, group)
         self._n = total
         self._mean = gmean.to(self._device)
         self._m2 = shifted.to(self._device)
@@ -320,9 +352,12 @@ class FeatureStats:
 
     # ------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
-        """``{"count": int, "mean": Tensor[D] | None, "m2": Tensor[D, D] | None}`` (CPU copies)."""
+        """``{"count": int | None, "mean": Tensor[D] | None, "m2": Tensor[D, D] | None}`` (CPU copies).
+
+        ``count`` is None for statistics without a sample count; ``m2`` is then the covariance.
+        """
         return {
-            "count": self._n,
+            "count": self.count,
             "mean": None if self._mean is None else self._mean.detach().cpu().clone(),
             "m2": None if self._m2 is None else self._m2.detach().cpu().clone(),
         }
@@ -332,13 +367,14 @@ class FeatureStats:
         for key in ("count", "mean", "m2"):
             if key not in state:
                 raise KeyError(f"state: missing key {key!r}")
-        n = int(state["count"])
+        known = state["count"] is not None
+        n = int(state["count"]) if known else 2
         if n < 0:
             raise ValueError(f"state['count']: must be >= 0, got {n}")
         if state["mean"] is None:
             if n != 0:
                 raise ValueError("state: count > 0 but mean is None")
-            self._n = 0
+            self.reset()
             return
         mean = as_float_tensor(state["mean"], "state['mean']").to(torch.float64)
         m2 = as_float_tensor(state["m2"], "state['m2']").to(torch.float64)
@@ -352,6 +388,7 @@ class FeatureStats:
         self._mean = mean.to(dev).clone()
         self._m2 = m2.to(dev).clone()
         self._n = n
+        self._count_known = known
 
     def __repr__(self) -> str:
-        return f"FeatureStats(count={self._n}, dim={self._dim}, device={self._device})"
+        return f"FeatureStats(count={self.count}, dim={self._dim}, device={self._device})"

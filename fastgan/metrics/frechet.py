@@ -23,7 +23,10 @@ Low-rank exact path: when one side has ``m <= D`` samples, ``S = Z^T Z`` with ``
 ``(m - 1) x D`` Helmert-rotated centred features scaled by ``1 / sqrt(m - 1)``, and the
 non-zero eigenvalues of ``S_1^1/2 S_2 S_1^1/2`` equal those of the small ``Z S_1 Z^T``; when
 both sides are small, ``tr sqrt = ||Z_2 Z_1^T||_*`` (sum of singular values). :func:`fid`
-picks the cheapest exact path and keeps gradients with respect to the features.
+picks the cheapest exact method and keeps gradients with respect to the features.
+
+Return types: every function returns a Python ``float`` (a dict for :func:`fid_bootstrap`),
+except that a 0-d float64 tensor is returned when autograd tracks an input (FID as a loss).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import torch
 from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim, check_positive_int
 from fastgan.linalg import trace_sqrt_product, trace_sqrt_psd
 from fastgan.linalg._ref import max_asymmetry
+from fastgan.metrics._base import KEY_FID, Metric
 from fastgan.metrics._stats import FeatureStats
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FeatureStats",
     "FID",
+    "NegativeFIDWarning",
     "fid",
     "fid_bootstrap",
     "fid_from_stats",
@@ -62,9 +67,6 @@ __all__ = [
 _EPS64 = float(torch.finfo(torch.float64).eps)
 #: Memory (bytes) that batched trace-sqrt evaluations may use for stacked D x D matrices.
 BATCH_MEMORY_BYTES = 1 << 30
-
-StatsLike = Union[FeatureStats, tuple, str, "os.PathLike[str]"]
-
 
 class NegativeFIDWarning(UserWarning):
     """The Frechet distance came out negative beyond rounding (inputs not PSD?)."""
@@ -112,7 +114,7 @@ def _result(t: torch.Tensor) -> Union[float, torch.Tensor]:
 
 def frechet_distance(
     mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *, impl: str = "auto"
-) -> torch.Tensor:
+) -> Union[float, torch.Tensor]:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
     Args:
@@ -121,14 +123,20 @@ def frechet_distance(
         impl: backend of :func:`fastgan.linalg.trace_sqrt_product`.
 
     Returns:
-        0-d float64 Tensor (differentiable in all arguments).
+        float; a 0-d float64 Tensor instead when autograd tracks an input (differentiable in
+        all arguments).
 
     Matches: pytorch-fid ``calculate_frechet_distance`` (same quantity, exact symmetric-eigenvalue
     route; no ``eps`` offset needed).
 
-    >>> frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2), torch.eye(2)).item()
+    >>> frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2), torch.eye(2))
     2.0
     """
+    return _result(_frechet_tensor(mu1, sigma1, mu2, sigma2, impl))
+
+
+def _frechet_tensor(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, impl: str) -> torch.Tensor:
+    """:func:`frechet_distance` as a 0-d float64 tensor (differentiable)."""
     m1, s1 = _as_mu_sigma(mu1, sigma1, "1")
     m2, s2 = _as_mu_sigma(mu2, sigma2, "2")
     if m1.shape[0] != m2.shape[0]:
@@ -176,7 +184,7 @@ class _Side:
 def _side_from(x: Any, name: str, *, factor_ok: bool, device: Optional[torch.device]) -> Union[_Side, torch.Tensor]:
     """A FeatureStats / (mu, sigma) becomes a _Side; a feature matrix is validated and returned."""
     if isinstance(x, FeatureStats):
-        return _Side(x.count, x.mean, x.cov, None)
+        return _Side(x.count or 0, x.mean, x.cov, None)
     if isinstance(x, tuple):
         mu, sigma = _as_mu_sigma(x[0], x[1], f" ({name})")
         return _Side(0, mu, sigma, None)
@@ -235,15 +243,15 @@ def _fid_sides(a: _Side, b: _Side, impl: str) -> torch.Tensor:
 
 
 def fid(
-    real_features: Any, fake_features: Any, *, path: str = "auto", impl: str = "auto"
+    real_features: Any, fake_features: Any, *, method: str = "auto", impl: str = "auto"
 ) -> Union[float, torch.Tensor]:
     """FID between two sets of feature vectors.
 
     Args:
         real_features (Tensor[N, D]): or a :class:`FeatureStats` / ``(mu, sigma)`` of the reference set.
         fake_features (Tensor[M, D]): features of generated samples (may require grad).
-        path: ``"auto"`` (cheapest exact path), ``"full"`` (D x D covariances), ``"lowrank"``
-            (factor the side(s) with at most D + 1 samples).
+        method: exact algorithm: ``"auto"`` (the cheapest), ``"full"`` (D x D covariances),
+            ``"lowrank"`` (factor the side(s) with at most D + 1 samples).
         impl: backend of the D x D trace-sqrt (:func:`fastgan.linalg.trace_sqrt_product`).
 
     Returns:
@@ -255,8 +263,8 @@ def fid(
     >>> abs(fid(x, x)) < 1e-9
     True
     """
-    if path not in ("auto", "full", "lowrank"):
-        raise ValueError(f"path: must be one of ('auto', 'full', 'lowrank'), got {path!r}")
+    if method not in ("auto", "full", "lowrank"):
+        raise ValueError(f"method: must be one of ('auto', 'full', 'lowrank'), got {method!r}")
     real = _side_from(real_features, "real_features", factor_ok=True, device=None)
     fake = _side_from(fake_features, "fake_features", factor_ok=True, device=None)
     d_r = real.mean.shape[0] if isinstance(real, _Side) else real.shape[1]
@@ -270,13 +278,13 @@ def fid(
     n = real.shape[0] if isinstance(real, torch.Tensor) else 0
     m = fake.shape[0] if isinstance(fake, torch.Tensor) else 0
     costs = _cost(n, m, d_r, isinstance(real, torch.Tensor), isinstance(fake, torch.Tensor))
-    if path == "full":
+    if method == "full":
         choice = "cov_cov"
-    elif path == "lowrank":
+    elif method == "lowrank":
         low = {k: v for k, v in costs.items() if k != "cov_cov"}
         if not low:
             raise ValueError(
-                f"path='lowrank' needs feature matrices with at most D + 1 = {d_r + 1} rows on one side"
+                f"method='lowrank' needs feature matrices with at most D + 1 = {d_r + 1} rows on one side"
             )
         choice = min(low, key=low.__getitem__)
     else:
@@ -311,7 +319,7 @@ def fid_from_stats(s1: Any, s2: Any, *, impl: str = "auto") -> Union[float, torc
     """
     mu1, sigma1 = _stats_of(s1, "s1")
     mu2, sigma2 = _stats_of(s2, "s2")
-    return _result(frechet_distance(mu1, sigma1, mu2, sigma2, impl=impl))
+    return _result(_frechet_tensor(mu1, sigma1, mu2, sigma2, impl))
 
 
 def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Union[float, torch.Tensor]:
@@ -359,7 +367,7 @@ def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
     """
     n: Optional[int] = None
     if isinstance(stats, FeatureStats):
-        mu, sigma, n = stats.mean, stats.cov, stats.count
+        mu, sigma, n = stats.mean, stats.cov, stats.count  # count None: no "n" in the file
     elif isinstance(stats, (tuple, list)) and len(stats) in (2, 3):
         mu, sigma = stats[0], stats[1]
         n = int(stats[2]) if len(stats) == 3 else None
@@ -383,15 +391,16 @@ def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
             os.remove(tmp)
 
 
-def load_stats(path: Union[str, "os.PathLike[str]"]) -> Union[FeatureStats, tuple[torch.Tensor, torch.Tensor]]:
+def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
     """Read an ``.npz`` stats file (pytorch-fid format: keys ``mu`` and ``sigma``).
 
     Pickled object arrays are refused (``allow_pickle=False``). Shapes, dtypes and finiteness
     are validated.
 
     Returns:
-        :class:`FeatureStats` when the file records the sample count ``n`` (>= 2), otherwise a
-        ``(mu (Tensor[D]), sigma (Tensor[D, D]))`` tuple of float64 tensors.
+        :class:`FeatureStats` (float64, CPU). When the file records no sample count ``n``
+        (pytorch-fid files), its ``count`` is None: mean and covariance are usable, but it
+        cannot be updated or merged (see :class:`FeatureStats`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -435,7 +444,7 @@ def load_stats(path: Union[str, "os.PathLike[str]"]) -> Union[FeatureStats, tupl
         if n >= 2:
             return FeatureStats.from_moments(n, mu_t, sigma_t)
         raise ValueError(f"load_stats: {path}: 'n' must be >= 2, got {n}")
-    return mu_t, sigma_t
+    return FeatureStats.from_moments(None, mu_t, sigma_t)
 
 
 # ----------------------------------------------------------------------------- many FIDs
@@ -484,7 +493,7 @@ def fid_bootstrap(
     ci: float = 0.95,
     generator: Optional[torch.Generator] = None,
     impl: str = "auto",
-) -> tuple[float, float, float]:
+) -> dict[str, float]:
     """FID with a percentile bootstrap confidence interval.
 
     Both sets are resampled with replacement ``n_boot`` times; the ``n_boot`` trace-sqrt
@@ -497,7 +506,8 @@ def fid_bootstrap(
         generator: random source of the resampling (CPU generator).
 
     Returns:
-        ``(fid, low, high)``: the FID of the full sets and the bootstrap percentile interval.
+        ``{"fid": FID of the full sets, "fid_low": lower, "fid_high": upper}``: the bootstrap
+        percentile interval at level ``ci``.
     """
     n_boot = check_positive_int(n_boot, "n_boot", minimum=2)
     if not 0.0 < float(ci) < 1.0:
@@ -529,7 +539,7 @@ def fid_bootstrap(
     boot = torch.cat(vals)
     alpha = (1.0 - float(ci)) / 2.0
     q = torch.quantile(boot, torch.tensor([alpha, 1.0 - alpha], dtype=torch.float64, device=boot.device))
-    return point, float(q[0]), float(q[1])
+    return {KEY_FID: point, "fid_low": float(q[0]), "fid_high": float(q[1])}
 
 
 def fid_per_class(
@@ -646,24 +656,32 @@ def fid_infinity(
 
 
 # ----------------------------------------------------------------------------- stateful class
-class FID:
+class FID(Metric):
     """Stateful FID: accumulate real and fake features, then :meth:`compute`.
 
-    Only :class:`FeatureStats` (O(D^2) memory) are kept; :meth:`merge` and :meth:`all_reduce`
-    combine workers. ``real_stats`` may be given up front (e.g. from :func:`load_stats`).
+    Only :class:`FeatureStats` (O(D^2) memory, float64) are kept. Implements the
+    :class:`~fastgan.metrics.Metric` protocol: :meth:`merge` adds statistics, :meth:`sync`
+    all-reduces them over ``torch.distributed`` ranks.
+
+    Args:
+        real_stats: reference statistics given up front: :class:`FeatureStats`, ``(mu, sigma)``
+            or a stats file path (:func:`load_stats`). They are fixed: ``update(..., real=True)``
+            raises, and :meth:`merge`, :meth:`sync` and :meth:`reset` leave them alone (every
+            rank is expected to hold the same reference).
+        device: device of the accumulated statistics (default: that of the first batch).
+        impl: backend of the trace-sqrt (:func:`fastgan.linalg.trace_sqrt_product`).
 
     >>> m = FID()
-    >>> m.update_real(torch.randn(100, 4)); m.update_fake(torch.randn(100, 4) + 1)
+    >>> m.update(torch.randn(100, 4), real=True); m.update(torch.randn(100, 4) + 1, real=False)
     >>> m.compute() > 0
     True
     """
 
     def __init__(self, *, real_stats: Any = None, device: Optional[Union[torch.device, str]] = None, impl: str = "auto") -> None:
         self.impl = impl
-        self._device = device
         self.real = FeatureStats(device=device)
         self.fake = FeatureStats(device=device)
-        self._fixed_real: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self.real_fixed = real_stats is not None
         if real_stats is not None:
             if isinstance(real_stats, (str, os.PathLike)):
                 real_stats = load_stats(real_stats)
@@ -671,61 +689,56 @@ class FID:
                 self.real = real_stats.copy()
             else:
                 mu, sigma = _stats_of(real_stats, "real_stats")
-                self._fixed_real = _as_mu_sigma(mu, sigma, " (real_stats)")
+                mu, sigma = _as_mu_sigma(mu, sigma, " (real_stats)")
+                self.real = FeatureStats.from_moments(None, mu, sigma)
 
-    def update(self, features: Any, real: bool) -> None:
-        """Add a batch (Tensor[N, D]) to the real (``real=True``) or fake statistics."""
+    def update(self, features: Any, *, real: bool) -> None:
+        """Add a batch ``features`` (Tensor[N, D]) to the real (``real=True``) or fake statistics."""
         if real:
-            self.update_real(features)
+            if self.real_fixed:
+                raise ValueError("FID: the real statistics were given as fixed real_stats; cannot update them")
+            self.real.update(features)
         else:
-            self.update_fake(features)
-
-    def update_real(self, features: Any) -> None:
-        """Add real features (Tensor[N, D])."""
-        if self._fixed_real is not None:
-            raise ValueError("FID: real statistics were given as fixed (mu, sigma); cannot update them")
-        self.real.update(features)
-
-    def update_fake(self, features: Any) -> None:
-        """Add generated features (Tensor[N, D])."""
-        self.fake.update(features)
+            self.fake.update(features)
 
     def compute(self) -> float:
-        """FID between the accumulated real and fake statistics."""
-        real = self._fixed_real if self._fixed_real is not None else self.real
-        if isinstance(real, FeatureStats) and real.count < 2:
-            raise ValueError(f"FID.compute: needs >= 2 real samples, got {real.count}")
-        if self.fake.count < 2:
+        """FID (float) between the accumulated real and fake statistics."""
+        if self.real.count is not None and self.real.count < 2:
+            raise ValueError(f"FID.compute: needs >= 2 real samples, got {self.real.count}")
+        if self.fake.count is None or self.fake.count < 2:
             raise ValueError(f"FID.compute: needs >= 2 fake samples, got {self.fake.count}")
-        return float(fid_from_stats(real, self.fake, impl=self.impl))
+        return float(fid_from_stats(self.real, self.fake, impl=self.impl))
 
     def reset(self, *, real: bool = True) -> None:
-        """Clear the fake statistics, and the real ones too unless ``real=False``."""
+        """Clear the fake statistics, and the real ones too unless ``real=False`` or they are fixed."""
         self.fake.reset()
-        if real and self._fixed_real is None:
+        if real and not self.real_fixed:
             self.real.reset()
 
     def merge(self, other: "FID") -> "FID":
-        """Merge another FID's statistics into this one."""
-        if not isinstance(other, FID):
-            raise TypeError(f"other: expected FID, got {type(other).__name__}")
-        if self._fixed_real is None and other._fixed_real is None:
+        """Merge another FID's statistics into this one (fixed real statistics are not merged)."""
+        self._check_same_type(other)
+        if not self.real_fixed and not other.real_fixed:
             self.real.merge(other.real)
         self.fake.merge(other.fake)
         return self
 
-    def all_reduce(self, group: Any = None) -> "FID":
-        """Merge the statistics of all torch.distributed ranks (see :meth:`FeatureStats.all_reduce`)."""
-        if self._fixed_real is None:
-            self.real.all_reduce(group)
-        self.fake.all_reduce(group)
+    def sync(self, group: Any = None) -> "FID":
+        """All-reduce the statistics over the ranks of ``group`` (see :meth:`FeatureStats.sync`)."""
+        if not self.real_fixed:
+            self.real.sync(group)
+        self.fake.sync(group)
         return self
 
     def state_dict(self) -> dict[str, Any]:
-        """Real and fake statistics."""
-        return {"real": self.real.state_dict(), "fake": self.fake.state_dict()}
+        """``{"real": ..., "fake": ...}`` (:meth:`FeatureStats.state_dict`) and ``"real_fixed"``."""
+        return {"real": self.real.state_dict(), "fake": self.fake.state_dict(), "real_fixed": self.real_fixed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict`."""
+        for key in ("real", "fake"):
+            if key not in state:
+                raise KeyError(f"state: missing key {key!r}")
         self.real.load_state_dict(state["real"])
         self.fake.load_state_dict(state["fake"])
+        self.real_fixed = bool(state.get("real_fixed", False))

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_finite, check_ndim, check_positive_int
+from fastgan.metrics._base import KEY_IS_MEAN, KEY_IS_STD, Metric, all_reduce_sum, comm_device, world_size
 
 __all__ = ["inception_score", "InceptionScore", "split_index", "torch_fidelity_order", "log_probs"]
 
@@ -119,8 +120,12 @@ def torch_fidelity_order(n: int, seed: int = 2020) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(seed).permutation(n).astype(np.int64))
 
 
-class InceptionScore:
+class InceptionScore(Metric):
     """Mergeable Inception Score state: per split ``(n, sum p, sum p log p)`` in float64.
+
+    Implements the :class:`~fastgan.metrics.Metric` protocol with one side:
+    ``update(logits, *, index=None)``. :meth:`merge` adds the sums and :meth:`sync`
+    all-reduces them over ``torch.distributed`` ranks.
 
     Args:
         splits: number of splits S (default 10).
@@ -132,13 +137,13 @@ class InceptionScore:
         input: ``"logits"`` or ``"probs"`` (see :func:`inception_score`).
         device: where the sums live (default: device of the first update).
 
-    Samples get consecutive global indices in arrival order; pass ``index=`` to
-    :meth:`update` (e.g. the dataset indices on each distributed rank) to make the
-    assignment independent of arrival order.
+    Samples get consecutive global indices in arrival order on each rank; pass ``index=``
+    to :meth:`update` (e.g. the dataset indices on each distributed rank) to make the
+    assignment independent of arrival order and of the rank.
 
     >>> m = InceptionScore(splits=2, num_samples=4)
     >>> m.update(torch.eye(4)[:2] * 50); m.update(torch.eye(4)[2:] * 50)
-    >>> round(m.compute()[0], 3)
+    >>> round(m.compute()["is_mean"], 3)
     2.0
     """
 
@@ -176,20 +181,20 @@ class InceptionScore:
     def num_classes(self) -> Optional[int]:
         return None if self.sum_p is None else int(self.sum_p.shape[1])
 
-    def update(self, logits_or_probs: Any, index: Optional[torch.Tensor] = None) -> None:
+    def update(self, logits: Any, *, index: Optional[torch.Tensor] = None) -> None:  # type: ignore[override]
         """Add a batch.
 
         Args:
-            logits_or_probs (Tensor[B, C]): logits or probabilities (per ``input``).
+            logits (Tensor[B, C]): logits, or probabilities when ``input="probs"``.
             index (Tensor[B] int64, optional): global indices of these samples; default
                 the next B consecutive indices.
         """
-        logp = log_probs(logits_or_probs, self.input)
+        logp = log_probs(logits, self.input, name="logits")
         b, c = logp.shape
         if self.sum_p is None:
             self._init(c, logp.device)
         elif c != self.num_classes:
-            raise ValueError(f"logits_or_probs: expected {self.num_classes} classes, got {c}")
+            raise ValueError(f"logits: expected {self.num_classes} classes, got {c}")
         assert self.count is not None and self.sum_p is not None and self.sum_plogp is not None
         dev = self.sum_p.device
         logp = logp.to(dev)
@@ -209,8 +214,7 @@ class InceptionScore:
 
     def merge(self, other: "InceptionScore") -> "InceptionScore":
         """Add ``other``'s sums into this state (in place) and return self."""
-        if not isinstance(other, InceptionScore):
-            raise TypeError(f"other: expected InceptionScore, got {type(other).__name__}")
+        self._check_same_type(other)
         if other.splits != self.splits or other.num_samples != self.num_samples:
             raise ValueError(
                 "other: split configuration differs "
@@ -231,18 +235,72 @@ class InceptionScore:
         self.next_index += other.next_index
         return self
 
-    def all_reduce(self, group: Any = None) -> "InceptionScore":
-        """Sum the state over ``torch.distributed`` ranks (in place; no-op if not initialised)."""
+    def sync(self, group: Any = None) -> "InceptionScore":
+        """Sum the state over the ranks of ``group`` (in place; all-reduce of the split sums).
+
+        A no-op when torch.distributed is not initialised or has one rank. Ranks that saw no
+        samples take part with zero sums. Every rank of ``group`` must call it.
+        """
+        if world_size(group) == 1:
+            return self
         import torch.distributed as dist
 
-        if not (dist.is_available() and dist.is_initialized()):
+        dev = comm_device(group, None if self.sum_p is None else self.sum_p.device)
+        meta = torch.tensor([self.num_classes or 0, self.next_index], dtype=torch.int64, device=dev)
+        metas = [torch.zeros_like(meta) for _ in range(world_size(group))]
+        dist.all_gather(metas, meta, group=group)
+        classes = {int(m[0]) for m in metas if int(m[0]) > 0}
+        if len(classes) > 1:
+            raise ValueError(f"InceptionScore.sync: ranks hold different class counts {sorted(classes)}")
+        if not classes:
             return self
         if self.sum_p is None:
-            raise RuntimeError("all_reduce: every rank must call update() at least once first")
-        assert self.count is not None and self.sum_plogp is not None
+            self._init(classes.pop(), dev)
+        assert self.count is not None and self.sum_p is not None and self.sum_plogp is not None
         for t in (self.count, self.sum_p, self.sum_plogp):
-            dist.all_reduce(t, group=group)
+            # collectives run on ``dev``; the state keeps its own device
+            buf = all_reduce_sum(t.to(dev), group)
+            t.copy_(buf)
+        self.next_index = sum(int(m[1]) for m in metas)
         return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"count": Tensor[S] | None, "sum_p": Tensor[S, C] | None, "sum_plogp": Tensor[S] | None,
+        "next_index": int}`` (CPU copies) plus the split configuration, checked on load."""
+        def cpu(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+            return None if t is None else t.detach().cpu().clone()
+
+        return {
+            "splits": self.splits,
+            "num_samples": self.num_samples,
+            "count": cpu(self.count),
+            "sum_p": cpu(self.sum_p),
+            "sum_plogp": cpu(self.sum_plogp),
+            "next_index": self.next_index,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict` output (same ``splits`` and ``num_samples`` required)."""
+        for key in ("splits", "num_samples", "count", "sum_p", "sum_plogp", "next_index"):
+            if key not in state:
+                raise KeyError(f"state: missing key {key!r}")
+        if state["splits"] != self.splits or state["num_samples"] != self.num_samples:
+            raise ValueError(
+                "state: split configuration differs "
+                f"(splits {self.splits} vs {state['splits']}, num_samples {self.num_samples} vs {state['num_samples']})"
+            )
+        self.reset()
+        if state["sum_p"] is None:
+            return
+        sum_p = torch.as_tensor(state["sum_p"], dtype=torch.float64)
+        if sum_p.dim() != 2 or sum_p.shape[0] != self.splits:
+            raise ValueError(f"state['sum_p']: expected shape [{self.splits}, C], got {tuple(sum_p.shape)}")
+        self._init(int(sum_p.shape[1]), torch.device("cpu"))
+        assert self.count is not None and self.sum_p is not None and self.sum_plogp is not None
+        self.count.copy_(torch.as_tensor(state["count"], dtype=torch.int64).reshape(self.splits))
+        self.sum_p.copy_(sum_p)
+        self.sum_plogp.copy_(torch.as_tensor(state["sum_plogp"], dtype=torch.float64).reshape(self.splits))
+        self.next_index = int(state["next_index"])
 
     def split_scores(self) -> torch.Tensor:
         """Tensor[S] float64: the Inception Score of each split."""
@@ -261,10 +319,10 @@ class InceptionScore:
         # KL >= 0 mathematically; clamp the rounding residue so IS >= 1 exactly.
         return log_is.clamp_min(0).exp()
 
-    def compute(self) -> tuple[float, float]:
-        """(mean, std) over splits; std is the population std (ddof=0)."""
+    def compute(self) -> dict[str, float]:
+        """``{"is_mean", "is_std"}`` over splits (floats); std is the population std (ddof=0)."""
         scores = self.split_scores()
-        return float(scores.mean()), float(scores.std(correction=0))
+        return {KEY_IS_MEAN: float(scores.mean()), KEY_IS_STD: float(scores.std(correction=0))}
 
 
 def inception_score(
@@ -272,8 +330,8 @@ def inception_score(
     splits: int = 10,
     input: InputKind = "logits",
     order: Optional[torch.Tensor] = None,
-) -> tuple[float, float]:
-    """Inception Score (mean, std over splits).
+) -> dict[str, float]:
+    """Inception Score: mean and std over splits.
 
     Args:
         logits_or_probs (Tensor[N, C]): classifier logits (default) or probabilities.
@@ -286,13 +344,14 @@ def inception_score(
             splitting (``torch_fidelity_order(N)`` reproduces torch-fidelity's shuffle).
 
     Returns:
-        ``(mean, std)`` of the per-split scores; std with divisor S (ddof=0).
+        ``{"is_mean": mean, "is_std": std}`` of the per-split scores (floats); std with
+        divisor S (ddof=0).
 
     Matches: Salimans et al. 2016 (original TF code) and torch-fidelity
     ``isc_features_to_metric``: chunks ``[floor(s N/S), floor((s+1) N/S))``, ``np.std``.
 
-    >>> mean, std = inception_score(torch.zeros(20, 5), splits=2)  # uniform predictions
-    >>> round(mean, 9), round(std, 9)
+    >>> out = inception_score(torch.zeros(20, 5), splits=2)  # uniform predictions
+    >>> round(out["is_mean"], 9), round(out["is_std"], 9)
     (1.0, 0.0)
     """
     splits = check_positive_int(splits, "splits")
@@ -315,7 +374,7 @@ def inception_score(
     state.sum_p.index_add_(0, sid, p)
     state.sum_plogp.index_add_(0, sid, torch.special.xlogy(p, p).sum(dim=1))
     state.next_index = n
-    mean, std = state.compute()
-    if not math.isfinite(mean):
+    out = state.compute()
+    if not math.isfinite(out[KEY_IS_MEAN]):
         raise FloatingPointError("inception_score: non-finite result")
-    return mean, std
+    return out

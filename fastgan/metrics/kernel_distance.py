@@ -38,6 +38,7 @@ from typing import Any, Literal, Optional
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
 
 __all__ = ["kid", "KID", "kid_subset_indices", "mmd2_subsets", "polynomial_kernel"]
 
@@ -258,7 +259,7 @@ def kid(
     dtype: torch.dtype = torch.float64,
     method: Method = "auto",
     max_memory: int = DEFAULT_MAX_MEMORY,
-) -> tuple[float, float]:
+) -> dict[str, float]:
     """Kernel Inception Distance: mean and std of unbiased MMD^2 over random subsets.
 
     Args:
@@ -277,15 +278,16 @@ def kid(
         max_memory: byte budget for temporaries.
 
     Returns:
-        ``(mean, std)`` of MMD_u^2 over rounds; std with divisor ``subsets`` (ddof=0).
+        ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with
+        divisor ``subsets`` (ddof=0).
 
     Matches: Binkowski et al. 2018; torch-fidelity ``kid_features_to_metric``;
     torchmetrics ``KernelInceptionDistance`` (defaults 100 x 1000, degree 3, coef0 1).
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(50, 8, generator=g)
-    >>> mean, std = kid(x, x + 3, subsets=5, subset_size=20, generator=g)
-    >>> mean > 0
+    >>> out = kid(x, x + 3, subsets=5, subset_size=20, generator=g)
+    >>> out["kid_mean"] > 0
     True
     """
     x = check_features(real, "real")
@@ -293,11 +295,16 @@ def kid(
     check_same_dim(x, y, "real", "fake")
     idx_r, idx_f = kid_subset_indices(x.shape[0], y.shape[0], subsets, subset_size, generator)
     vals = mmd2_subsets(x, y, idx_r, idx_f, degree, gamma, coef0, dtype=dtype, method=method, max_memory=max_memory)
-    return float(vals.mean()), float(vals.std(correction=0))
+    return {KEY_KID_MEAN: float(vals.mean()), KEY_KID_STD: float(vals.std(correction=0))}
 
 
-class KID:
+class KID(BankMetric):
     """Stateful KID: banks of real and fake features (no compact statistic exists).
+
+    Implements the :class:`~fastgan.metrics.Metric` protocol. :meth:`merge` concatenates the
+    banks; :meth:`sync` all-gathers them over ``torch.distributed`` ranks in rank order. The
+    subsets index the concatenated banks, so the result equals a single process fed the
+    samples in the same order (rank 0's rows first).
 
     Args: as :func:`kid` (``subsets``, ``subset_size``, ``degree``, ``gamma``, ``coef0``,
         ``dtype``, ``method``), plus ``seed`` for the subset generator used by
@@ -306,7 +313,7 @@ class KID:
 
     >>> m = KID(subsets=3, subset_size=10)
     >>> m.update(torch.randn(20, 4), real=True); m.update(torch.randn(20, 4) + 1, real=False)
-    >>> m.compute()[0] > 0
+    >>> m.compute()["kid_mean"] > 0
     True
     """
 
@@ -321,6 +328,7 @@ class KID:
         dtype: torch.dtype = torch.float64,
         method: Method = "auto",
     ) -> None:
+        super().__init__()
         self.subsets = check_positive_int(subsets, "subsets")
         self.subset_size = check_positive_int(subset_size, "subset_size", minimum=2)
         self.degree = check_positive_int(degree, "degree")
@@ -329,51 +337,13 @@ class KID:
         self.seed = int(seed)
         self.dtype = dtype
         self.method: Method = method
-        self.reset()
 
-    def reset(self) -> None:
-        """Empty both banks."""
-        self.real_features: list[torch.Tensor] = []
-        self.fake_features: list[torch.Tensor] = []
-
-    def update(self, features: Any, real: bool) -> None:
-        """Append features (Tensor[B, D]) to the real or the fake bank (stored detached)."""
-        name = "features"
-        t = check_features(features, name).detach()
-        bank = self.real_features if real else self.fake_features
-        other = self.fake_features if real else self.real_features
-        ref = bank[0] if bank else (other[0] if other else None)
-        if ref is not None and ref.shape[1] != t.shape[1]:
-            raise ValueError(f"{name}: feature dimension {t.shape[1]} differs from earlier batches ({ref.shape[1]})")
-        bank.append(t)
-
-    def merge(self, other: "KID") -> "KID":
-        """Concatenate ``other``'s banks after this one's (in place)."""
-        if not isinstance(other, KID):
-            raise TypeError(f"other: expected KID, got {type(other).__name__}")
-        self.real_features.extend(other.real_features)
-        self.fake_features.extend(other.fake_features)
-        return self
-
-    def all_gather(self, group: Any = None) -> "KID":
-        """Gather both banks from every ``torch.distributed`` rank (in place)."""
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()):
-            return self
-        for attr in ("real_features", "fake_features"):
-            local = torch.cat(getattr(self, attr)) if getattr(self, attr) else torch.empty(0)
-            gathered: list[Any] = [None] * dist.get_world_size(group)
-            dist.all_gather_object(gathered, local.cpu(), group=group)
-            setattr(self, attr, [g for g in gathered if g.numel()])
-        return self
-
-    def compute(self) -> tuple[float, float]:
-        """(mean, std) of MMD_u^2 over rounds (see :func:`kid`)."""
+    def compute(self) -> dict[str, float]:
+        """``{"kid_mean", "kid_std"}`` of MMD_u^2 over rounds (see :func:`kid`)."""
         if not self.real_features or not self.fake_features:
             raise RuntimeError("KID.compute: both real and fake features must be added first")
-        x = torch.cat(self.real_features)
-        y = torch.cat(self.fake_features).to(x.device)
+        x = self._bank(real=True)
+        y = self._bank(real=False).to(x.device)
         g = torch.Generator().manual_seed(self.seed)
         return kid(
             x, y, self.subsets, self.subset_size, self.degree, self.gamma, self.coef0,

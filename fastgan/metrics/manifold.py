@@ -446,42 +446,24 @@ def realism_score(
 # ----------------------------------------------------------------------------- stateful class
 
 
-def _all_gather_rows(t: torch.Tensor, group: Any = None) -> torch.Tensor:
-    """Concatenate ``t`` (Tensor[n_r, D], n_r may differ per rank) over ranks, in rank order."""
-    import torch.distributed as dist
-
-    world = dist.get_world_size(group)
-    meta = torch.tensor([t.shape[0], t.shape[1] if t.dim() == 2 else 0], dtype=torch.int64, device=t.device)
-    metas = [torch.zeros_like(meta) for _ in range(world)]
-    dist.all_gather(metas, meta, group=group)
-    rows = [int(mt[0]) for mt in metas]
-    dim = max(int(mt[1]) for mt in metas)
-    if t.shape[0] == 0:
-        t = t.reshape(0, dim)
-    pad = torch.zeros((max(rows), dim), dtype=t.dtype, device=t.device)
-    pad[: t.shape[0]] = t
-    parts = [torch.empty_like(pad) for _ in range(world)]
-    dist.all_gather(parts, pad, group=group)
-    return torch.cat([p[:r] for p, r in zip(parts, rows)])
+from fastgan.metrics._base import BankMetric  # noqa: E402  (the protocol of the stateful class below)
 
 
-class PRDC:
-    """Feature banks for real and fake samples with ``update`` / ``compute`` / ``reset``.
+class PRDC(BankMetric):
+    """Feature banks for real and fake samples: the :class:`~fastgan.metrics.Metric` protocol.
 
-    PRDC has no compact sufficient statistic, so the state is the two feature banks. Under
-    ``torch.distributed`` (initialised, world size > 1) :meth:`compute` all-gathers the banks
-    of every rank first (all ranks must call it); the metrics are invariant to the order of
-    the samples, so the result equals the single-process one exactly.
+    PRDC has no compact sufficient statistic, so the state is the two feature banks.
+    :meth:`merge` concatenates banks; under ``torch.distributed`` call :meth:`sync` on every
+    rank before :meth:`compute` (a tensor all-gather of the banks). The metrics are invariant
+    to the order of the samples, so the result equals the single-process one exactly.
 
     Args:
-        nearest_k: k for all four metrics (see :func:`prdc`).
-        strict, backend, block_size, progress, index, index_options: as in :func:`prdc`.
-        sync: gather the banks across ranks in :meth:`compute` when distributed.
-        process_group: the group to gather over (default: the world).
+        k: neighbourhood size for all four metrics (see :func:`prdc`).
+        strict, impl, block_size, progress: as in :func:`prdc`.
 
     Example:
         >>> import torch
-        >>> m = PRDC(nearest_k=2)
+        >>> m = PRDC(k=2)
         >>> m.update(torch.arange(6.0).reshape(6, 1), real=True)
         >>> m.update(torch.arange(6.0).reshape(6, 1), real=False)
         >>> m.compute()["precision"]
@@ -490,63 +472,25 @@ class PRDC:
 
     def __init__(
         self,
-        nearest_k: int = 5,
+        k: int = 5,
         *,
         strict: bool = False,
-        backend: str = "auto",
+        impl: str = "auto",
         block_size: Optional[int] = None,
         progress: Optional[bool] = None,
-        sync: bool = True,
-        process_group: Any = None,
-        index: str = "flat",
-        index_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        self.nearest_k = check_positive_int(nearest_k, "nearest_k")
-        _resolve_index(index, index_options, backend)
-        self.index = index
-        self.index_options = dict(index_options) if index_options is not None else None
+        super().__init__()
+        self.k = check_positive_int(k, "k")
         self.strict = strict
-        self.backend = check_choice(backend, "backend", _knn.BACKENDS)
+        self.impl = impl
         self.block_size = block_size
         self.progress = progress
-        self.sync = sync
-        self.process_group = process_group
-        self.real_features: list[torch.Tensor] = []
-        self.fake_features: list[torch.Tensor] = []
-
-    def update(self, features: Any, *, real: bool) -> None:
-        """Append a batch ``features`` (Tensor[B, D]) to the real (``real=True``) or fake bank."""
-        name = "real" if real else "fake"
-        t = check_features(features, f"{name} features").detach()
-        bank = self.real_features if real else self.fake_features
-        if bank and t.shape[1] != bank[0].shape[1]:
-            check_same_dim(bank[0], t, f"{name} bank", f"{name} features")
-        bank.append(t)
-
-    def _bank(self, parts: Sequence[torch.Tensor], name: str) -> torch.Tensor:
-        local = torch.cat(list(parts)) if parts else None
-        import torch.distributed as dist
-
-        if self.sync and dist.is_available() and dist.is_initialized() and dist.get_world_size(self.process_group) > 1:
-            if local is None:
-                raise ValueError(f"{name} bank is empty on this rank; every rank needs a dtype/device to gather")
-            return _all_gather_rows(local, self.process_group)
-        if local is None:
-            raise ValueError(f"{name} bank is empty: call update(features, real={name == 'real'}) first")
-        return local
 
     def compute(self, stats: Optional[dict[str, Any]] = None) -> dict[str, float]:
-        """Precision, recall, density, coverage of all samples seen (gathered over ranks)."""
-        x = self._bank(self.real_features, "real")
-        y = self._bank(self.fake_features, "fake")
+        """``{"precision", "recall", "density", "coverage"}`` (floats) of all samples in the banks."""
+        x = self._bank(real=True)
+        y = self._bank(real=False)
         return prdc(
-            x, y, self.nearest_k, strict=self.strict, backend=self.backend,
+            x, y, self.k, strict=self.strict, impl=self.impl,
             block_size=self.block_size, progress=self.progress, stats=stats,
-            index=self.index, index_options=self.index_options,
         )
-
-    def reset(self) -> None:
-        """Drop both banks."""
-        self.real_features.clear()
-        self.fake_features.clear()
-
