@@ -161,7 +161,8 @@ def test_kid_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> Non
     fake = _features(n, d, 1, shift=0.05).to(DEVICE)
 
     def fast() -> tuple[float, float]:
-        return kid(real, fake, subsets=subsets, subset_size=m, generator=torch.Generator().manual_seed(7))
+        out = kid(real, fake, subsets=subsets, subset_size=m, generator=torch.Generator().manual_seed(7))
+        return out["kid_mean"], out["kid_std"]
 
     mean, std = fast()
     # the same subsets through torchmetrics' per-subset MMD: identical values expected
@@ -236,7 +237,8 @@ def test_inception_score_vs_torchmetrics(benchmark: Any, record: Callable[..., N
         return float(a), float(b)
 
     def fast() -> tuple[float, float]:
-        return inception_score(logits, splits=splits, order=perm)
+        out = inception_score(logits, splits=splits, order=perm)
+        return out["is_mean"], out["is_std"]
 
     mean, std = fast()
     tm_mean, tm_std = tm()

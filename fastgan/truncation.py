@@ -366,8 +366,8 @@ def truncation_sweep(
         if "fid" in metrics:
             row["fid"] = float(fm["fid"](real, fake))
         if "kid" in metrics:
-            mean, std = fm["kid"](real, fake, **(kid_kwargs or {}))
-            row["kid"], row["kid_std"] = float(mean), float(std)
+            out = fm["kid"](real, fake, **(kid_kwargs or {}))
+            row["kid"], row["kid_std"] = out["kid_mean"], out["kid_std"]
         rows.append(row)
     return rows
 

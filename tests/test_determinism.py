@@ -267,13 +267,13 @@ def _fid(light: bool) -> list[Any]:
     sx = fm.FeatureStats.from_features(_FEAT_X)
     sy = fm.FeatureStats.from_features(_FEAT_Y)
     if light:
-        return [fm.fid(_FEAT_X, _FEAT_Y), fm.fid(_FEAT_X[:30], _FEAT_Y, path="lowrank"),
+        return [fm.fid(_FEAT_X, _FEAT_Y), fm.fid(_FEAT_X[:30], _FEAT_Y, method="lowrank"),
                 fm.frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov, impl="torch")]
     return [
         fm.fid(_FEAT_X, _FEAT_Y),
-        fm.fid(_FEAT_X, _FEAT_Y, path="full"),
-        fm.fid(_FEAT_X[:30], _FEAT_Y, path="lowrank"),
-        fm.fid(_FEAT_X[:30], _FEAT_Y[:40], path="lowrank"),
+        fm.fid(_FEAT_X, _FEAT_Y, method="full"),
+        fm.fid(_FEAT_X[:30], _FEAT_Y, method="lowrank"),
+        fm.fid(_FEAT_X[:30], _FEAT_Y[:40], method="lowrank"),
         fm.fid(_FEAT_X.float(), _FEAT_Y.float(), impl="torch"),
         fm.fid_from_stats(sx, sy),
         fm.frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov),

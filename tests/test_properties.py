@@ -337,9 +337,9 @@ def test_fid_symmetric_permutation_invariant_and_path_free(case: tuple, shift: f
     assert abs(fm.fid(y, x) - base) <= tol
     p, q = torch.randperm(n, generator=_gen(seed + 2)), torch.randperm(m, generator=_gen(seed + 3))
     assert abs(fm.fid(x[p], y[q]) - base) <= tol
-    assert abs(fm.fid(x, y, path="full") - base) <= tol
+    assert abs(fm.fid(x, y, method="full") - base) <= tol
     if min(n, m) - 1 <= d:
-        assert abs(fm.fid(x, y, path="lowrank") - base) <= tol
+        assert abs(fm.fid(x, y, method="lowrank") - base) <= tol
     assert abs(float(fm.fid_from_stats(fm.FeatureStats.from_features(y), fm.FeatureStats.from_features(x))) - base) <= tol
 
 
@@ -350,7 +350,7 @@ def test_fid_zero_on_identical_sets(case: tuple) -> None:
     x = _features(n, d, seed, scale, offset)
     tr = float(x.var(0).sum())
     for path in ("auto", "full") + (("lowrank",) if n - 1 <= d else ()):
-        assert abs(fm.fid(x, x, path=path)) <= 1e-8 * tr + 1e-300, path
+        assert abs(fm.fid(x, x, method=path)) <= 1e-8 * tr + 1e-300, path
     st_ = fm.FeatureStats.from_features(x)
     assert abs(float(fm.fid_from_stats(st_, st_))) <= 1e-8 * tr + 1e-300
 
@@ -468,8 +468,8 @@ def test_kid_symmetric_when_subsets_cover_all_samples(n: int, d: int, shift: flo
                                                       method: str) -> None:
     x = torch.randn(n, d, generator=_gen(seed), dtype=D64)
     y = 1.2 * torch.randn(n, d, generator=_gen(seed + 1), dtype=D64) + shift
-    a_mean, a_std = fm.kid(x, y, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 2), method=method)
-    b_mean, b_std = fm.kid(y, x, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 3), method=method)
+    a_mean, a_std = fm.kid(x, y, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 2), method=method).values()
+    b_mean, b_std = fm.kid(y, x, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 3), method=method).values()
     # magnitude of the kernel sums the estimator is assembled from
     g = 1.0 / d
     kmag = float(((g * torch.cat([x, y]) @ torch.cat([x, y]).T + 1.0).abs() ** degree).max())
