@@ -105,7 +105,7 @@ void bind_fdiv(py::module_& m) {
   };
 
   m.def(
-      "fdiv_cpu",
+      "fdiv_term_cpu",
       [make_params](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
                     int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
                     double coef, int num_threads) {
@@ -113,7 +113,7 @@ void bind_fdiv(py::module_& m) {
                                    alpha, coef, false);
         FASTGAN_CHECK_ARG(num_threads >= 1, "fdiv: num_threads must be >= 1, got ", num_threads);
         py::gil_scoped_release release;
-        fd::fdiv_cpu(p, num_threads);
+        fd::fdiv_term_cpu(p, num_threads);
       },
       py::arg("x"), py::arg("out"), py::arg("grad"), py::arg("n"), py::arg("out_numel"),
       py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("reduce"),
@@ -122,20 +122,20 @@ void bind_fdiv(py::module_& m) {
       "(elementwise, out_numel == n) or coef * sum term(x) (reduce, out_numel == 1).");
 
   m.def(
-      "fdiv_cuda_workspace_size",
+      "fdiv_term_cuda_workspace_size",
       [](int64_t n) -> int64_t {
         FASTGAN_CHECK_ARG(n >= 0, "fdiv: n must be >= 0, got ", n);
 #ifdef WITH_CUDA
-        return fd::fdiv_cuda_workspace_size(n);
+        return fd::fdiv_term_cuda_workspace_size(n);
 #else
-        require_cuda_build("fdiv_cuda_workspace_size");
+        require_cuda_build("fdiv_term_cuda_workspace_size");
         return 0;
 #endif
       },
-      py::arg("n"), "float64 workspace elements needed by fdiv_cuda with reduce=True.");
+      py::arg("n"), "float64 workspace elements needed by fdiv_term_cuda with reduce=True.");
 
   m.def(
-      "fdiv_cuda",
+      "fdiv_term_cuda",
       [make_params](uintptr_t x, uintptr_t out, uintptr_t grad, int64_t n, int64_t out_numel,
                     int64_t grad_numel, int dtype, int kernel, int term, bool reduce, double alpha,
                     double coef, uintptr_t workspace, int64_t workspace_numel, int device,
@@ -144,27 +144,27 @@ void bind_fdiv(py::module_& m) {
                                    alpha, coef, true);
 #ifdef WITH_CUDA
         if (reduce) {
-          const int64_t need = fd::fdiv_cuda_workspace_size(n);
+          const int64_t need = fd::fdiv_term_cuda_workspace_size(n);
           FASTGAN_CHECK_ARG(workspace != 0 && workspace_numel >= need, "fdiv: workspace has ",
                             workspace_numel, " float64 elements, needs ", need);
         }
         FASTGAN_CHECK_ARG(device >= 0, "fdiv: device index must be >= 0, got ", device);
         py::gil_scoped_release release;
-        fd::fdiv_cuda(p, reinterpret_cast<double*>(workspace), device, reinterpret_cast<void*>(stream));
+        fd::fdiv_term_cuda(p, reinterpret_cast<double*>(workspace), device, reinterpret_cast<void*>(stream));
 #else
         (void)p; (void)workspace; (void)workspace_numel; (void)device; (void)stream;
-        require_cuda_build("fdiv_cuda");
+        require_cuda_build("fdiv_term_cuda");
 #endif
       },
       py::arg("x"), py::arg("out"), py::arg("grad"), py::arg("n"), py::arg("out_numel"),
       py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("reduce"),
       py::arg("alpha"), py::arg("coef"), py::arg("workspace"), py::arg("workspace_numel"),
       py::arg("device"), py::arg("stream"),
-      "fdiv_cpu on device buffers, launched on the given stream (workspace: float64 block partials). "
-      "grad may be null with grad_numel == 0: no derivative is stored (see fdiv_cuda_backward).");
+      "fdiv_term_cpu on device buffers, launched on the given stream (workspace: float64 block partials). "
+      "grad may be null with grad_numel == 0: no derivative is stored (see fdiv_term_cuda_backward).");
 
   m.def(
-      "fdiv_cuda_backward",
+      "fdiv_term_cuda_backward",
       [check_kernel_args](uintptr_t x, uintptr_t grad_out, uintptr_t grad, int64_t n, int64_t grad_out_numel,
                           int64_t grad_numel, int dtype, int kernel, int term, double alpha, double coef,
                           int device, uintptr_t stream) {
@@ -188,34 +188,19 @@ void bind_fdiv(py::module_& m) {
         p.alpha = alpha;
         p.coef = coef;
         py::gil_scoped_release release;
-        fd::fdiv_cuda_backward(p, device, reinterpret_cast<void*>(stream));
+        fd::fdiv_term_cuda_backward(p, device, reinterpret_cast<void*>(stream));
 #else
         (void)x; (void)grad_out; (void)grad; (void)device; (void)stream;
-        require_cuda_build("fdiv_cuda_backward");
+        require_cuda_build("fdiv_term_cuda_backward");
 #endif
       },
       py::arg("x"), py::arg("grad_out"), py::arg("grad"), py::arg("n"), py::arg("grad_out_numel"),
       py::arg("grad_numel"), py::arg("dtype"), py::arg("kernel"), py::arg("term"), py::arg("alpha"),
       py::arg("coef"), py::arg("device"), py::arg("stream"),
-      "Backward of fdiv_cuda from x: grad[i] = grad_out[i or 0] * (coef * dterm/dx(x[i]) rounded to the "
+      "Backward of fdiv_term_cuda from x: grad[i] = grad_out[i or 0] * (coef * dterm/dx(x[i]) rounded to the "
       "storage dtype), i.e. what grad_out * the saved derivative gives, without a saved buffer.");
 
-  // Test-only entry points: the scalar Lambert W used by the kernels.
-  m.def(
-      "_lambert_w0",
-      [](uintptr_t x, uintptr_t out, int64_t n, int dtype) {
-        FASTGAN_CHECK_ARG(n >= 0, "_lambert_w0: n must be >= 0");
-        FASTGAN_CHECK_ARG(dtype == 0 || dtype == 1, "_lambert_w0: dtype must be float32 or float64");
-        FASTGAN_CHECK_ARG(n == 0 || (x != 0 && out != 0), "_lambert_w0: null pointer");
-        py::gil_scoped_release release;
-        for (int64_t i = 0; i < n; ++i) {
-          if (dtype == 0)
-            reinterpret_cast<float*>(out)[i] = fd::lambert_w0(reinterpret_cast<const float*>(x)[i]);
-          else
-            reinterpret_cast<double*>(out)[i] = fd::lambert_w0(reinterpret_cast<const double*>(x)[i]);
-        }
-      },
-      py::arg("x"), py::arg("out"), py::arg("n"), py::arg("dtype"), "W0(x) elementwise (test-only).");
+  // Test-only entry point: the scalar log-space Lambert W used by the kernels.
   m.def(
       "_log_lambert_w0_exp",
       [](uintptr_t x, uintptr_t out, int64_t n, int dtype) {
@@ -363,35 +348,35 @@ void bind_tridiag(py::module_& m) {
     return p;
   };
   m.def(
-      "tridiag_eigvalsh_cpu",
+      "tridiagonal_eigvalsh_cpu",
       [make](uintptr_t d, uintptr_t e2, uintptr_t out, int64_t batch, int64_t n, int64_t d_numel,
              int64_t e2_numel, int64_t out_numel, int num_threads) {
         td::Params p = make(d, e2, out, batch, n, d_numel, e2_numel, out_numel);
         FASTGAN_CHECK_ARG(num_threads >= 1, "tridiag: num_threads must be >= 1, got ", num_threads);
         py::gil_scoped_release release;
-        td::eigvalsh_cpu(p, num_threads);
+        td::tridiagonal_eigvalsh_cpu(p, num_threads);
       },
       py::arg("d"), py::arg("e2"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("d_numel"),
       py::arg("e2_numel"), py::arg("out_numel"), py::arg("num_threads"),
       "Ascending eigenvalues of batched symmetric tridiagonal matrices (float64 buffers: diagonals d "
       "[batch, n], squared off-diagonals e2 [batch, n - 1], out [batch, n]) by Sturm bisection.");
   m.def(
-      "tridiag_eigvalsh_cuda",
+      "tridiagonal_eigvalsh_cuda",
       [make](uintptr_t d, uintptr_t e2, uintptr_t out, int64_t batch, int64_t n, int64_t d_numel,
              int64_t e2_numel, int64_t out_numel, int device, uintptr_t stream) {
         td::Params p = make(d, e2, out, batch, n, d_numel, e2_numel, out_numel);
 #ifdef WITH_CUDA
         FASTGAN_CHECK_ARG(device >= 0, "tridiag: device index must be >= 0, got ", device);
         py::gil_scoped_release release;
-        td::eigvalsh_cuda(p, device, reinterpret_cast<void*>(stream));
+        td::tridiagonal_eigvalsh_cuda(p, device, reinterpret_cast<void*>(stream));
 #else
         (void)p; (void)device; (void)stream;
-        require_cuda_build("tridiag_eigvalsh_cuda");
+        require_cuda_build("tridiagonal_eigvalsh_cuda");
 #endif
       },
       py::arg("d"), py::arg("e2"), py::arg("out"), py::arg("batch"), py::arg("n"), py::arg("d_numel"),
       py::arg("e2_numel"), py::arg("out_numel"), py::arg("device"), py::arg("stream"),
-      "tridiag_eigvalsh_cpu on device buffers, one thread per eigenvalue, on the given stream.");
+      "tridiagonal_eigvalsh_cpu on device buffers, one thread per eigenvalue, on the given stream.");
 }
 
 }  // namespace
@@ -402,7 +387,6 @@ PYBIND11_MODULE(_C, m) {
   m.attr("WITH_CUDA") = kWithCuda;
   m.def("cuda_info", &cuda_info_dict,
         "Dict with compiled, device_count, runtime_version, driver_version, message. Never raises.");
-  m.def("dtype_name", [](int code) { return std::string(fastgan::dtype_name(code)); });
   bind_fdiv(m);
   bind_sqrtm(m);
   bind_tridiag(m);

@@ -114,7 +114,3 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
         raise ValueError(f"{name}: must be one of {tuple(choices)}, got {value!r}")
     return str(value)
 
-
-def contiguous(t: torch.Tensor) -> torch.Tensor:
-    """Contiguous view or copy (the native kernels need dense row-major memory)."""
-    return t if t.is_contiguous() else t.contiguous()

@@ -77,7 +77,7 @@ def use_extension(
     """Decide whether ``op`` runs the compiled kernel for these tensors.
 
     Args:
-        op: op name used in messages, e.g. ``"fgan_loss"``.
+        op: op name used in messages, e.g. ``"fdiv_term"``.
         impl: the user's ``impl`` argument (``"auto"``, ``"ext"`` or ``"torch"``).
         *tensors: the op's tensor inputs (device and dtype are checked).
         dtypes: dtypes the kernel supports (default: all four float types).

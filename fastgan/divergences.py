@@ -231,8 +231,8 @@ def lambert_w0(x: Tensor) -> Tensor:
     For ``x >= 1``: ``exp(log_lambert_w0_exp(log x))``. For ``-1/e <= x < 1``: Halley
     iteration on ``w e^w - x`` from the branch-point series (x < -1/4), the Taylor
     series (|x| small) or ``log1p(x) (1 - log1p(log1p x) / (2 + log1p x))``. Used as
-    an oracle and for :attr:`Divergence.conjugate` of Jeffrey; the kernels have
-    their own host/device version (``fastgan._C._lambert_w0``).
+    an oracle and for :attr:`Divergence.conjugate` of Jeffrey; the kernels use only the
+    log form (``csrc/fdiv/fdiv.h`` ``log_lambert_w0_exp``).
     """
     x = torch.as_tensor(x)
     big = x >= 1

@@ -27,7 +27,7 @@ def _fdiv(x: torch.Tensor, kernel: int, term: int) -> tuple[torch.Tensor, torch.
     out = torch.empty_like(x)
     grad = torch.empty_like(x)
     n = x.numel()
-    C.fdiv_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, n, n, _ext.dtype_code(x), kernel, term,
+    C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, n, n, _ext.dtype_code(x), kernel, term,
                False, 0.0, 1.0, 1)
     return out, grad
 
@@ -70,7 +70,7 @@ def test_fdiv_bad_arguments_raise(change: dict, match: str) -> None:
                 dtype=0, kernel=KERNEL_IDS["gan"], term=1, reduce=False, alpha=0.0, coef=1.0, num_threads=1)
     args.update(change)
     with pytest.raises(ValueError, match=match):
-        C.fdiv_cpu(**args)
+        C.fdiv_term_cpu(**args)
 
 
 @settings(max_examples=25, deadline=None)

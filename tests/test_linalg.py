@@ -247,7 +247,7 @@ def test_fallback_without_extension(no_ext: None) -> None:
 
 def test_auto_routes_large_n_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     called = []
-    monkeypatch.setattr(sqrtm_mod, "_ext_trace_sqrt", lambda a, b: called.append(1))
+    monkeypatch.setattr(sqrtm_mod, "trace_sqrt_product_ext", lambda a, b: called.append(1))
     a = random_psd(sqrtm_mod.CPU_AUTO_MAX_N + 1, seed=12)
     trace_sqrt_product(a, a)
     assert not called
@@ -316,26 +316,26 @@ def test_custom_ops_compile_fullgraph() -> None:
 
 # ------------------------------------------------------- single-pair LAPACK route (CPU, n >= 128)
 def test_lapack_route_matches_scipy_sqrtm() -> None:
-    from fastgan.linalg import _ref
+    from fastgan.linalg import _lapack
 
-    n = _ref.LAPACK_MIN_N + 7
+    n = _lapack.LAPACK_MIN_N + 7
     a = random_psd(n, cond=1e4, seed=31)
     b = random_psd(n, cond=1e3, seed=32)
     a_in, b_in = a.clone(), b.clone()
-    lam = _ref._lapack_trace_sqrt(a, b)
+    lam = _lapack.lapack_trace_sqrt(a, b)
     assert torch.equal(a, a_in) and torch.equal(b, b_in)  # inputs untouched
     got = float(lam.clamp_min(0).sqrt().sum())
     want = float(np.trace(scipy.linalg.sqrtm(a.numpy() @ b.numpy())).real)
     assert got == pytest.approx(want, rel=1e-10)
     # a side singular at rounding level: no LAPACK answer, the exact torch route takes over
-    assert _ref._lapack_trace_sqrt(a, random_psd(n, rank=n - 3, seed=35)) is None
-    assert _ref._lapack_trace_sqrt(random_psd(n, rank=n // 2, seed=36), b) is None
+    assert _lapack.lapack_trace_sqrt(a, random_psd(n, rank=n - 3, seed=35)) is None
+    assert _lapack.lapack_trace_sqrt(random_psd(n, rank=n // 2, seed=36), b) is None
 
 
 def test_lapack_route_matches_batched_torch_route() -> None:
-    from fastgan.linalg import _ref
+    from fastgan.linalg import _lapack, _ref
 
-    n = _ref.LAPACK_MIN_N * 2
+    n = _lapack.LAPACK_MIN_N * 2
     a = random_psd(n, cond=1e3, seed=33)
     b = random_psd(n, cond=1e3, seed=34)
     single = _ref.trace_sqrt_product_ref(a, b)  # LAPACK route

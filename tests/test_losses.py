@@ -27,7 +27,7 @@ from fastgan.losses import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
-from fastgan.losses._fused import fdiv_backward_ext, fdiv_term, fdiv_term_eager, fdiv_term_ext
+from fastgan.losses._fused import fdiv_term, fdiv_term_backward_ext, fdiv_term_ext, fused_term
 from fastgan.losses._ref import fdiv_term_ref
 
 D64 = torch.float64
@@ -126,7 +126,7 @@ def test_native_threads_bitwise_reproducible() -> None:
     results = []
     for threads in (1, 2, 3):
         out, g = torch.empty(()), torch.empty_like(x)
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), x.numel(), 1, x.numel(), 0, KERNEL_IDS["js"], 1,
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), x.numel(), 1, x.numel(), 0, KERNEL_IDS["js"], 1,
                    True, 0.0, 1.0 / x.numel(), threads)
         results.append((out.clone(), g.clone()))
     for out, g in results[1:]:
@@ -138,7 +138,7 @@ def test_large_float32_sum_accuracy() -> None:
     x = _logits(2_000_000, torch.float32, seed=3)
     oracle = F.softplus(x.double()).mean()
     for impl in ("torch",) + (("ext",) if _ext.HAS_EXT else ()):
-        out, _ = fdiv_term(x, KERNEL_IDS["gan"], 1, 0.0, 1.0 / x.numel(), True, impl)
+        out, _ = fdiv_term.op(x, KERNEL_IDS["gan"], 1, 0.0, 1.0 / x.numel(), True, impl)
         assert abs(float(out) - float(oracle)) <= 1e-6 * float(oracle)
 
 
@@ -408,37 +408,37 @@ def test_native_binding_checks_sizes() -> None:
     out = torch.empty(10)
     args = dict(dtype=0, kernel=7, term=1, alpha=0.0, coef=1.0, num_threads=1)
     with pytest.raises(ValueError, match="out buffer has 10 elements, expected 1"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=True, **args)
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=True, **args)
     with pytest.raises(ValueError, match="grad buffer has 9 elements"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 9, reduce=False, **args)
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 9, reduce=False, **args)
     with pytest.raises(ValueError, match="unknown kernel id"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
                    **{**args, "kernel": 42})
     with pytest.raises(ValueError, match="dtype"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **{**args, "dtype": 7})
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **{**args, "dtype": 7})
     with pytest.raises(ValueError, match="alpha < 1"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
                    **{**args, "kernel": 9, "alpha": 0.0})
     with pytest.raises(ValueError, match="n must be >= 0"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), -1, 10, 10, reduce=False, **args)
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), -1, 10, 10, reduce=False, **args)
     with pytest.raises(ValueError, match="null"):
-        C.fdiv_cpu(0, out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **args)
+        C.fdiv_term_cpu(0, out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **args)
     if not _ext.HAS_CUDA_EXT:
         with pytest.raises(RuntimeError, match="no CUDA kernels"):
-            C.fdiv_cuda(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, 0, 7, 1, False, 0.0, 1.0, 0, 0, 0, 0)
+            C.fdiv_term_cuda(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, 0, 7, 1, False, 0.0, 1.0, 0, 0, 0, 0)
     # The CUDA backward entry validates its sizes before touching any device (runs without a GPU too).
     bargs = dict(dtype=0, kernel=7, term=1, alpha=0.0, coef=1.0, device=0, stream=0)
     with pytest.raises(ValueError, match="grad_out has 3 elements, expected 1 or n = 10"):
-        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 3, 10, **bargs)
+        C.fdiv_term_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 3, 10, **bargs)
     with pytest.raises(ValueError, match="grad buffer has 9 elements"):
-        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 9, **bargs)
+        C.fdiv_term_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 9, **bargs)
     with pytest.raises(ValueError, match="unknown kernel id"):
-        C.fdiv_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 10, **{**bargs, "kernel": 42})
+        C.fdiv_term_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 10, **{**bargs, "kernel": 42})
     with pytest.raises(ValueError, match="null"):
-        C.fdiv_cuda_backward(x.data_ptr(), 0, out.data_ptr(), 10, 1, 10, **bargs)
+        C.fdiv_term_cuda_backward(x.data_ptr(), 0, out.data_ptr(), 10, 1, 10, **bargs)
     # the forward's "no derivative" form (null grad, grad_numel 0) is CUDA-only
     with pytest.raises(ValueError, match="grad buffer has 0 elements"):
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), 0, 10, 10, 0, reduce=False, **args)
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), 0, 10, 10, 0, reduce=False, **args)
 
 
 def test_fallback_without_extension(no_ext: None) -> None:
@@ -536,14 +536,14 @@ class TestCuda:
             gos = [torch.tensor(2.5, dtype=dtype, device="cuda"),
                    torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).cuda()]
             for go in gos:
-                got = fdiv_backward_ext(x, go, kernel_id, term, alpha, -0.7)
+                got = fdiv_term_backward_ext(x, go, kernel_id, term, alpha, -0.7)
                 assert torch.equal(got, go * saved)
             # end to end through autograd, against the registered op
             for reduce in (True, False):
                 xe = x.clone().requires_grad_(True)
                 xo = x.clone().requires_grad_(True)
-                out_e = fdiv_term_eager(xe, kernel_id, term, alpha, 0.25, reduce, "ext")
-                out_o = fdiv_term(xo, kernel_id, term, alpha, 0.25, reduce, "ext")[0]
+                out_e = fused_term(xe, kernel_id, term, alpha, 0.25, reduce, "ext")
+                out_o = fdiv_term.op(xo, kernel_id, term, alpha, 0.25, reduce, "ext")[0]
                 assert torch.equal(out_e, out_o)
                 up = gos[0] if reduce else gos[1]
                 (out_e * up).sum().backward()

@@ -115,15 +115,15 @@ def test_binding_size_checks() -> None:
     e2 = torch.zeros(2, 3, dtype=D64)
     out = torch.empty(2, 4, dtype=D64)
     with pytest.raises(ValueError, match="e2 has 5 elements"):
-        c.tridiag_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 5, 8, 1)
+        c.tridiagonal_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 5, 8, 1)
     with pytest.raises(ValueError, match="out has 7 elements"):
-        c.tridiag_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 6, 7, 1)
+        c.tridiagonal_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 6, 7, 1)
     with pytest.raises(ValueError, match="n >= 1"):
-        c.tridiag_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 0, 0, 0, 0, 1)
+        c.tridiagonal_eigvalsh_cpu(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 0, 0, 0, 0, 1)
     with pytest.raises(ValueError, match="null"):
-        c.tridiag_eigvalsh_cpu(0, e2.data_ptr(), out.data_ptr(), 2, 4, 8, 6, 8, 1)
+        c.tridiagonal_eigvalsh_cpu(0, e2.data_ptr(), out.data_ptr(), 2, 4, 8, 6, 8, 1)
     with pytest.raises(ValueError, match="e2 has 5 elements"):  # checked before any device is touched
-        c.tridiag_eigvalsh_cuda(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 5, 8, 0, 0)
+        c.tridiagonal_eigvalsh_cuda(d.data_ptr(), e2.data_ptr(), out.data_ptr(), 2, 4, 8, 5, 8, 0, 0)
 
 
 @needs_ext

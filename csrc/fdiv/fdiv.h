@@ -398,68 +398,6 @@ FDIV_HD double sqrt_(double x) { return ::sqrt(x); }
 // ------------------------------------------------------------------------
 // Lambert W.
 
-// Principal branch W0(x) for x >= -1/e (NaN below, +inf at +inf). Scalar,
-// iterative (Halley), host and device; used by tests and the reference path.
-// Accurate to a few ulp away from the branch point x = -1/e (where W0 has
-// an infinite derivative, so only absolute accuracy ~ sqrt(eps) is possible).
-template <typename T>
-FASTGAN_HD T lambert_w0(T x) {
-  const T em1 = T(0.36787944117144232159552377016146);  // 1/e
-  if (x != x) return x;
-  if (x == fm::inf<T>()) return x;
-  if (x < -em1) {
-    // -1/e rounds to nearest; accept the rounded value itself.
-    if (x < -em1 * (T(1) + T(4) * std::numeric_limits<T>::epsilon())) return fm::qnan<T>();
-    return T(-1);
-  }
-  if (x == T(0)) return x;
-  T w;
-  if (x < T(-0.25)) {
-    // Series about the branch point in p = sqrt(2 (e x + 1)).
-    T q = T(2.7182818284590452353602874713527) * x + T(1);
-    T p = fm::sqrt_(T(2) * (q > T(0) ? q : T(0)));
-    w = T(-1) + p * (T(1) + p * (T(-1) / T(3) + p * (T(11) / T(72) + p * (T(-43) / T(540)))));
-    // Within ~1e-3 of the branch point the series is already exact to working
-    // precision, and Halley's step would divide by w + 1 ~ 0.
-    if (p < T(sizeof(T) == 8 ? 1e-3 : 3e-2)) return w;
-  } else if (x < T(1)) {
-    T l = fm::log1p_(x);
-    w = l * (T(1) - fm::log1p_(l) / (T(2) + l));
-    if (x < T(0)) w = x * (T(1) + x * (T(-1) + x * (T(1.5) + x * (T(-8) / T(3)))));
-  } else {
-    T L1 = fm::log_(x);
-    T L2 = fm::log_(L1 > T(1) ? L1 : T(1));
-    w = L1 - L2 + L2 / (L1 > T(1) ? L1 : T(1));
-    if (x < T(3)) {
-      T l = fm::log1p_(x);
-      w = l * (T(1) - fm::log1p_(l) / (T(2) + l));
-    }
-  }
-  const T tol = T(2) * std::numeric_limits<T>::epsilon();
-  for (int it = 0; it < 20; ++it) {
-    T delta;
-    if (x < T(1)) {
-      // f(w) = w e^w - x, Halley step.
-      T ew = fm::exp_(w);
-      T f = w * ew - x;
-      T wp1 = w + T(1);
-      T denom = ew * wp1 - (w + T(2)) * f / (T(2) * wp1);
-      delta = f / denom;
-    } else {
-      // f(w) = w + log w - log x (no overflow for huge x), Halley step.
-      T f = w + fm::log_(w) - fm::log_(x);
-      T f1 = T(1) + T(1) / w;
-      T f2 = -T(1) / (w * w);
-      delta = f / (f1 - T(0.5) * f * f2 / f1);
-    }
-    T wn = w - delta;
-    bool done = fm::fabs_(delta) <= tol * fm::fabs_(wn);
-    w = wn;
-    if (done) break;
-  }
-  return w;
-}
-
 // l = log(W0(e^y)), i.e. the root of l + e^l = y, for any real y, branch-free
 // with a fixed number of Halley steps (vectorises). Initial guess: y - e^y for
 // y < -1, a quadratic about y = 1 on [-1, 1], log(y - log y + log y / y) above;
@@ -649,14 +587,14 @@ void dispatch_kernel(int kernel, F&& f) {
 }
 
 // Launchers.
-void fdiv_cpu(const Params& p, int num_threads);
+void fdiv_term_cpu(const Params& p, int num_threads);
 #ifdef WITH_CUDA
-// workspace: float64 buffer of at least fdiv_cuda_workspace_size(n) elements
+// workspace: float64 buffer of at least fdiv_term_cuda_workspace_size(n) elements
 // (block partial sums for reduce != 0); device: CUDA device index (made
 // current for the call); stream: a cudaStream_t on that device.
-int64_t fdiv_cuda_workspace_size(int64_t n);
-void fdiv_cuda(const Params& p, double* workspace, int device, void* stream);
-void fdiv_cuda_backward(const BackwardParams& p, int device, void* stream);
+int64_t fdiv_term_cuda_workspace_size(int64_t n);
+void fdiv_term_cuda(const Params& p, double* workspace, int device, void* stream);
+void fdiv_term_cuda_backward(const BackwardParams& p, int device, void* stream);
 #endif
 
 }  // namespace fdiv

@@ -196,7 +196,7 @@ void run(const Params& p, int num_threads) {
 
 }  // namespace
 
-void fdiv_cpu(const Params& p, int num_threads) {
+void fdiv_term_cpu(const Params& p, int num_threads) {
   FASTGAN_CHECK_ARG(p.n >= 0, "fdiv: n must be >= 0, got ", p.n);
   FASTGAN_CHECK_ARG(p.kernel >= 0 && p.kernel < NUM_KERNELS, "fdiv: unknown kernel id ", p.kernel);
   FASTGAN_CHECK_ARG(p.term == ACTIVATION || p.term == CONJUGATE, "fdiv: term must be 0 or 1, got ",

@@ -206,16 +206,16 @@ void dispatch_dtype(int dtype, int kernel, Args&&... args) {
 
 }  // namespace
 
-int64_t fdiv_cuda_workspace_size(int64_t n) { return num_blocks(n); }
+int64_t fdiv_term_cuda_workspace_size(int64_t n) { return num_blocks(n); }
 
-void fdiv_cuda(const Params& p, double* workspace, int device, void* stream) {
+void fdiv_term_cuda(const Params& p, double* workspace, int device, void* stream) {
   FASTGAN_CHECK_ARG(p.n >= 0, "fdiv: n must be >= 0, got ", p.n);
   FASTGAN_CHECK_ARG(p.term == ACTIVATION || p.term == CONJUGATE, "fdiv: term must be 0 or 1, got ", p.term);
   CudaDeviceGuard guard(device);
   dispatch_dtype<ForwardLaunch>(p.dtype, p.kernel, p, workspace, static_cast<cudaStream_t>(stream));
 }
 
-void fdiv_cuda_backward(const BackwardParams& p, int device, void* stream) {
+void fdiv_term_cuda_backward(const BackwardParams& p, int device, void* stream) {
   FASTGAN_CHECK_ARG(p.n >= 0, "fdiv: n must be >= 0, got ", p.n);
   FASTGAN_CHECK_ARG(p.term == ACTIVATION || p.term == CONJUGATE, "fdiv: term must be 0 or 1, got ", p.term);
   CudaDeviceGuard guard(device);

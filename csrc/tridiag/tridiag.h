@@ -99,9 +99,9 @@ FASTGAN_HD double eigenvalue(const Params& p, int64_t b, int64_t k) {
   return bisect(d, e2, p.n, k, lo, hi, pivmin);
 }
 
-void eigvalsh_cpu(const Params& p, int num_threads);
+void tridiagonal_eigvalsh_cpu(const Params& p, int num_threads);
 #ifdef WITH_CUDA
-void eigvalsh_cuda(const Params& p, int device, void* stream);
+void tridiagonal_eigvalsh_cuda(const Params& p, int device, void* stream);
 #endif
 
 }  // namespace tridiag

@@ -21,7 +21,7 @@ __global__ void __launch_bounds__(kThreads) eigvalsh_kernel(Params p) {
 
 }  // namespace
 
-void eigvalsh_cuda(const Params& p, int device, void* stream) {
+void tridiagonal_eigvalsh_cuda(const Params& p, int device, void* stream) {
   const int64_t total = p.batch * p.n;
   if (total == 0) return;
   CudaDeviceGuard guard(device);

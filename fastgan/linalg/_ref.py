@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
-import numpy as np
 import torch
+
+from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,20 @@ class NotPSDWarning(UserWarning):
 #: Row-block height of the cache-blocked transposes below (one block of rows against the same
 #: columns read as a transposed slab).
 _TBLOCK = 256
+
+
+def broadcast_batch_shape(a: Sequence[int], b: Sequence[int]) -> Optional[tuple[int, ...]]:
+    """Broadcast shape of the batch shapes ``a`` and ``b``, or None when they do not broadcast.
+
+    Plain Python: ``torch.broadcast_shapes`` imports sympy on its first call (seconds of start-up)."""
+    out: list[int] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
 
 
 def symmetrize(a: torch.Tensor) -> torch.Tensor:
@@ -139,53 +154,6 @@ def _chol_ok(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return lower, ok
 
 
-#: Below this size the torch route is as fast as the LAPACK one and has no conversion cost.
-LAPACK_MIN_N = 128
-
-
-def _lapack_cholesky(a: torch.Tensor) -> Optional["np.ndarray"]:
-    """Upper Cholesky factor ``U`` (``a = U^T U``) of CPU float64 ``a`` (Tensor[n, n], symmetric) as
-    LAPACK returns it (Fortran-ordered, lower part zeroed), or None when it fails or a pivot is at
-    rounding level (the :func:`_chol_ok` criterion). Reads one triangle of ``a``; its transposed
-    view needs no copy."""
-    from scipy.linalg import lapack
-
-    n = a.shape[-1]
-    view = a.numpy().T  # Fortran-ordered; equals a for symmetric input
-    upper, info = lapack.dpotrf(view, lower=0, clean=1, overwrite_a=0)
-    if info != 0:
-        return None
-    piv = np.diagonal(upper) ** 2
-    scale = max(float(np.abs(np.diagonal(view)).max()), float(torch.finfo(torch.float64).tiny))
-    if not np.isfinite(piv).all() or float(piv.min()) <= 10.0 * n * _EPS64 * scale:
-        return None
-    return upper
-
-
-def _lapack_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> Optional[torch.Tensor]:
-    """Eigenvalues of ``A^1/2 B A^1/2`` for one well-conditioned CPU float64 pair (Tensor[n, n] each).
-
-    With ``A = La La^T`` and ``B = Lb Lb^T`` (LAPACK ``potrf``, ``L = U^T``), ``La^T B La = C C^T``
-    for ``C = La^T Lb``, whose eigenvalues are those of ``C^T C`` with ``C^T = Ub Ua^T``: one
-    triangular product (``trmm``, n^3 flops, on the factors as LAPACK stores them) and one rank-k
-    update (``syrk``, n^3 flops) instead of two dense products (4 n^3), then ``syevd``
-    (eigenvalues only). Returns None when a factor is singular at rounding level (the caller's
-    torch route handles that exactly) or scipy's BLAS/LAPACK wrappers are unavailable.
-    """
-    try:
-        from scipy.linalg import blas, eigh
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        return None
-    ua = _lapack_cholesky(a)
-    ub = _lapack_cholesky(b) if ua is not None else None
-    if ua is None or ub is None:
-        return None
-    ct = blas.dtrmm(1.0, ua, ub, side=1, lower=0, trans_a=1, overwrite_b=1)  # Ub Ua^T = C^T
-    m = blas.dsyrk(1.0, ct, trans=1, lower=0)  # (C^T)^T C^T = C C^T, upper triangle
-    lam = eigh(m, lower=False, eigvals_only=True, driver="evd", overwrite_a=True, check_finite=False)
-    return torch.from_numpy(lam)
-
-
 def trace_sqrt_product_ref(
     a: torch.Tensor, b: torch.Tensor, eigvalsh: Callable[[torch.Tensor], torch.Tensor] = torch.linalg.eigvalsh
 ) -> torch.Tensor:
@@ -202,7 +170,7 @@ def trace_sqrt_product_ref(
     n = a.shape[-1]
     if a.dim() == 2 and b.dim() == 2 and n >= LAPACK_MIN_N and a.device.type == "cpu" and b.device.type == "cpu":
         # One pair on the CPU: the Cholesky factorisations read one triangle, so no symmetrized copies.
-        lam = _lapack_trace_sqrt(a.to(torch.float64).contiguous(), b.to(torch.float64).contiguous())
+        lam = lapack_trace_sqrt(a.to(torch.float64).contiguous(), b.to(torch.float64).contiguous())
         if lam is not None:
             return _clamp_report(lam, "trace_sqrt_product").sqrt().sum()
     a64 = symmetrize(a.to(torch.float64))
@@ -212,7 +180,8 @@ def trace_sqrt_product_ref(
         la, ok_a = _chol_ok(a64.reshape(n, n))
         _, ok_b = _chol_ok(b64)
         if bool(ok_a) and bool(ok_b.all()):
-            batch_shape = torch.broadcast_shapes(a64.shape[:-2], b64.shape[:-2])
+            batch_shape = broadcast_batch_shape(a64.shape[:-2], b64.shape[:-2])
+            assert batch_shape is not None
             m = la.transpose(-1, -2) @ b64 @ la
             lam = eigvalsh(symmetrize(m))
             return _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
@@ -249,12 +218,6 @@ def trace_sqrt_product_ref(
         else:
             out[i] = torch.linalg.svdvals(_psd_factor(af[i]).transpose(-1, -2) @ _psd_factor(bf[i])).sum()
     return out.reshape(batch_shape)
-
-
-def trace_sqrt_psd(m: torch.Tensor) -> torch.Tensor:
-    """``tr sqrt(M)`` for batched symmetric PSD ``M`` (float64), from ``eigvalsh``."""
-    lam = torch.linalg.eigvalsh(symmetrize(m.to(torch.float64)))
-    return _clamp_report(lam, "trace_sqrt").sqrt().sum(dim=-1)
 
 
 def psd_pinv_sqrt(m: torch.Tensor) -> torch.Tensor:

@@ -98,9 +98,9 @@ def tridiagonal_eigvalsh(d: torch.Tensor, e: torch.Tensor, *, impl: str = "auto"
     out = torch.empty_like(d64)
     args = (d64.data_ptr(), e2.data_ptr(), out.data_ptr(), bsz, n, d64.numel(), e2.numel(), out.numel())
     if d64.device.type == "cuda":
-        c.tridiag_eigvalsh_cuda(*args, _ext.device_index(d64), _ext.stream_handle(d64))
+        c.tridiagonal_eigvalsh_cuda(*args, _ext.device_index(d64), _ext.stream_handle(d64))
     else:
-        c.tridiag_eigvalsh_cpu(*args, _ext.num_threads())
+        c.tridiagonal_eigvalsh_cpu(*args, _ext.num_threads())
     return out
 
 

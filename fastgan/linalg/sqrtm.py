@@ -30,6 +30,7 @@ import torch
 
 from fastgan import _dispatch, _ext
 from fastgan._checks import as_float_tensor, check_finite, check_same_device
+from fastgan._ops import NativeOp
 from fastgan.linalg import _ref, _tridiag
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,8 @@ JACOBI_TOL = 1e-15
 #: ``impl="auto"`` on CUDA, n > CUDA_MAX_N: batches of at least this many pairs take the
 #: tridiagonal route (:mod:`fastgan.linalg._tridiag`: batched Householder reduction + one
 #: bisection thread per eigenvalue); smaller batches go to ``torch.linalg.eigvalsh``, whose
-#: per-matrix solver wins when the reduction's ``n`` sequential steps are not shared by many.
-#: Measured on an H200 at n = 256: the route takes about 0.1 s whatever the batch (n steps of
-#: launch-bound batched ops), torch about 2 ms per pair, so the crossover is near 50 pairs.
+#: per-matrix solver wins when the reduction's ``n`` sequential steps (launch-bound batched ops,
+#: a cost almost independent of the batch) are not shared by many pairs (measured crossover).
 TRIDIAG_MIN_BATCH = 64
 
 _EXT_DTYPES = (torch.float32, torch.float64)
@@ -90,7 +90,7 @@ def _ext_common(*tensors: torch.Tensor) -> tuple[list[torch.Tensor], int, int]:
     return ts, batch, n
 
 
-def _ext_sqrtm(a: torch.Tensor) -> torch.Tensor:
+def sqrtm_sym_ext(a: torch.Tensor) -> torch.Tensor:
     c = _ext.assert_has_ext("sqrtm_sym")
     (a_c,), batch, n = _ext_common(a)
     out = torch.empty_like(a_c)
@@ -111,7 +111,7 @@ def _ext_sqrtm(a: torch.Tensor) -> torch.Tensor:
     return out.to(a.dtype)
 
 
-def _ext_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def trace_sqrt_product_ext(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     c = _ext.assert_has_ext("trace_sqrt_product")
     a, b = torch.broadcast_tensors(a, b)
     (a_c, b_c), batch, n = _ext_common(a, b)
@@ -134,58 +134,43 @@ def _ext_trace_sqrt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return out
 
 
-# ----------------------------------------------------------------------------- custom ops
-def _sqrtm_forward(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+# ----------------------------------------------------------------------------- native ops
+def _sqrtm_sym_forward(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
     if use_ext:
-        return _ext_sqrtm(a)
+        return sqrtm_sym_ext(a)
     return _ref.sqrtm_sym_ref(a)
 
 
-@torch.library.custom_op("fastgan::sqrtm_sym", mutates_args=())
-def _sqrtm_sym_op(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
-    return _sqrtm_forward(a, use_ext)
-
-
-@_sqrtm_sym_op.register_fake
-def _(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
+def _sqrtm_sym_fake(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
     return torch.empty_like(a)
 
 
-def _sqrtm_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+def _sqrtm_sym_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
     ctx.save_for_backward(output)
 
 
-def _sqrtm_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], None]:
+def _sqrtm_sym_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], None]:
     (out,) = ctx.saved_tensors
     return _ref.sqrtm_sym_backward(out, grad).to(out.dtype), None
 
 
-_sqrtm_sym_op.register_autograd(_sqrtm_backward, setup_context=_sqrtm_setup)
-
-
-def _trace_sqrt_forward(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+def _trace_sqrt_product_forward(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
     dtype = torch.promote_types(a.dtype, b.dtype)
     if use_ext and a.device.type == "cuda" and a.shape[-1] > CUDA_MAX_N:
         # Same Cholesky-congruent form and singular-side handling as the reference; only the
         # batched eigenvalue solve differs (tridiagonal form + bisection kernel).
         return _ref.trace_sqrt_product_ref(a, b, eigvalsh=_tridiag.eigvalsh_batched).to(dtype)
     if use_ext:
-        return _ext_trace_sqrt(a, b).to(dtype)
+        return trace_sqrt_product_ext(a, b).to(dtype)
     return _ref.trace_sqrt_product_ref(a, b).to(dtype)
 
 
-@torch.library.custom_op("fastgan::trace_sqrt_product", mutates_args=())
-def _trace_sqrt_op(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
-    return _trace_sqrt_forward(a, b, use_ext)
-
-
-@_trace_sqrt_op.register_fake
-def _(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
+def _trace_sqrt_product_fake(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
     shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     return a.new_empty(shape, dtype=torch.promote_types(a.dtype, b.dtype))
 
 
-def _tsp_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+def _trace_sqrt_product_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
     a, b, _ = inputs
     ctx.save_for_backward(a, b)
 
@@ -200,7 +185,9 @@ def _reduce_to(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return g.to(like.dtype)
 
 
-def _tsp_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], None]:
+def _trace_sqrt_product_backward(
+    ctx: Any, grad: torch.Tensor
+) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], None]:
     a, b = ctx.saved_tensors
     need_a, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     ga, gb = _ref.trace_sqrt_product_grads(a, b, need_a, need_b)
@@ -210,48 +197,16 @@ def _tsp_backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor],
     return out_a, out_b, None
 
 
-_trace_sqrt_op.register_autograd(_tsp_backward, setup_context=_tsp_setup)
-
-
-# Eager-mode twins of the custom ops: the same forward and backward functions through a plain
-# autograd.Function. The custom ops stay the path under torch.compile (graphs stay whole); in
-# eager mode the twins skip the custom-op dispatch, whose first call imports the compiler stack
-# (seconds of start-up for a one-off FID).
-class _SqrtmSymFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, use_ext: bool) -> torch.Tensor:
-        out = _sqrtm_forward(a, use_ext)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], None]:  # type: ignore[override]
-        return _sqrtm_backward(ctx, grad)
-
-
-class _TraceSqrtFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
-        ctx.save_for_backward(a, b)
-        return _trace_sqrt_forward(a, b, use_ext)
-
-    @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], None]:
-        return _tsp_backward(ctx, grad)
-
-
-def _sqrtm_call(a: torch.Tensor, use_ext: bool) -> torch.Tensor:
-    if torch.compiler.is_compiling():
-        return _sqrtm_sym_op(a, use_ext)
-    return _SqrtmSymFunction.apply(a, use_ext)
-
-
-def _trace_sqrt_call(a: torch.Tensor, b: torch.Tensor, use_ext: bool) -> torch.Tensor:
-    if torch.compiler.is_compiling():
-        return _trace_sqrt_op(a, b, use_ext)
-    return _TraceSqrtFunction.apply(a, b, use_ext)
+# Eager calls take the autograd.Function twins: the custom-op dispatch would add its Python
+# layers to every call of a one-off FID.
+sqrtm_sym_op = NativeOp(
+    "sqrtm_sym", _sqrtm_sym_forward, fake=_sqrtm_sym_fake, setup_context=_sqrtm_sym_setup,
+    backward=_sqrtm_sym_backward,
+)
+trace_sqrt_product_op = NativeOp(
+    "trace_sqrt_product", _trace_sqrt_product_forward, fake=_trace_sqrt_product_fake,
+    setup_context=_trace_sqrt_product_setup, backward=_trace_sqrt_product_backward,
+)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -276,8 +231,8 @@ def sqrtm_sym(a: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
     """
     t = _check_square(a, "a")
     if t.dtype in (torch.float16, torch.bfloat16):
-        return _sqrtm_call(t.float(), _use_ext("sqrtm_sym", impl, t.shape[-1], t)).to(t.dtype)
-    return _sqrtm_call(t, _use_ext("sqrtm_sym", impl, t.shape[-1], t))
+        return sqrtm_sym_op(t.float(), _use_ext("sqrtm_sym", impl, t.shape[-1], t)).to(t.dtype)
+    return sqrtm_sym_op(t, _use_ext("sqrtm_sym", impl, t.shape[-1], t))
 
 
 def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
@@ -305,17 +260,16 @@ def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") 
     if ta.shape[-1] != tb.shape[-1]:
         raise ValueError(f"a and b: matrix sizes differ ({ta.shape[-1]} vs {tb.shape[-1]})")
     check_same_device([ta, tb], ["a", "b"])
-    try:
-        torch.broadcast_shapes(ta.shape[:-2], tb.shape[:-2])
-    except RuntimeError:
+    batch_shape = _ref.broadcast_batch_shape(ta.shape[:-2], tb.shape[:-2])
+    if batch_shape is None:
         raise ValueError(
             f"a and b: batch shapes {tuple(ta.shape[:-2])} and {tuple(tb.shape[:-2])} do not broadcast"
-        ) from None
+        )
     half = (torch.float16, torch.bfloat16)
     ua = ta.float() if ta.dtype in half else ta
     ub = tb.float() if tb.dtype in half else tb
-    batch = int(math.prod(torch.broadcast_shapes(ta.shape[:-2], tb.shape[:-2])))
-    out = _trace_sqrt_call(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub, batch=batch))
+    batch = int(math.prod(batch_shape))
+    out = trace_sqrt_product_op(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub, batch=batch))
     return out.to(torch.promote_types(ta.dtype, tb.dtype))
 
 
@@ -326,4 +280,4 @@ def trace_sqrt_psd(m: torch.Tensor) -> torch.Tensor:
     """
     t = _check_square(m, "m")
     eye = torch.eye(t.shape[-1], dtype=t.dtype, device=t.device)
-    return _trace_sqrt_call(eye, t, False)
+    return trace_sqrt_product_op(eye, t, False)

@@ -1,16 +1,14 @@
-"""The fused f-GAN term as a torch custom op (``fastgan::fdiv_term``).
+"""The fused f-GAN term as a native op (``fastgan::fdiv_term``, registered by :class:`fastgan._ops.NativeOp`).
 
 One op computes, in a single pass over the critic outputs, ``coef * term(v)``
 (elementwise, or summed) together with ``coef * dterm/dv``, which is saved for
 the backward pass: backward is ``grad_out * saved_grad`` with no recomputation.
-In eager mode on CUDA (:class:`_FusedTermsFunction`) the forward pass stores no
-derivative and the backward kernel recomputes it from ``v`` fused with
-``grad_out`` (bitwise the same gradient, one n-element write and read fewer).
-The op is registered with ``torch.library.custom_op`` + ``register_fake`` +
-``register_autograd``, so it works eagerly and under
-``torch.compile(fullgraph=True)``. The backend (compiled kernel or the torch
-reference in :mod:`fastgan.losses._ref`) is chosen inside the op by
-:func:`fastgan._dispatch.use_extension` (op name ``"fgan_loss"``).
+Its eager twin (:class:`_FusedTermsFunction`) takes one or more terms in one autograd
+node; on CUDA it stores no derivative and the backward kernel recomputes it from ``v``
+fused with ``grad_out`` (bitwise the same gradient, one n-element write and read fewer).
+The backend (compiled kernel ``fastgan._C.fdiv_term_cpu`` / ``fdiv_term_cuda``, or the
+torch reference :func:`fastgan.losses._ref.fdiv_term_ref`) is chosen inside the op by
+:func:`fastgan._dispatch.use_extension` (op name ``"fdiv_term"``).
 """
 
 from __future__ import annotations
@@ -22,13 +20,13 @@ from torch import Tensor
 
 from fastgan import _ext
 from fastgan._dispatch import use_extension
+from fastgan._ops import NativeOp
+from fastgan.divergences import _alpha_consts
 from fastgan.losses._ref import fdiv_term_ref
 
-__all__ = [
-    "fdiv_term", "fdiv_term_ext", "fdiv_backward_ext", "fdiv_term_eager", "fused_term", "fused_terms_sum",
-]
+__all__ = ["fdiv_term", "fdiv_term_ext", "fdiv_term_backward_ext", "fused_term", "fused_terms_sum"]
 
-OP_NAME = "fgan_loss"
+OP_NAME = "fdiv_term"
 
 
 def fdiv_term_ext(
@@ -38,7 +36,7 @@ def fdiv_term_ext(
 
     Shapes: x (Tensor[...]) -> (out Tensor[] if reduce else Tensor[...], grad Tensor[...]).
     ``store_grad=False`` (CUDA only) skips the derivative and returns ``grad=None``; the backward
-    pass then recomputes it from ``x`` with :func:`fdiv_backward_ext`.
+    pass then recomputes it from ``x`` with :func:`fdiv_term_backward_ext`.
     """
     C = _ext.assert_has_ext(OP_NAME)
     x = x.detach().contiguous()
@@ -49,23 +47,23 @@ def fdiv_term_ext(
     code = _ext.dtype_code(x)
     if cuda:
         if reduce:
-            ws = torch.empty(int(C.fdiv_cuda_workspace_size(n)), dtype=torch.float64, device=x.device)
+            ws = torch.empty(int(C.fdiv_term_cuda_workspace_size(n)), dtype=torch.float64, device=x.device)
             ws_ptr, ws_n = ws.data_ptr(), ws.numel()
         else:
             ws, ws_ptr, ws_n = None, 0, 0
         g_ptr, g_n = (grad.data_ptr(), n) if grad is not None else (0, 0)
-        C.fdiv_cuda(x.data_ptr(), out.data_ptr(), g_ptr, n, out.numel(), g_n, code,
+        C.fdiv_term_cuda(x.data_ptr(), out.data_ptr(), g_ptr, n, out.numel(), g_n, code,
                     int(kernel_id), int(term), bool(reduce), float(alpha), float(coef), ws_ptr, ws_n,
                     _ext.device_index(x), _ext.stream_handle(x))
         del ws  # the stream-ordered caching allocator keeps it valid until the kernel ran
     else:
         assert grad is not None
-        C.fdiv_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(), code,
+        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(), code,
                    int(kernel_id), int(term), bool(reduce), float(alpha), float(coef), _ext.num_threads())
     return out, grad
 
 
-def fdiv_backward_ext(
+def fdiv_term_backward_ext(
     x: Tensor, grad_out: Tensor, kernel_id: int, term: int, alpha: float, coef: float
 ) -> Tensor:
     """Gradient of ``fdiv_term_ext`` w.r.t. ``x`` on the GPU, recomputed from ``x``.
@@ -79,16 +77,10 @@ def fdiv_backward_ext(
     xd = x.detach().contiguous()
     go = grad_out.detach().to(dtype=xd.dtype).contiguous()
     grad = torch.empty_like(xd)
-    C.fdiv_cuda_backward(xd.data_ptr(), go.data_ptr(), grad.data_ptr(), xd.numel(), go.numel(), grad.numel(),
+    C.fdiv_term_cuda_backward(xd.data_ptr(), go.data_ptr(), grad.data_ptr(), xd.numel(), go.numel(), grad.numel(),
                          _ext.dtype_code(xd), int(kernel_id), int(term), float(alpha), float(coef),
                          _ext.device_index(xd), _ext.stream_handle(xd))
     return grad
-
-
-def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:
-    from fastgan.divergences import _alpha_consts
-
-    return _alpha_consts(kernel_id, alpha)
 
 
 def _fdiv_term_impl(
@@ -96,14 +88,13 @@ def _fdiv_term_impl(
     store_grad: bool = True,
 ) -> tuple[Tensor, Optional[Tensor]]:
     """(out, grad) from the chosen backend; ``grad`` is None only when ``store_grad`` is False and the
-    CUDA kernel ran (its backward recomputes the derivative, :func:`fdiv_backward_ext`)."""
+    CUDA kernel ran (its backward recomputes the derivative, :func:`fdiv_term_backward_ext`)."""
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
         return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce, store_grad=store_grad)
-    return fdiv_term_ref(x, kernel_id, term, _consts(kernel_id, alpha), coef, reduce)
+    return fdiv_term_ref(x, kernel_id, term, _alpha_consts(kernel_id, alpha), coef, reduce)
 
 
-@torch.library.custom_op("fastgan::fdiv_term", mutates_args=())
-def fdiv_term(
+def _fdiv_term_forward(
     x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
 ) -> tuple[Tensor, Tensor]:
     """Fused f-GAN term: ``(coef * [sum] term(x), coef * dterm/dx)``.
@@ -126,7 +117,6 @@ def fdiv_term(
     return out, grad
 
 
-@fdiv_term.register_fake
 def _fdiv_term_fake(
     x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
 ) -> tuple[Tensor, Tensor]:
@@ -170,9 +160,6 @@ def _backward(ctx: Any, grad_out: Optional[Tensor], grad_grad: Optional[Tensor])
     if grad_out is None:
         return (None,) + none
     return (_grad_input(saved, grad_out),) + none
-
-
-fdiv_term.register_autograd(_backward, setup_context=_setup_context)
 
 
 Spec = tuple[int, int, float, float]  # (kernel_id, term, alpha, coef)
@@ -221,34 +208,28 @@ class _FusedTermsFunction(torch.autograd.Function):
             if grad_out is None:
                 grads.append(None)
             elif recompute:
-                grads.append(fdiv_backward_ext(t, grad_out, *spec))
+                grads.append(fdiv_term_backward_ext(t, grad_out, *spec))
             else:
                 grads.append(_grad_input(t, grad_out, may_alias=True))
         return (None, None, None, *grads)
 
 
-def fdiv_terms_eager(specs: tuple[Spec, ...], reduce: bool, impl: str, *xs: Tensor) -> Any:
-    """Terms ``fdiv_term(xs[i], *specs[i], reduce, impl)[0]`` through one autograd node (eager mode
-    only): their sum (Tensor[]) when ``reduce``, else a tuple of elementwise tensors."""
-    return _FusedTermsFunction.apply(specs, reduce, impl, *xs)
-
-
-def fdiv_term_eager(
-    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
-) -> Tensor:
-    """``fdiv_term(...)[0]`` through a plain autograd.Function (eager mode only)."""
-    out = _FusedTermsFunction.apply(((kernel_id, term, alpha, coef),), reduce, impl, x)
-    return out if reduce else out[0]
+fdiv_term = NativeOp(
+    OP_NAME, _fdiv_term_forward, fake=_fdiv_term_fake, setup_context=_setup_context, backward=_backward,
+    eager=_FusedTermsFunction,
+)
 
 
 def fused_term(
     x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str
 ) -> Tensor:
-    """The loss term used by :mod:`fastgan.losses`: the registered custom op while tracing for
-    ``torch.compile`` (so graphs stay whole), its lighter autograd.Function twin in eager mode."""
+    """``fdiv_term(x, ...)[0]`` (Tensor[] if ``reduce`` else Tensor[...] like ``x``), the loss term of
+    :mod:`fastgan.losses`: the registered op while tracing for ``torch.compile`` (graphs stay
+    whole), its eager twin otherwise."""
     if torch.compiler.is_compiling():
-        return fdiv_term(x, kernel_id, term, alpha, coef, reduce, impl)[0]
-    return fdiv_term_eager(x, kernel_id, term, alpha, coef, reduce, impl)
+        return fdiv_term.op(x, kernel_id, term, alpha, coef, reduce, impl)[0]
+    out = fdiv_term.eager.apply(((kernel_id, term, alpha, coef),), reduce, impl, x)
+    return out if reduce else out[0]
 
 
 def fused_terms_sum(terms: tuple[tuple[Tensor, Spec], ...], impl: str) -> Tensor:
@@ -257,9 +238,9 @@ def fused_terms_sum(terms: tuple[tuple[Tensor, Spec], ...], impl: str) -> Tensor
     if torch.compiler.is_compiling():
         total: Optional[Tensor] = None
         for x, spec in terms:
-            v = fdiv_term(x, *spec, True, impl)[0]
+            v = fdiv_term.op(x, *spec, True, impl)[0]
             total = v if total is None else total + v
         assert total is not None
         return total
     specs = tuple(spec for _, spec in terms)
-    return _FusedTermsFunction.apply(specs, True, impl, *(x for x, _ in terms))
+    return fdiv_term.eager.apply(specs, True, impl, *(x for x, _ in terms))
