@@ -14,8 +14,8 @@ that depends on it). The exact minimiser is found by quadrature of
 D_f(P || Q) = int q(x) f(pi(x)/q(x)) dx (Simpson on a fine grid) and
 scipy.optimize (Nelder-Mead over mu, log sigma).
 
-Run: ``python examples/gaussian_mixture.py`` (CPU, seeded, about 15-30 s per
-divergence). Prints a table of learned vs exact (mu, sigma).
+Run: ``python examples/gaussian_mixture.py`` (CPU, seeded). Prints a table of
+learned vs exact (mu, sigma).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -191,13 +193,49 @@ def test_truncation_sweep_kid_only() -> None:
     assert table[0]["kid"] > table[1]["kid"]
 
 
-def test_plot_requires_matplotlib_or_plots(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    table = [{"psi": 0.5, "precision": 0.9, "recall": 0.2, "fid": 30.0}, {"psi": 1.0, "precision": 0.7, "recall": 0.6, "fid": 10.0}]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="matplotlib"):
-            plot_truncation_sweep(table, str(tmp_path / "sweep.png"))
-        return
-    plot_truncation_sweep(table, str(tmp_path / "sweep.png"))
-    assert (tmp_path / "sweep.png").stat().st_size > 0
+def _sweep_table() -> list[dict[str, float]]:
+    return [{"psi": 0.5, "n_fake": 10.0, "precision": 0.9, "recall": 0.2, "fid": 30.0},
+            {"psi": 1.0, "n_fake": 10.0, "precision": 0.7, "recall": 0.6, "fid": 10.0}]
+
+
+def test_plot_truncation_sweep_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = tmp_path / "sweep.png"
+    fig = plot_truncation_sweep(_sweep_table(), str(path), title="my sweep")
+    assert isinstance(fig.canvas, FigureCanvasAgg)  # rendered off-screen, no pyplot figure
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax, twin = fig.axes
+    assert ax.get_title() == "my sweep"
+    assert "psi" in ax.get_xlabel() and ax.get_ylabel() == "precision / recall (fraction)"
+    assert twin.get_ylabel().startswith("FID")
+    assert [list(line.get_xdata()) for line in ax.get_lines()] == [[0.5, 1.0]] * 2
+    assert [t.get_text() for t in twin.get_legend().get_texts()] == ["precision", "recall", "FID"]
+    # every curve stays below the band the legend occupies
+    assert ax.get_ylim()[1] > 1.0 and twin.get_ylim()[1] > 30.0
+
+
+def test_plot_truncation_sweep_into_given_axes() -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert plot_truncation_sweep([{k: v for k, v in row.items() if k != "fid"} for row in _sweep_table()],
+                                 ax=right) is fig
+    assert len(fig.axes) == 2 and not left.get_lines()  # no twin axis without FID / KID
+    assert [line.get_label() for line in right.get_lines()] == ["precision", "recall"]
+
+
+def test_plot_truncation_sweep_errors() -> None:
+    with pytest.raises(ValueError, match="table: empty"):
+        plot_truncation_sweep([])
+    with pytest.raises(ValueError, match="psi"):
+        plot_truncation_sweep([{"precision": 0.5}])
+    with pytest.raises(ValueError, match="no metric column"):
+        plot_truncation_sweep([{"psi": 1.0, "n_fake": 3.0}])
+
+
+def test_truncation_imports_matplotlib_lazily() -> None:
+    code = "import sys, fastgan.truncation; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"

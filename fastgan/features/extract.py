@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from fastgan._checks import check_positive_int
-from fastgan._progress import Progress
 from fastgan.features.resize import RESIZE_MODES, resize_images
 
 __all__ = ["extract_features", "build_extractor", "IMAGE_EXTENSIONS", "list_image_files", "to_float_images"]
@@ -305,7 +306,8 @@ def extract_features(
     feats: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
     try:
-        with torch.inference_mode(), Progress(total=total, desc="features", enabled=progress, unit="img") as bar:
+        enabled = sys.stderr.isatty() if progress is None else bool(progress)
+        with torch.inference_mode(), tqdm(total=total, desc="features", unit="img", disable=not enabled) as bar:
             for b in batches:
                 x = _stack_resized(b, size, mode) if isinstance(b, list) else b
                 x = x.to(device=run_device, dtype=dtype, non_blocking=True)

@@ -1,8 +1,9 @@
 """Loading the command line's inputs: feature files, statistics files and image folders.
 
 Every failure a user can cause (missing path, unreadable or malformed file, wrong
-shape, non-finite values) raises :class:`InputError` with a one-line message naming
-the path and what was wrong; the CLI prints it and exits with status 2.
+shape, non-finite values, a weights file that does not load) raises :class:`InputError`
+(a ``ValueError``) with a one-line message naming the path and what was wrong; the CLI
+prints it and exits with status 2. Anything else (a bug) propagates unchanged.
 
 Accepted inputs (``load_input``):
 
@@ -18,8 +19,9 @@ Accepted inputs (``load_input``):
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,7 +35,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 _FEATURE_KEYS = ("features", "feats", "x")
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """A user-caused input problem; ``str(exc)`` is a one-line explanation."""
 
 
@@ -42,40 +44,36 @@ class LoadedInput:
     """What was read from one CLI argument.
 
     Exactly one of ``features`` (Tensor[N, D], float) and ``stats`` is set; ``stats`` is
-    what :func:`fastgan.metrics.load_stats` returned: a :class:`~fastgan.metrics.FeatureStats`
-    (when the file records the sample count) or ``(mu (Tensor[D]), sigma (Tensor[D, D]))``. ``logits`` holds classifier logits ``[N, C]`` when an image folder was
-    read with an extractor that provides them (for the Inception Score).
+    the :class:`~fastgan.metrics.FeatureStats` that :func:`fastgan.metrics.load_stats` read
+    (its ``count`` is None when the file does not record the sample count).
+    ``logits`` holds classifier logits ``[N, C]`` when an image folder was read with an
+    extractor that provides them (for the Inception Score).
     """
 
     path: str
     kind: str  # "features" | "stats" | "images"
     features: Optional[torch.Tensor] = None
-    stats: Any = None
-    count: Optional[int] = None
+    stats: Optional[fm.FeatureStats] = None
     logits: Optional[torch.Tensor] = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def dim(self) -> int:
+        """Feature dimension D."""
         if self.features is not None:
             return int(self.features.shape[1])
         assert self.stats is not None
-        mu = self.stats[0] if isinstance(self.stats, tuple) else self.stats.mean
-        return int(mu.shape[0])
+        return int(self.stats.mean.shape[0])
 
     @property
     def n(self) -> Optional[int]:
+        """Sample count (None for a statistics file that does not record it)."""
         if self.features is not None:
             return int(self.features.shape[0])
-        return self.count
+        return self.stats.count if self.stats is not None else None
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly summary (path, kind, n, dim)."""
         return {"path": self.path, "kind": self.kind, "n": self.n, "dim": self.dim}
-
-
-def _short(path: str | os.PathLike[str]) -> str:
-    return str(path)
 
 
 def _check_feature_array(arr: Any, path: str, what: str = "features") -> torch.Tensor:
@@ -132,6 +130,19 @@ def _pick_key(keys: list[str], candidates: tuple[str, ...]) -> Optional[str]:
     return None
 
 
+def _npz_member(archive: Any, key: str, path: str) -> np.ndarray:
+    """One array of an open archive; a pickled or corrupt member is an :class:`InputError`."""
+    try:
+        return archive[key]
+    except ValueError as exc:
+        msg = str(exc)
+        if "pickle" in msg.lower():
+            raise InputError(f"{path}: contains a pickled object array; expected numeric arrays") from None
+        raise InputError(f"{path}: malformed .npz member ({msg.splitlines()[0] if msg else 'unreadable'})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path}: malformed .npz member ({exc})") from None
+
+
 def _npz(path: str) -> LoadedInput:
     try:
         archive = np.load(path, allow_pickle=False)
@@ -140,52 +151,46 @@ def _npz(path: str) -> LoadedInput:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         # np.load accepts a plain .npy under any name
         return LoadedInput(path=path, kind="features", features=_check_feature_array(archive, path))
-    try:
+    with archive:
         keys = list(archive.files)
-        try:
-            if "mu" in keys or "sigma" in keys:
-                archive.close()
-                return _stats_file(path)
+        if "mu" in keys or "sigma" in keys:
+            is_stats = True
+        else:
+            is_stats = False
             fkey = _pick_key(keys, _FEATURE_KEYS)
             if fkey is None:
-                two_d = [k for k in keys if archive[k].ndim == 2]
+                two_d = [k for k in keys if _npz_member(archive, k, path).ndim == 2]
                 if len(two_d) != 1:
                     raise InputError(
                         f"{path}: .npz holds arrays {keys}; expected 'mu' and 'sigma' (statistics) "
                         "or exactly one 2-D feature array (or one named 'features')"
                     )
                 fkey = two_d[0]
-            return LoadedInput(path=path, kind="features", features=_check_feature_array(archive[fkey], path))
-        except ValueError as exc:  # a member is a pickled object array or is corrupt
-            msg = str(exc)
-            if "pickle" in msg.lower():
-                raise InputError(f"{path}: contains a pickled object array; expected numeric arrays") from None
-            raise InputError(f"{path}: malformed .npz member ({msg.splitlines()[0] if msg else 'unreadable'})") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"{path}: malformed .npz member ({exc})") from None
-    finally:
-        archive.close()
+            features = _check_feature_array(_npz_member(archive, fkey, path), path)
+    if is_stats:
+        return _stats_file(path)
+    return LoadedInput(path=path, kind="features", features=features)
 
 
 def _stats_file(path: str) -> LoadedInput:
     """Read a statistics ``.npz`` with :func:`fastgan.metrics.load_stats` (the library's own validation)."""
-    FeatureStats, load_stats = fm.FeatureStats, fm.load_stats
-
     try:
-        st = load_stats(path)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
+        st = fm.load_stats(path)
+    except (ValueError, OSError) as exc:
         msg = " ".join(str(exc).split())
         msg = msg.replace(f"load_stats: {path}: ", "")
         raise InputError(f"{path}: invalid statistics file: {msg}") from None
-    if isinstance(st, FeatureStats):
-        return LoadedInput(path=path, kind="stats", stats=st, count=int(st.count))
     return LoadedInput(path=path, kind="stats", stats=st)
+
+
+#: what ``torch.load`` raises for a file that is not a (safe) tensor file, by format
+_TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
 
 
 def _pt(path: str) -> torch.Tensor:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (bad zip), EOFError, ...
+    except _TORCH_LOAD_ERRORS as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             first = "it contains Python objects that are not plain tensors (refused for safety)"
@@ -213,12 +218,12 @@ def load_features_file(path: str | os.PathLike[str]) -> LoadedInput:
         path: the file.
 
     Returns:
-        :class:`LoadedInput` with ``features (Tensor[N, D])`` or ``stats (mu[D], sigma[D, D])``.
+        :class:`LoadedInput` with ``features (Tensor[N, D])`` or ``stats`` (a FeatureStats).
 
     Raises:
         InputError: missing file, unknown suffix, malformed content, wrong shape, non-finite values.
     """
-    p = _short(path)
+    p = os.fspath(path)
     if not os.path.exists(p):
         raise InputError(f"{p}: no such file or directory")
     if os.path.isdir(p):
@@ -241,7 +246,7 @@ def load_image_folder(
     batch_size: int = 64,
     device: str = "cpu",
     want_logits: bool = False,
-    progress: bool = True,
+    progress: Optional[bool] = None,
 ) -> LoadedInput:
     """Compute features for every image in ``folder`` with a pretrained extractor.
 
@@ -254,12 +259,12 @@ def load_image_folder(
         batch_size: images per forward pass.
         device: torch device for the extractor.
         want_logits: also return classifier logits (for the Inception Score) if the extractor has them.
-        progress: show a progress bar on a terminal.
+        progress: progress bar on stderr (None: only when stderr is a terminal).
 
     Raises:
-        InputError: empty folder, unreadable images, missing weights, unavailable extractor.
+        InputError: empty folder, unreadable images, missing or unloadable weights.
     """
-    p = _short(folder)
+    p = os.fspath(folder)
     if not os.path.isdir(p):
         raise InputError(f"{p}: no such directory")
     from fastgan.features.extract import extract_features, list_image_files
@@ -277,9 +282,9 @@ def load_image_folder(
             batch_size=batch_size,
             device=device,
             return_logits=want_logits,
-            progress=None if progress else False,
+            progress=progress,
         )
-    except (FileNotFoundError, ImportError, ValueError, TypeError, OSError, RuntimeError) as exc:
+    except (ValueError, OSError) as exc:  # bad images or weights (WeightsError is a ValueError)
         msg = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"{p}: feature extraction failed: {msg}") from None
     logits = None
@@ -299,10 +304,10 @@ def load_input(
     batch_size: int = 64,
     device: str = "cpu",
     want_logits: bool = False,
-    progress: bool = True,
+    progress: Optional[bool] = None,
 ) -> LoadedInput:
     """Dispatch on ``path``: a directory is an image folder, anything else a feature/stats file."""
-    p = _short(path)
+    p = os.fspath(path)
     if os.path.isdir(p):
         return load_image_folder(
             p, extractor=extractor, weights=weights, batch_size=batch_size, device=device,

@@ -1,0 +1,27 @@
+"""The ``fastgan`` command line (also ``python -m fastgan``).
+
+Subcommands:
+
+* ``fastgan info``: which backends (C++ kernels, CUDA, faiss) this installation has.
+* ``fastgan stats FEATURES -o stats.npz``: FID statistics (mean, covariance) of a feature file or
+  image folder, saved with :func:`fastgan.metrics.save_stats`.
+* ``fastgan eval --real R --fake F [--metrics fid,kid,prdc,pr,is]``: evaluate fake against real.
+  ``R`` / ``F`` are feature files (``.npy`` / ``.npz`` / ``.pt``, ``[N, D]``), statistics files
+  (``.npz`` with ``mu`` / ``sigma``: FID only) or image folders (``--extractor``, ``--weights``).
+* ``fastgan demo``: train small f-GANs on a 2-D toy mixture and evaluate them (no data, no weights).
+
+Exit status: 0 on success; 2 on a user error (bad path, malformed file, wrong shape, dimension
+mismatch, unknown metric, an argument the library refuses), printed as one line
+``fastgan <command>: error: <reason>`` on stderr; any other exception is a bug and propagates
+with its traceback.
+
+Modules: :mod:`fastgan.cli.commands` (parser and subcommands), :mod:`fastgan.cli.io` (reading
+the inputs), :mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the
+demo) happen inside the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+from fastgan.cli.commands import build_parser, main
+
+__all__ = ["build_parser", "main"]
