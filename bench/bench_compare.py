@@ -202,7 +202,7 @@ def test_prdc_vs_prdc_package(benchmark: Any, record: Callable[..., None], n: in
     k = 5
 
     def fast() -> dict[str, float]:
-        return {key: float(v) for key, v in prdc(real.to(DEVICE), fake.to(DEVICE), nearest_k=k).items()}
+        return {key: float(v) for key, v in prdc(real.to(DEVICE), fake.to(DEVICE), k=k).items()}
 
     ours = fast()
     fastgan_s = timeit(fast, repeat=2, warmup=0)

@@ -50,7 +50,7 @@ def test_prdc_10k_vs_package_and_gemms(benchmark: Any, record: Callable[..., Non
 
     gemm_s = timeit(gemms, repeat=1, warmup=0)
     info: dict[str, Any] = {}
-    value = benchmark.pedantic(lambda: prdc(real, fake, nearest_k=5, stats=info), rounds=1, iterations=1)
+    value = benchmark.pedantic(lambda: prdc(real, fake, k=5, stats=info), rounds=1, iterations=1)
     fast_s = benchmark.stats.stats.median
     row: dict[str, Any] = {
         "n": N, "d": D, "k": 5, "fastgan_s": fast_s, "gemms_s": gemm_s,
@@ -85,7 +85,7 @@ def status(key):
             return int(line.split()[1])
 base = status("VmRSS")
 t0 = time.perf_counter()
-res = prdc(real, fake, nearest_k=5)
+res = prdc(real, fake, k=5)
 elapsed = time.perf_counter() - t0
 print(json.dumps({"s": elapsed, "base_kb": base, "hwm_kb": status("VmHWM"), "res": res}))
 """

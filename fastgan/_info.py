@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import platform
 import sys
 from typing import Any
@@ -14,28 +13,22 @@ from fastgan import _ext
 from fastgan._dispatch import backend_setting
 
 
-def _faiss_flavour() -> dict[str, Any]:
+def _faiss() -> dict[str, Any]:
+    """faiss as the k-NN engines see it (:func:`fastgan.metrics.knn.faiss_info`)."""
     try:
-        faiss = importlib.import_module("faiss")
-    except Exception as exc:  # not installed, or a broken install
+        from fastgan.metrics.knn import faiss_info
+
+        return faiss_info()
+    except Exception as exc:  # never let the report fail
         return {"installed": False, "flavour": None, "version": None, "gpus": 0, "error": str(exc)}
-    gpus = 0
-    get_num_gpus = getattr(faiss, "get_num_gpus", None)
-    if get_num_gpus is not None:
-        try:
-            gpus = int(get_num_gpus())
-        except Exception:
-            gpus = 0
-    flavour = "gpu" if hasattr(faiss, "StandardGpuResources") else "cpu"
-    return {"installed": True, "flavour": flavour, "version": getattr(faiss, "__version__", "?"), "gpus": gpus}
 
 
-def _knn_backend() -> str:
-    """What ``backend="auto"`` of the exact k-NN metrics (PRDC, realism) runs."""
+def _knn_impl() -> str:
+    """What ``impl="auto"`` of the exact k-NN metrics (PRDC, realism) runs."""
     try:
-        from fastgan.metrics._knn import default_backend
+        from fastgan.metrics.knn import default_impl
 
-        return default_backend()
+        return default_impl()
     except Exception as exc:  # never let the report fail
         return f"unavailable ({exc})"
 
@@ -53,7 +46,7 @@ def backends() -> dict[str, Any]:
         * ``extension_error`` (str | None): why ``_C`` failed to load.
         * ``backend_setting`` (str): ``FASTGAN_BACKEND`` (auto / ext / torch).
         * ``faiss`` (dict): installed, flavour (cpu / gpu), version, GPU count.
-        * ``knn_backend`` (str): what ``backend="auto"`` of the exact k-NN metrics runs.
+        * ``knn_impl`` (str): what ``impl="auto"`` of the exact k-NN metrics runs.
         * ``torch_cuda`` (bool): torch sees a GPU.
         * ``versions`` (dict): fastgan, torch, numpy, python, platform.
 
@@ -71,8 +64,8 @@ def backends() -> dict[str, Any]:
         "cuda": _ext.cuda_info(),
         "extension_error": _ext.EXT_ERROR,
         "backend_setting": backend_setting(),
-        "faiss": _faiss_flavour(),
-        "knn_backend": _knn_backend(),
+        "faiss": _faiss(),
+        "knn_impl": _knn_impl(),
         "torch_cuda": torch.cuda.is_available(),
         "versions": {
             "fastgan": __version__,

@@ -79,12 +79,12 @@ from fastgan import _ext, losses
 from fastgan.divergences import DIVERGENCES, KERNEL_IDS, get_divergence
 from fastgan.features import extract_features
 from fastgan.linalg import sqrtm_sym, trace_sqrt_product
-from fastgan.metrics import _knn
+from fastgan.metrics import knn
 from fastgan.metrics.kernel_distance import kid_subset_indices
 from fastgan.truncation import biggan_truncated_noise, estimate_w_avg, psi_truncation, truncated_normal
 
 D64 = torch.float64
-HAS_FAISS = _knn.faiss_module() is not None
+HAS_FAISS = knn.faiss_module() is not None
 KNN_BACKENDS = ["torch"] + (["faiss"] if HAS_FAISS else [])
 
 
@@ -291,14 +291,14 @@ def _fid_random(light: bool) -> list[Any]:
 def _knn_metrics(backend: str, light: bool) -> list[Any]:
     x, y = _SMALL_X, _SMALL_Y
     if light:
-        return [fm.prdc(x, y, nearest_k=5, backend=backend), fm.realism_score(x, y, k=3, backend=backend)]
+        return [fm.prdc(x, y, k=5, impl=backend), fm.realism_score(x, y, k=3, impl=backend)]
     return [
-        fm.prdc(x, y, nearest_k=5, backend=backend),
-        fm.prdc(x, y, nearest_k=3, strict=True, backend=backend, block_size=128),
-        fm.precision_recall(x, y, k=3, backend=backend),
-        fm.density_coverage(x, y, k=5, backend=backend),
-        fm.realism_score(x, y, k=3, backend=backend),
-        fm.realism_score(x, y, k=3, squared=True, prune=False, backend=backend),
+        fm.prdc(x, y, k=5, impl=backend),
+        fm.prdc(x, y, k=3, strict=True, impl=backend, block_size=128),
+        fm.precision_recall(x, y, k=3, impl=backend),
+        fm.density_coverage(x, y, k=5, impl=backend),
+        fm.realism_score(x, y, k=3, impl=backend),
+        fm.realism_score(x, y, k=3, squared=True, prune=False, impl=backend),
     ]
 
 
@@ -460,7 +460,7 @@ def test_fdiv_binding_bitwise_for_any_thread_count(dtype: torch.dtype) -> None:
                 for threads in (1, 2, 3, 7):
                     out = torch.empty((), dtype=dtype) if reduce else torch.empty_like(x)
                     grad = torch.empty_like(x)
-                    C.fdiv_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(),
+                    C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(),
                                _DTYPES[dtype], kernel, term, reduce, alpha, 1.0 / n, threads)
                     if ref is None:
                         ref = (out, grad)
@@ -551,9 +551,9 @@ def test_cuda_jacobi_bitwise_run_to_run_and_kept_when_deterministic() -> None:
 @pytest.mark.cuda
 def test_cuda_exact_knn_metrics_bitwise_and_equal_to_cpu() -> None:
     x, y = _SMALL_X.cuda(), _SMALL_Y.cuda()
-    first = fm.prdc(x, y, nearest_k=5)
-    assert_bitwise(fm.prdc(x, y, nearest_k=5), first)
-    assert first == fm.prdc(_SMALL_X, _SMALL_Y, nearest_k=5)  # exact decisions: device-independent
+    first = fm.prdc(x, y, k=5)
+    assert_bitwise(fm.prdc(x, y, k=5), first)
+    assert first == fm.prdc(_SMALL_X, _SMALL_Y, k=5)  # exact decisions: device-independent
 
 
 @pytest.mark.cuda

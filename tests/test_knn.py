@@ -1,4 +1,4 @@
-"""Exact k-NN engine (fastgan.metrics._knn): radii and ball statistics vs a float64 oracle.
+"""Exact k-NN engines (fastgan.metrics.knn): radii and ball statistics vs a float64 oracle.
 
 The oracle below is written independently of the library: full float64 distance matrices by
 direct differences (numpy), sorted rows, explicit comparisons. Results must be EQUAL, not
@@ -7,16 +7,16 @@ close, including on data built to sit on the float32 decision boundary.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
 
-K = importlib.import_module("fastgan.metrics._knn")
-HAS_FAISS = K.faiss_module() is not None
-RADII = [K.knn_sqradii_torch] + ([K.knn_sqradii_faiss] if HAS_FAISS else [])
-CROSS = [K.cross_ball_stats_torch] + ([K.cross_ball_stats_faiss] if HAS_FAISS else [])
+from fastgan.metrics import knn
+from fastgan.metrics.knn import bounds, faiss_engine, torch_engine
+
+HAS_FAISS = knn.faiss_module() is not None
+RADII = [torch_engine.knn_sqradii_torch] + ([faiss_engine.knn_sqradii_faiss] if HAS_FAISS else [])
+CROSS = [torch_engine.cross_ball_stats_torch] + ([faiss_engine.cross_ball_stats_faiss] if HAS_FAISS else [])
 
 
 # ----------------------------------------------------------------------------- oracle
@@ -96,9 +96,9 @@ def test_radii_exact(fn, name):
 @pytest.mark.parametrize("block_size", [1, 7, None])
 def test_radii_block_size_independent(block_size):
     x = np.random.default_rng(0).normal(size=(90, 16)).astype(np.float32)
-    got = K.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=block_size).numpy()
+    got = torch_engine.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=block_size).numpy()
     assert_radii_equal(got, oracle_radii(x, [3]), False)
-    ref = K.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=90).numpy()
+    ref = torch_engine.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=90).numpy()
     np.testing.assert_array_equal(got, ref)  # same float64 formula: bitwise identical
 
 
@@ -107,7 +107,7 @@ def test_radii_incomplete_rows_take_full_pass():
     x = np.zeros((40, 3), dtype=np.float32)
     x[-1] = 1.0
     st: dict = {}
-    got = K.knn_sqradii_torch(torch.from_numpy(x), [3], stats=st).numpy()
+    got = torch_engine.knn_sqradii_torch(torch.from_numpy(x), [3], stats=st).numpy()
     assert st["knn_full_rows"] > 0
     assert_radii_equal(got, oracle_radii(x, [3]), True)
 
@@ -115,7 +115,7 @@ def test_radii_incomplete_rows_take_full_pass():
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
 def test_radii_other_dtypes(dtype):
     x = torch.randn(70, 12).to(dtype)
-    got = K.knn_sqradii_torch(x, [1, 4]).numpy()
+    got = torch_engine.knn_sqradii_torch(x, [1, 4]).numpy()
     assert_radii_equal(got, oracle_radii(x.double().numpy(), [1, 4]), False)
 
 
@@ -146,14 +146,14 @@ def test_cross_points_exactly_on_spheres():
     fake = (grid[::3] + np.array([0.0, 0.0], np.float32) + np.array([[0.6, 0.8]], np.float32)).astype(np.float32)
     # 0.6^2 + 0.8^2 = 1 in exact arithmetic but not in binary: the float64 oracle decides
     for strict in (False, True):
-        res = K.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake), torch.from_numpy(r2), None,
+        res = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake), torch.from_numpy(r2), None,
                                        strict=strict)
         count, cover, _ = oracle_cross(grid, fake, r2, r2[: len(fake)], strict)
         np.testing.assert_array_equal(res["count_y"].numpy(), count)
         np.testing.assert_array_equal(res["cover_x"].numpy(), cover)
     fake2 = grid[::3] + np.array([[1.0, 0.0]], np.float32)  # exactly distance 1 = radius
-    le = K.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None)
-    lt = K.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None,
+    le = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None)
+    lt = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None,
                                   strict=True)
     count_le, _, _ = oracle_cross(grid, fake2, r2, r2[: len(fake2)], False)
     count_lt, _, _ = oracle_cross(grid, fake2, r2, r2[: len(fake2)], True)
@@ -166,7 +166,7 @@ def test_refinement_is_actually_exercised():
     # the offset set has a float32 error bound larger than many gaps: pairs must be refined
     x = _SETS["offset_1000"]
     st: dict = {}
-    K.knn_sqradii_torch(torch.from_numpy(x), [3], stats=st)
+    torch_engine.knn_sqradii_torch(torch.from_numpy(x), [3], stats=st)
     assert st["knn_candidates"] >= len(x)
 
 
@@ -176,31 +176,31 @@ def test_pair_sqdist_matches_numpy():
     b = rng.normal(size=(15, 9)).astype(np.float32)
     ia = torch.tensor([0, 5, 19, 3])
     ib = torch.tensor([14, 0, 7, 3])
-    got = K.pair_sqdist(torch.from_numpy(a), torch.from_numpy(b), ia, ib).numpy()
+    got = bounds.pair_sqdist(torch.from_numpy(a), torch.from_numpy(b), ia, ib).numpy()
     # float64 direct differences: equal up to the summation order of the D squares
     np.testing.assert_allclose(got, sqdist64(a, b)[ia.numpy(), ib.numpy()], rtol=4e-16, atol=0)
     ai, bi = np.round(a * 8), np.round(b * 8)  # dyadic data: every order gives the same bits
-    got = K.pair_sqdist(torch.from_numpy(ai), torch.from_numpy(bi), ia, ib).numpy()
+    got = bounds.pair_sqdist(torch.from_numpy(ai), torch.from_numpy(bi), ia, ib).numpy()
     np.testing.assert_array_equal(got, sqdist64(ai, bi)[ia.numpy(), ib.numpy()])
 
 
 def test_oom_halves_block_and_gives_same_result(monkeypatch):
     x = np.random.default_rng(5).normal(size=(64, 8)).astype(np.float32)
     y = np.random.default_rng(6).normal(size=(50, 8)).astype(np.float32)
-    real_block = K.block_sqdist
+    real_block = torch_engine.block_sqdist
 
     def flaky(a, b):
         if a.shape[0] > 8:
             raise RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: not enough memory")
         return real_block(a, b)
 
-    monkeypatch.setattr(K, "block_sqdist", flaky)
+    monkeypatch.setattr(torch_engine, "block_sqdist", flaky)
     st: dict = {}
-    r2 = K.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=64, stats=st)
+    r2 = torch_engine.knn_sqradii_torch(torch.from_numpy(x), [3], block_size=64, stats=st)
     assert st["oom_retries"] >= 1 and st["block_rows"] <= 8
     assert_radii_equal(r2.numpy(), oracle_radii(x, [3]), False)
     st2: dict = {}
-    res = K.cross_ball_stats_torch(torch.from_numpy(x), torch.from_numpy(y), r2[0], None, block_size=64, stats=st2)
+    res = torch_engine.cross_ball_stats_torch(torch.from_numpy(x), torch.from_numpy(y), r2[0], None, block_size=64, stats=st2)
     assert st2["oom_retries"] >= 1
     count, cover, _ = oracle_cross(x, y, r2[0].numpy(), np.zeros(len(y)), False)
     np.testing.assert_array_equal(res["count_y"].numpy(), count)
@@ -210,9 +210,9 @@ def test_non_oom_errors_propagate(monkeypatch):
     def broken(a, b):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(K, "block_sqdist", broken)
+    monkeypatch.setattr(torch_engine, "block_sqdist", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        K.knn_sqradii_torch(torch.randn(10, 3), [2])
+        torch_engine.knn_sqradii_torch(torch.randn(10, 3), [2])
 
 
 def test_ieee_matmul_restores_setting():
@@ -220,7 +220,7 @@ def test_ieee_matmul_restores_setting():
     if mk is None or not hasattr(mk, "fp32_precision"):
         pytest.skip("no mkldnn fp32_precision setting in this torch")
     before = mk.fp32_precision
-    with K.ieee_matmul(torch.device("cpu")) as u:
+    with bounds.ieee_matmul(torch.device("cpu")) as u:
         assert u == 2.0**-24
     assert mk.fp32_precision == before
 
@@ -230,38 +230,38 @@ def test_error_bound_holds_on_bad_conditioning():
     rng = np.random.default_rng(11)
     x = (rng.normal(size=(200, 256)) + 50).astype(np.float32)
     xt = torch.from_numpy(x)
-    c = K.center(xt, K.mean64(xt), 2.0**-24, layout="both")
-    blk = K.block_sqdist(c.aug, c.col).double().numpy()
+    c = bounds.center(xt, bounds.mean64(xt), 2.0**-24, layout="both")
+    blk = bounds.block_sqdist(c.aug, c.col).double().numpy()
     exact = sqdist64(x, x)
-    bound = K.error_coeff(256, 2.0**-24) * (c.n64.numpy()[:, None] + c.n64.numpy()[None, :])
+    bound = bounds.error_coeff(256, 2.0**-24) * (c.n64.numpy()[:, None] + c.n64.numpy()[None, :])
     assert (np.abs(blk - exact) <= bound).all()
 
 
-def test_resolve_backend():
-    assert K.resolve_backend("torch", torch.device("cpu")) == "torch"
-    assert K.resolve_backend("auto", torch.device("cpu")) in ("torch", "faiss")
-    with pytest.raises(ValueError, match="backend"):
-        K.resolve_backend("annoy", torch.device("cpu"))
+def test_resolve_impl():
+    assert knn.resolve_impl("torch", torch.device("cpu")) == "torch"
+    assert knn.resolve_impl("auto", torch.device("cpu")) in ("torch", "faiss")
+    with pytest.raises(ValueError, match="impl"):
+        knn.resolve_impl("annoy", torch.device("cpu"))
 
 
 def test_faiss_missing_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(K, "faiss_module", lambda: None)
-    assert K.resolve_backend("auto", torch.device("cpu")) == "torch"
+    monkeypatch.setattr(faiss_engine, "faiss_module", lambda: None)
+    assert knn.resolve_impl("auto", torch.device("cpu")) == "torch"
     with pytest.raises(RuntimeError, match="faiss is not installed"):
-        K.resolve_backend("faiss", torch.device("cpu"))
+        knn.resolve_impl("faiss", torch.device("cpu"))
 
 
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     x = torch.randn(300, 40)
     y = torch.randn(250, 40) + 0.1
-    r_cpu = K.knn_sqradii_torch(x, [3])
-    r_gpu = K.knn_sqradii_torch(x.cuda(), [3]).cpu()
+    r_cpu = torch_engine.knn_sqradii_torch(x, [3])
+    r_gpu = torch_engine.knn_sqradii_torch(x.cuda(), [3]).cpu()
     # the float64 refinement sums sum_d (a_d - b_d)**2 in each device's reduction order:
     # the same neighbour is chosen, its distance may differ in the last bit
     torch.testing.assert_close(r_gpu, r_cpu, rtol=4 * torch.finfo(torch.float64).eps, atol=0)
-    a = K.cross_ball_stats_torch(x, y, r_cpu[0], r_cpu[0][:250])
-    b = K.cross_ball_stats_torch(x.cuda(), y.cuda(), r_cpu[0].cuda(), r_cpu[0][:250].cuda())
+    a = torch_engine.cross_ball_stats_torch(x, y, r_cpu[0], r_cpu[0][:250])
+    b = torch_engine.cross_ball_stats_torch(x.cuda(), y.cuda(), r_cpu[0].cuda(), r_cpu[0][:250].cuda())
     for key in a:
         assert torch.equal(a[key], b[key].cpu())
 
@@ -272,6 +272,6 @@ def test_chunked_float64_reductions_match_direct() -> None:
         x = torch.randn(*shape, generator=g) * 100
         want_mean = x.double().mean(0)
         want_sq = (x.double() ** 2).sum(1)
-        torch.testing.assert_close(K.mean64(x), want_mean, rtol=1e-14, atol=1e-12)
-        torch.testing.assert_close(K.sqnorms64(x), want_sq, rtol=1e-14, atol=0)
-        assert K.mean64(x).dtype == K.sqnorms64(x).dtype == torch.float64
+        torch.testing.assert_close(bounds.mean64(x), want_mean, rtol=1e-14, atol=1e-12)
+        torch.testing.assert_close(bounds.sqnorms64(x), want_sq, rtol=1e-14, atol=0)
+        assert bounds.mean64(x).dtype == bounds.sqnorms64(x).dtype == torch.float64

@@ -6,8 +6,6 @@ Checked against (1) an independent float64 brute-force oracle (numpy, full matri
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -17,8 +15,10 @@ from hypothesis.extra import numpy as hnp
 
 from fastgan.metrics import PRDC, density_coverage, precision_recall, prdc, realism_score
 
-K = importlib.import_module("fastgan.metrics._knn")
-BACKENDS = ["torch"] + (["faiss"] if K.faiss_module() is not None else [])
+from fastgan.metrics import knn
+from fastgan.metrics.knn import torch_engine
+
+IMPLS = ["torch"] + (["faiss"] if knn.faiss_module() is not None else [])
 
 
 # ----------------------------------------------------------------------------- oracle
@@ -77,21 +77,21 @@ def _data(seed, n=160, m=140, d=24, shift=0.15, scale=1.1):
 # ----------------------------------------------------------------------------- oracle agreement
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_prdc_equals_oracle(backend, strict, seed):
+def test_prdc_equals_oracle(impl, strict, seed):
     real, fake = _data(seed)
-    got = prdc(real, fake, nearest_k=5, strict=strict, backend=backend, block_size=31)
+    got = prdc(real, fake, k=5, strict=strict, impl=impl, block_size=31)
     assert got == oracle_prdc(real, fake, 5, 5, strict)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_precision_recall_and_density_coverage_equal_oracle(backend):
+@pytest.mark.parametrize("impl", IMPLS)
+def test_precision_recall_and_density_coverage_equal_oracle(impl):
     real, fake = _data(2, n=120, m=100)
-    assert precision_recall(real, fake, backend=backend) == oracle_prdc(real, fake, 3, None)
-    assert density_coverage(real, fake, backend=backend) == oracle_prdc(real, fake, None, 5)
-    assert precision_recall(real, fake, k=4, backend=backend) == oracle_prdc(real, fake, 4, None)
+    assert precision_recall(real, fake, impl=impl) == oracle_prdc(real, fake, 3, None)
+    assert density_coverage(real, fake, impl=impl) == oracle_prdc(real, fake, None, 5)
+    assert precision_recall(real, fake, k=4, impl=impl) == oracle_prdc(real, fake, 4, None)
 
 
 ADVERSARIAL = {
@@ -117,39 +117,39 @@ ADVERSARIAL = {
 }
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_prdc_adversarial_equals_oracle(backend, strict, name):
+def test_prdc_adversarial_equals_oracle(impl, strict, name):
     real, fake = ADVERSARIAL[name](np.random.default_rng(4))
     for k in (1, 3, 5):
-        got = prdc(real, fake, nearest_k=k, strict=strict, backend=backend, block_size=16)
+        got = prdc(real, fake, k=k, strict=strict, impl=impl, block_size=16)
         assert got == oracle_prdc(real, fake, k, k, strict), (name, k)
 
 
 def test_grid_ties_make_conventions_differ():
     real, fake = ADVERSARIAL["grid"](None)
-    le = prdc(real, fake, nearest_k=1)
-    lt = prdc(real, fake, nearest_k=1, strict=True)
+    le = prdc(real, fake, k=1)
+    lt = prdc(real, fake, k=1, strict=True)
     assert le["density"] > lt["density"]
 
 
-def test_backends_agree_with_each_other():
+def test_impls_agree_with_each_other():
     real, fake = _data(9, n=200, m=180, d=40)
-    results = [prdc(real, fake, backend=b) for b in BACKENDS]
+    results = [prdc(real, fake, impl=b) for b in IMPLS]
     assert all(r == results[0] for r in results)
 
 
 def test_devices_dtypes_and_numpy_inputs():
     real, fake = _data(5, n=90, m=80, d=10)
-    ref = prdc(real, fake, nearest_k=3)
-    assert prdc(torch.from_numpy(real), torch.from_numpy(fake), nearest_k=3) == ref
+    ref = prdc(real, fake, k=3)
+    assert prdc(torch.from_numpy(real), torch.from_numpy(fake), k=3) == ref
     # float64 input: the oracle sees the same float64 values
     r64, f64 = real.astype(np.float64) / 3, fake.astype(np.float64) / 3
-    assert prdc(r64, f64, nearest_k=3) == oracle_prdc(r64, f64, 3, 3)
+    assert prdc(r64, f64, k=3) == oracle_prdc(r64, f64, 3, 3)
     r16 = torch.from_numpy(real).half()
     f16 = torch.from_numpy(fake).half()
-    assert prdc(r16, f16, nearest_k=3) == oracle_prdc(r16.double().numpy(), f16.double().numpy(), 3, 3)
+    assert prdc(r16, f16, k=3) == oracle_prdc(r16.double().numpy(), f16.double().numpy(), 3, 3)
 
 
 # ----------------------------------------------------------------------------- hand-derived cases
@@ -158,7 +158,7 @@ def test_devices_dtypes_and_numpy_inputs():
 def test_points_on_a_line():
     real = np.arange(5, dtype=np.float32)[:, None]  # 0..4, k=1 radii all 1
     fake = np.array([[0.5], [10.0]], dtype=np.float32)  # radii (k=1) among fakes: 9.5
-    got = prdc(real, fake, nearest_k=1)
+    got = prdc(real, fake, k=1)
     # precision: 0.5 is inside B(0,1) and B(1,1); 10 is in no ball -> 1/2
     # recall: every real point is within 9.5 of 0.5 -> 1
     # density: 0.5 lies in 2 balls, 10 in none -> 2 / (1 * 2) = 1
@@ -190,14 +190,14 @@ def test_square_grid():
 
 def test_identical_sets():
     x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
-    got = prdc(x, x, nearest_k=3)
+    got = prdc(x, x, k=3)
     assert got["precision"] == got["recall"] == got["coverage"] == 1.0
     assert precision_recall(x, x) == {"precision": 1.0, "recall": 1.0}
 
 
 def test_disjoint_sets():
     x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
-    assert prdc(x, x + 100, nearest_k=3) == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    assert prdc(x, x + 100, k=3) == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
 
 
 # ----------------------------------------------------------------------------- the prdc package
@@ -208,8 +208,8 @@ def test_matches_prdc_package_on_random_data(capsys):
     real, fake = _data(8, n=150, m=130, d=20)
     theirs = prdc_pkg.compute_prdc(real, fake, nearest_k=5)
     capsys.readouterr()  # it prints sizes
-    ours_strict = prdc(real, fake, nearest_k=5, strict=True)
-    ours = prdc(real, fake, nearest_k=5)
+    ours_strict = prdc(real, fake, k=5, strict=True)
+    ours = prdc(real, fake, k=5)
     for key in ours:
         # no ties on random data: both conventions coincide with the package
         assert ours_strict[key] == pytest.approx(float(theirs[key]), abs=0)
@@ -223,8 +223,8 @@ def test_prdc_package_uses_strict_inequality(capsys):
     real, fake = ADVERSARIAL["grid"](None)
     theirs = prdc_pkg.compute_prdc(real.astype(np.float64), fake.astype(np.float64), nearest_k=2)
     capsys.readouterr()
-    ours_strict = prdc(real, fake, nearest_k=2, strict=True)
-    ours = prdc(real, fake, nearest_k=2)
+    ours_strict = prdc(real, fake, k=2, strict=True)
+    ours = prdc(real, fake, k=2)
     for key in ours:
         assert ours_strict[key] == float(theirs[key])
     assert ours["density"] != float(theirs["density"])
@@ -262,7 +262,7 @@ def test_realism_hand_case_and_ball_consistency():
 def test_errors_are_clear():
     x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     with pytest.raises(ValueError, match="k: needs k < number of real samples"):
-        prdc(x, x, nearest_k=10)
+        prdc(x, x, k=10)
     with pytest.raises(ValueError, match="k: needs k < number of fake samples"):
         precision_recall(x, x[:3], k=3)
     with pytest.raises(ValueError, match="real: needs at least 1 sample"):
@@ -275,8 +275,8 @@ def test_errors_are_clear():
         prdc(x, bad)
     with pytest.raises(TypeError, match="floating dtype"):
         prdc(x.astype(np.int64), x)
-    with pytest.raises(ValueError, match="backend"):
-        prdc(x, x, nearest_k=2, backend="annoy")
+    with pytest.raises(ValueError, match="impl"):
+        prdc(x, x, k=2, impl="annoy")
     with pytest.raises(TypeError, match="k: expected an integer"):
         density_coverage(x, x, k=2.5)
     with pytest.raises(ValueError, match="k: must be >= 1"):
@@ -292,12 +292,12 @@ def test_errors_are_clear():
 
 def test_prdc_class_batches_and_reset():
     real, fake = _data(6, n=70, m=64, d=8)
-    metric = PRDC(nearest_k=4)
+    metric = PRDC(k=4)
     for i in range(0, 70, 9):
         metric.update(torch.from_numpy(real[i : i + 9]), real=True)
     for i in range(0, 64, 16):
         metric.update(fake[i : i + 16], real=False)
-    assert metric.compute() == prdc(real, fake, nearest_k=4)
+    assert metric.compute() == prdc(real, fake, k=4)
     metric.reset()
     with pytest.raises(ValueError, match="real bank is empty"):
         metric.compute()
@@ -305,19 +305,19 @@ def test_prdc_class_batches_and_reset():
 
 def test_progress_bar_forced(capsys):
     real, fake = _data(1, n=40, m=40, d=4)
-    prdc(real, fake, nearest_k=3, progress=True)
+    prdc(real, fake, k=3, progress=True)
     assert "prdc" in capsys.readouterr().err
-    prdc(real, fake, nearest_k=3, progress=False)
+    prdc(real, fake, k=3, progress=False)
     assert capsys.readouterr().err == ""
 
 
-def test_stats_report_backend_and_refinement():
+def test_stats_report_impl_and_refinement():
     # on the integer grid many fakes sit exactly on sphere boundaries: those pairs (and the
     # radii of their rows) cannot be certified in float32 and must be refined in float64
     real, fake = ADVERSARIAL["grid"](None)
     info: dict = {}
-    prdc(real, fake, nearest_k=2, stats=info)
-    assert info["backend"] == "torch"
+    prdc(real, fake, k=2, stats=info)
+    assert info["impl"] == "torch"
     assert info["cross_refined"] > 0 and info["knn_candidates"] > 0
 
 
@@ -335,7 +335,7 @@ _small = hnp.arrays(
 def test_property_oracle_and_ranges(real, fake, k, strict):
     if real.shape[1] != fake.shape[1]:
         fake = np.resize(fake, (fake.shape[0], real.shape[1])).astype(np.float32)
-    got = prdc(real, fake, nearest_k=k, strict=strict)
+    got = prdc(real, fake, k=k, strict=strict)
     assert got == oracle_prdc(real, fake, k, k, strict)
     for key in ("precision", "recall", "coverage"):
         assert 0.0 <= got[key] <= 1.0
@@ -345,7 +345,7 @@ def test_property_oracle_and_ranges(real, fake, k, strict):
 @settings(max_examples=20, deadline=None)
 @given(x=_small, k=st.integers(1, 4))
 def test_property_identical_sets_score_one(x, k):
-    got = prdc(x, x, nearest_k=k)
+    got = prdc(x, x, k=k)
     assert got["precision"] == got["recall"] == got["coverage"] == 1.0
 
 
@@ -353,18 +353,18 @@ def test_property_identical_sets_score_one(x, k):
 
 
 @pytest.mark.slow
-def test_100k_backends_agree_and_sane():
+def test_100k_impls_agree_and_sane():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(100_000, 64, generator=g)
     fake = torch.randn(100_000, 64, generator=g) * 1.02 + 0.01
     info: dict = {}
-    got = prdc(real, fake, nearest_k=5, stats=info)
+    got = prdc(real, fake, k=5, stats=info)
     for key in ("precision", "recall", "coverage"):
         assert 0.5 < got[key] <= 1.0
     # a random sub-sample of fakes checked against the brute-force oracle for precision membership
-    r2 = K.knn_sqradii_torch(real, [5])[0].numpy()
+    r2 = torch_engine.knn_sqradii_torch(real, [5])[0].numpy()
     idx = torch.randperm(100_000, generator=g)[:20]
     d = sqdist64(real.numpy(), fake[idx].numpy())
     member = (d <= r2[:, None]).any(0)
-    counts = K.cross_ball_stats_torch(real, fake[idx], torch.from_numpy(r2), None)["count_y"].numpy()
+    counts = torch_engine.cross_ball_stats_torch(real, fake[idx], torch.from_numpy(r2), None)["count_y"].numpy()
     np.testing.assert_array_equal(counts > 0, member)

@@ -48,11 +48,11 @@ from fastgan.divergences import DIVERGENCES, KERNEL_IDS, get_divergence
 from fastgan.linalg import sqrtm_sym, trace_sqrt_product
 from fastgan.losses._fused import fdiv_term_ext
 from fastgan.losses._ref import fdiv_term_ref
-from fastgan.metrics import _knn
+from fastgan.metrics import knn
 
 D64 = torch.float64
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-KNN_BACKENDS = ["torch"] + (["faiss"] if _knn.faiss_module() is not None else [])
+KNN_BACKENDS = ["torch"] + (["faiss"] if knn.faiss_module() is not None else [])
 F32_MAX = float(torch.finfo(torch.float32).max)
 
 
@@ -418,15 +418,15 @@ def test_prdc_ranges_and_permutation_invariance(case: tuple, strict: bool, dtype
     n, m, d, k, dups, shift, seed = case
     x = _cloud(n, d, seed, dups, 0.0).to(dtype)
     y = _cloud(m, d, seed + 1, dups, shift).to(dtype)
-    base = fm.prdc(x, y, nearest_k=k, strict=strict)
+    base = fm.prdc(x, y, k=k, strict=strict)
     for key in ("precision", "recall", "coverage"):
         assert 0.0 <= base[key] <= 1.0, (key, base)
     assert 0.0 <= base["density"] <= n / k
     p, q = torch.randperm(n, generator=_gen(seed + 2)), torch.randperm(m, generator=_gen(seed + 3))
-    assert fm.prdc(x[p], y, nearest_k=k, strict=strict) == base
-    assert fm.prdc(x, y[q], nearest_k=k, strict=strict) == base
+    assert fm.prdc(x[p], y, k=k, strict=strict) == base
+    assert fm.prdc(x, y[q], k=k, strict=strict) == base
     for be in KNN_BACKENDS:
-        assert fm.prdc(x[p], y[q], nearest_k=k, strict=strict, backend=be, block_size=16) == base, be
+        assert fm.prdc(x[p], y[q], k=k, strict=strict, impl=be, block_size=16) == base, be
     pr = fm.precision_recall(x[p], y[q], k=k, strict=strict)
     dc = fm.density_coverage(x[p], y[q], k=k, strict=strict)
     assert pr == {"precision": base["precision"], "recall": base["recall"]}
@@ -442,12 +442,12 @@ def test_identical_continuous_sets_score_one(case: tuple) -> None:
     n, _, d, k, dups, _, seed = case
     x = _cloud(n, d, seed, dups, 0.0)
     for be in KNN_BACKENDS:
-        got = fm.prdc(x, x, nearest_k=k, backend=be)
+        got = fm.prdc(x, x, k=k, impl=be)
         assert got["precision"] == got["recall"] == got["coverage"] == 1.0, be
         # each closed ball B(x_i, r_i) holds x_i and its k nearest neighbours: >= k + 1 of the N
         # fake points, so density = sum_i |B_i cap Y| / (k N) >= (k + 1) / k
         assert got["density"] >= (k + 1) / k
-        pr = fm.precision_recall(x, x.flip(0), k=k, backend=be)
+        pr = fm.precision_recall(x, x.flip(0), k=k, impl=be)
         assert pr == {"precision": 1.0, "recall": 1.0}
     if dups == 0:
         # every sample coincides with a real point whose ball (radius > 0) is kept: R = r / 0 = inf
@@ -502,7 +502,7 @@ def test_fid_cuda_equals_cpu(case: tuple) -> None:
 def test_prdc_cuda_equals_cpu(case: tuple) -> None:
     n, m, d, k, dups, shift, seed = case
     x, y = _cloud(n, d, seed, dups, 0.0), _cloud(m, d, seed + 1, dups, shift)
-    assert fm.prdc(x.cuda(), y.cuda(), nearest_k=k) == fm.prdc(x, y, nearest_k=k)
+    assert fm.prdc(x.cuda(), y.cuda(), k=k) == fm.prdc(x, y, k=k)
 
 
 def test_registry_is_fully_covered() -> None:

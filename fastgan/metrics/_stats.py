@@ -21,21 +21,12 @@ from typing import Any, Optional
 import torch
 
 from fastgan._checks import as_float_tensor, check_ndim
+from fastgan.metrics.knn.tiles import retry_on_oom
 
 logger = logging.getLogger(__name__)
 
 #: Rows converted to float64 per internal chunk (halved automatically on out-of-memory).
 DEFAULT_CHUNK_ROWS = 8192
-
-
-def _is_oom(exc: BaseException) -> bool:
-    """True for out-of-memory errors from the CPU allocator or CUDA."""
-    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    if isinstance(exc, MemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "memory" in str(exc).lower()
 
 
 def _scatter_update(m2: torch.Tensor, xc: torch.Tensor) -> None:
@@ -206,10 +197,9 @@ class FeatureStats:
         start = 0
         rows = int(x.shape[0])
         while start < rows:
-            chunk = min(self.chunk_rows, rows - start)
-            part = x[start : start + chunk]
-            try:
-                xc, bmean = _chunk_moments(part)
+
+            def step(chunk: int, start: int = start) -> torch.Tensor:
+                xc, bmean = _chunk_moments(x[start : start + chunk])
                 # NaN/Inf anywhere in the chunk reaches its mean: a check in O(D), not O(N D).
                 if not bool(torch.isfinite(bmean).all()):
                     bad = int((~torch.isfinite(x)).sum().item())
@@ -218,19 +208,13 @@ class FeatureStats:
                     )
                 assert self._m2 is not None
                 _scatter_update(self._m2, xc)
-            except Exception as exc:  # noqa: BLE001 - only OOM is retried
-                if not _is_oom(exc) or chunk <= 1:
-                    raise
-                self.chunk_rows = max(1, chunk // 2)
-                logger.warning(
-                    "FeatureStats.update: out of memory with %d rows per chunk; retrying with %d",
-                    chunk,
-                    self.chunk_rows,
-                )
-                if x.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                continue
-            del xc
+                return bmean
+
+            # only out-of-memory errors are retried, with half the rows (then kept for later calls)
+            first = min(self.chunk_rows, rows - start)
+            bmean, chunk, retries = retry_on_oom(step, first, what="FeatureStats.update")
+            if retries:
+                self.chunk_rows = chunk
             self._merge_moments(chunk, bmean, None)
             start += chunk
         return self
