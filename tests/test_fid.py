@@ -16,15 +16,13 @@ from fastgan.metrics.frechet import (
     FID,
     FeatureStats,
     fid,
-    fid_bootstrap,
     fid_from_stats,
-    fid_infinity,
-    fid_per_class,
     fid_to_standard_normal,
     frechet_distance,
     load_stats,
     save_stats,
 )
+from fastgan.metrics.frechet_extra import fid_bootstrap, fid_infinity, fid_per_class
 
 from conftest import impls
 
@@ -373,7 +371,7 @@ def test_fid_bootstrap() -> None:
     # the multiplicity-weighted statistics equal the statistics of the explicit resample
     idx = torch.randint(400, (400,), generator=torch.Generator().manual_seed(2))
     w = torch.bincount(idx, minlength=400).double()
-    from fastgan.metrics.frechet import _weighted_stats
+    from fastgan.metrics.frechet_extra import _weighted_stats
 
     mean, cov = _weighted_stats(x, w)
     direct = FeatureStats.from_features(x[idx])

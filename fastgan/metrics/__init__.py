@@ -3,7 +3,9 @@
 Pure functions (features -> statistics -> value) with thin stateful classes on top:
 
 * FID: :func:`fid`, :func:`fid_from_stats`, :func:`frechet_distance`, :class:`FeatureStats`,
-  :func:`save_stats`, :func:`load_stats` (module :mod:`fastgan.metrics.frechet`)
+  :func:`save_stats`, :func:`load_stats` (module :mod:`fastgan.metrics.frechet`);
+  :func:`fid_bootstrap`, :func:`fid_per_class`, :func:`fid_infinity`
+  (module :mod:`fastgan.metrics.frechet_extra`)
 * precision / recall / density / coverage / realism: :func:`prdc`, :func:`precision_recall`,
   :func:`density_coverage`, :func:`realism_score` (module :mod:`fastgan.metrics.manifold`)
 * Inception Score: :func:`inception_score` (module :mod:`fastgan.metrics.inception`)
@@ -54,9 +56,9 @@ _EXPORTS: dict[str, str] = {
     "frechet_distance": "frechet",
     "save_stats": "frechet",
     "load_stats": "frechet",
-    "fid_bootstrap": "frechet",
-    "fid_per_class": "frechet",
-    "fid_infinity": "frechet",
+    "fid_bootstrap": "frechet_extra",
+    "fid_per_class": "frechet_extra",
+    "fid_infinity": "frechet_extra",
     "FID": "frechet",
     # manifold.py
     "prdc": "manifold",

@@ -62,7 +62,7 @@ class FeatureStats:
     :attr:`cov_biased` for that convention.
 
     >>> s = FeatureStats()
-    >>> s.update(torch.randn(100, 8))
+    >>> _ = s.update(torch.randn(100, 8))
     >>> s.cov.shape
     torch.Size([8, 8])
     """

@@ -102,7 +102,7 @@ def _block_sums(k: torch.Tensor) -> torch.Tensor:
     if k.device.type != "cpu" or k.dtype == torch.float64:
         return k.sum(dim=(-1, -2), dtype=torch.float64)
     # CPU reductions with a dtype conversion are not vectorised: convert one block at a time
-    # (cache-sized) and sum it in float64 (the same float64 accumulation, several times faster)
+    # (cache-sized) and sum it in float64 (the same float64 accumulation, vectorised)
     return torch.stack([blk.to(torch.float64).sum() for blk in k])
 
 
