@@ -6,7 +6,7 @@ further calls. Prints one JSON line: the import time, the first call, the warm m
 ratio, and whether the compiler stack (``torch._dynamo`` / ``torch._inductor``) or sympy was
 imported.
 
-    python bench/bench_coldstart.py [--dim 2048] [--repeats 5]
+    python bench/bench_coldstart.py [--dim 2048] [--repeats 5] [--threads 0]
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import sys
 
 CHILD = r"""
 import json, statistics, sys, time
-dim, repeats = int(sys.argv[1]), int(sys.argv[2])
+dim, repeats, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 import torch
+if threads:
+    torch.set_num_threads(threads)
 t0 = time.perf_counter()
 import fastgan.metrics
 frechet_distance = fastgan.metrics.frechet_distance
@@ -54,9 +56,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(args.dim), str(args.repeats)],
+        [sys.executable, "-c", CHILD, str(args.dim), str(args.repeats), str(args.threads)],
         check=True, capture_output=True, text=True,
     )
     sys.stdout.write(out.stdout.strip().splitlines()[-1] + "\n")

@@ -43,7 +43,8 @@ def _twin(
     def bwd(ctx: Any, *grads: Any) -> Any:
         return backward(ctx, *grads)
 
-    body = {"forward": staticmethod(fwd), "backward": staticmethod(bwd), "__doc__": f"Eager twin of fastgan::{name}."}
+    doc = f"Eager twin of fastgan::{name}."
+    body = {"forward": staticmethod(fwd), "backward": staticmethod(bwd), "__doc__": doc}
     return type(f"{name}_eager", (torch.autograd.Function,), body)
 
 

@@ -24,12 +24,14 @@ a = torch.eye(4, dtype=torch.float64).requires_grad_(True)
 sqrtm_sym(a).sum().backward()
 v = torch.randn(64, requires_grad=True)
 fastgan.losses.minimax_discriminator_loss(v, v.detach() + 1).backward()
-print(json.dumps({m: m in sys.modules for m in ("torch._dynamo", "torch._inductor", "sympy")} | {"fd": float(fd)}))
+mods = {m: m in sys.modules for m in ("torch._dynamo", "torch._inductor", "sympy")}
+print(json.dumps({**mods, "fd": float(fd)}))
 """
 
 
 def test_metrics_and_losses_do_not_import_compiler_stack() -> None:
-    out = subprocess.run([sys.executable, "-c", CHILD], check=True, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-c", CHILD]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["fd"] > 0
     assert not result["torch._dynamo"], "eager fastgan calls imported torch._dynamo"

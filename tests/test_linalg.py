@@ -313,6 +313,16 @@ def test_custom_ops_compile_fullgraph() -> None:
     torch.testing.assert_close(out, loss(a, b))
     torch.testing.assert_close(g, g_ref)
 
+    # the NativeOp objects: the custom op while tracing, the eager twin otherwise (same values)
+    def loss_native(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        s = sqrtm_mod.sqrtm_sym_op(x, False)
+        return sqrtm_mod.trace_sqrt_product_op(s @ s, y, False).sum()
+
+    out_n = torch.compile(loss_native, fullgraph=True, backend="aot_eager")(a, b)
+    (g_n,) = torch.autograd.grad(out_n, a)
+    torch.testing.assert_close(out_n, loss_native(a, b), rtol=0, atol=0)
+    torch.testing.assert_close(g_n, g_ref)
+
 
 # ------------------------------------------------------- single-pair LAPACK route (CPU, n >= 128)
 def test_lapack_route_matches_scipy_sqrtm() -> None:

@@ -1,4 +1,4 @@
-"""The LAPACK route of ``tr sqrt(A^1/2 B A^1/2)`` for one CPU float64 pair (scipy's BLAS/LAPACK wrappers).
+"""The LAPACK route of ``tr sqrt(A^1/2 B A^1/2)`` for one CPU float64 pair (scipy's BLAS and LAPACK).
 
 scipy.linalg is imported with this module, not on the first call: its import is a large part
 of a one-off Frechet distance's start-up otherwise.
@@ -22,8 +22,8 @@ LAPACK_MIN_N = 128
 def _lapack_cholesky(a: torch.Tensor) -> Optional["np.ndarray"]:
     """Upper Cholesky factor ``U`` (``a = U^T U``) of CPU float64 ``a`` (Tensor[n, n], symmetric) as
     LAPACK returns it (Fortran-ordered, lower part zeroed), or None when it fails or a pivot is at
-    rounding level (the criterion of :func:`fastgan.linalg._ref._chol_ok`). Reads one triangle of ``a``; its transposed
-    view needs no copy."""
+    rounding level (the criterion of :func:`fastgan.linalg._ref._chol_ok`). Reads one triangle of
+    ``a``; its transposed view needs no copy."""
     n = a.shape[-1]
     view = a.numpy().T  # Fortran-ordered; equals a for symmetric input
     upper, info = lapack.dpotrf(view, lower=0, clean=1, overwrite_a=0)
