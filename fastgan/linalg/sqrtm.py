@@ -11,9 +11,8 @@ Two tiers compute the same quantities:
 ``impl="auto"`` uses the extension where it is the faster choice: on CUDA for
 ``n <= CUDA_MAX_N``, on the CPU for ``n <= CPU_AUTO_MAX_N`` (above that LAPACK's
 tridiagonal solvers beat Jacobi's ~10x higher flop count). Gradients are analytic and
-identical for both tiers (``torch.library.custom_op`` + ``register_autograd``), so the ops
-also run under ``torch.compile``; eager calls take an ``autograd.Function`` twin with the same
-forward and backward, which avoids the custom-op dispatch start-up cost.
+identical for both tiers; both ops are registered by :class:`fastgan._ops.NativeOp` (custom op
+for ``torch.compile``, ``autograd.Function`` twin for eager calls, same forward and backward).
 
 Non-PSD input: both tiers clamp negative eigenvalues to 0 and warn
 (:class:`fastgan.linalg._ref.NotPSDWarning`) when the clamped mass exceeds
