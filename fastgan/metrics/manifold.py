@@ -56,6 +56,7 @@ from tqdm import tqdm
 
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics import knn
+from fastgan.metrics._base import BankMetric
 
 __all__ = ["prdc", "precision_recall", "density_coverage", "realism_score", "PRDC"]
 
@@ -318,9 +319,6 @@ def realism_score(
 
 
 # ----------------------------------------------------------------------------- stateful class
-
-
-from fastgan.metrics._base import BankMetric  # noqa: E402  (the protocol of the stateful class below)
 
 
 class PRDC(BankMetric):
