@@ -1,0 +1,128 @@
+"""Sliced Wasserstein: 1-D oracles (scipy, replication to a common size), a numpy brute force with
+the same directions, dgm-eval's closed form, seeding, errors, the class."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fastgan.metrics.sliced_wasserstein import (
+    KEY_SLICED_WASSERSTEIN,
+    SlicedWasserstein,
+    random_directions,
+    sliced_wasserstein,
+    wasserstein_1d,
+)
+
+
+def replicated_wpp(u: np.ndarray, v: np.ndarray, p: float) -> np.ndarray:
+    """W_p^p per column: repeat both samples to the common size lcm(N, M), sort, mean |diff|^p."""
+    n, m = len(u), len(v)
+    lcm = n * m // math.gcd(n, m)
+    a = np.sort(np.repeat(u, lcm // n, axis=0), axis=0)
+    b = np.sort(np.repeat(v, lcm // m, axis=0), axis=0)
+    return (np.abs(a - b) ** p).mean(axis=0)
+
+
+@pytest.mark.parametrize("sizes", [(9, 9), (7, 5), (12, 8), (1, 4)])
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_wasserstein_1d_exact(sizes: tuple[int, int], p: float) -> None:
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(sizes[0], 4))
+    v = rng.normal(size=(sizes[1], 4)) + 0.5
+    got = wasserstein_1d(torch.from_numpy(u), torch.from_numpy(v), p).numpy()
+    np.testing.assert_allclose(got, replicated_wpp(u, v, p), rtol=1e-13)
+
+
+def test_wasserstein_1d_matches_scipy_p1() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(1)
+    u, v = rng.normal(size=31), rng.exponential(size=17)
+    got = float(wasserstein_1d(torch.from_numpy(u), torch.from_numpy(v), 1.0)[0])
+    assert got == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-12)
+
+
+@pytest.mark.parametrize("sizes", [(60, 60), (50, 35)])
+def test_mc_matches_numpy_brute_force_same_directions(sizes: tuple[int, int]) -> None:
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(sizes[0], 6, generator=g, dtype=torch.float64)
+    y = 1.3 * torch.randn(sizes[1], 6, generator=g, dtype=torch.float64) + 0.4
+    got = sliced_wasserstein(x, y, projections=40, generator=torch.Generator().manual_seed(7))
+    theta = random_directions(6, 40, torch.Generator().manual_seed(7)).numpy()
+    ref = float(np.sqrt(replicated_wpp(x.numpy() @ theta.T, y.numpy() @ theta.T, 2.0).mean()))
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+def test_seeded_and_chunk_independent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fastgan.metrics.sliced_wasserstein as sw
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(40, 5, generator=g), torch.randn(30, 5, generator=g) + 1
+    a = sliced_wasserstein(x, y, projections=25, generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(sw, "_CHUNK_ELEMS", 70 * 3)  # 3 projections per chunk
+    b = sliced_wasserstein(x, y, projections=25, generator=torch.Generator().manual_seed(1))
+    assert a == pytest.approx(b, rel=1e-13)
+    c = sliced_wasserstein(x, y, projections=25, generator=torch.Generator().manual_seed(2))
+    assert c != a
+
+
+def test_one_dimension_is_plain_wasserstein() -> None:
+    # in 1-D every direction is +-1, so SW_p = W_p
+    rng = np.random.default_rng(4)
+    u, v = rng.normal(size=(23, 1)), rng.normal(size=(19, 1)) * 2
+    got = sliced_wasserstein(torch.from_numpy(u), torch.from_numpy(v), projections=5, p=3.0)
+    assert got == pytest.approx(float(replicated_wpp(u, v, 3.0)[0]) ** (1 / 3), rel=1e-12)
+
+
+def test_approx_matches_dgm_eval_formula() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(200, 16)), rng.normal(size=(150, 16)) * 1.5 + 0.3
+    d = x.shape[1]
+    mx, my = x.mean(0), y.mean(0)
+    mean_term = np.linalg.norm(mx - my) ** 2 / d
+    sx = (np.linalg.norm(x - mx, axis=1) ** 2).mean() / d
+    sy = (np.linalg.norm(y - my, axis=1) ** 2).mean() / d
+    ref = (mean_term + (sx**0.5 - sy**0.5) ** 2) ** 0.5
+    got = sliced_wasserstein(torch.from_numpy(x), torch.from_numpy(y), method="approx")
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+def test_errors() -> None:
+    x = torch.randn(10, 3)
+    with pytest.raises(ValueError, match="feature dimensions differ"):
+        sliced_wasserstein(x, torch.randn(10, 4))
+    bad = x.clone()
+    bad[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="fake"):
+        sliced_wasserstein(x, bad)
+    with pytest.raises(ValueError, match="p"):
+        sliced_wasserstein(x, x, p=0.5)
+    with pytest.raises(ValueError, match="p"):
+        sliced_wasserstein(x, x, method="approx", p=1)
+    with pytest.raises(ValueError, match="method"):
+        sliced_wasserstein(x, x, method="exact")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="projections"):
+        sliced_wasserstein(x, x, projections=0)
+    with pytest.raises(ValueError, match="real"):
+        sliced_wasserstein(torch.zeros(0, 3), x)
+
+
+def test_class_protocol() -> None:
+    g = torch.Generator().manual_seed(6)
+    x, y = torch.randn(50, 4, generator=g), torch.randn(40, 4, generator=g) + 0.5
+    ref = sliced_wasserstein(x, y, projections=30, generator=torch.Generator().manual_seed(9))
+    a, b = SlicedWasserstein(projections=30, seed=9), SlicedWasserstein(projections=30, seed=9)
+    a.update(x[:20], real=True)
+    a.update(y[:25], real=False)
+    b.update(x[20:], real=True)
+    b.update(y[25:], real=False)
+    a.merge(b)
+    assert a.compute() == pytest.approx(ref, rel=1e-12)
+    assert a.compute() == a.compute()
+    c = SlicedWasserstein(projections=30, seed=9)
+    c.load_state_dict(a.state_dict())
+    assert c.compute() == pytest.approx(ref, rel=1e-12)
+    assert KEY_SLICED_WASSERSTEIN == "sliced_wasserstein"
