@@ -72,6 +72,25 @@ _EXPORTS: dict[str, str] = {
     # kernel_distance.py
     "kid": "kernel_distance",
     "KID": "kernel_distance",
+    # metrics of feature sets beyond FID/KID: Frechet distance on any features, CMMD, Vendi,
+    # sliced Wasserstein, P-precision / P-recall
+    "fd": "frechet",
+    "cmmd": "rbf_mmd",
+    "CMMD": "rbf_mmd",
+    "KEY_CMMD": "rbf_mmd",
+    "vendi": "diversity",
+    "vendi_from_kernel": "diversity",
+    "Vendi": "diversity",
+    "KEY_VENDI": "diversity",
+    "sliced_wasserstein": "sliced",
+    "SlicedWasserstein": "sliced",
+    "KEY_SLICED_WASSERSTEIN": "sliced",
+    "p_precision_recall": "probabilistic",
+    "p_precision": "probabilistic",
+    "p_recall": "probabilistic",
+    "PPrecisionRecall": "probabilistic",
+    "KEY_P_PRECISION": "probabilistic",
+    "KEY_P_RECALL": "probabilistic",
 }
 
 __all__ = sorted(_EXPORTS)

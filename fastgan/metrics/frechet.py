@@ -53,6 +53,7 @@ __all__ = [
     "FeatureStats",
     "FID",
     "NegativeFIDWarning",
+    "fd",
     "fid",
     "fid_from_stats",
     "fid_to_standard_normal",
@@ -289,6 +290,10 @@ def fid(
     if b.mean.device != a.mean.device:
         b.mean = b.mean.to(a.mean.device)
     return _result(_fid_sides(a, b, impl))
+
+
+#: Frechet distance on any features (e.g. FD-DINOv2, FD on CLIP): the same exact computation as :func:`fid`.
+fd = fid
 
 
 def _stats_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:

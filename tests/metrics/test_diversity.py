@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.vendi import KEY_VENDI, Vendi, vendi, vendi_from_eigenvalues, vendi_from_kernel
+from fastgan.metrics.diversity import KEY_VENDI, Vendi, vendi, vendi_from_eigenvalues, vendi_from_kernel
 
 
 def brute_vendi(x: np.ndarray, q: float = 1.0) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.sliced_wasserstein import (
+from fastgan.metrics.sliced import (
     KEY_SLICED_WASSERSTEIN,
     SlicedWasserstein,
     random_directions,
@@ -57,7 +57,7 @@ def test_mc_matches_numpy_brute_force_same_directions(sizes: tuple[int, int]) ->
 
 
 def test_seeded_and_chunk_independent(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fastgan.metrics.sliced_wasserstein as sw
+    import fastgan.metrics.sliced as sw
 
     g = torch.Generator().manual_seed(3)
     x, y = torch.randn(40, 5, generator=g), torch.randn(30, 5, generator=g) + 1

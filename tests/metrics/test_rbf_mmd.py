@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.cmmd import CMMD, KEY_CMMD, cmmd, rbf_kernel_sum
+from fastgan.metrics.rbf_mmd import CMMD, KEY_CMMD, cmmd, rbf_kernel_sum
 
 
 def brute_cmmd(x: np.ndarray, y: np.ndarray, sigma: float = 10.0, scale: float = 1000.0, unbiased: bool = False) -> float:
@@ -115,3 +115,16 @@ def test_class_protocol_merge_state_dict() -> None:
     with pytest.raises(ValueError, match="empty"):
         c.compute()
     assert KEY_CMMD == "cmmd"
+
+
+def test_exports_are_functions_after_submodule_imports() -> None:
+    import importlib
+
+    import fastgan.metrics as fm
+
+    for mod in ("rbf_mmd", "diversity", "sliced", "probabilistic", "frechet"):
+        importlib.import_module(f"fastgan.metrics.{mod}")
+    for name in ("cmmd", "vendi", "sliced_wasserstein", "p_precision_recall", "fd"):
+        assert callable(getattr(fm, name)), name
+    x = torch.randn(30, 3, dtype=torch.float64)
+    assert fm.fd(x, x + 1.0) == fm.fid(x, x + 1.0)
