@@ -25,7 +25,7 @@ import torch
 
 import fastgan
 import fastgan.metrics as fm
-from fastgan import cli
+from fastgan import _ext, cli
 from fastgan.cli.table import format_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -349,7 +349,14 @@ def _read_png(path: Path) -> tuple[int, int]:
 def test_demo_quick_writes_figures(tmp_path: Path) -> None:
     proc = run_cli("demo", "--quick", "--out", "out", "--seed", "1", cwd=tmp_path, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr == ""  # no progress bars without a terminal
+    # no progress bars without a terminal; the only stderr allowed is the documented warning of a
+    # build without the extension (each warning is two lines: the message and the source line)
+    lines = proc.stderr.splitlines()
+    other = [l for i, l in enumerate(lines)
+             if "FastganFallbackWarning" not in l and not (i and "FastganFallbackWarning" in lines[i - 1])]
+    assert other == [], proc.stderr[-3000:]
+    if _ext.HAS_EXT:
+        assert proc.stderr == ""
     out = tmp_path / "out"
     for name in ("fits.png", "truncation.png"):
         w, h = _read_png(out / name)
