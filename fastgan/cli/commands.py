@@ -24,6 +24,9 @@ METRICS: dict[str, str] = {
     "is": "logits",
 }
 DEFAULT_METRICS = ("fid", "kid", "prdc")
+#: names of fastgan.features.presets.PRESETS (spelled out so that ``--help`` does not import the networks)
+PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
+DEFAULT_PRESET = "pytorch-fid"
 
 
 class UsageError(ValueError):
@@ -60,6 +63,7 @@ def _load(path: str, args: argparse.Namespace, *, want_logits: bool = False) -> 
         device=args.device,
         want_logits=want_logits,
         progress=_progress_flag(args),
+        preset=args.preset,
     )
 
 
@@ -297,6 +301,9 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
                    help="feature network for image folders (default: inception, 2048-D pool3)")
     g.add_argument("--weights", metavar="PATH", help="weights file of the feature network (never downloaded)")
     g.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (default: 64)")
+    g.add_argument("--preset", choices=PRESET_NAMES, default=DEFAULT_PRESET,
+                   help="reference whose image pipeline (resize, pixel scaling) is reproduced "
+                   f"(default: {DEFAULT_PRESET}; see fastgan.features.presets)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars on stderr (default: shown when stderr is a terminal)")

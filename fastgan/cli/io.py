@@ -247,6 +247,7 @@ def load_image_folder(
     device: str = "cpu",
     want_logits: bool = False,
     progress: Optional[bool] = None,
+    preset: Optional[str] = None,
 ) -> LoadedInput:
     """Compute features for every image in ``folder`` with a pretrained extractor.
 
@@ -260,6 +261,7 @@ def load_image_folder(
         device: torch device for the extractor.
         want_logits: also return classifier logits (for the Inception Score) if the extractor has them.
         progress: progress bar on stderr (None: only when stderr is a terminal).
+        preset: image pipeline of a reference (:mod:`fastgan.features.presets`; None: default).
 
     Raises:
         InputError: empty folder, unreadable images, missing or unloadable weights.
@@ -283,6 +285,7 @@ def load_image_folder(
             device=device,
             return_logits=want_logits,
             progress=progress,
+            preset=preset,
         )
     except (ValueError, OSError) as exc:  # bad images or weights (WeightsError is a ValueError)
         msg = " ".join(str(exc).split()) or type(exc).__name__
@@ -305,12 +308,13 @@ def load_input(
     device: str = "cpu",
     want_logits: bool = False,
     progress: Optional[bool] = None,
+    preset: Optional[str] = None,
 ) -> LoadedInput:
     """Dispatch on ``path``: a directory is an image folder, anything else a feature/stats file."""
     p = os.fspath(path)
     if os.path.isdir(p):
         return load_image_folder(
             p, extractor=extractor, weights=weights, batch_size=batch_size, device=device,
-            want_logits=want_logits, progress=progress,
+            want_logits=want_logits, progress=progress, preset=preset,
         )
     return load_features_file(p)

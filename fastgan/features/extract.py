@@ -14,6 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fastgan._checks import check_positive_int
+from fastgan.features.presets import get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
 
 __all__ = ["extract_features", "build_extractor", "IMAGE_EXTENSIONS", "list_image_files", "to_float_images"]
@@ -27,7 +28,8 @@ Extractor = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor], str]
 
 
 def build_extractor(name: str, weights: Optional[str] = None, device: Optional[torch.device | str] = None, **kwargs: Any) -> nn.Module:
-    """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2` (weights loaded)."""
+    """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2` (weights loaded;
+    ``kwargs`` such as ``preset=`` / ``resize=`` go to the constructor)."""
     from fastgan.features.inception import InceptionV3FID
     from fastgan.features.vgg import VGG16FC2
 
@@ -69,6 +71,11 @@ def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: t
     [C, H, W] / [H, W]. Float values outside [0, 1] (beyond 1e-3) are refused: images in
     [-1, 1] or 0..255 floats are a frequent silent bug.
     """
+    return _to_images(x, layout, name, dtype, keep_uint8=False)
+
+
+def _to_images(x: Any, layout: str, name: str, dtype: torch.dtype, keep_uint8: bool) -> torch.Tensor:
+    """:func:`to_float_images`, or with ``keep_uint8`` uint8 images stay uint8 [N, 3, H, W]."""
     if isinstance(x, np.ndarray):
         x = np.ascontiguousarray(x)
         t = torch.from_numpy(x if x.flags.writeable else x.copy())
@@ -86,7 +93,8 @@ def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: t
     if _detect_layout(t.shape, layout, name) == "NHWC" or (layout == "auto" and t.shape[-1] == 4 and t.shape[1] != 4):
         t = t.permute(0, 3, 1, 2)
     if t.dtype == torch.uint8:
-        t = t.to(dtype) / 255.0
+        if not keep_uint8:
+            t = t.to(dtype) / 255.0
     elif t.is_floating_point():
         t = t.to(dtype)
         if t.numel():
@@ -130,11 +138,11 @@ def _read_file(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def _file_batches(files: Sequence[Path], batch_size: int, layout: str) -> Iterator[list[torch.Tensor]]:
+def _file_batches(files: Sequence[Path], batch_size: int, layout: str, keep_uint8: bool = False) -> Iterator[list[torch.Tensor]]:
     buf: list[torch.Tensor] = []
     for f in files:
         arr = _read_file(f)
-        imgs = to_float_images(arr, layout=layout if arr.ndim == 4 else "auto", name=str(f))
+        imgs = _to_images(arr, layout if arr.ndim == 4 else "auto", str(f), torch.float32, keep_uint8)
         for img in imgs:
             buf.append(img)
             if len(buf) == batch_size:
@@ -144,7 +152,7 @@ def _file_batches(files: Sequence[Path], batch_size: int, layout: str) -> Iterat
         yield buf
 
 
-def _loader_batches(loader: Iterable[Any], layout: str) -> Iterator[torch.Tensor]:
+def _loader_batches(loader: Iterable[Any], layout: str, keep_uint8: bool = False) -> Iterator[torch.Tensor]:
     for i, batch in enumerate(loader):
         if isinstance(batch, dict):
             key = next((k for k in ("image", "images", "img", "x") if k in batch), None)
@@ -155,7 +163,7 @@ def _loader_batches(loader: Iterable[Any], layout: str) -> Iterator[torch.Tensor
             if not batch:
                 raise ValueError(f"dataloader batch {i}: empty")
             batch = batch[0]  # (images, labels, ...)
-        yield to_float_images(batch, layout=layout, name=f"dataloader batch {i}")
+        yield _to_images(batch, layout, f"dataloader batch {i}", torch.float32, keep_uint8)
 
 
 def _stack_resized(imgs: Sequence[torch.Tensor], size: Optional[tuple[int, int]], mode: str) -> torch.Tensor:
@@ -169,6 +177,16 @@ def _stack_resized(imgs: Sequence[torch.Tensor], size: Optional[tuple[int, int]]
     if len(shapes) == 1:
         return torch.stack(list(imgs))  # resized later as one batch
     return torch.cat([resize_images(im[None], size, mode) for im in imgs])
+
+
+def _native_input(net: Any, b: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A batch (Tensor, or list of single images) -> the network's preprocessed input."""
+    imgs = list(b) if isinstance(b, list) else [b]
+    if isinstance(b, list) and len({(tuple(im.shape), im.dtype) for im in imgs}) == 1:
+        imgs = [torch.stack(imgs)]
+    elif isinstance(b, list):
+        imgs = [im[None] for im in imgs]  # mixed sizes / dtypes: one image at a time
+    return torch.cat([net.preprocess(im.to(device, non_blocking=True), dtype) for im in imgs])
 
 
 def _module_device(extractor: Any) -> Optional[torch.device]:
@@ -193,6 +211,7 @@ def extract_features(
     image_size: Optional[int | tuple[int, int]] = None,
     layout: str = "auto",
     dtype: torch.dtype = torch.float32,
+    preset: Optional[str] = None,
 ) -> Any:
     """Embed images with a feature network, in batches.
 
@@ -220,6 +239,11 @@ def extract_features(
             224 VGG); None and no attribute: no resize.
         layout: ``"auto"`` (from where the size-3 axis is), ``"NCHW"`` or ``"NHWC"``.
         dtype: image dtype fed to the network (float32 by default).
+        preset: ``"pytorch-fid"`` (default), ``"torch-fidelity"`` or ``"clean-fid"``
+            (:mod:`fastgan.features.presets`): resize, pixel scaling and dtype of that reference.
+            For a named extractor it is passed to the network; a given network must have been
+            built with the same preset. fastgan's networks (:class:`InceptionV3FID`,
+            :class:`VGG16FC2`) receive uint8 images as uint8, so every preset is exact on them.
 
     Returns:
         Tensor[N, D] on the CPU (float32 unless the network returns float64), or
@@ -232,11 +256,27 @@ def extract_features(
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(extractor, str):
-        extractor = build_extractor(extractor, weights=weights, device=device, **({"resize": resize} if resize else {}))
+        kw: dict[str, Any] = {"resize": resize} if resize else {}
+        if preset is not None:
+            kw["preset"] = preset
+        extractor = build_extractor(extractor, weights=weights, device=device, **kw)
     elif weights is not None:
         raise ValueError("weights: only used when extractor is given by name ('inception' or 'vgg16')")
     if not callable(extractor):
         raise TypeError(f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}")
+    if preset is not None:
+        want = get_preset(preset)
+        have = getattr(extractor, "preset", None)
+        if have is None:
+            raise ValueError(
+                "preset: applies to fastgan's feature networks only (a name, InceptionV3FID or VGG16FC2); "
+                "this extractor defines its own preprocessing"
+            )
+        if get_preset(have).name != want.name:
+            raise ValueError(
+                f"preset: the extractor was built with preset {get_preset(have).name!r}, not {want.name!r}; "
+                f"build it with preset={want.name!r} or pass the extractor by name"
+            )
     run_device = torch.device(device) if device is not None else (_module_device(extractor) or torch.device("cpu"))
     if isinstance(extractor, nn.Module) and device is not None:
         mdev = _module_device(extractor)
@@ -252,6 +292,15 @@ def extract_features(
     if return_logits and not hasattr(extractor, "features_and_logits"):
         raise ValueError("return_logits: the extractor has no features_and_logits method (use InceptionV3FID)")
     fn: Callable[[torch.Tensor], Any] = extractor.features_and_logits if return_logits else extractor  # type: ignore[union-attr]
+    # fastgan's networks preprocess (resize, scale) themselves, from uint8 when given uint8
+    native = (
+        isinstance(extractor, nn.Module) and hasattr(extractor, "preprocess") and hasattr(extractor, "embed")
+        and image_size is None
+    )
+    if native:
+        size = None
+        emb = extractor.embed  # type: ignore[union-attr]
+        fn = (lambda t: emb(t, with_logits=True)) if return_logits else emb
 
     # -- batches of float [0, 1] images, plus the total count when known
     total: Optional[int] = None
@@ -262,13 +311,13 @@ def extract_features(
             files = list_image_files(p)
             if not files:
                 raise ValueError(f"images: no image or .npy/.npz files found under {str(p)!r}")
-            batches = _file_batches(files, batch_size, layout)
+            batches = _file_batches(files, batch_size, layout, native)
             total = None if any(f.suffix.lower() in _ARRAY_EXTENSIONS for f in files) else len(files)
         elif p.is_file():
             if p.suffix.lower() in _ARRAY_EXTENSIONS:
                 images = _read_file(p)
             else:
-                batches = _file_batches([p], batch_size, layout)
+                batches = _file_batches([p], batch_size, layout, native)
                 total = 1
         else:
             raise FileNotFoundError(f"images: {str(p)!r} does not exist")
@@ -277,7 +326,7 @@ def extract_features(
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise FileNotFoundError(f"images: {len(missing)} file(s) do not exist, e.g. {missing[0]!r}")
-        batches = _file_batches(files, batch_size, layout)
+        batches = _file_batches(files, batch_size, layout, native)
         total = None if any(f.suffix.lower() in _ARRAY_EXTENSIONS for f in files) else len(files)
     if isinstance(images, (torch.Tensor, np.ndarray)):
         arr = images
@@ -287,7 +336,7 @@ def extract_features(
             raise ValueError(f"images: expected [N, H, W, C] or [N, C, H, W], got shape {tuple(arr.shape)}")
         lay = _detect_layout(arr.shape, layout, "images")
         total = int(arr.shape[0])
-        batches = (to_float_images(arr[i : i + batch_size], layout=lay, name="images", dtype=dtype) for i in range(0, total, batch_size))
+        batches = (_to_images(arr[i : i + batch_size], lay, "images", dtype, native) for i in range(0, total, batch_size))
     elif not isinstance(images, (str, os.PathLike, list, tuple)) or (
         isinstance(images, (list, tuple)) and not (images and all(isinstance(f, (str, os.PathLike)) for f in images))
     ):
@@ -297,20 +346,26 @@ def extract_features(
             total = len(images.dataset)  # type: ignore[union-attr]
         except (AttributeError, TypeError):
             total = None
-        batches = _loader_batches(images, layout)
+        batches = _loader_batches(images, layout, native)
 
     # -- run
     was_training = isinstance(extractor, nn.Module) and extractor.training
     if was_training:
         extractor.eval()  # type: ignore[union-attr]
+    old_resize = getattr(extractor, "resize", None)
+    if native and mode != old_resize:
+        extractor.resize = mode  # type: ignore[union-attr]  # restored below
     feats: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
     try:
         enabled = sys.stderr.isatty() if progress is None else bool(progress)
         with torch.inference_mode(), tqdm(total=total, desc="features", unit="img", disable=not enabled) as bar:
             for b in batches:
-                x = _stack_resized(b, size, mode) if isinstance(b, list) else b
-                x = x.to(device=run_device, dtype=dtype, non_blocking=True)
+                if native:
+                    x = _native_input(extractor, b, run_device, dtype)
+                else:
+                    x = _stack_resized(b, size, mode) if isinstance(b, list) else b
+                    x = x.to(device=run_device, dtype=dtype, non_blocking=True)
                 if size is not None:
                     x = resize_images(x, size, mode)
                 out = fn(x)
@@ -327,6 +382,8 @@ def extract_features(
     finally:
         if was_training:
             extractor.train()  # type: ignore[union-attr]
+        if native and mode != old_resize:
+            extractor.resize = old_resize  # type: ignore[union-attr]
     if not feats:
         raise ValueError("images: no images were found in the input")
     features = torch.cat(feats)

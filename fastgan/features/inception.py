@@ -14,8 +14,11 @@ Parameter names follow the usual PyTorch Inception-v3 layout (``Conv2d_1a_3x3.co
 ``Mixed_5b.branch1x1.bn.running_mean``, ..., ``fc.weight``), so the widely used converted
 file ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's FID weights) loads as-is.
 
-Input: float images in [0, 1], [N, 3, H, W]; resized to 299x299 (see
-:mod:`fastgan.features.resize`) and mapped to [-1, 1] by ``2x - 1``.
+Input: uint8 images [N, 3, H, W] (0..255), or float images in [0, 1]. How they are resized
+to 299x299 and scaled to the network's [-1, 1] input is fixed by a preset
+(:mod:`fastgan.features.presets`): ``"pytorch-fid"`` (default: bilinear on ``u / 255``, then
+``2x - 1``), ``"torch-fidelity"`` (TF1 bilinear on ``u``, then ``(x - 128) / 128``) or
+``"clean-fid"`` (Pillow bicubic on ``u``, clip, then ``(x - 128) / 128``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fastgan.features.presets import Preset, get_preset, prepare_pixels
 from fastgan.features.resize import RESIZE_MODES, resize_images
 from fastgan.features.weights import load_weights_into, resolve_weights
 
@@ -177,15 +181,20 @@ class InceptionV3FID(nn.Module):
             ``"logits"`` (Tensor[N, 1008], with fc bias) or ``"logits_unbiased"``
             (Tensor[N, 1008], fc without bias: the Inception Score convention of Salimans
             et al. and torch-fidelity).
-        resize: how inputs that are not 299x299 are resized (:data:`RESIZE_MODES`;
-            default ``"bilinear"``, the pytorch-fid convention).
+        preset: ``"pytorch-fid"`` (default), ``"torch-fidelity"`` or ``"clean-fid"``: input
+            resize, pixel scaling and dtype of that reference (:mod:`fastgan.features.presets`).
+        resize: overrides the preset's resize mode for inputs that are not 299x299
+            (:data:`RESIZE_MODES`; None: the preset's).
         random_init: build with random weights and load nothing (tests only: features of
             an untrained network are meaningless for evaluation).
 
-    Input: Tensor[N, 3, H, W] float in [0, 1] (H, W >= 75 when ``resize="none"``).
+    Input: Tensor[N, 3, H, W], uint8 (0..255, exact for every preset) or float in [0, 1]
+    (H, W >= 75 when ``resize="none"``).
 
     Matches: Heusel et al. 2017 (TTUR ``fid.py``) / pytorch-fid ``InceptionV3`` with
-    ``use_fid_inception=True`` (FIDInceptionA/C/E_1/E_2 pooling, 2x-1 input scaling).
+    ``use_fid_inception=True`` (FIDInceptionA/C/E_1/E_2 pooling, 2x-1 input scaling);
+    torch-fidelity ``FeatureExtractorInceptionV3`` and clean-fid's "clean" mode with the
+    corresponding ``preset`` (same weight file layout for all three).
 
     >>> net = InceptionV3FID(random_init=True)
     >>> net(torch.rand(1, 3, 299, 299)).shape
@@ -204,16 +213,18 @@ class InceptionV3FID(nn.Module):
         download: bool = False,
         cache_dir: Optional[str | os.PathLike[str]] = None,
         output: str = "pool3",
-        resize: str = "bilinear",
+        preset: str | Preset | None = None,
+        resize: Optional[str] = None,
         random_init: bool = False,
     ) -> None:
         super().__init__()
         if output not in _OUTPUTS:
             raise ValueError(f"output: must be one of {_OUTPUTS}, got {output!r}")
-        if resize not in RESIZE_MODES:
+        self.preset = get_preset(preset)
+        if resize is not None and resize not in RESIZE_MODES:
             raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
         self.output = output
-        self.resize = resize
+        self.resize = resize if resize is not None else self.preset.resize
         self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = _Conv(32, 32, 3)
         self.Conv2d_2b_3x3 = _Conv(32, 64, 3, padding=1)
@@ -244,17 +255,27 @@ class InceptionV3FID(nn.Module):
         self.eval()
         self.requires_grad_(False)
 
-    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"x: expected images [N, 3, H, W], got shape {tuple(x.shape)}")
-        if not x.is_floating_point():
-            raise TypeError(f"x: expected float images in [0, 1], got {x.dtype} (use extract_features for uint8)")
-        x = resize_images(x, self.input_size, self.resize)
+    def preprocess(self, x: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """Tensor[N, 3, H, W] uint8 or float in [0, 1] -> network input Tensor[N, 3, 299, 299].
+
+        The preset's resize (or ``resize``), clip and scaling: ``2x - 1`` for [0, 1] pixels,
+        ``(x - 128) / 128`` for 0..255 pixels. ``dtype``: of the result (None: float32 for
+        uint8 the network's dtype, else ``x``'s).
+        """
+        if dtype is None and x.dtype == torch.uint8:
+            dtype = self.fc.weight.dtype
+        x = prepare_pixels(x, self.input_size, pixels=self.preset.pixels, resize=self.resize,
+                           clamp=self.preset.clamp, dtype=dtype)
+        if self.preset.pixels == "byte":
+            return (x - 128.0) / 128.0
         return 2.0 * x - 1.0
 
     def pool3(self, x: torch.Tensor) -> torch.Tensor:
-        """Tensor[N, 3, H, W] in [0, 1] -> Tensor[N, 2048] (global average of Mixed_7c)."""
-        x = self._prepare(x)
+        """Tensor[N, 3, H, W] (uint8, or float in [0, 1]) -> Tensor[N, 2048] (global average of Mixed_7c)."""
+        return self.pool3_from_input(self.preprocess(x))
+
+    def pool3_from_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Preprocessed Tensor[N, 3, 299, 299] (see :meth:`preprocess`) -> Tensor[N, 2048]."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -264,7 +285,7 @@ class InceptionV3FID(nn.Module):
             self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c,
         ):
             x = block(x)
-        return x.mean(dim=(2, 3))
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)  # the references' pooling op
 
     def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
         """Tensor[N, 2048] -> Tensor[N, 1008] logits (``bias=False``: the IS convention)."""
@@ -275,8 +296,18 @@ class InceptionV3FID(nn.Module):
         f = self.pool3(x)
         return f, self.logits_from_pool3(f, bias=False)
 
+    def embed(self, x: torch.Tensor, with_logits: bool = False) -> Any:
+        """Like :meth:`forward` (or :meth:`features_and_logits` when ``with_logits``) on an
+        already preprocessed Tensor[N, 3, 299, 299]."""
+        f = self.pool3_from_input(x)
+        if with_logits:
+            return f, self.logits_from_pool3(f, bias=False)
+        return self._head(f)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.pool3(x)
+        return self._head(self.pool3(x))
+
+    def _head(self, f: torch.Tensor) -> torch.Tensor:
         if self.output == "pool3":
             return f
         return self.logits_from_pool3(f, bias=self.output == "logits")

@@ -23,14 +23,15 @@ def test_resize_modes() -> None:
 
 
 def test_resize_tf1_formula() -> None:
-    # TF1 resize_bilinear (align_corners=False, no half-pixel): src = dst * in / out
+    # TF1 resize_bilinear (align_corners=False, no half-pixel): src = dst * scale, scale = in / out
+    # rounded to float32 (TF computes it in float); width interpolated first, then height
     x = torch.rand(1, 1, 5, 7, dtype=torch.float64)
     out = resize_images(x, (8, 3), "bilinear_tf1")
     a = x[0, 0].numpy()
     ref = np.empty((8, 3))
     for i in range(8):
         for j in range(3):
-            sy, sx = i * 5 / 8, j * 7 / 3
+            sy, sx = i * float(np.float32(5 / 8)), j * float(np.float32(7 / 3))
             y0, x0 = int(np.floor(sy)), int(np.floor(sx))
             y1, x1 = min(y0 + 1, 4), min(x0 + 1, 6)
             fy, fx = sy - y0, sx - x0
