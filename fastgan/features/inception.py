@@ -170,7 +170,9 @@ class InceptionV3FID(nn.Module):
     """The TF FID Inception-v3: 2048-d pool3 features and 1008-way logits.
 
     Args:
-        weights: path (or URL) of a weights-only state dict. None: the pytorch-fid file
+        weights: path (or URL) of a weights-only state dict: pytorch-fid's / torch-fidelity's
+            weight files, or the ``state_dict()`` of pytorch-fid's ``InceptionV3`` module (no fc:
+            pool3 only) or of torch-fidelity's ``FeatureExtractorInceptionV3``. None: the pytorch-fid file
             ``pt_inception-2015-12-05-6726825d.pth``, looked up in the cache directory
             (``$FASTGAN_CACHE`` or ``~/.cache/fastgan``); if absent, an error explains where
             to put it (or pass ``download=True``).
@@ -242,6 +244,7 @@ class InceptionV3FID(nn.Module):
         self.Mixed_7b = _BlockE(1280, max_pool=False)
         self.Mixed_7c = _BlockE(2048, max_pool=True)
         self.fc = nn.Linear(2048, self.num_classes)
+        self.has_logits = True
         if random_init:
             if weights is not None:
                 raise ValueError("weights: cannot be combined with random_init=True")
@@ -250,7 +253,10 @@ class InceptionV3FID(nn.Module):
                 weights, default_url=FID_WEIGHTS_URL, sha256=sha256, download=download,
                 cache=cache_dir, what="InceptionV3FID",
             )
-            load_weights_into(self, path)
+            absent = load_weights_into(self, path, optional=("fc.",))
+            if absent:  # pytorch-fid's InceptionV3 module has no fc: pool3 only
+                self.has_logits = False
+                logger.warning("InceptionV3FID: %s has no fc layer; pool3 features only, no logits", path)
             logger.debug("InceptionV3FID: loaded weights from %s", path)
         self.eval()
         self.requires_grad_(False)
@@ -289,6 +295,11 @@ class InceptionV3FID(nn.Module):
 
     def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
         """Tensor[N, 2048] -> Tensor[N, 1008] logits (``bias=False``: the IS convention)."""
+        if not self.has_logits:
+            raise RuntimeError(
+                "InceptionV3FID: the weights file had no fc layer (a pytorch-fid InceptionV3 module state dict), "
+                "so there are no logits; use the converted TF weights file for the Inception Score"
+            )
         return F.linear(f, self.fc.weight, self.fc.bias if bias else None)
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,7 +27,7 @@ that works on 0..255 values are scaled by 255 first; pass uint8 images for bit-i
 results (``u / 255 * 255`` is not always ``u`` in float32).
 
 Matches: pytorch-fid 0.3.0 (``InceptionV3`` with ``resize_input=True``,
-``normalize_input=True``); torch-fidelity 0.3.0 (``FeatureExtractorInceptionV3``,
+``normalize_input=True``); torch-fidelity 0.4.0 (``FeatureExtractorInceptionV3``,
 ``FeatureExtractorVGG16``, ``metric_isc`` / ``metric_kid`` / ``metric_prc`` defaults);
 clean-fid 0.1.35 (``build_resizer("clean")``, ``InceptionV3W`` normalisation,
 ``kernel_distance``).
@@ -120,7 +120,7 @@ PRESETS: dict[str, Preset] = {
             kid_coef0=1.0, kid_std=True, kid_rng="torch.Generator", pr_k=3, pr_inclusive=True,
         ),
         Preset(
-            name="torch-fidelity", matches="torch-fidelity 0.3.0", pixels="byte", resize="bilinear_tf1",
+            name="torch-fidelity", matches="torch-fidelity 0.4.0", pixels="byte", resize="bilinear_tf1",
             clamp=False, dtype=torch.float32, vgg_resize="bilinear_tf1", vgg_normalize="imagenet_byte",
             is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=2020,
             kid_subsets=100, kid_subset_size=1000, kid_subset_rule="error", kid_degree=3, kid_gamma=None,

@@ -168,11 +168,40 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     return dict(obj)
 
 
+#: pytorch-fid's ``InceptionV3`` module groups the torchvision layers in ``blocks``: its
+#: ``state_dict()`` keys ``blocks.<i>.<j>.`` map to these names (pooling layers hold no weights).
+_PYTORCH_FID_BLOCKS = {
+    "blocks.0.0.": "Conv2d_1a_3x3.", "blocks.0.1.": "Conv2d_2a_3x3.", "blocks.0.2.": "Conv2d_2b_3x3.",
+    "blocks.1.0.": "Conv2d_3b_1x1.", "blocks.1.1.": "Conv2d_4a_3x3.",
+    "blocks.2.0.": "Mixed_5b.", "blocks.2.1.": "Mixed_5c.", "blocks.2.2.": "Mixed_5d.", "blocks.2.3.": "Mixed_6a.",
+    "blocks.2.4.": "Mixed_6b.", "blocks.2.5.": "Mixed_6c.", "blocks.2.6.": "Mixed_6d.", "blocks.2.7.": "Mixed_6e.",
+    "blocks.3.0.": "Mixed_7a.", "blocks.3.1.": "Mixed_7b.", "blocks.3.2.": "Mixed_7c.",
+}
+
+
 def _strip_prefix(sd: dict[str, torch.Tensor], expected: Iterable[str]) -> dict[str, torch.Tensor]:
-    # DataParallel / DDP checkpoints prefix every key with "module."
+    """Map the layouts of the references onto fastgan's names (then checked key by key):
+
+    * ``module.<name>`` (DataParallel / DDP checkpoints);
+    * ``model.<name>`` (``state_dict()`` of torch-fidelity's ``FeatureExtractorVGG16``, which
+      holds a torchvision VGG-16 as ``self.model``);
+    * ``blocks.<i>.<j>.<name>`` (``state_dict()`` of pytorch-fid's ``InceptionV3`` module).
+
+    torch-fidelity's ``FeatureExtractorInceptionV3`` and the pytorch-fid / torch-fidelity weight
+    files already use fastgan's (torchvision's) names.
+    """
     exp = set(expected)
-    if sd and not (set(sd) & exp) and all(k.startswith("module.") for k in sd):
-        return {k[len("module."):]: v for k, v in sd.items()}
+    if not sd or set(sd) & exp:
+        return sd
+    for prefix in ("module.", "model."):
+        if all(k.startswith(prefix) for k in sd):
+            return _strip_prefix({k[len(prefix):]: v for k, v in sd.items()}, expected)
+    if all(k.startswith("blocks.") for k in sd):
+        out = {}
+        for k, v in sd.items():
+            head = ".".join(k.split(".")[:3]) + "."
+            out[_PYTORCH_FID_BLOCKS.get(head, head) + k[len(head):]] = v
+        return out
     return sd
 
 
@@ -181,6 +210,7 @@ def check_state_dict(
     state_dict: Mapping[str, torch.Tensor],
     *,
     ignore_unexpected: Iterable[str] = (),
+    optional: Iterable[str] = (),
     source: str = "state_dict",
 ) -> dict[str, torch.Tensor]:
     """Strict key/shape comparison; returns the entries to load.
@@ -189,6 +219,8 @@ def check_state_dict(
         model: target module.
         state_dict: candidate weights.
         ignore_unexpected: key prefixes that may be present but are not used (dropped).
+        optional: key prefixes that may be missing (the caller handles their absence; the
+            returned dict then lacks them).
         source: name for messages (usually the file path).
 
     Raises:
@@ -202,7 +234,8 @@ def check_state_dict(
     for k in set(expected) - set(sd):
         if k.endswith(".num_batches_tracked"):
             sd[k] = expected[k].clone()
-    missing = sorted(set(expected) - set(sd))
+    opt = tuple(optional)
+    missing = sorted(k for k in set(expected) - set(sd) if not (opt and k.startswith(opt)))
     unexpected = sorted(set(sd) - set(expected))
     shapes = sorted(
         f"{k}: file {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
@@ -227,8 +260,15 @@ def load_weights_into(
     path: str | os.PathLike[str],
     *,
     ignore_unexpected: Iterable[str] = (),
-) -> None:
-    """Load a weights-only state dict file into ``model`` with strict checks."""
+    optional: Iterable[str] = (),
+) -> set[str]:
+    """Load a weights-only state dict file into ``model`` with strict checks.
+
+    Returns:
+        the model keys (among ``optional``) that the file did not hold, left as they were.
+    """
     sd = load_state_dict_file(path)
-    sd = check_state_dict(model, sd, ignore_unexpected=ignore_unexpected, source=str(path))
-    model.load_state_dict(sd, strict=True)
+    sd = check_state_dict(model, sd, ignore_unexpected=ignore_unexpected, optional=optional, source=str(path))
+    absent = set(model.state_dict()) - set(sd)
+    model.load_state_dict(sd, strict=not absent)
+    return absent

@@ -1,0 +1,238 @@
+"""Feature-level parity of the presets: fastgan's pool3 features and logits against pytorch-fid,
+torch-fidelity and clean-fid, from the same image files and the same weights.
+
+Weights: fastgan's Inception-v3 with random weights and data-dependent batch-norm statistics
+(one pass in training mode with cumulative averaging over a calibration batch, so every layer's
+running mean / variance are those of its actual inputs and the features do not collapse),
+saved in each reference's file layout and loaded by the reference the way its users load
+weights (pytorch-fid: the state dict its ``fid_inception_v3`` downloads; torch-fidelity:
+``feature_extractor_weights_path``). clean-fid's network is a TorchScript file that cannot be
+rebuilt with other weights, so its own pipeline (``get_files_features`` with its "clean" resize
+and its ``InceptionV3W.forward`` normalisation) runs with pytorch-fid's network holding the same
+weights in place of the TorchScript layers.
+
+Images: PNG files the test writes, 32, 64, 299 and 512 px, RGB and greyscale, read by each
+package with its own loader. Batch size 1 on both sides (convolution kernels may pick other
+algorithms for other batch sizes).
+
+Tolerances, per case:
+* bitwise: pool3 of all three presets, torch-fidelity's unbiased logits, the VGG-16 fc2 features
+  (same float32 operations in the same order);
+* <= 1e-5 relative (to the largest magnitude): torch-fidelity's biased logits (it adds the fc
+  bias after the product, fastgan's ``F.linear`` fuses it into ``addmm``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
+
+pytestmark = pytest.mark.peers
+
+SIZES = (32, 64, 299, 512)
+BIASED_LOGITS_RTOL = 1e-5
+
+
+def _need(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not importable")
+    try:
+        __import__(module)
+    except Exception as exc:  # noqa: BLE001 - e.g. torchvision missing underneath
+        pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
+
+
+def _calibrate(net: nn.Module, x: torch.Tensor) -> None:
+    """Random BN affine parameters, running statistics = the statistics of ``x``'s activations."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2 + 0.1)
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average: one pass stores the batch statistics
+        net.train()
+        net(x)
+        net.eval()
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
+
+
+@pytest.fixture(scope="module")
+def inception_sd() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    net = InceptionV3FID(random_init=True)
+    g = torch.Generator().manual_seed(2)
+    calib = torch.randint(0, 256, (6, 3, 64, 64), dtype=torch.uint8, generator=g)
+    _calibrate(net, calib)
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    files = []
+    for i, s in enumerate(SIZES):
+        # smooth random images (a low-resolution pattern upsampled) plus noise: natural-ish statistics
+        base = rng.integers(0, 256, (4, 4, 3)).astype(np.float64)
+        yy, xx = np.meshgrid(np.linspace(0, 3, s), np.linspace(0, 3, s), indexing="ij")
+        img = base[yy.astype(int), xx.astype(int)] * 0.7 + rng.integers(0, 77, (s, s, 3))
+        rgb = np.clip(img, 0, 255).astype(np.uint8)
+        for kind, arr in (("rgb", rgb), ("grey", rgb[..., 0])):
+            path = root / f"{i}_{s}_{kind}.png"
+            Image.fromarray(arr).save(path)
+            files.append(str(path))
+    return root, sorted(files)
+
+
+def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max() / b.double().abs().max())
+
+
+def _report(case: str, a: torch.Tensor, b: torch.Tensor) -> None:
+    print(f"[parity] {case}: max |diff| = {float((a.double() - b.double()).abs().max()):.3e}, "
+          f"relative to max |ref| = {_max_rel(a, b):.3e}, bitwise = {torch.equal(a, b)}")
+
+
+def _not_collapsed(f: torch.Tensor) -> None:
+    assert float(f.std(dim=0).mean()) > 1e-3 * float(f.abs().mean()), "features collapsed; the test would be vacuous"
+
+
+def _pytorch_fid_net(sd: dict[str, torch.Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> Any:
+    import pytorch_fid.inception as pfi
+
+    path = tmp_path / "pt_inception-test.pth"
+    torch.save({k: v for k, v in sd.items()}, path)  # the layout of pytorch-fid's weight file
+    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: torch.load(path, weights_only=True))
+    return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], **kw).eval()
+
+
+def test_pytorch_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _need("pytorch_fid")
+    from pytorch_fid.fid_score import get_activations
+
+    ref_net = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch)
+    ref = torch.from_numpy(get_activations(images[1], ref_net, batch_size=1, dims=2048, device="cpu", num_workers=0))
+    # the state dict of pytorch-fid's module (its "blocks" layout) loads into fastgan as well
+    mod_file = tmp_path / "pytorch_fid_module.pth"
+    torch.save(ref_net.state_dict(), mod_file)
+    for weights in (tmp_path / "pt_inception-test.pth", mod_file):
+        net = InceptionV3FID(weights=weights, preset="pytorch-fid")
+        got = extract_features(images[0], net, batch_size=1, progress=False)
+        _report(f"pytorch-fid pool3 ({weights.name})", got, ref)
+        _not_collapsed(ref)
+        assert torch.equal(got, ref)
+    assert not net.has_logits
+
+
+def _fidelity_extractor(features: list[str], weights: Path, cls: str = "inception") -> Any:
+    if cls == "inception":
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3 as C
+
+        name = "inception-v3-compat"
+    else:
+        from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16 as C
+
+        name = "vgg16"
+    return C(name, features, feature_extractor_weights_path=str(weights), verbose=False).eval()
+
+
+def _fidelity_features(ext: Any, files: list[str]) -> list[torch.Tensor]:
+    from torch_fidelity.datasets import ImagesPathDataset
+
+    ds = ImagesPathDataset(files)
+    outs: list[list[torch.Tensor]] = []
+    with torch.no_grad():
+        for i in range(len(ds)):
+            outs.append(list(ext(ds[i][None])))
+    return [torch.cat(col) for col in zip(*outs)]
+
+
+def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]],
+                               tmp_path: Path) -> None:
+    _need("torch_fidelity")
+    wfile = tmp_path / "weights-inception-test.pth"
+    torch.save(inception_sd, wfile)  # torch-fidelity's weight file layout (torchvision names)
+    ext = _fidelity_extractor(["2048", "logits_unbiased", "logits"], wfile)
+    pool3, unbiased, biased = _fidelity_features(ext, images[1])
+    # its module's own state_dict loads into fastgan, key by key
+    mod_file = tmp_path / "fidelity_module.pth"
+    torch.save(ext.state_dict(), mod_file)
+    for weights in (wfile, mod_file):
+        net = InceptionV3FID(weights=weights, preset="torch-fidelity")
+        f, lg = extract_features(images[0], net, batch_size=1, return_logits=True, progress=False)
+        _report(f"torch-fidelity pool3 ({weights.name})", f, pool3)
+        _report(f"torch-fidelity logits_unbiased ({weights.name})", lg, unbiased)
+        _not_collapsed(pool3)
+        assert torch.equal(f, pool3)
+        assert torch.equal(lg, unbiased)
+    net.output = "logits"
+    lb = extract_features(images[0], net, batch_size=1, progress=False)
+    _report("torch-fidelity logits (biased)", lb, biased)
+    assert _max_rel(lb, biased) <= BIASED_LOGITS_RTOL
+
+
+def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _need("cleanfid")
+    _need("pytorch_fid")
+    from cleanfid.fid import get_files_features
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    pfid = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch, resize_input=False, normalize_input=False)
+
+    class Layers(nn.Module):  # stands in for the TorchScript graph behind InceptionV3W.layers
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return pfid(x)[0]
+
+    w = InceptionV3W.__new__(InceptionV3W)
+    nn.Module.__init__(w)
+    w.layers, w.resize_inside = Layers(), False
+    ref = torch.from_numpy(get_files_features(images[1], model=w, num_workers=0, batch_size=1,
+                                              device=torch.device("cpu"), mode="clean", verbose=False))
+    net = InceptionV3FID(random_init=True, preset="clean-fid")
+    net.load_state_dict(inception_sd)
+    got = extract_features(images[0], net, batch_size=1, progress=False)
+    _report("clean-fid pool3", got, ref)
+    _not_collapsed(ref)
+    assert torch.equal(got, ref)
+
+
+def test_torch_fidelity_vgg16(images: tuple[Path, list[str]], tmp_path: Path) -> None:
+    _need("torch_fidelity")
+    _need("torchvision")
+    import torchvision
+
+    torch.manual_seed(3)
+    tv = torchvision.models.vgg16(weights=None)
+    with torch.no_grad():  # variance-preserving weights, so that fc2 does not vanish
+        for m in tv.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                m.bias.normal_(0.0, 0.05)
+    wfile = tmp_path / "vgg16-test.pth"
+    torch.save(tv.state_dict(), wfile)  # torchvision's VGG-16 layout, the file torch-fidelity loads
+    ext = _fidelity_extractor(["fc2_relu"], wfile, cls="vgg16")
+    (ref,) = _fidelity_features(ext, images[1])
+    mod_file = tmp_path / "fidelity_vgg_module.pth"
+    torch.save(ext.state_dict(), mod_file)
+    for weights in (wfile, mod_file):
+        net = VGG16FC2(weights=weights, preset="torch-fidelity")
+        got = extract_features(images[0], net, batch_size=1, progress=False)
+        _report(f"torch-fidelity vgg16 fc2_relu ({weights.name})", got, ref)
+        _not_collapsed(ref)
+        assert torch.equal(got, ref)
