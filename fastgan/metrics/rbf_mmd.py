@@ -16,7 +16,7 @@ CMMD is ``scale * MMD^2`` with ``sigma = 10`` and ``scale = 1000`` (Jayasumana e
 "Rethinking FID: Towards a Better Evaluation Metric for Image Generation", CVPR 2024).
 
 Computation: the three kernel sums are accumulated in float64 over square tiles of one GEMM
-each (``|a|^2 + |b|^2 - 2 a.b``, on features shifted by the mean of both sets, which the RBF
+each (augmented rows ``[a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] = -|a - b|^2 / 2``, on features shifted by the mean of both sets, which the RBF
 kernel ignores but which keeps the expanded form free of cancellation); the two symmetric sums
 visit only the upper triangle of tiles. Memory beyond the inputs is one float64 copy of the
 features plus one ``tile x tile`` block: never an ``N x N`` matrix. A tile that runs out of
@@ -84,9 +84,20 @@ def rbf_kernel_sum(
     """
     sym = b is None
     cols = a if b is None else b
-    na = a.pow(2).sum(1)
-    nc = na if b is None else cols.pow(2).sum(1)
-    n, m = a.shape[0], cols.shape[0]
+    n, m, d = a.shape[0], cols.shape[0], a.shape[1]
+    # augmented rows: aug_i . col_j = a_i.b_j - |a_i|^2/2 - |b_j|^2/2 = -|a_i - b_j|^2 / 2, so each
+    # tile is ONE GEMM scaled by 2 gamma, then clamp (d2 >= 0) and exp: three passes per tile
+    aug = torch.empty(n, d + 2, dtype=a.dtype, device=a.device)
+    aug[:, :d] = a
+    aug[:, d] = a.pow(2).sum(1) * -0.5
+    aug[:, d + 1] = 1.0
+    if sym:
+        col = aug.clone()
+    else:
+        col = torch.empty(m, d + 2, dtype=a.dtype, device=a.device)
+        col[:, :d] = cols
+    col[:, d] = 1.0
+    col[:, d + 1] = cols.pow(2).sum(1) * -0.5
     side = default_square_block(a.device, block_size)
     total = [torch.zeros((), dtype=torch.float64, device=a.device)]
 
@@ -95,29 +106,18 @@ def rbf_kernel_sum(
         c0 = s if sym else 0
         for cs in range(c0, m, side):
             ce = min(m, cs + side)
-            t = torch.mm(a[s:e], cols[cs:ce].T)
-            t.mul_(-2.0).add_(na[s:e].unsqueeze(1)).add_(nc[cs:ce].unsqueeze(0)).clamp_min_(0.0)
-            if sym:
-                lo, hi = max(s, cs), min(e, ce)
-                if lo < hi:  # the diagonal of the symmetric sum: |x_i - x_i| = 0 exactly
-                    idx = torch.arange(lo, hi, device=a.device)
-                    t[idx - s, idx - cs] = 0.0
-                    # entries below the diagonal inside this tile belong to the lower triangle
-                    r = torch.arange(s, e, device=a.device).unsqueeze(1)
-                    c = torch.arange(cs, ce, device=a.device).unsqueeze(0)
-                    t.masked_fill_(c < r, float("inf"))
-            t.mul_(-gamma).exp_()
-            if sym:
-                # off-diagonal pairs appear once in the upper triangle: weight 2, diagonal 1
-                if cs >= e:
-                    acc += 2.0 * t.sum(dtype=torch.float64)
-                else:
-                    r = torch.arange(s, e, device=a.device).unsqueeze(1)
-                    c = torch.arange(cs, ce, device=a.device).unsqueeze(0)
-                    w = torch.where(c == r, 1.0, 2.0).to(t.dtype)
-                    acc += (t * w).sum(dtype=torch.float64)
+            t = torch.addmm(aug.new_zeros(()), aug[s:e], col[cs:ce].T, beta=0, alpha=2.0 * gamma)
+            t.clamp_max_(0.0)
+            if sym and cs < e:  # a tile that meets the diagonal of the symmetric sum
+                r = torch.arange(s, e, device=a.device).unsqueeze(1)
+                c = torch.arange(cs, ce, device=a.device).unsqueeze(0)
+                t.masked_fill_(c == r, 0.0)  # |x_i - x_i| = 0 exactly
+                t.masked_fill_(c < r, -float("inf"))  # the lower triangle is counted by symmetry
+                t.exp_()
+                acc += (t * torch.where(c == r, 1.0, 2.0).to(t.dtype)).sum(dtype=torch.float64)
             else:
-                acc += t.sum(dtype=torch.float64)
+                t.exp_()
+                acc += t.sum(dtype=torch.float64) * (2.0 if sym else 1.0)
             del t
         total[0] = total[0] + acc
 
