@@ -18,34 +18,96 @@ Matches: Binkowski et al. 2018 (``polynomial_mmd_averages``), torch-fidelity
 RandomState / the global torch RNG), so individual draws differ from theirs while the
 estimator is the same.
 
-Two exact evaluation strategies (same numbers up to floating-point summation order):
+Evaluation strategies (``method``; same numbers up to floating-point summation order)
+------------------------------------------------------------------------------------
 
-* ``"full"``: the three kernel matrices K_XX, K_YY, K_XY are computed once, and every
-  round gathers its m x m blocks. Costs (N_x^2 + N_y^2 + N_x N_y) D multiply-adds instead
-  of 3 * subsets * m^2 * D, so it wins when N is small relative to sqrt(subsets) * m
-  (e.g. N = 5k, m = 1k, 100 subsets) and the matrices fit in ``max_memory``.
-* ``"subsets"``: rounds are batched into ``baddbmm`` calls with the kernel applied in
-  place (no per-round Python loop of three matmuls plus temporaries).
+* ``"subsets"``: rounds are batched (``baddbmm``). The diagonal blocks K_XX, K_YY of a round
+  are symmetric: the round's rows are split into row blocks of about ``BLOCK_ROWS`` and only
+  the upper block-triangle is multiplied (b (b+1) / 2 block GEMMs instead of b^2), the
+  off-diagonal blocks counted twice. The kernel is applied in place and each block is
+  reduced right after its GEMM.
+* ``"full"``: one Gram pass over the *union* of the rows that any round uses (all rows when
+  the rounds cover the samples). Tiles of ``k(x_i, x_j)`` (upper block-triangle for K_XX and
+  K_YY) are reduced against the 0/1 round-membership matrix P (``P K`` then a row-wise dot
+  with P), which gives every round's block sum without gathering m x m blocks. Costs about
+  (U_x^2 / 2 + U_y^2 / 2 + U_x U_y) D multiply-adds for U distinct rows, independent of the
+  number of rounds, plus ``subsets`` times that many entries for the reduction.
+* ``"auto"``: the cheaper of the two under a cost model whose unit is one float32 GEMM
+  multiply-add: GEMM multiply-adds (float64 ones cost ``_COST_F64_MAC``, those of the union
+  tiles ``_COST_FULL_MAC``), kernel entries (elementwise work, ``_COST_ENTRY``), gathered
+  feature values (``_COST_GATHER``) and the membership reduction (``_COST_REDUCE`` per
+  multiply-add). The constants are measured by
+  ``bench/bench_kid.py`` (``test_kid_cost_model``) on a CPU with MKL.
 
-``method="auto"`` picks ``"full"`` when it needs fewer multiply-adds and fits in memory.
+Precision and the certified error bound
+---------------------------------------
+
+``dtype=torch.float64`` (the default) computes everything in float64 (exact to ~1e-12
+relative). ``dtype=torch.float32`` runs float32 GEMMs and kernel evaluations (as the reference
+packages do) and accumulates the sums in float64. For every round a rigorous bound on the
+absolute error of the round's MMD_u^2 is computed from the row norms (cheap), for any
+summation order the BLAS uses:
+
+1. Dot products. ``s = gamma * x.y`` comes from a GEMM with ``alpha = gamma``. Each term of
+   the sum passes through at most ``D + 2`` roundings (its product, the additions, the
+   scaling by alpha wherever the BLAS applies it), so by Higham (*Accuracy and Stability of
+   Numerical Algorithms*, 2nd ed., Lemma 3.1 and eq. 3.5) the computed value is
+   ``gamma_32 * t'`` with ``|t' - x.y| <= gamma_{D+2} sum_k |x_k y_k| <= gamma_{D+2} |x| |y|``,
+   ``gamma_n = n u / (1 - n u)``, u the unit roundoff (2^-24 for float32), and ``gamma_32``
+   the scalar rounded to float32 (relative error u). Inputs rounded to the compute dtype add
+   ``(2u + u^2) |x| |y|``. Underflow adds at most ``(D + 3)`` times the smallest subnormal.
+2. Kernel. With T = |x| |y| (Cauchy-Schwarz bounds |x.y| by T) the computed ``w = s + coef0``
+   satisfies ``|w - (gamma x.y + coef0)| <= eta(T)``, an affine function of T (the bound above,
+   the rounding of coef0 and of the addition). The power ``w ** degree`` is evaluated by
+   multiplication (at most ``degree - 1`` roundings) or a pow with at most one ulp of error:
+   relative ``gamma_{max(degree - 1, 2)}``. With M(T) = gamma T + |coef0| + eta(T) >= |w|, the
+   mean value theorem gives the per-entry bound
+   ``beta(T) = degree M^(degree-1) eta + M^degree gamma_pow + (sum rounding)``, a polynomial in
+   T with non-negative coefficients.
+3. Sums. Row sums of at most ``r`` entries in the compute dtype add ``gamma_r sum |k|``; the
+   float64 accumulation adds ``gamma_n`` in double precision (n terms).
+4. Rounds. ``sum_{i,j} beta(|x_i| |y_j|) = sum_q beta_q (sum_i |x_i|^q)(sum_j |y_j|^q)``: power
+   sums of the norms per round, O(m) work. The round's bound is
+   ``(B_XX + B_YY) / (m (m-1)) + 2 B_XY / m^2`` (the diagonal entries included in B: an upper
+   bound).
+
+The bound is deterministic (no probabilistic rounding model) and therefore pessimistic: it
+grows like ``D u`` times the kernel's slope, while observed float32 errors are orders of
+magnitude smaller. :func:`kid` reports it (``stats=``) and, with ``tol=``, recomputes in
+float64 unless the bound on the error of ``kid_mean`` is at most ``tol`` times the (lower
+bound on the) std over rounds. For Inception-sized features (D = 2048) the bound is far
+above 1e-3 of a typical std, so a certified float32 result needs a loose ``tol`` or falls back.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Literal, Optional
 
+import numpy as np
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
+from fastgan.metrics.knn.bounds import ieee_matmul
 
 __all__ = ["kid", "KID", "kid_subset_indices", "mmd2_subsets", "polynomial_kernel"]
 
 logger = logging.getLogger(__name__)
 
 Method = Literal["auto", "full", "subsets"]
-DEFAULT_MAX_MEMORY = 1 << 30  # bytes of temporaries per call (kernel matrices or batched blocks)
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes of temporaries per call (gathered rows, kernel blocks and tiles)
+#: Rows per block of the symmetric diagonal-block GEMMs and of the union tiles.
+BLOCK_ROWS = 512
+
+# Cost model (unit: one float32 multiply-add of the batched block GEMMs), measured by
+# bench/bench_kid.py (test_kid_cost_model) on a 2-core MKL CPU; see the module docstring.
+_COST_F64_MAC = 2.2  # a float64 GEMM multiply-add
+_COST_FULL_MAC = 1.5  # a multiply-add of the union tiles, in situ (measured full / subsets ratio)
+_COST_ENTRY = 105.0  # kernel evaluation + reduction of one kernel entry
+_COST_GATHER = 100.0  # one gathered feature value (index_select of a round's rows)
+_COST_REDUCE = 2.5  # one multiply-add of the membership reduction P K (small leading dimension)
 
 
 def polynomial_kernel(
@@ -97,54 +159,132 @@ def kid_subset_indices(
     return idx_r.cpu(), idx_f.cpu()
 
 
-def _block_sums(k: torch.Tensor) -> torch.Tensor:
-    """float64 sum of each trailing [m, m] block of ``k`` (Tensor[B, m, m]) -> Tensor[B]."""
-    if k.device.type != "cpu" or k.dtype == torch.float64:
-        return k.sum(dim=(-1, -2), dtype=torch.float64)
-    # CPU reductions with a dtype conversion are not vectorised: convert one block at a time
-    # (cache-sized) and sum it in float64 (the same float64 accumulation, vectorised)
-    return torch.stack([blk.to(torch.float64).sum() for blk in k])
+# ----------------------------------------------------------------------------- error bound
+def _unit_roundoff(dtype: torch.dtype) -> float:
+    return float(torch.finfo(dtype).eps) / 2.0
 
 
-def _diag_sums(k: torch.Tensor) -> torch.Tensor:
-    return torch.diagonal(k, dim1=-2, dim2=-1).sum(dim=-1, dtype=torch.float64)
+def _gamma(n: int, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u) (inf when n u >= 1)."""
+    nu = max(n, 0) * u
+    return math.inf if nu >= 1.0 else nu / (1.0 - nu)
 
 
-def _combine(sxx: torch.Tensor, txx: torch.Tensor, syy: torch.Tensor, tyy: torch.Tensor, sxy: torch.Tensor, m: int) -> torch.Tensor:
-    return (sxx - txx + syy - tyy) / (m * (m - 1)) - 2.0 * sxy / (m * m)
+def _cast_roundoff(src: torch.dtype, dst: torch.dtype) -> float:
+    """Relative error of converting ``src`` values to ``dst`` (0 when every value is representable)."""
+    widening = dst == torch.float32 and src in (torch.float16, torch.bfloat16)
+    if src == dst or dst == torch.float64 or widening:
+        return 0.0
+    return _unit_roundoff(dst)
 
 
-def _kernel_full(
-    a: torch.Tensor, b: torch.Tensor, degree: int, gamma: float, coef0: float, block_rows: int
+def _entry_bound_poly(
+    d: int, degree: int, g: float, coef0: float, dtype: torch.dtype, cast_u: float,
+    row_terms: int, sum_terms: int,
+) -> np.ndarray:
+    """Coefficients beta_0..beta_degree (float64, >= 0) of the per-entry bound (module docstring).
+
+    |computed k(x, y) - exact k(x, y)| <= sum_q beta_q T^q with T = |x| |y|, including that
+    entry's share of the row-sum (``row_terms`` entries, compute dtype) and float64
+    accumulation (``sum_terms`` terms) errors.
+    """
+    u = _unit_roundoff(dtype)
+    tiny = float(torch.finfo(dtype).tiny) * float(torch.finfo(dtype).eps)  # smallest subnormal
+    c = abs(coef0)
+    eps1 = _gamma(d + 2, u) * (1.0 + cast_u) ** 2 + 2.0 * cast_u + cast_u**2  # |t' - x.y| <= eps1 T
+    e1 = g * ((1.0 + u) * eps1 + u + u * (1.0 + eps1) * (1.0 + u))  # eta(T) = e1 T + e0
+    e0 = u * c * (2.0 + u) + (d + 3) * tiny
+    eta = np.array([e0, e1])
+    big_m = np.array([c + e0, g + e1])  # M(T) >= |w|, |gamma x.y + coef0|
+    p = degree
+    g_pow = _gamma(max(p - 1, 2), u) if p > 1 else 0.0
+    g_row = _gamma(row_terms, u)
+    g_sum = _gamma(sum_terms, _unit_roundoff(torch.float64))
+    mp1 = np.polynomial.polynomial.polypow(big_m, p - 1) if p > 1 else np.array([1.0])
+    mp = np.polynomial.polynomial.polymul(mp1, big_m)
+    beta = np.polynomial.polynomial.polyadd(
+        p * np.polynomial.polynomial.polymul(mp1, eta),
+        mp * (g_pow + (1.0 + g_pow) * (g_row + g_sum * (1.0 + g_row))),
+    )
+    beta = np.asarray(beta, dtype=np.float64)
+    beta[0] += (p + 1) * tiny
+    return beta
+
+
+def _power_sums(norms: torch.Tensor, q: int) -> torch.Tensor:
+    """Tensor[S, q+1] float64: sum_i norms[s, i] ** j for j = 0..q."""
+    return torch.stack([norms.pow(j).sum(dim=-1) for j in range(q + 1)], dim=-1)
+
+
+def _round_bounds(
+    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor, beta: np.ndarray
 ) -> torch.Tensor:
-    out = torch.empty(a.shape[0], b.shape[0], dtype=a.dtype, device=a.device)
-    for i in range(0, a.shape[0], block_rows):
-        blk = out[i : i + block_rows]
-        torch.mm(a[i : i + block_rows], b.T, out=blk)
-        blk.mul_(gamma).add_(coef0).pow_(degree)
-    return out
-
-
-def _mmd2_full(
-    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
-    degree: int, gamma: float, coef0: float, batch: int,
-) -> torch.Tensor:
+    """Tensor[S] float64: certified bound on |computed - exact| MMD_u^2 of each round."""
     m = idx_r.shape[1]
-    rows = max(1, (1 << 26) // max(1, max(x.shape[0], y.shape[0])))
-    kxx = _kernel_full(x, x, degree, gamma, coef0, rows)
-    kyy = _kernel_full(y, y, degree, gamma, coef0, rows)
-    kxy = _kernel_full(x, y, degree, gamma, coef0, rows)
-    dxx, dyy = torch.diagonal(kxx), torch.diagonal(kyy)
-    out = torch.empty(idx_r.shape[0], dtype=torch.float64, device=x.device)
-    for s0 in range(0, idx_r.shape[0], batch):
-        ir, jf = idx_r[s0 : s0 + batch], idx_f[s0 : s0 + batch]
-        sxx = _block_sums(kxx[ir[:, :, None], ir[:, None, :]])
-        syy = _block_sums(kyy[jf[:, :, None], jf[:, None, :]])
-        sxy = _block_sums(kxy[ir[:, :, None], jf[:, None, :]])
-        txx = dxx[ir].sum(dim=1, dtype=torch.float64)
-        tyy = dyy[jf].sum(dim=1, dtype=torch.float64)
-        out[s0 : s0 + batch] = _combine(sxx, txx, syy, tyy, sxy, m)
+    d = x.shape[1]
+    inflate = 1.0 + 4.0 * (d + 2) * _unit_roundoff(torch.float64)  # float64 norms are not exact
+    nx = torch.linalg.vector_norm(x.to(torch.float64), dim=1) * inflate
+    ny = torch.linalg.vector_norm(y.to(torch.float64), dim=1) * inflate
+    q = len(beta) - 1
+    px, py = _power_sums(nx[idx_r], q), _power_sums(ny[idx_f], q)
+    b = torch.as_tensor(beta, dtype=torch.float64, device=px.device)
+    bxx, byy, bxy = (px * px * b).sum(-1), (py * py * b).sum(-1), (px * py * b).sum(-1)
+    out = (bxx + byy) / (m * (m - 1)) + 2.0 * bxy / (m * m)
+    return out * (1.0 + 1e-9)  # rounding of this float64 evaluation itself
+
+
+# ----------------------------------------------------------------------------- kernel blocks
+def _kernel_(
+    out: torch.Tensor, a: torch.Tensor, bt: torch.Tensor, gamma: float, coef0: float, degree: int
+) -> torch.Tensor:
+    """out <- (gamma a @ bt + coef0) ** degree in place (batched or not)."""
+    if out.dim() == 3:
+        out.baddbmm_(a, bt, beta=0, alpha=gamma)
+    else:
+        out.addmm_(a, bt, beta=0, alpha=gamma)
+    out.add_(coef0)
+    if degree != 1:
+        out.pow_(degree)
     return out
+
+
+def _sum_last2(k: torch.Tensor) -> torch.Tensor:
+    """float64 sum over the last two dims: rows summed in the compute dtype, then float64."""
+    if k.dtype == torch.float64:
+        return k.sum(dim=(-1, -2))
+    return k.sum(dim=-1).to(torch.float64).sum(dim=-1)
+
+
+def _blocks(m: int) -> list[tuple[int, int]]:
+    nb = max(1, round(m / BLOCK_ROWS))
+    edges = [round(i * m / nb) for i in range(nb + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(nb)]
+
+
+def _sym_offdiag_sums(
+    xs: torch.Tensor, gamma: float, coef0: float, degree: int, buf: torch.Tensor
+) -> torch.Tensor:
+    """sum_{i != j} k(x_i, x_j) per batch entry of xs (Tensor[B, m, D]) -> Tensor[B] float64.
+
+    Only the upper block-triangle is multiplied; off-diagonal blocks count twice.
+    """
+    bsz, m, _ = xs.shape
+    total = torch.zeros(bsz, dtype=torch.float64, device=xs.device)
+    blocks = _blocks(m)
+    for i, (lo, hi) in enumerate(blocks):
+        for lo2, hi2 in blocks[i:]:
+            out = buf[: bsz * (hi - lo) * (hi2 - lo2)].view(bsz, hi - lo, hi2 - lo2)
+            _kernel_(out, xs[:, lo:hi], xs[:, lo2:hi2].transpose(1, 2), gamma, coef0, degree)
+            s = _sum_last2(out)
+            if lo2 == lo:
+                total += s - torch.diagonal(out, dim1=1, dim2=2).sum(dim=-1, dtype=torch.float64)
+            else:
+                total += 2.0 * s
+    return total
+
+
+def _combine(sxx: torch.Tensor, syy: torch.Tensor, sxy: torch.Tensor, m: int) -> torch.Tensor:
+    return (sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m)
 
 
 def _mmd2_subsets(
@@ -153,36 +293,166 @@ def _mmd2_subsets(
 ) -> torch.Tensor:
     m = idx_r.shape[1]
     out = torch.empty(idx_r.shape[0], dtype=torch.float64, device=x.device)
+    buf = torch.empty(min(batch, idx_r.shape[0]) * m * m, dtype=x.dtype, device=x.device)
     for s0 in range(0, idx_r.shape[0], batch):
         ir, jf = idx_r[s0 : s0 + batch], idx_f[s0 : s0 + batch]
         xs = torch.index_select(x, 0, ir.reshape(-1)).view(*ir.shape, -1)  # [B, m, D]
         ys = torch.index_select(y, 0, jf.reshape(-1)).view(*jf.shape, -1)
-        # One [B, m, m] buffer reused for the three kernels: baddbmm fuses gamma * x.y + coef0.
-        buf = torch.empty(xs.shape[0], m, m, dtype=x.dtype, device=x.device)
-        buf.baddbmm_(xs, xs.transpose(1, 2), beta=0, alpha=gamma)
-        buf.add_(coef0).pow_(degree)
-        sxx, txx = _block_sums(buf), _diag_sums(buf)
-        buf.baddbmm_(ys, ys.transpose(1, 2), beta=0, alpha=gamma)
-        buf.add_(coef0).pow_(degree)
-        syy, tyy = _block_sums(buf), _diag_sums(buf)
-        buf.baddbmm_(xs, ys.transpose(1, 2), beta=0, alpha=gamma)
-        buf.add_(coef0).pow_(degree)
-        sxy = _block_sums(buf)
-        out[s0 : s0 + batch] = _combine(sxx, txx, syy, tyy, sxy, m)
+        sxx = _sym_offdiag_sums(xs, gamma, coef0, degree, buf)
+        syy = _sym_offdiag_sums(ys, gamma, coef0, degree, buf)
+        kxy = buf[: xs.shape[0] * m * m].view(-1, m, m)
+        _kernel_(kxy, xs, ys.transpose(1, 2), gamma, coef0, degree)
+        out[s0 : s0 + batch] = _combine(sxx, syy, _sum_last2(kxy), m)
     return out
 
 
-def _choose_method(method: str, n_r: int, n_f: int, d: int, subsets: int, m: int, itemsize: int, max_memory: int) -> str:
+def _membership(idx: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(union rows Tensor[U], membership counts Tensor[S, U]) of the rounds' indices."""
+    rows, inv = torch.unique(idx, return_inverse=True)
+    p = torch.zeros(idx.shape[0], rows.shape[0], dtype=dtype, device=idx.device)
+    p.scatter_add_(1, inv, torch.ones_like(inv, dtype=dtype))  # counts: rows may repeat
+    return rows, p
+
+
+def _union_sums(
+    a: torch.Tensor, b: Optional[torch.Tensor], pa: torch.Tensor, pb: torch.Tensor,
+    degree: int, gamma: float, coef0: float, tile_rows: int,
+) -> torch.Tensor:
+    """Per round: sum_{i, j in round} k(a_i, b_j) (b None: a against itself, i != j) -> Tensor[S] float64.
+
+    a (Tensor[U_a, D]), b (Tensor[U_b, D]) are the union rows; pa (Tensor[S, U_a]), pb the
+    memberships (row counts) in the compute dtype. Each tile's P K product sums at most ``tile_rows``
+    entries in the compute dtype; everything after is float64.
+    """
+    sym = b is None
+    other = a if b is None else b
+    total = torch.zeros(pa.shape[0], dtype=torch.float64, device=a.device)
+    buf = torch.empty(tile_rows * other.shape[0], dtype=a.dtype, device=a.device)
+    for i0 in range(0, a.shape[0], tile_rows):
+        i1 = min(a.shape[0], i0 + tile_rows)
+        j0 = i0 if sym else 0
+        k = _kernel_(buf[: (i1 - i0) * (other.shape[0] - j0)].view(i1 - i0, -1), a[i0:i1], other[j0:].T,
+                     gamma, coef0, degree)
+        w = (pa[:, i0:i1] @ k).to(torch.float64)  # [S, U_b - j0]: sum over this tile's rows
+        pcols = pb[:, j0:].to(torch.float64)
+        if not sym:
+            total += (w * pcols).sum(dim=1)
+            continue
+        blk = i1 - i0
+        total += (w[:, :blk] * pcols[:, :blk]).sum(dim=1) + 2.0 * (w[:, blk:] * pcols[:, blk:]).sum(dim=1)
+        total -= pa[:, i0:i1].to(torch.float64) @ torch.diagonal(k[:, :blk]).to(torch.float64)
+    return total
+
+
+def _mmd2_full(
+    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
+    degree: int, gamma: float, coef0: float, tile_rows: int,
+) -> torch.Tensor:
+    m = idx_r.shape[1]
+    rx, px = _membership(idx_r, x.dtype)
+    ry, py = _membership(idx_f, x.dtype)
+    xu, yu = x[rx], y[ry]
+    sxx = _union_sums(xu, None, px, px, degree, gamma, coef0, tile_rows)
+    syy = _union_sums(yu, None, py, py, degree, gamma, coef0, tile_rows)
+    sxy = _union_sums(xu, yu, px, py, degree, gamma, coef0, tile_rows)
+    return _combine(sxx, syy, sxy, m)
+
+
+# ----------------------------------------------------------------------------- cost model
+def _union_size(idx: torch.Tensor) -> int:
+    return int(torch.unique(idx).numel())
+
+
+def _subsets_cost(s: int, m: int, d: int, f64: bool) -> float:
+    blocks = _blocks(m)
+    sym = sum((hi - lo) * (hi2 - lo2) for i, (lo, hi) in enumerate(blocks) for lo2, hi2 in blocks[i:])
+    entries = s * (2 * sym + m * m)
+    mac = _COST_F64_MAC if f64 else 1.0
+    return entries * d * mac + entries * _COST_ENTRY + 2 * s * m * d * _COST_GATHER
+
+
+def _full_cost(s: int, ux: int, uy: int, d: int, f64: bool) -> float:
+    r = BLOCK_ROWS
+    entries = ux * (ux + r) / 2 + uy * (uy + r) / 2 + ux * uy  # upper block-triangles + cross
+    mac = _COST_F64_MAC if f64 else 1.0
+    return entries * d * mac * _COST_FULL_MAC + entries * _COST_ENTRY + s * entries * mac * _COST_REDUCE
+
+
+def _choose_method(
+    method: str, idx_r: torch.Tensor, idx_f: torch.Tensor, d: int, dtype: torch.dtype, max_memory: int
+) -> str:
     if method not in ("auto", "full", "subsets"):
         raise ValueError(f"method: must be one of ('auto', 'full', 'subsets'), got {method!r}")
     if method != "auto":
         return method
-    full_elems = n_r * n_r + n_f * n_f + n_r * n_f
-    full_cost = full_elems * d + 3 * subsets * m * m  # GEMM multiply-adds + gathered reads
-    sub_cost = 3 * subsets * m * m * d
-    if full_cost < sub_cost and full_elems * itemsize <= max_memory:
+    s, m = idx_r.shape
+    ux, uy = _union_size(idx_r), _union_size(idx_f)
+    f64 = dtype == torch.float64
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    fits = (ux + uy) * (d + s) * itemsize <= max_memory  # union rows + memberships
+    if fits and _full_cost(s, ux, uy, d, f64) < _subsets_cost(s, m, d, f64):
         return "full"
     return "subsets"
+
+
+def _mmd2_eval(
+    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
+    degree: int, g: float, coef0: float, dtype: torch.dtype, method: str, max_memory: int,
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(values Tensor[S] float64, bounds Tensor[S] float64, method used)."""
+    s, m = idx_r.shape
+    d = x.shape[1]
+    cast_u = max(_cast_roundoff(x.dtype, dtype), _cast_roundoff(y.dtype, dtype))
+    xc = x.to(dtype).contiguous()
+    yc = y.to(dtype).contiguous()
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    chosen = _choose_method(method, idx_r, idx_f, d, dtype, max_memory)
+    logger.debug("kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)",
+                 chosen, dtype, x.shape[0], y.shape[0], d, s, m)
+    with ieee_matmul(x.device) as u_mm:
+        if chosen == "full":
+            n_max = max(x.shape[0], y.shape[0])
+            tile = max(1, min(BLOCK_ROWS, max_memory // max(1, 2 * n_max * itemsize)))
+            vals = _mmd2_full(xc, yc, idx_r, idx_f, degree, g, coef0, tile)
+            # P K sums a tile's rows (products with the counts); float64 sums over columns and tiles
+            row_terms, sum_terms = tile + 1, n_max + (n_max // tile + 1) + 4
+        else:
+            per_round = (2 * m * d + m * m) * itemsize
+            batch = max(1, min(s, max_memory // per_round))
+            vals = _mmd2_subsets(xc, yc, idx_r, idx_f, degree, g, coef0, batch)
+            row_terms, sum_terms = m, m + 2 * len(_blocks(m)) ** 2 + 4
+    # float32 matmuls that could not be kept in IEEE precision (TF32 / bf16): bound with the bf16 roundoff
+    bound_dtype = torch.bfloat16 if dtype == torch.float32 and u_mm > _unit_roundoff(torch.float32) else dtype
+    beta = _entry_bound_poly(d, degree, g, coef0, bound_dtype, cast_u, row_terms, sum_terms)
+    bounds = _round_bounds(x, y, idx_r, idx_f, beta)
+    return vals, bounds, chosen
+
+
+def _prepare(
+    real: Any, fake: Any, idx_real: Any, idx_fake: Any,
+    degree: int, gamma: Optional[float], dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, float]:
+    x = check_features(real, "real")
+    y = check_features(fake, "fake")
+    check_same_dim(x, y, "real", "fake")
+    check_same_device([x, y], ["real", "fake"])
+    degree = check_positive_int(degree, "degree")
+    if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
+    g = 1.0 / x.shape[1] if gamma is None else float(gamma)
+    idx_r = torch.as_tensor(idx_real).to(device=x.device, dtype=torch.int64)
+    idx_f = torch.as_tensor(idx_fake).to(device=x.device, dtype=torch.int64)
+    if idx_r.dim() != 2 or idx_r.shape != idx_f.shape:
+        raise ValueError(
+            f"idx_real, idx_fake: expected two [S, m] index tensors of one shape, got "
+            f"{tuple(idx_r.shape)} and {tuple(idx_f.shape)}"
+        )
+    if idx_r.shape[1] < 2:
+        raise ValueError(f"subset size must be >= 2 for the unbiased estimator, got {idx_r.shape[1]}")
+    for idx, n, name in ((idx_r, x.shape[0], "idx_real"), (idx_f, y.shape[0], "idx_fake")):
+        if bool((idx < 0).any()) or bool((idx >= n).any()):
+            raise ValueError(f"{name}: indices must lie in [0, {n})")
+    return x, y, idx_r, idx_f, degree, g
 
 
 def mmd2_subsets(
@@ -196,55 +466,33 @@ def mmd2_subsets(
     dtype: torch.dtype = torch.float64,
     method: Method = "auto",
     max_memory: int = DEFAULT_MAX_MEMORY,
+    stats: Optional[dict[str, Any]] = None,
 ) -> torch.Tensor:
     """Unbiased polynomial-kernel MMD^2 of each round, given the rounds' row indices.
 
     Args:
         real (Tensor[N_x, D]), fake (Tensor[N_y, D]): features (same device).
         idx_real (Tensor[S, m] int64), idx_fake (Tensor[S, m] int64): rows of each round
-            (see :func:`kid_subset_indices`); m >= 2.
+            (see :func:`kid_subset_indices`); m >= 2, no repeated row within a round.
         degree, gamma, coef0: kernel (gamma None -> 1/D).
-        dtype: compute dtype of the kernel matrices (sums always accumulate in float64).
+        dtype: compute dtype of the GEMMs and kernel entries (sums always accumulate in
+            float64; float64 is the exact path).
         method: ``"auto"``, ``"full"`` or ``"subsets"`` (module docstring).
         max_memory: byte budget for temporaries.
+        stats: if a dict, receives ``"method"`` (the one used), ``"dtype"`` and
+            ``"error_bound"`` (Tensor[S] float64: certified bound on each round's absolute
+            error, see the module docstring).
 
     Returns:
         Tensor[S] float64 MMD_u^2 per round (on the features' device).
+
+    Matches: torch-fidelity ``mmd2`` / torchmetrics ``maximum_mean_discrepancy`` on the same rows.
     """
-    x = check_features(real, "real")
-    y = check_features(fake, "fake")
-    check_same_dim(x, y, "real", "fake")
-    check_same_device([x, y], ["real", "fake"])
-    degree = check_positive_int(degree, "degree")
-    if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-        raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
-    d = x.shape[1]
-    g = 1.0 / d if gamma is None else float(gamma)
-    idx_r = torch.as_tensor(idx_real).to(device=x.device, dtype=torch.int64)
-    idx_f = torch.as_tensor(idx_fake).to(device=x.device, dtype=torch.int64)
-    if idx_r.dim() != 2 or idx_r.shape != idx_f.shape:
-        raise ValueError(
-            f"idx_real, idx_fake: expected two [S, m] index tensors of one shape, got "
-            f"{tuple(idx_r.shape)} and {tuple(idx_f.shape)}"
-        )
-    s, m = idx_r.shape
-    if m < 2:
-        raise ValueError(f"subset size must be >= 2 for the unbiased estimator, got {m}")
-    for idx, n, name in ((idx_r, x.shape[0], "idx_real"), (idx_f, y.shape[0], "idx_fake")):
-        if bool((idx < 0).any()) or bool((idx >= n).any()):
-            raise ValueError(f"{name}: indices must lie in [0, {n})")
-    x = x.to(dtype).contiguous()
-    y = y.to(dtype).contiguous()
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    chosen = _choose_method(method, x.shape[0], y.shape[0], d, s, m, itemsize, max_memory)
-    logger.debug("kid: method=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)", chosen, x.shape[0], y.shape[0], d, s, m)
-    if chosen == "full":
-        per_round = 3 * m * m * (itemsize + 8)  # gathered blocks (+ int64 index broadcast)
-        batch = max(1, min(s, max_memory // (2 * per_round)))
-        return _mmd2_full(x, y, idx_r, idx_f, degree, g, coef0, batch)
-    per_round = (2 * m * d + m * m) * itemsize
-    batch = max(1, min(s, max_memory // per_round))
-    return _mmd2_subsets(x, y, idx_r, idx_f, degree, g, coef0, batch)
+    x, y, idx_r, idx_f, degree, g = _prepare(real, fake, idx_real, idx_fake, degree, gamma, dtype)
+    vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
+    if stats is not None:
+        stats.update(method=chosen, dtype=dtype, error_bound=bounds)
+    return vals
 
 
 def kid(
@@ -259,6 +507,8 @@ def kid(
     dtype: torch.dtype = torch.float64,
     method: Method = "auto",
     max_memory: int = DEFAULT_MAX_MEMORY,
+    tol: Optional[float] = None,
+    stats: Optional[dict[str, Any]] = None,
 ) -> dict[str, float]:
     """Kernel Inception Distance: mean and std of unbiased MMD^2 over random subsets.
 
@@ -271,11 +521,22 @@ def kid(
         degree, gamma, coef0: polynomial kernel (gamma None -> 1/D).
         generator: ``torch.Generator`` that draws the subsets (None: global CPU RNG; a CUDA
             generator draws on its device, giving different subsets than a CPU one).
-        dtype: kernel compute dtype. float64 (default) is exact to ~1e-12 relative;
-            float32 is faster (a few 1e-7 relative on each kernel entry) and enough in
-            practice, especially on GPUs with slow float64.
-        method: ``"auto"`` | ``"full"`` | ``"subsets"`` (identical values; see module doc).
+        dtype: compute dtype of the GEMMs and kernel entries; sums always accumulate in
+            float64. ``torch.float64`` (default) is the exact path (~1e-12 relative).
+            ``torch.float32`` is what the reference packages compute (faster, especially on
+            GPUs); its certified error bound is reported in ``stats`` and enforced with ``tol``.
+        method: ``"auto"`` | ``"full"`` | ``"subsets"`` (same values up to rounding; see the
+            module docstring; ``"auto"`` uses the cost model).
         max_memory: byte budget for temporaries.
+        tol: for a dtype other than float64: if given, the result is recomputed in float64
+            unless the certified bound on the error of ``kid_mean`` (mean of the rounds'
+            bounds) is at most ``tol`` times a lower bound on the std over rounds
+            (``kid_std - max bound``). None: no check (the bound is still reported).
+        stats: if a dict, receives ``"method"``, ``"dtype"`` (of the returned values),
+            ``"error_bound"`` (float: certified bound on ``|kid_mean - exact|``, exact = the
+            float64 evaluation of the same rounds in exact arithmetic),
+            ``"error_bound_rounds"`` (Tensor[S]) and ``"fallback"`` (True if ``tol`` forced
+            the float64 recomputation).
 
     Returns:
         ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with
@@ -293,8 +554,26 @@ def kid(
     x = check_features(real, "real")
     y = check_features(fake, "fake")
     check_same_dim(x, y, "real", "fake")
+    if tol is not None and not (float(tol) >= 0.0):
+        raise ValueError(f"tol: expected a non-negative number or None, got {tol!r}")
     idx_r, idx_f = kid_subset_indices(x.shape[0], y.shape[0], subsets, subset_size, generator)
-    vals = mmd2_subsets(x, y, idx_r, idx_f, degree, gamma, coef0, dtype=dtype, method=method, max_memory=max_memory)
+    x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
+    vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
+    fallback = False
+    if dtype != torch.float64:
+        finite = bool(torch.isfinite(vals).all())
+        std_low = float(vals.std(correction=0)) - float(bounds.max())
+        certified = finite and float(bounds.mean()) <= float(tol) * std_low if tol is not None else finite
+        if not certified:
+            logger.info("kid: %s result not certified (bound %.3g, std %.3g, tol %s): recomputing in float64",
+                        dtype, float(bounds.mean()), float(vals.std(correction=0)), tol)
+            vals, bounds, chosen = _mmd2_eval(
+                x, y, idx_r, idx_f, degree, g, coef0, torch.float64, method, max_memory
+            )
+            fallback = True
+    if stats is not None:
+        stats.update(method=chosen, dtype=torch.float64 if fallback else dtype,
+                     error_bound=float(bounds.mean()), error_bound_rounds=bounds, fallback=fallback)
     return {KEY_KID_MEAN: float(vals.mean()), KEY_KID_STD: float(vals.std(correction=0))}
 
 
@@ -307,7 +586,7 @@ class KID(BankMetric):
     samples in the same order (rank 0's rows first).
 
     Args: as :func:`kid` (``subsets``, ``subset_size``, ``degree``, ``gamma``, ``coef0``,
-        ``dtype``, ``method``), plus ``seed`` for the subset generator used by
+        ``dtype``, ``method``, ``tol``), plus ``seed`` for the subset generator used by
         :meth:`compute` (a fixed seed makes ``compute()`` reproducible, like
         torch-fidelity's ``rng_seed``).
 
@@ -327,6 +606,7 @@ class KID(BankMetric):
         seed: int = 2020,
         dtype: torch.dtype = torch.float64,
         method: Method = "auto",
+        tol: Optional[float] = None,
     ) -> None:
         super().__init__()
         self.subsets = check_positive_int(subsets, "subsets")
@@ -337,6 +617,7 @@ class KID(BankMetric):
         self.seed = int(seed)
         self.dtype = dtype
         self.method: Method = method
+        self.tol = tol
 
     def compute(self) -> dict[str, float]:
         """``{"kid_mean", "kid_std"}`` of MMD_u^2 over rounds (see :func:`kid`)."""
@@ -347,5 +628,5 @@ class KID(BankMetric):
         g = torch.Generator().manual_seed(self.seed)
         return kid(
             x, y, self.subsets, self.subset_size, self.degree, self.gamma, self.coef0,
-            generator=g, dtype=self.dtype, method=self.method,
+            generator=g, dtype=self.dtype, method=self.method, tol=self.tol,
         )

@@ -1,4 +1,5 @@
-"""KID: float64 numpy oracle with the same subsets, null behaviour, reproducibility, errors."""
+"""KID: float64 numpy oracle with the same subsets, null behaviour, reproducibility, errors,
+the certified float32 error bound and its float64 fallback, the union-Gram and symmetric paths."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import fastgan.metrics.kernel_distance as kd
 from fastgan.metrics.kernel_distance import KID, kid, kid_subset_indices, mmd2_subsets
 
 
@@ -141,3 +143,148 @@ def test_stateful_kid_merge() -> None:
         KID().compute()
     with pytest.raises(ValueError, match="dimension"):
         whole.update(torch.zeros(3, 4), real=True)
+
+
+def brute_mmd2(x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
+               degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
+    """The definition in float64 on the given feature values, round by round."""
+    xd, yd = x.double().numpy(), y.double().numpy()
+    rounds = zip(idx_r.numpy(), idx_f.numpy())
+    return np.array([numpy_mmd2(xd[r], yd[f], degree, gamma, coef0) for r, f in rounds])
+
+
+# adversarial-ish inputs: large norms, offsets (kernel values far from 1), mixed signs, D up to 2048
+ADVERSARIAL = [
+    # (n, d, scale, offset, degree, gamma, coef0)
+    (160, 2048, 1.0, 0.0, 3, None, 1.0),
+    (160, 2048, 40.0, 7.0, 3, None, 1.0),
+    (150, 257, 1.0, -3.0, 3, None, -0.5),
+    (150, 64, 1e3, 0.0, 2, 1e-6, 3.0),
+    (140, 33, 1e-3, 1e-3, 4, None, 1.0),
+    (140, 1000, 3.0, 1.0, 1, 0.01, 0.0),
+]
+
+
+@pytest.mark.parametrize("method", ["subsets", "full"])
+@pytest.mark.parametrize("case", ADVERSARIAL, ids=lambda c: f"d={c[1]}-scale={c[2]}-off={c[3]}-p={c[4]}")
+def test_float32_error_bound_holds(case: tuple, method: str) -> None:
+    n, d, scale, off, degree, gamma, coef0 = case
+    g = torch.Generator().manual_seed(d)
+    x = torch.randn(n, d, generator=g) * scale + off
+    y = torch.randn(n, d, generator=g) * scale * 1.1 + off * 0.9
+    idx_r, idx_f = kid_subset_indices(n, n, 4, 60, torch.Generator().manual_seed(1))
+    st: dict = {}
+    v32 = mmd2_subsets(x, y, idx_r, idx_f, degree, gamma, coef0, dtype=torch.float32, method=method, stats=st)
+    bound = st["error_bound"]
+    assert st["method"] == method and bound.shape == (4,) and bool((bound > 0).all())
+    # (a) against the float64 path (exact to ~1e-12 relative) and (c) the float64 definition
+    st64: dict = {}
+    v64 = mmd2_subsets(x, y, idx_r, idx_f, degree, gamma, coef0, dtype=torch.float64, method=method,
+                       stats=st64)
+    ref = brute_mmd2(x, y, idx_r, idx_f, degree, gamma, coef0)
+    assert bool(((v32 - v64).abs() <= bound).all())
+    assert np.all(np.abs(v32.numpy() - ref) <= bound.numpy() + st64["error_bound"].numpy())
+    # the float64 path's own bound holds against the definition too
+    assert np.all(np.abs(v64.numpy() - ref) <= st64["error_bound"].numpy() + 1e-12 * np.abs(ref).max())
+
+
+def test_float32_bound_from_float64_inputs_includes_the_cast() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(120, 512, generator=g, dtype=torch.float64) * 5 + 1  # not representable in float32
+    y = torch.randn(120, 512, generator=g, dtype=torch.float64) * 5 + 1.2
+    idx_r, idx_f = kid_subset_indices(120, 120, 3, 50, torch.Generator().manual_seed(0))
+    st: dict = {}
+    v32 = mmd2_subsets(x, y, idx_r, idx_f, dtype=torch.float32, stats=st)
+    ref = brute_mmd2(x, y, idx_r, idx_f)
+    assert np.all(np.abs(v32.numpy() - ref) <= st["error_bound"].numpy())
+    st_same: dict = {}
+    mmd2_subsets(x.float(), y.float(), idx_r, idx_f, dtype=torch.float32, stats=st_same)
+    assert bool((st["error_bound"] > st_same["error_bound"]).all())  # the rounding of the inputs is counted
+
+
+def test_tolerance_fallback_to_float64() -> None:
+    x, y = clouds(200, 200, 64, 0.3, seed=21)
+    gen = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    exact = kid(x, y, subsets=6, subset_size=80, generator=gen())
+    # (b) a tiny tolerance cannot be certified: the float64 path's values come back
+    st: dict = {}
+    forced = kid(x, y, subsets=6, subset_size=80, generator=gen(), dtype=torch.float32, tol=1e-12, stats=st)
+    assert st["fallback"] is True and st["dtype"] == torch.float64
+    assert forced == exact
+    # a loose tolerance keeps the float32 result, within its reported bound of the exact one
+    st = {}
+    loose = kid(x, y, subsets=6, subset_size=80, generator=gen(), dtype=torch.float32, tol=1e6, stats=st)
+    assert st["fallback"] is False and st["dtype"] == torch.float32
+    assert abs(loose["kid_mean"] - exact["kid_mean"]) <= st["error_bound"]
+    assert st["error_bound"] == pytest.approx(float(st["error_bound_rounds"].mean()))
+    # the certification criterion itself: bound(mean) <= tol * (std - max bound)
+    tol_needed = st["error_bound"] / (loose["kid_std"] - float(st["error_bound_rounds"].max()))
+    st2: dict = {}
+    f32 = dict(subsets=6, subset_size=80, dtype=torch.float32)
+    kid(x, y, generator=gen(), tol=tol_needed * 1.01, stats=st2, **f32)
+    st3: dict = {}
+    kid(x, y, generator=gen(), tol=tol_needed * 0.99, stats=st3, **f32)
+    assert st2["fallback"] is False and st3["fallback"] is True
+    with pytest.raises(ValueError, match="tol"):
+        kid(x, y, subsets=2, subset_size=10, dtype=torch.float32, tol=-1.0)
+
+
+def test_float32_overflow_falls_back() -> None:
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(60, 8, generator=g) * 1e14  # (x.y / D + 1) ** 3 overflows float32
+    y = torch.randn(60, 8, generator=g) * 1e14
+    st: dict = {}
+    out = kid(x, y, subsets=3, subset_size=20, generator=torch.Generator().manual_seed(0), dtype=torch.float32,
+              stats=st)
+    assert st["fallback"] is True and np.isfinite(out["kid_mean"])
+    want = kid(x, y, subsets=3, subset_size=20, generator=torch.Generator().manual_seed(0))
+    assert out == want
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_union_and_symmetric_paths_on_partial_and_repeated_rows(
+    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rounds covering part of the rows (the union is a strict subset), rows repeated within a
+    # round (indices given directly), several row blocks and tiles (BLOCK_ROWS made small)
+    monkeypatch.setattr(kd, "BLOCK_ROWS", 16)
+    x, y = clouds(300, 250, 24, 0.2, seed=22)
+    g = torch.Generator().manual_seed(3)
+    idx_r = torch.randint(0, 120, (5, 50), generator=g)  # repeats, rows >= 120 unused
+    idx_f = torch.randint(100, 250, (5, 50), generator=g)
+    ref = brute_mmd2(x, y, idx_r, idx_f)
+    for method in ("full", "subsets"):
+        st: dict = {}
+        v = mmd2_subsets(x, y, idx_r, idx_f, dtype=dtype, method=method, stats=st)
+        if dtype == torch.float64:
+            np.testing.assert_allclose(v.numpy(), ref, rtol=1e-11, atol=1e-12)
+        else:
+            assert np.all(np.abs(v.numpy() - ref) <= st["error_bound"].numpy())
+
+
+def test_auto_method_follows_the_cost_model() -> None:
+    # few distinct rows, many rounds: one Gram pass over the union is cheaper; many distinct rows: per round
+    small = kid_subset_indices(300, 300, 100, 200, torch.Generator().manual_seed(0))
+    big = kid_subset_indices(20_000, 20_000, 3, 200, torch.Generator().manual_seed(0))
+    for dtype in (torch.float32, torch.float64):
+        assert kd._choose_method("auto", *small, 256, dtype, 1 << 30) == "full"
+        assert kd._choose_method("auto", *big, 256, dtype, 1 << 30) == "subsets"
+        assert kd._choose_method("subsets", *small, 256, dtype, 1 << 30) == "subsets"
+    # and the choice is the cheaper of the two modelled costs
+    s, m = small[0].shape
+    ux, uy = kd._union_size(small[0]), kd._union_size(small[1])
+    assert kd._full_cost(s, ux, uy, 256, False) < kd._subsets_cost(s, m, 256, False)
+    # too little memory for the union rows: per round
+    assert kd._choose_method("auto", *small, 256, torch.float32, 1 << 10) == "subsets"
+
+
+def test_stats_and_stateful_tol() -> None:
+    x, y = clouds(100, 100, 12, 0.3, seed=23)
+    st: dict = {}
+    kid(x, y, subsets=4, subset_size=30, generator=torch.Generator().manual_seed(0), stats=st)
+    assert st["method"] in ("full", "subsets") and st["dtype"] == torch.float64 and st["fallback"] is False
+    assert 0 < st["error_bound"] < 1e-9
+    m = KID(subsets=4, subset_size=30, seed=0, dtype=torch.float32, tol=1e-12)
+    m.update(x, real=True)
+    m.update(y, real=False)
+    assert m.compute() == kid(x, y, 4, 30, generator=torch.Generator().manual_seed(0))  # fell back to float64
