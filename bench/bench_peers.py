@@ -215,9 +215,11 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
 
         def check(values: dict[str, float]) -> dict[str, Any]:
             rng = np.random.RandomState(2020)  # its default rng_seed; features_1 then features_2
-            pairs = [(rng.choice(size.n, m, replace=False), rng.choice(size.n, m, replace=False)) for _ in range(s)]
+            pairs = [(rng.choice(size.n, m, replace=False), rng.choice(size.n, m, replace=False))
+                     for _ in range(s)]
             ours = fastgan_on([p[0] for p in pairs], [p[1] for p in pairs], real, fake)
-            return _rel_check(ours, values, 1e-5, 1e-4, "same subsets (RandomState(2020).choice); reference in float32")
+            return _rel_check(ours, values, 1e-5, 1e-4,
+                              "same subsets (RandomState(2020).choice); reference in float32")
 
         return call, check
     if impl == "clean-fid":
@@ -255,7 +257,8 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
 
             ir, if_ = kid_subset_indices(size.n, size.n, s, m, torch.Generator().manual_seed(KID_SEED))
             ours = fastgan_on(ir.numpy(), if_.numpy(), real, fake)
-            return _rel_check(ours, values, 1e-5, 1e-4, "same subsets (randperm, global RNG); reference in float32")
+            return _rel_check(ours, values, 1e-5, 1e-4,
+                              "same subsets (randperm, global RNG); reference in float32")
 
         return call, check
     raise KeyError(impl)
@@ -297,7 +300,8 @@ def build_fid_stats(impl: str, size: Size) -> tuple[Callable[[], dict[str, float
             cov_diff = float(np.abs(stats.cov.numpy() - summary["cov"]).max() / np.abs(summary["cov"]).max())
             mu_diff = float(np.abs(stats.mean.numpy() - summary["mu"]).max() / np.abs(summary["mu"]).max())
             return {"ok": cov_diff <= 1e-10 and mu_diff <= 1e-5,
-                    "rel_diff": {"cov": cov_diff, "mu": mu_diff}, "tol": "cov 1e-10, mu 1e-5 (float32 np.mean)",
+                    "rel_diff": {"cov": cov_diff, "mu": mu_diff},
+                    "tol": "cov 1e-10, mu 1e-5 (float32 np.mean)",
                     "note": "as pytorch-fid / clean-fid / torch-fidelity compute them"}
 
         return call, check
@@ -328,7 +332,8 @@ def build_is(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Cal
             from fastgan.metrics.inception import torch_fidelity_order
 
             ours = inception_score(z, splits=splits, order=torch_fidelity_order(size.n))
-            return _rel_check(ours, values, 0.0, 1e-10, "same shuffle (RandomState(2020).permutation); float64")
+            return _rel_check(ours, values, 0.0, 1e-10,
+                              "same shuffle (RandomState(2020).permutation); float64")
 
         return call, check
     if impl == "torchmetrics":
@@ -366,7 +371,8 @@ def build_frechet(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]]
         from fastgan.metrics import frechet_distance
 
         ours = {"fid": float(frechet_distance(mu1, s1, mu2, s2))}
-        return _rel_check(ours, values, 1e-6 * scale, 0.0, "same float64 statistics; tol 1e-6 of the FID scale")
+        return _rel_check(ours, values, 1e-6 * scale, 0.0,
+                          "same float64 statistics; tol 1e-6 of the FID scale")
 
     if impl == "fastgan":
         from fastgan.metrics import frechet_distance
@@ -533,8 +539,8 @@ def environment() -> dict[str, Any]:
         import numpy  # noqa: F401 - loads its BLAS so threadpoolctl can see it
         import threadpoolctl
 
-        blas = [{k: v for k, v in info.items() if k in ("internal_api", "num_threads", "version", "architecture")}
-                for info in threadpoolctl.threadpool_info()]
+        keep = ("internal_api", "num_threads", "version", "architecture")
+        blas = [{k: v for k, v in info.items() if k in keep} for info in threadpoolctl.threadpool_info()]
     except ImportError:
         pass
     thread_env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -543,11 +549,13 @@ def environment() -> dict[str, Any]:
             "cpu_count": os.cpu_count(), "versions": versions, "thread_pools": blas, "thread_env": thread_env}
 
 
-def run_one(row: Row, impl: str, size: Size, repeats: int, timeout: float, env: dict[str, str]) -> dict[str, Any]:
+def run_one(
+    row: Row, impl: str, size: Size, repeats: int, timeout: float, env: dict[str, str]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", row.name, impl, json.dumps(size.__dict__),
-               str(repeats), str(out)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", row.name, impl,
+               json.dumps(size.__dict__), str(repeats), str(out)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
@@ -577,15 +585,17 @@ def fmt_parity(p: Optional[dict[str, Any]]) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| metric | size | implementation | value | cold s | warm median s | ratio (warm / fastgan) | parity |",
+    lines = ["| metric | size | implementation | value | cold s | warm median s "
+             "| ratio (warm / fastgan) | parity |",
              "| --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
     for r in results:
         if r["status"] != "ok":
             lines.append(f"| {r['title']} | {r['size']} | {r['impl']} | {r['status']} | | | | |")
             continue
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else ""
-        lines.append(f"| {r['title']} | {r['size']} | {r['impl']} | {fmt_value(r['value'])} | {r['cold_s']:.3f} | "
-                     f"{r['warm_median_s']:.3f} | {ratio} | {fmt_parity(r['parity'])} |")
+        lines.append(f"| {r['title']} | {r['size']} | {r['impl']} | {fmt_value(r['value'])} "
+                     f"| {r['cold_s']:.3f} | {r['warm_median_s']:.3f} | {ratio} "
+                     f"| {fmt_parity(r['parity'])} |")
     return "\n".join(lines)
 
 
@@ -597,7 +607,8 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
     parser.add_argument("--impls", default=None, help="comma-separated subset of implementations")
     parser.add_argument("--repeats", type=int, default=None, help="warm repeats (default per row: 5 or 3)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per process (default 3600, quick 300)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per process (default 3600, quick 300)")
     parser.add_argument("--threads", type=int, default=0,
                         help="OMP/MKL/OpenBLAS threads for every process alike (0: libraries' defaults)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
@@ -635,7 +646,9 @@ def main() -> None:
 
     print()
     print(table(results))
-    out = args.out if args.out is not None else (None if args.quick else Path(__file__).parent / "results" / "peers.json")
+    out = args.out
+    if out is None and not args.quick:
+        out = Path(__file__).parent / "results" / "peers.json"
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         doc = {"quick": args.quick, "environment": environment(), "threads_flag": args.threads,

@@ -56,7 +56,7 @@ else
     cp -r "$REPO"/. "$SRC"/
     rm -rf "$SRC/build" "$SRC"/fastgan/_C*.so
 fi
-"$PY" -m pip install --no-deps "$SRC"
+"$PY" -m pip install --no-deps --force-reinstall "$SRC"
 # fastgan's own requirements (torch is already there and stays pinned).
 "$PY" -m pip install "torch==$TORCH_VERSION" tqdm matplotlib
 

@@ -191,7 +191,8 @@ def test_kid_torch_fidelity(n1: int, n2: int, d: int, subsets: int, m: int, meth
     for _ in range(subsets):
         idx1.append(rng.choice(n1, m, replace=False))
         idx2.append(rng.choice(n2, m, replace=False))
-    rounds = mmd2_subsets(x, y, torch.from_numpy(np.stack(idx1)), torch.from_numpy(np.stack(idx2)), method=method)
+    idx1_t, idx2_t = torch.from_numpy(np.stack(idx1)), torch.from_numpy(np.stack(idx2))
+    rounds = mmd2_subsets(x, y, idx1_t, idx2_t, method=method)
     mean, std = mean_std(rounds)
     assert close(mean, theirs[metric_kid.KEY_METRIC_KID_MEAN])
     assert close(std, theirs[metric_kid.KEY_METRIC_KID_STD])
@@ -299,7 +300,9 @@ MANIFOLD_CASES = [("gauss", 300, 250, 64), ("gauss", 200, 220, 512), ("grid", 15
 @pytest.mark.parametrize("kind,n_real,n_fake,d", MANIFOLD_CASES)
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("save_cpu_ram", [False, True])
-def test_precision_recall_torch_fidelity(kind: str, n_real: int, n_fake: int, d: int, k: int, save_cpu_ram: bool) -> None:
+def test_precision_recall_torch_fidelity(
+    kind: str, n_real: int, n_fake: int, d: int, k: int, save_cpu_ram: bool
+) -> None:
     """torch-fidelity prc_features_to_metric (features_1 generated, features_2 real): a point
     counts when its distance to a ball centre is ``<=`` the centre's radius, the
     (k + 1)-th smallest distance to its own set (itself included): fastgan's default (strict=False)
@@ -320,7 +323,9 @@ def test_precision_recall_torch_fidelity(kind: str, n_real: int, n_fake: int, d:
 
 @pytest.mark.parametrize("kind,n_real,n_fake,d", MANIFOLD_CASES)
 @pytest.mark.parametrize("k", [2, 5])
-def test_prdc_package(kind: str, n_real: int, n_fake: int, d: int, k: int, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prdc_package(
+    kind: str, n_real: int, n_fake: int, d: int, k: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     """prdc.compute_prdc counts with strict ``<`` (fastgan: strict=True): precision, recall and
     coverage exactly equal; density is the count sum over (k M), which the package evaluates as
     (1/k) * mean(counts), so the counts are equal exactly and the quotients to 4 ulp. On the
@@ -334,6 +339,7 @@ def test_prdc_package(kind: str, n_real: int, n_fake: int, d: int, k: int, capsy
         assert ours[key] == theirs[key], key
     total = k * n_fake
     assert round(ours[M.KEY_DENSITY] * total) == round(theirs[M.KEY_DENSITY] * total)
-    assert abs(ours[M.KEY_DENSITY] - theirs[M.KEY_DENSITY]) <= 4 * np.finfo(np.float64).eps * theirs[M.KEY_DENSITY]
+    ulp4 = 4 * np.finfo(np.float64).eps * theirs[M.KEY_DENSITY]
+    assert abs(ours[M.KEY_DENSITY] - theirs[M.KEY_DENSITY]) <= ulp4
     if kind == "grid":
         assert M.prdc(torch.from_numpy(real), torch.from_numpy(fake), k=k) != ours
