@@ -284,6 +284,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- convert-weights
+def _cmd_convert_weights(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fastgan.features.weights import TRUST_NOTE, WeightsError, _is_torchscript, convert_weights
+
+    if not args.trusted and os.path.isfile(args.input) and _is_torchscript(Path(args.input)):
+        raise UsageError(f"{args.input}: is a TorchScript archive; pass --trusted to convert it. {TRUST_NOTE}")
+    try:
+        info = convert_weights(args.input, args.output, args.model, trusted=args.trusted)
+    except WeightsError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _echo(json.dumps({"input": args.input, "output": args.output, "model": args.model, **info}))
+    else:
+        _echo(f"wrote {args.output}: {info['tensors']} tensors for --extractor {args.model} "
+              f"(from a {info['source']}, mapped by {info['mapping']}"
+              f"{', ' + str(info['dropped']) + ' unused tensors dropped' if info['dropped'] else ''}); "
+              "load it with --weights")
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- parser
 def _positive_int(text: str) -> int:
     try:
@@ -312,7 +334,7 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``fastgan`` command."""
     parser = argparse.ArgumentParser(prog="fastgan", description="Fast, exact GAN losses and metrics.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{info,stats,eval,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{info,stats,eval,convert-weights,demo}")
 
     p = sub.add_parser("info", help="show which backends (C++, CUDA, faiss) are available")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -345,6 +367,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_source_options(p)
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("convert-weights", help="convert a weights file (e.g. TorchScript vgg16.pt) into a "
+                       "weights-only state dict, once",
+                       description="Convert IN (a state dict in a reference's layout, or a TorchScript "
+                       "archive with --trusted) into OUT, a weights-only state dict with fastgan's names, "
+                       "checked key by key. Trust: a TorchScript file is a program; reading it trusts its "
+                       "contents. Convert only files from a source you trust; fastgan itself only ever "
+                       "loads the weights-only result.")
+    p.add_argument("input", metavar="IN", help="weights file to convert")
+    p.add_argument("output", metavar="OUT", help="output state dict (.pth)")
+    p.add_argument("--model", choices=("inception", "vgg16"), required=True, help="the network the weights are for")
+    p.add_argument("--trusted", action="store_true",
+                   help="I trust IN: allow reading a TorchScript archive (torch.jit.load)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=_cmd_convert_weights)
 
     p = sub.add_parser("demo", help="train small f-GANs on a 2-D mixture and evaluate them (CPU, no data)",
                        description="Train small f-GANs (GAN, KL, squared Hellinger, ...) on a "

@@ -94,3 +94,45 @@ def test_url_cache_and_download(tmp_path: Path, inception_file: Path) -> None:
     assert [p.name for p in cache.iterdir()] == [inception_file.name]  # no temporary files left
 
 
+
+
+class _RenamedInception(torch.nn.Module):
+    """A TorchScript-able container holding an Inception's tensors under other names (order kept)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        for i, v in enumerate(net.state_dict().values()):
+            self.register_buffer(f"t{i:04d}", v.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script: the StyleGAN files are TorchScript
+def test_convert_weights_torchscript_needs_trust(inception: "InceptionV3FID", tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from fastgan.cli import commands
+    from fastgan.features import InceptionV3FID
+    from fastgan.features.weights import TRUST_NOTE, WeightsError, convert_weights
+
+    src, dst = tmp_path / "scripted.pt", tmp_path / "converted.pth"
+    torch.jit.save(torch.jit.script(_RenamedInception(inception)), str(src))
+    with pytest.raises(WeightsError, match="trusted=True"):
+        convert_weights(src, dst, "inception")
+    with pytest.raises(WeightsError, match="TorchScript archive"):
+        InceptionV3FID(weights=src)  # never loaded silently (torch.load would dispatch to torch.jit.load)
+    assert commands.main(["convert-weights", str(src), str(dst), "--model", "inception"]) == 2
+    assert "--trusted" in capsys.readouterr().err and not dst.exists()
+    assert commands.main(["convert-weights", str(src), str(dst), "--model", "inception", "--trusted"]) == 0
+    assert "order" in capsys.readouterr().out
+    sd = torch.load(dst, weights_only=True)
+    expected = {k: v for k, v in inception.state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert set(sd) == set(expected) and all(torch.equal(sd[k], v) for k, v in expected.items())
+    assert "trust" in TRUST_NOTE
+    # a wrong architecture is refused shape by shape
+    with pytest.raises(WeightsError, match="cannot map by order|holds"):
+        convert_weights(src, tmp_path / "x.pth", "vgg16", trusted=True)
+    # a plain state dict in a reference's layout is renamed by names
+    plain = tmp_path / "plain.pth"
+    torch.save({"module." + k: v for k, v in expected.items()}, plain)
+    assert convert_weights(plain, tmp_path / "y.pth", "inception")["mapping"] == "names"
