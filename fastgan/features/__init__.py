@@ -4,18 +4,23 @@
   1008-way logits for the Inception Score).
 * :class:`VGG16FC2` -- VGG-16 fc2 after ReLU (4096-d), the precision / recall embedding.
 * :func:`extract_features` -- batched embedding of tensors, folders or data loaders.
+* :mod:`fastgan.features.presets` -- ``preset="pytorch-fid" | "torch-fidelity" | "clean-fid"``:
+  the image pipeline (resize, pixel scaling, dtype) and metric conventions of each reference,
+  in one table.
 
 Weights are loaded only from weights-only state dict files (``torch.load(weights_only=True)``)
-with strict key / shape checks; see :mod:`fastgan.features.weights`.
+with strict key / shape checks; see :mod:`fastgan.features.weights` (TorchScript files are
+converted once, explicitly, with :func:`convert_weights` / ``fastgan convert-weights``).
 """
 
 from __future__ import annotations
 
 from fastgan.features.extract import build_extractor, extract_features, to_float_images
 from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
+from fastgan.features.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
 from fastgan.features.vgg import VGG16FC2
-from fastgan.features.weights import WeightsError, load_state_dict_file
+from fastgan.features.weights import WeightsError, convert_weights, load_state_dict_file
 
 __all__ = [
     "extract_features",
@@ -28,4 +33,9 @@ __all__ = [
     "resize_images",
     "WeightsError",
     "load_state_dict_file",
+    "convert_weights",
+    "Preset",
+    "PRESETS",
+    "PRESET_NAMES",
+    "get_preset",
 ]
