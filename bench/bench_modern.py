@@ -254,6 +254,12 @@ def main() -> None:
         )
     name = "modern_quick" if args.quick else "modern_large" if args.large else "modern"
     out = os.path.join(HERE, "results", f"{name}.json")
+    if os.path.exists(out):  # a run of some --cases updates those cases of an earlier run of the same size
+        with open(out) as fh:
+            old = json.load(fh)
+        if (old.get("n"), old.get("d")) == (n, d):
+            old["cases"].update(results["cases"])
+            results["cases"] = old["cases"]
     with open(out, "w") as fh:
         json.dump(results, fh, indent=1)
     print(f"wrote {os.path.relpath(out, ROOT)}")

@@ -15,11 +15,11 @@ Real features ``X = {x_i}`` (N rows), fake features ``Y = {y_j}`` (M rows):
 Defaults as the paper and its reference code: ``a = 1.2``, ``k = 4``.
 
 Exactness: the radii come from the exact k-NN engine (:mod:`fastgan.metrics.knn`); the
-pairs with ``|y - x_i| < R`` are found from float32 GEMM tiles whose certified error bound
-(:mod:`fastgan.metrics.knn.bounds`) guarantees that no such pair is missed, and every
-candidate's distance is recomputed in float64 by direct differences before it enters the
-product (accumulated as a float64 sum of logarithms). A pair at distance ``>= R`` contributes
-the factor 1 whichever way it is decided, so no tie rule is needed. The result equals a
+products are float64 sums of logarithms over float64 GEMM tiles of shifted features. A pair's
+factor ``d / R`` is continuous at ``d = R`` (it is 1 there), so a pair at distance ``>= R``
+contributes 1 whichever way rounding decides it, and no tie rule is needed; pairs whose
+computed distance is within the float64 error bound of 0 are recomputed by direct
+differences (exact duplicates give the factor 0). The result equals a
 float64 brute force to rounding (~1e-12 relative). Memory: ``O((N + M) * D + tile^2)``.
 
 Matches: kdst-team ``Probablistic_precision_recall`` (``compute_pprecision_precall``:
@@ -39,17 +39,8 @@ from tqdm import tqdm
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.bounds import (
-    abs_term,
-    block_sqdist,
-    center,
-    error_coeff,
-    ieee_matmul,
-    mean64,
-    pair_sqdist,
-    round_up32,
-)
-from fastgan.metrics.knn.tiles import BlockRunner, default_block_rows
+from fastgan.metrics.knn.bounds import U64, error_coeff, mean64, pair_sqdist
+from fastgan.metrics.knn.tiles import BlockRunner, chunk_rows, default_block_rows
 
 __all__ = [
     "KEY_P_PRECISION",
@@ -99,37 +90,57 @@ def support_log_prob(
     r2 = float(radius) ** 2
     log_r2 = math.log(r2)
     pairs = [0]
-    with ieee_matmul(dev) as u32:
-        shift = 0.5 * (mean64(centers) + mean64(queries))
-        cc = center(centers, shift, u32, layout="col")
-        cq = center(queries, shift, u32)
-        if cc.aug.dtype != cq.aug.dtype:
-            cc, cq = cc.to(torch.float64), cq.to(torch.float64)
-        assert cc.col is not None
-        ccol = cc.col
-        coeff = error_coeff(d, max(cc.u, cq.u))
-        absterm = abs_term(d)
-        f32 = cq.aug.dtype == torch.float32
+    # float64 tiles of ONE GEMM each on features shifted by a common vector (augmented rows,
+    # -2 [a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] = |a - b|^2). A pair's term log(d / R) is continuous
+    # at d = R (it is 0 there), so the float64 rounding of d2 (bound ``err``) moves every term by
+    # ~1e-15 relative and no membership decision needs certifying; only pairs whose computed
+    # d2 is within the bound of 0 (near-duplicates, where log d is sensitive) are recomputed by
+    # direct differences.
+    shift = 0.5 * (mean64(centers) + mean64(queries))
+    cc = _augment64(centers, shift, col=True)
+    cq = _augment64(queries, shift, col=False)
+    nq = _sqnorms_shifted(queries, shift)
+    nc_max = float(_sqnorms_shifted(centers, shift).max())
+    coeff = error_coeff(d, U64)
 
-        def work(s: int, e: int) -> None:
-            blk = block_sqdist(cq.aug[s:e], ccol)
-            # every pair with exact d2 < R^2 has a computed value below R^2 + its error bound
-            thr = r2 + coeff * (cq.n64[s:e] + cc.nmax) + absterm
-            thr = round_up32(thr) if f32 else thr
-            rr, ci = (blk < thr.unsqueeze(1)).nonzero(as_tuple=True)
-            del blk
-            pairs[0] += int(rr.numel())
-            exact = pair_sqdist(queries, centers, rr + s, ci)
-            inside = exact < r2
-            vals = 0.5 * (torch.log(exact[inside]) - log_r2)  # log(d / R) <= 0; -inf at d = 0
-            res = torch.zeros(e - s, dtype=torch.float64, device=dev)
-            res.index_add_(0, rr[inside], vals)
-            out[s:e] = res
+    def work(s: int, e: int) -> None:
+        blk = torch.addmm(cq.new_zeros(()), cq[s:e], cc.T, beta=0, alpha=-2.0).clamp_min_(0.0)
+        err = (coeff * (nq[s:e] + nc_max)).unsqueeze(1)
+        near = (blk <= err).nonzero(as_tuple=True)
+        if near[0].numel():
+            pairs[0] += int(near[0].numel())
+            blk[near] = pair_sqdist(queries, centers, near[0] + s, near[1])
+        inside = blk < r2
+        terms = torch.where(inside, blk.log_().sub_(log_r2).mul_(0.5), torch.zeros((), dtype=blk.dtype, device=dev))
+        out[s:e] = terms.sum(1)
 
-        runner = BlockRunner(default_block_rows(int(centers.shape[0]), dev, block_size), progress, "p-precision block")
-        runner.run(m, work)
+    rows = default_block_rows(2 * int(centers.shape[0]), dev, block_size)  # float64 tiles: half the rows
+    runner = BlockRunner(rows, progress, "p-precision block")
+    runner.run(m, work)
     if stats is not None:
         stats["p_pairs"] = stats.get("p_pairs", 0) + pairs[0]
+    return out
+
+
+def _augment64(x: torch.Tensor, shift: torch.Tensor, *, col: bool) -> torch.Tensor:
+    """float64 ``[x - shift, -|x - shift|^2/2, 1]`` (row layout) or ``[x - shift, 1, -|.|^2/2]`` (col)."""
+    n, d = x.shape
+    out = torch.empty(n, d + 2, dtype=torch.float64, device=x.device)
+    step = chunk_rows(d)
+    for s in range(0, n, step):
+        out[s : s + step, :d] = x[s : s + step].to(torch.float64) - shift
+    half = out[:, :d].square().sum(1).mul_(-0.5)
+    out[:, d + 1 if col else d] = half
+    out[:, d if col else d + 1] = 1.0
+    return out
+
+
+def _sqnorms_shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    n, d = x.shape
+    out = torch.empty(n, dtype=torch.float64, device=x.device)
+    step = chunk_rows(d)
+    for s in range(0, n, step):
+        out[s : s + step] = (x[s : s + step].to(torch.float64) - shift).square().sum(1)
     return out
 
 
