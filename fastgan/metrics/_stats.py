@@ -7,6 +7,18 @@ result does not depend on batch size, batch order or how the data were split
 across workers, and never suffers the cancellation of raw moments
 ``E[x x^T] - mean mean^T`` (features with a large common offset stay exact).
 
+How :meth:`FeatureStats.update` computes it: the batch is cut into chunks of a few MiB of
+float64 (``chunk_rows``). Each chunk is converted to float64 and centred on its own mean
+in one pass, and the chunk's Chan merge term ``n_a n_b / n * delta delta^T`` is appended to
+it as one extra row ``sqrt(n_a n_b / n) * delta``, so that a single symmetric rank-k update
+(BLAS ``dsyrk``: half the flops of ``X^T X``) adds both the chunk's centred scatter and its
+merge term to ``M2``. Only the upper triangle is updated; the lower one is mirrored from it
+once, when the statistics are read. Centring each chunk on its own mean (rather than on a
+fixed shift) keeps every added term a sum of squares: no cancellation even when the data
+drift from one chunk to the next (e.g. features sorted by class). On CPU the rank-k update
+is scipy's ``dsyrk`` (its bundled BLAS and thread pool, the one numpy's matmul and
+``numpy.cov`` use); elsewhere it is a torch GEMM.
+
 A statistics file that records only ``mu`` and ``sigma`` (pytorch-fid's format) loads as a
 :class:`FeatureStats` whose :attr:`~FeatureStats.count` is ``None`` (sample count unknown):
 its mean and covariance are usable for FID, but it cannot be updated, merged or synced,
@@ -16,8 +28,10 @@ because the merge weights are the counts.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+import math
+from typing import Any, Callable, Optional
 
+import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_ndim
@@ -25,21 +39,93 @@ from fastgan.metrics.knn.tiles import retry_on_oom
 
 logger = logging.getLogger(__name__)
 
-#: Rows converted to float64 per internal chunk (halved automatically on out-of-memory).
+#: float64 elements per internal CPU chunk (16 MiB); ``chunk_rows=None`` derives the rows from it.
+CPU_CHUNK_ELEMS = 1 << 21
+#: Rows per chunk on other devices (large GEMMs keep a GPU busy); halved on out-of-memory.
 DEFAULT_CHUNK_ROWS = 8192
 
 
+def _load_dsyrk() -> Optional[Callable[..., Any]]:
+    try:
+        from scipy.linalg.blas import dsyrk
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return None
+    return dsyrk  # type: ignore[no-any-return]
+
+
+_DSYRK = _load_dsyrk()
+
+
+def default_chunk_rows(dim: int, device: torch.device) -> int:
+    """Rows per chunk when ``chunk_rows`` is None: about 16 MiB of float64 on CPU, 8192 rows elsewhere.
+
+    On CPU the rows plus the one merge row make a multiple of 256 (a common BLAS panel
+    depth), so a chunk's rank-k update does not end in a one-row panel that streams ``M2``
+    through memory once more.
+    """
+    if device.type != "cpu":
+        return DEFAULT_CHUNK_ROWS
+    panels = min(256, max(1, CPU_CHUNK_ELEMS // (256 * max(1, dim))))
+    return 256 * panels - 1
+
+
+def _mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
+    """Copy the upper triangle of square ``m`` onto its lower one, in place; returns ``m``.
+
+    Block by block, so each transposed copy stays in cache (a whole-matrix transposed
+    copy strides through memory).
+    """
+    d = int(m.shape[0])
+    for i in range(0, d, block):
+        diag = m[i : i + block, i : i + block]
+        diag.copy_(diag.triu() + diag.triu(1).mT)
+        for j in range(i + block, d, block):
+            m[j : j + block, i : i + block].copy_(m[i : i + block, j : j + block].mT)
+    return m
+
+
+def _centred_numpy(xs: torch.Tensor, scratch: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU chunk: its float64 mean (Tensor[D]) and a float64 buffer Tensor[R + 1, D] whose first
+    R rows are ``xs - mean`` (the last row is left for the caller).
+
+    numpy on the calling thread (one pass for the mean, one fused convert-and-subtract
+    pass): no torch worker threads compete with the BLAS thread pool. ``scratch`` holds the
+    buffer, reused by the chunks of one update call.
+    """
+    rows, d = int(xs.shape[0]), int(xs.shape[1])
+    xn = xs.numpy()
+    if not scratch or scratch[0].shape[0] < rows + 1 or scratch[0].shape[1] != d:
+        scratch[:] = [np.empty((rows + 1, d), dtype=np.float64)]
+    buf = scratch[0][: rows + 1]
+    mean = np.add.reduce(xn, axis=0, dtype=np.float64)
+    mean /= rows
+    np.subtract(xn, mean, out=buf[:rows])
+    return torch.from_numpy(mean), torch.from_numpy(buf)
+
+
+def _centred_torch(xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_centred_numpy` with torch ops, on any device (a fresh buffer each call)."""
+    rows, d = int(xs.shape[0]), int(xs.shape[1])
+    mean = xs.sum(dim=0, dtype=torch.float64).div_(rows)
+    buf = torch.empty(rows + 1, d, dtype=torch.float64, device=xs.device)
+    torch.sub(xs, mean, out=buf[:rows])
+    return mean, buf
+
+
 def _scatter_update(m2: torch.Tensor, xc: torch.Tensor) -> None:
-    """``m2 += xc^T xc`` in place (one GEMM). Module-level so tests can inject failures."""
+    """Upper triangle of ``m2`` += ``xc^T xc`` in place (the strict lower triangle may be left stale).
+
+    ``m2`` (Tensor[D, D] float64, C-contiguous) and ``xc`` (Tensor[R, D] float64, C-contiguous).
+    Module-level so tests can inject failures.
+    """
+    if m2.device.type == "cpu" and _DSYRK is not None:
+        # Row-major m2 seen as a Fortran array is m2^T; its lower triangle is m2's upper one.
+        c = m2.numpy().T
+        out = _DSYRK(1.0, xc.numpy().T, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
+        if not np.may_share_memory(out, c):  # pragma: no cover - f2py copies only odd layouts
+            m2.copy_(torch.from_numpy(np.ascontiguousarray(out.T)))
+        return
     m2.addmm_(xc.t(), xc)
-
-
-def _chunk_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float64 copy of ``x`` centred on its own mean, and that mean."""
-    xd = x.to(torch.float64, copy=True)
-    mean = xd.mean(dim=0)
-    xd.sub_(mean)
-    return xd, mean
 
 
 class FeatureStats:
@@ -72,13 +158,17 @@ class FeatureStats:
         dim: Optional[int] = None,
         *,
         device: Optional[torch.device | str] = None,
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        chunk_rows: Optional[int] = None,
     ) -> None:
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise ValueError(f"dim: expected a positive integer or None, got {dim!r}")
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ValueError(f"chunk_rows: expected a positive integer, got {chunk_rows!r}")
-        self.chunk_rows = chunk_rows
+        if chunk_rows is not None and (
+            isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
+        ):
+            raise ValueError(f"chunk_rows: expected a positive integer or None, got {chunk_rows!r}")
+        #: Rows converted to float64 per internal chunk (None: :func:`default_chunk_rows`);
+        #: halved automatically on out-of-memory, and the halved value is kept.
+        self.chunk_rows: Optional[int] = chunk_rows
         self._n = 0
         # False: (mu, sigma) without a sample count; _n is then 2 and _m2 holds the
         # covariance itself, so cov = M2 / (n - 1) is exact.
@@ -87,6 +177,8 @@ class FeatureStats:
         self._device = torch.device(device) if device is not None else None
         self._mean: Optional[torch.Tensor] = None
         self._m2: Optional[torch.Tensor] = None
+        # True while only the upper triangle of _m2 is current (after update(), until read).
+        self._lower_stale = False
 
     # ------------------------------------------------------------------ state
     def _check_count_known(self, op: str) -> None:
@@ -134,14 +226,24 @@ class FeatureStats:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
         return self._mean
 
-    def _sym_m2(self) -> torch.Tensor:
+    def _full_m2(self) -> Optional[torch.Tensor]:
+        """The state's M2 with its lower triangle mirrored from the upper one (in place, once)."""
+        if self._m2 is not None and self._lower_stale:
+            _mirror_upper_(self._m2)
+            self._lower_stale = False
+        return self._m2
+
+    def _sym_m2(self, scale: float = 1.0) -> torch.Tensor:
+        """A new tensor ``scale * M2`` (exactly symmetric)."""
         if self._m2 is None or self._n == 0:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
-        return 0.5 * (self._m2 + self._m2.t())
+        m2 = self._full_m2()
+        assert m2 is not None
+        return m2.clone() if scale == 1.0 else m2 * scale
 
     @property
     def scatter(self) -> torch.Tensor:
-        """Centred scatter ``sum (x - mean)(x - mean)^T``, Tensor[D, D] float64 (symmetrised)."""
+        """Centred scatter ``sum (x - mean)(x - mean)^T``, Tensor[D, D] float64 (exactly symmetric)."""
         self._check_count_known("scatter")
         return self._sym_m2()
 
@@ -150,16 +252,17 @@ class FeatureStats:
         """Unbiased covariance ``M2 / (count - 1)``, Tensor[D, D] float64 (needs count >= 2)."""
         if self._n < 2:
             raise ValueError(f"FeatureStats: the covariance needs at least 2 samples, got {self._n}")
-        return self._sym_m2() / (self._n - 1)
+        return self._sym_m2(1.0 / (self._n - 1))
 
     @property
     def cov_biased(self) -> torch.Tensor:
         """Biased covariance ``M2 / count`` (stylegan3's convention), Tensor[D, D] float64."""
-        return self.scatter / self._n
+        self._check_count_known("cov_biased")
+        return self._sym_m2(1.0 / self._n)
 
     # ----------------------------------------------------------------- update
     def _merge_moments(self, n_b: int, mean_b: torch.Tensor, m2_b: Optional[torch.Tensor]) -> None:
-        """Chan et al. merge of (n_b, mean_b, m2_b) into self (m2_b None: already added)."""
+        """Chan et al. merge of ``(n_b, mean_b, m2_b)`` into self."""
         assert self._mean is not None and self._m2 is not None
         n_a = self._n
         n = n_a + n_b
@@ -170,6 +273,29 @@ class FeatureStats:
             self._m2.addr_(delta, delta, alpha=n_a * n_b / n)
         self._mean.add_(delta, alpha=n_b / n)
         self._n = n
+
+    def _chunk_step(self, x: torch.Tensor, start: int, rows: int, scratch: list[np.ndarray]) -> torch.Tensor:
+        """Add rows ``[start, start + rows)`` of ``x`` to M2 and return their mean (float64, Tensor[D]).
+
+        The chunk is centred on its own mean and followed by one extra row
+        ``sqrt(n_a rows / (n_a + rows)) * (chunk mean - running mean)``, so the one rank-k
+        update adds the chunk's scatter and its Chan merge term. Count and mean are not
+        touched (the caller commits them), so an out-of-memory retry never counts twice.
+        ``scratch`` holds the CPU float64 buffer reused by the chunks of one update call.
+        ``x`` on CPU is float32 or float64 (numpy's types).
+        """
+        assert self._m2 is not None and self._mean is not None
+        n_a = self._n
+        weight = math.sqrt(n_a * rows / (n_a + rows))
+        xs = x[start : start + rows]
+        mean, buf = _centred_numpy(xs, scratch) if xs.device.type == "cpu" else _centred_torch(xs)
+        # NaN/Inf anywhere in the chunk reaches its mean: a check in O(D), not O(N D).
+        if not bool(torch.isfinite(mean).all()):
+            bad = int((~torch.isfinite(x)).sum().item())
+            raise ValueError(f"features: contains {bad} non-finite value(s) (NaN or Inf) out of {x.numel()}")
+        torch.sub(mean, self._mean, out=buf[rows]).mul_(weight)
+        _scatter_update(self._m2, buf)
+        return mean
 
     def update(self, features: Any) -> "FeatureStats":
         """Accumulate a batch of feature vectors.
@@ -192,30 +318,29 @@ class FeatureStats:
             return self
         x = x.detach()
         self._ensure_state(int(x.shape[1]), x.device)
+        assert self._device is not None and self._m2 is not None and self._mean is not None
         if x.device != self._device:
             x = x.to(self._device)
+        if x.device.type == "cpu" and x.dtype not in (torch.float32, torch.float64):
+            x = x.float()  # float16 / bfloat16 -> float32 is exact; numpy takes float32
+        if not self._m2.is_contiguous():
+            self._m2 = self._m2.contiguous()
+        self._lower_stale = True
+        per_chunk = self.chunk_rows or default_chunk_rows(int(x.shape[1]), x.device)
         start = 0
         rows = int(x.shape[0])
+        scratch: list[np.ndarray] = []
         while start < rows:
-
-            def step(chunk: int, start: int = start) -> torch.Tensor:
-                xc, bmean = _chunk_moments(x[start : start + chunk])
-                # NaN/Inf anywhere in the chunk reaches its mean: a check in O(D), not O(N D).
-                if not bool(torch.isfinite(bmean).all()):
-                    bad = int((~torch.isfinite(x)).sum().item())
-                    raise ValueError(
-                        f"features: contains {bad} non-finite value(s) (NaN or Inf) out of {x.numel()}"
-                    )
-                assert self._m2 is not None
-                _scatter_update(self._m2, xc)
-                return bmean
-
             # only out-of-memory errors are retried, with half the rows (then kept for later calls)
-            first = min(self.chunk_rows, rows - start)
-            bmean, chunk, retries = retry_on_oom(step, first, what="FeatureStats.update")
+            first = min(per_chunk, rows - start)
+            bmean, chunk, retries = retry_on_oom(
+                lambda c, s=start: self._chunk_step(x, s, c, scratch), first, what="FeatureStats.update"
+            )
             if retries:
-                self.chunk_rows = chunk
-            self._merge_moments(chunk, bmean, None)
+                scratch.clear()
+                self.chunk_rows = per_chunk = chunk
+            self._mean.add_(bmean - self._mean, alpha=chunk / (self._n + chunk))
+            self._n += chunk
             start += chunk
         return self
 
@@ -237,9 +362,9 @@ class FeatureStats:
         assert other._mean is not None and other._m2 is not None and other._dim is not None
         self._ensure_state(other._dim, other._mean.device)
         assert self._device is not None
-        self._merge_moments(
-            other._n, other._mean.to(self._device), other._m2.to(self._device)
-        )
+        other_m2 = other._full_m2()
+        assert other_m2 is not None
+        self._merge_moments(other._n, other._mean.to(self._device), other_m2.to(self._device))
         return self
 
     def copy(self) -> "FeatureStats":
@@ -250,12 +375,14 @@ class FeatureStats:
         if self._mean is not None and self._m2 is not None:
             out._mean = self._mean.clone()
             out._m2 = self._m2.clone()
+            out._lower_stale = self._lower_stale
         return out
 
     def reset(self) -> None:
         """Forget all samples (keeps D and device)."""
         self._n = 0
         self._count_known = True
+        self._lower_stale = False
         if self._mean is not None and self._m2 is not None:
             self._mean.zero_()
             self._m2.zero_()
@@ -284,7 +411,7 @@ class FeatureStats:
         out._n = count if count is not None else 2
         out._count_known = known
         out._mean = mu.clone()
-        out._m2 = sigma * (out._n - 1)
+        out._m2 = (sigma * (out._n - 1)).contiguous()
         return out
 
     # ------------------------------------------------------------ distributed
@@ -325,13 +452,16 @@ class FeatureStats:
         mean_local = self._mean.to(dev)
         gmean = all_reduce_sum(mean_local * float(self._n), group) / total
         delta = mean_local - gmean
-        shifted = self._m2.to(dev).clone()
+        full = self._full_m2()
+        assert full is not None
+        shifted = full.to(dev).clone()
         if self._n > 0:
             shifted.addr_(delta, delta, alpha=float(self._n))
         all_reduce_sum(shifted, group)
         self._n = total
         self._mean = gmean.to(self._device)
-        self._m2 = shifted.to(self._device)
+        self._m2 = shifted.to(self._device).contiguous()
+        self._lower_stale = False
         return self
 
     # ------------------------------------------------------------- persistence
@@ -340,10 +470,11 @@ class FeatureStats:
 
         ``count`` is None for statistics without a sample count; ``m2`` is then the covariance.
         """
+        m2 = self._full_m2()
         return {
             "count": self.count,
             "mean": None if self._mean is None else self._mean.detach().cpu().clone(),
-            "m2": None if self._m2 is None else self._m2.detach().cpu().clone(),
+            "m2": None if m2 is None else m2.detach().cpu().clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -370,7 +501,8 @@ class FeatureStats:
         self._dim = d
         self._device = dev
         self._mean = mean.to(dev).clone()
-        self._m2 = m2.to(dev).clone()
+        self._m2 = m2.to(dev).contiguous().clone()
+        self._lower_stale = False
         self._n = n
         self._count_known = known
 
