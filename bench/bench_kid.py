@@ -93,12 +93,20 @@ def test_kid_vs_torch_fidelity_method(benchmark, record, case) -> None:  # type:
     def baseline() -> np.ndarray:
         return restated_torch_fidelity(xn, yn, rn, fn)
 
-    repeat = 3 if DEVICE == "cuda" else 1
-    t_base = timeit(baseline, repeat=repeat, warmup=0)
-    t32 = timeit(fast32, repeat=repeat, warmup=0)
-    t64 = timeit(fast64, repeat=repeat, warmup=0)
-    v32, v64, vb = fast32().cpu(), fast64().cpu(), baseline()
-    benchmark.pedantic(fast32, rounds=1, iterations=1)
+    last: dict = {}
+
+    def keep(name: str, fn):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            last[name] = fn()
+        return run
+
+    repeat = 3 if DEVICE == "cuda" else 1  # a CPU repeat of the KID-50k case takes minutes
+    t_base = timeit(keep("base", baseline), repeat=repeat, warmup=0)
+    t0 = time.perf_counter()
+    benchmark.pedantic(keep("f32", fast32), rounds=repeat, iterations=1)  # the tracked op: float32, auto
+    t32 = (time.perf_counter() - t0) / repeat
+    t64 = timeit(keep("f64", fast64), repeat=repeat, warmup=0)
+    v32, v64, vb = last["f32"].cpu(), last["f64"].cpu(), last["base"]
     bound = st32["error_bound"].cpu()
     # correctness guards: the certified bound holds; the restated baseline agrees to float32 rounding
     assert bool(((v32 - v64).abs() <= bound).all())

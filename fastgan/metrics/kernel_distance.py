@@ -28,8 +28,8 @@ Evaluation strategies (``method``; same numbers up to floating-point summation o
   reduced right after its GEMM.
 * ``"full"``: one Gram pass over the *union* of the rows that any round uses (all rows when
   the rounds cover the samples). Tiles of ``k(x_i, x_j)`` (upper block-triangle for K_XX and
-  K_YY) are reduced against the 0/1 round-membership matrix P (``P K`` then a row-wise dot
-  with P), which gives every round's block sum without gathering m x m blocks. Costs about
+  K_YY) are reduced against the round-membership matrix P (row counts per round; ``P K`` then a
+  row-wise dot with P), which gives every round's block sum without gathering m x m blocks. Costs about
   (U_x^2 / 2 + U_y^2 / 2 + U_x U_y) D multiply-adds for U distinct rows, independent of the
   number of rounds, plus ``subsets`` times that many entries for the reduction.
 * ``"auto"``: the cheaper of the two under a cost model whose unit is one float32 GEMM
@@ -69,14 +69,19 @@ summation order the BLAS uses:
 4. Rounds. ``sum_{i,j} beta(|x_i| |y_j|) = sum_q beta_q (sum_i |x_i|^q)(sum_j |y_j|^q)``: power
    sums of the norms per round, O(m) work. The round's bound is
    ``(B_XX + B_YY) / (m (m-1)) + 2 B_XY / m^2`` (the diagonal entries included in B: an upper
-   bound).
+   bound). The norms are themselves certified upper bounds (float32 sums of squares widened
+   by their own gamma bound). TF32 / bf16 matmuls are switched off while the GEMMs run; where
+   that is impossible the bound uses the bf16 unit roundoff.
 
 The bound is deterministic (no probabilistic rounding model) and therefore pessimistic: it
 grows like ``D u`` times the kernel's slope, while observed float32 errors are orders of
 magnitude smaller. :func:`kid` reports it (``stats=``) and, with ``tol=``, recomputes in
 float64 unless the bound on the error of ``kid_mean`` is at most ``tol`` times the (lower
-bound on the) std over rounds. For Inception-sized features (D = 2048) the bound is far
-above 1e-3 of a typical std, so a certified float32 result needs a loose ``tol`` or falls back.
+bound on the) std over rounds. For Inception-sized features (D = 2048) ``gamma_{D+2}`` is
+about 1.2e-4, so the bound is about 1e-4 of the kernel's scale: far above 1e-3 of a typical
+KID std, so a certified float32 result needs a loose ``tol`` or falls back. Even with exact
+dot products, storing them in float32 (relative u = 6e-8) exceeds such a ``tol`` in the
+worst case; certification at that level needs the float64 path.
 """
 
 from __future__ import annotations
@@ -216,15 +221,37 @@ def _power_sums(norms: torch.Tensor, q: int) -> torch.Tensor:
     return torch.stack([norms.pow(j).sum(dim=-1) for j in range(q + 1)], dim=-1)
 
 
+def _norm_bounds(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Upper bounds on the row norms (Tensor[N] float64), without a float64 copy of ``x``.
+
+    Squared norms are summed in the working dtype w (float32 for float16/bfloat16/float32
+    inputs, exact widening): ``fl(sum x_k^2) <= (1 + gamma_{D+1}) sum x_k^2`` plus at most
+    ``D + 1`` times w's smallest normal for squares that underflow, hence
+    ``sum x_k^2 <= (fl + (D + 1) tiny) / (1 - gamma_{D+1})``.
+    """
+    return _norm_bounds_in(x, torch.float64 if x.dtype == torch.float64 else torch.float32, chunk)
+
+
+def _norm_bounds_in(x: torch.Tensor, w: torch.dtype, chunk: int) -> torch.Tensor:
+    d = x.shape[1]
+    g = _gamma(d + 1, _unit_roundoff(w))
+    tiny = float(torch.finfo(w).tiny)
+    parts = []
+    for i in range(0, x.shape[0], chunk):
+        c = x[i : i + chunk].to(w)
+        parts.append(torch.linalg.vecdot(c, c).to(torch.float64))
+    sq = torch.cat(parts)
+    if w != torch.float64 and not bool(torch.isfinite(sq).all()):  # squares overflowed float32
+        return _norm_bounds_in(x, torch.float64, chunk)
+    return torch.sqrt((sq + (d + 1) * tiny) / (1.0 - g)) * (1.0 + 4 * _unit_roundoff(torch.float64))
+
+
 def _round_bounds(
     x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor, beta: np.ndarray
 ) -> torch.Tensor:
     """Tensor[S] float64: certified bound on |computed - exact| MMD_u^2 of each round."""
     m = idx_r.shape[1]
-    d = x.shape[1]
-    inflate = 1.0 + 4.0 * (d + 2) * _unit_roundoff(torch.float64)  # float64 norms are not exact
-    nx = torch.linalg.vector_norm(x.to(torch.float64), dim=1) * inflate
-    ny = torch.linalg.vector_norm(y.to(torch.float64), dim=1) * inflate
+    nx, ny = _norm_bounds(x), _norm_bounds(y)
     q = len(beta) - 1
     px, py = _power_sums(nx[idx_r], q), _power_sums(ny[idx_f], q)
     b = torch.as_tensor(beta, dtype=torch.float64, device=px.device)
@@ -473,7 +500,8 @@ def mmd2_subsets(
     Args:
         real (Tensor[N_x, D]), fake (Tensor[N_y, D]): features (same device).
         idx_real (Tensor[S, m] int64), idx_fake (Tensor[S, m] int64): rows of each round
-            (see :func:`kid_subset_indices`); m >= 2, no repeated row within a round.
+            (see :func:`kid_subset_indices`); m >= 2 (a row repeated within a round counts
+            as distinct samples, as a gather would).
         degree, gamma, coef0: kernel (gamma None -> 1/D).
         dtype: compute dtype of the GEMMs and kernel entries (sums always accumulate in
             float64; float64 is the exact path).

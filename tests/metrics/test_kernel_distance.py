@@ -234,8 +234,8 @@ def test_float32_overflow_falls_back() -> None:
     x = torch.randn(60, 8, generator=g) * 1e14  # (x.y / D + 1) ** 3 overflows float32
     y = torch.randn(60, 8, generator=g) * 1e14
     st: dict = {}
-    out = kid(x, y, subsets=3, subset_size=20, generator=torch.Generator().manual_seed(0), dtype=torch.float32,
-              stats=st)
+    gen = torch.Generator().manual_seed(0)
+    out = kid(x, y, subsets=3, subset_size=20, generator=gen, dtype=torch.float32, stats=st)
     assert st["fallback"] is True and np.isfinite(out["kid_mean"])
     want = kid(x, y, subsets=3, subset_size=20, generator=torch.Generator().manual_seed(0))
     assert out == want
