@@ -250,7 +250,8 @@ def main() -> None:
         f = row["fastgan"]
         r = row.get("reference", {})
         print(
-            f"{case:27s} fastgan {f.get('seconds', float('nan')):8.2f} s {f.get('peak_mib', float('nan')):8.0f} MiB"
+            f"{case:27s} fastgan {f.get('seconds', float('nan')):8.2f} s"
+            f" {f.get('peak_mib', float('nan')):8.0f} MiB"
             + (
                 f" | ref {r.get('seconds', float('nan')):8.2f} s {r.get('peak_mib', float('nan')):8.0f} MiB"
                 f" | ratio {row.get('time_ratio_ref_over_fastgan', float('nan')):6.2f}"

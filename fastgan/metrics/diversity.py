@@ -178,7 +178,9 @@ def vendi(
         k = kernel(x, x)
         k = as_float_tensor(k, "kernel(features, features)").to(torch.float64)
         if tuple(k.shape) != (n, n):
-            raise ValueError(f"kernel: expected a [{n}, {n}] matrix for {n} samples, got shape {tuple(k.shape)}")
+            raise ValueError(
+                f"kernel: expected a [{n}, {n}] matrix for {n} samples, got shape {tuple(k.shape)}"
+            )
         return vendi_from_kernel(k, qq)
     if kernel not in ("cosine", "linear"):
         raise ValueError(f"kernel: must be 'cosine', 'linear' or a callable, got {kernel!r}")

@@ -36,7 +36,13 @@ from typing import Any, Optional
 import torch
 from tqdm import tqdm
 
-from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan._checks import (
+    check_choice,
+    check_features,
+    check_positive_int,
+    check_same_device,
+    check_same_dim,
+)
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics.knn.bounds import U64, error_coeff, mean64, pair_sqdist
@@ -111,7 +117,8 @@ def support_log_prob(
             pairs[0] += int(near[0].numel())
             blk[near] = pair_sqdist(queries, centers, near[0] + s, near[1])
         inside = blk < r2
-        terms = torch.where(inside, blk.log_().sub_(log_r2).mul_(0.5), torch.zeros((), dtype=blk.dtype, device=dev))
+        zero = torch.zeros((), dtype=blk.dtype, device=dev)
+        terms = torch.where(inside, blk.log_().sub_(log_r2).mul_(0.5), zero)
         out[s:e] = terms.sum(1)
 
     rows = default_block_rows(2 * int(centers.shape[0]), dev, block_size)  # float64 tiles: half the rows
@@ -301,5 +308,6 @@ class PPrecisionRecall(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
         return p_precision_recall(
-            x, y, k=self.k, a=self.a, impl=self.impl, block_size=self.block_size, progress=self.progress, stats=stats
+            x, y, k=self.k, a=self.a, impl=self.impl, block_size=self.block_size,
+            progress=self.progress, stats=stats,
         )

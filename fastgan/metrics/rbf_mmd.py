@@ -16,8 +16,9 @@ CMMD is ``scale * MMD^2`` with ``sigma = 10`` and ``scale = 1000`` (Jayasumana e
 "Rethinking FID: Towards a Better Evaluation Metric for Image Generation", CVPR 2024).
 
 Computation: the three kernel sums are accumulated in float64 over square tiles of one GEMM
-each (augmented rows ``[a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] = -|a - b|^2 / 2``, on features shifted by the mean of both sets, which the RBF
-kernel ignores but which keeps the expanded form free of cancellation); the two symmetric sums
+each (augmented rows ``[a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] = -|a - b|^2 / 2``, on features
+shifted by the mean of both sets, which the RBF kernel ignores but which keeps the expanded
+form free of cancellation); the two symmetric sums
 visit only the upper triangle of tiles. Memory beyond the inputs is one float64 copy of the
 features plus one ``tile x tile`` block: never an ``N x N`` matrix. A tile that runs out of
 memory is retried with half as many rows (:func:`fastgan.metrics.knn.tiles.retry_on_oom`).
@@ -126,7 +127,12 @@ def rbf_kernel_sum(
 
 
 def _mmd2(
-    x: torch.Tensor, y: torch.Tensor, sigma: float, unbiased: bool, dtype: torch.dtype, block_size: Optional[int]
+    x: torch.Tensor,
+    y: torch.Tensor,
+    sigma: float,
+    unbiased: bool,
+    dtype: torch.dtype,
+    block_size: Optional[int],
 ) -> float:
     n, m = x.shape[0], y.shape[0]
     shift = 0.5 * (x.mean(0, dtype=torch.float64) + y.mean(0, dtype=torch.float64))

@@ -34,7 +34,13 @@ from typing import Any, Literal, Optional
 
 import torch
 
-from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan._checks import (
+    check_choice,
+    check_features,
+    check_positive_int,
+    check_same_device,
+    check_same_dim,
+)
 from fastgan.metrics._base import BankMetric
 
 __all__ = [
@@ -53,7 +59,10 @@ _CHUNK_ELEMS = 1 << 25  # float64 elements of projected values per chunk (256 Mi
 
 
 def random_directions(
-    dim: int, projections: int, generator: Optional[torch.Generator] = None, device: Optional[torch.device] = None
+    dim: int,
+    projections: int,
+    generator: Optional[torch.Generator] = None,
+    device: Optional[torch.device] = None,
 ) -> torch.Tensor:
     """Directions uniform on the unit sphere: normalised standard Gaussian rows.
 
@@ -220,4 +229,6 @@ class SlicedWasserstein(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
         g = torch.Generator().manual_seed(self.seed)
-        return sliced_wasserstein(x, y, method=self.method, projections=self.projections, p=self.p, generator=g)
+        return sliced_wasserstein(
+            x, y, method=self.method, projections=self.projections, p=self.p, generator=g
+        )

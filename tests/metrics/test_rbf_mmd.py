@@ -9,7 +9,9 @@ import torch
 from fastgan.metrics.rbf_mmd import CMMD, KEY_CMMD, cmmd, rbf_kernel_sum
 
 
-def brute_cmmd(x: np.ndarray, y: np.ndarray, sigma: float = 10.0, scale: float = 1000.0, unbiased: bool = False) -> float:
+def brute_cmmd(
+    x: np.ndarray, y: np.ndarray, sigma: float = 10.0, scale: float = 1000.0, unbiased: bool = False
+) -> float:
     """The definition with an explicit N x M kernel matrix of direct differences (float64)."""
     gamma = 1.0 / (2.0 * sigma**2)
 
