@@ -7,8 +7,8 @@ result does not depend on batch size, batch order or how the data were split
 across workers, and never suffers the cancellation of raw moments
 ``E[x x^T] - mean mean^T`` (features with a large common offset stay exact).
 
-How :meth:`FeatureStats.update` computes it: the batch is cut into chunks of a few MiB of
-float64 (``chunk_rows``). Each chunk is converted to float64 and centred on its own mean
+How :meth:`FeatureStats.update` computes it: the batch is cut into chunks of about 32 MiB
+of float64 (``chunk_rows``). Each chunk is converted to float64 and centred on its own mean
 in one pass, and the chunk's Chan merge term ``n_a n_b / n * delta delta^T`` is appended to
 it as one extra row ``sqrt(n_a n_b / n) * delta``, so that a single symmetric rank-k update
 (BLAS ``dsyrk``: half the flops of ``X^T X``) adds both the chunk's centred scatter and its
@@ -16,8 +16,9 @@ merge term to ``M2``. Only the upper triangle is updated; the lower one is mirro
 once, when the statistics are read. Centring each chunk on its own mean (rather than on a
 fixed shift) keeps every added term a sum of squares: no cancellation even when the data
 drift from one chunk to the next (e.g. features sorted by class). On CPU the rank-k update
-is scipy's ``dsyrk`` (its bundled BLAS and thread pool, the one numpy's matmul and
-``numpy.cov`` use); elsewhere it is a torch GEMM.
+is ``scipy.linalg.blas.dsyrk`` (scipy's BLAS and its own thread pool, e.g.
+``OPENBLAS_NUM_THREADS`` for OpenBLAS builds, not ``torch.set_num_threads``); ``numpy.cov``
+reaches the same BLAS routine through numpy's matmul. Elsewhere the update is a torch GEMM.
 
 A statistics file that records only ``mu`` and ``sigma`` (pytorch-fid's format) loads as a
 :class:`FeatureStats` whose :attr:`~FeatureStats.count` is ``None`` (sample count unknown):
@@ -39,8 +40,8 @@ from fastgan.metrics.knn.tiles import retry_on_oom
 
 logger = logging.getLogger(__name__)
 
-#: float64 elements per internal CPU chunk (16 MiB); ``chunk_rows=None`` derives the rows from it.
-CPU_CHUNK_ELEMS = 1 << 21
+#: float64 elements per internal CPU chunk (32 MiB); ``chunk_rows=None`` derives the rows from it.
+CPU_CHUNK_ELEMS = 1 << 22
 #: Rows per chunk on other devices (large GEMMs keep a GPU busy); halved on out-of-memory.
 DEFAULT_CHUNK_ROWS = 8192
 
@@ -57,7 +58,7 @@ _DSYRK = _load_dsyrk()
 
 
 def default_chunk_rows(dim: int, device: torch.device) -> int:
-    """Rows per chunk when ``chunk_rows`` is None: about 16 MiB of float64 on CPU, 8192 rows elsewhere.
+    """Rows per chunk when ``chunk_rows`` is None: about 32 MiB of float64 on CPU, 8192 rows elsewhere.
 
     On CPU the rows plus the one merge row make a multiple of 256 (a common BLAS panel
     depth), so a chunk's rank-k update does not end in a one-row panel that streams ``M2``
@@ -73,9 +74,19 @@ def _mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
     """Copy the upper triangle of square ``m`` onto its lower one, in place; returns ``m``.
 
     Block by block, so each transposed copy stays in cache (a whole-matrix transposed
-    copy strides through memory).
+    copy strides through memory). On CPU with numpy, on the calling thread: right after a
+    BLAS call its worker threads still hold the cores, and torch's would compete with them.
     """
     d = int(m.shape[0])
+    if m.device.type == "cpu":
+        a = m.numpy()
+        for i in range(0, d, block):
+            diag = a[i : i + block, i : i + block]
+            lower = np.tril_indices(diag.shape[0], -1)
+            diag[lower] = diag.T[lower]
+            for j in range(i + block, d, block):
+                a[j : j + block, i : i + block] = a[i : i + block, j : j + block].T
+        return m
     for i in range(0, d, block):
         diag = m[i : i + block, i : i + block]
         diag.copy_(diag.triu() + diag.triu(1).mT)
@@ -239,6 +250,8 @@ class FeatureStats:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
         m2 = self._full_m2()
         assert m2 is not None
+        if m2.device.type == "cpu":  # numpy on the calling thread (see _mirror_upper_)
+            return torch.from_numpy(np.multiply(m2.numpy(), scale))
         return m2.clone() if scale == 1.0 else m2 * scale
 
     @property

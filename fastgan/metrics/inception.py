@@ -23,8 +23,10 @@ TF code of Salimans et al., with ``shuffle=False``):
   default, as in both references);
 * torch-fidelity shuffles the rows first with ``np.random.RandomState(2020)``; pass
   ``order=torch_fidelity_order(N)`` to reproduce that exactly;
-* log-softmax is used for logits, so very confident logits do not produce ``0*log 0``
-  NaNs (0 log 0 is taken as 0 everywhere);
+* logits go through one fused float64 pass per block of rows (:func:`split_sums`): row
+  maximum, ``exp(x - max)``, and the split sums, with ``sum_c p log p`` from the log-sum-exp
+  identity, so very confident logits never produce ``0*log 0`` NaNs (0 log 0 is taken as 0
+  everywhere) and no float32 rounding enters the result;
 * for the Inception network, the original code (and torch-fidelity) use the 1008-way
   logits *without* the fc bias (:class:`fastgan.features.InceptionV3FID` with
   ``output="logits_unbiased"``).
@@ -41,7 +43,14 @@ import torch
 from fastgan._checks import as_float_tensor, check_finite, check_ndim, check_positive_int
 from fastgan.metrics._base import KEY_IS_MEAN, KEY_IS_STD, Metric, all_reduce_sum, comm_device, world_size
 
-__all__ = ["inception_score", "InceptionScore", "split_index", "torch_fidelity_order", "log_probs"]
+__all__ = [
+    "inception_score",
+    "InceptionScore",
+    "split_index",
+    "split_sums",
+    "torch_fidelity_order",
+    "log_probs",
+]
 
 InputKind = Literal["logits", "probs"]
 
@@ -50,6 +59,15 @@ def _prob_tolerance(dtype: torch.dtype) -> float:
     # Row sums of a softmax computed in `dtype` are off by a few ulps times log(C);
     # sqrt(eps) accepts every honest softmax output and rejects unnormalised scores.
     return max(float(torch.finfo(dtype).eps) ** 0.5, 1e-6)
+
+
+def _check_logits(x: Any, name: str) -> torch.Tensor:
+    """A floating Tensor[N, C] with C >= 2 (finiteness is checked by the consumer)."""
+    t = as_float_tensor(x, name)
+    check_ndim(t, name, 2, "[N, C]")
+    if t.shape[1] < 2:
+        raise ValueError(f"{name}: needs at least 2 classes (columns), got shape {tuple(t.shape)}")
+    return t.detach()
 
 
 def log_probs(x: Any, input: InputKind = "logits", name: str = "logits_or_probs") -> torch.Tensor:
@@ -66,13 +84,17 @@ def log_probs(x: Any, input: InputKind = "logits", name: str = "logits_or_probs"
     """
     if input not in ("logits", "probs"):
         raise ValueError(f"input: must be 'logits' or 'probs', got {input!r}")
-    t = as_float_tensor(x, name)
-    check_ndim(t, name, 2, "[N, C]")
-    if t.shape[1] < 2:
-        raise ValueError(f"{name}: needs at least 2 classes (columns), got shape {tuple(t.shape)}")
+    t = _check_logits(x, name)
     check_finite(t, name)
     if input == "logits":
         return torch.log_softmax(t.to(torch.float64), dim=1)
+    return torch.log(_probs(t, name))
+
+
+def _probs(x: Any, name: str) -> torch.Tensor:
+    """Validated probabilities (Tensor[N, C]), renormalised exactly in float64 (see :func:`log_probs`)."""
+    t = _check_logits(x, name)
+    check_finite(t, name)
     tol = _prob_tolerance(t.dtype)
     if bool((t < 0).any()):
         raise ValueError(f"{name}: input='probs' but {int((t < 0).sum())} entries are negative")
@@ -83,8 +105,87 @@ def log_probs(x: Any, input: InputKind = "logits", name: str = "logits_or_probs"
             f"{name}: input='probs' but rows do not sum to 1 (max |sum - 1| = {worst:.3g} > {tol:.3g}); "
             "pass input='logits' for unnormalised scores"
         )
-    p = t.to(torch.float64)
-    return torch.log(p / sums[:, None])
+    return t.to(torch.float64) / sums[:, None]
+
+
+#: Rows per block of the fused logits pass: about this many float64 elements (1 MiB), so the
+#: block's temporaries stay in cache from one pass to the next.
+BLOCK_ELEMS = 1 << 17
+
+
+def split_sums(
+    logits: torch.Tensor, sid: torch.Tensor, splits: int, *, name: str = "logits"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-split sufficient statistics of the Inception Score from logits, in one fused pass.
+
+    For each row, with ``m = max_c x_c``, ``t = x - m`` (float64), ``e = exp(t)`` and
+    ``s = sum_c e_c``: ``p = e / s``, ``log p = t - log s`` and therefore
+
+        sum_c p_c log p_c = (sum_c e_c t_c) / s - log s,
+
+    both terms <= 0 (no cancellation). ``sum_p`` of a split is ``W @ e`` with
+    ``W[split(i), i] = 1 / s_i``, a GEMM that never materialises ``p``. Rows are processed in
+    blocks of about :data:`BLOCK_ELEMS` float64 elements; every quantity is float64 (the
+    logits' own dtype only for the row maximum, which is exact).
+
+    Args:
+        logits (Tensor[N, C]): finite logits, any floating dtype.
+        sid (Tensor[N] int64): split of each row, in ``[0, splits)``.
+        splits: number of splits S.
+        name: argument name for error messages.
+
+    Returns:
+        ``(count Tensor[S] int64, sum_p Tensor[S, C] float64, sum_plogp Tensor[S] float64)``
+        on the device of ``logits``.
+
+    Raises:
+        ValueError: NaN or +-Inf logits (with their count).
+    """
+    n, c = int(logits.shape[0]), int(logits.shape[1])
+    dev = logits.device
+    sid = sid.to(device=dev, dtype=torch.int64)
+    count = torch.zeros(splits, dtype=torch.int64, device=dev)
+    count.index_add_(0, sid, torch.ones_like(sid))
+    sum_p = torch.zeros(splits, c, dtype=torch.float64, device=dev)
+    sum_plogp = torch.zeros(splits, dtype=torch.float64, device=dev)
+    block = max(1, BLOCK_ELEMS // c)
+    for a in range(0, n, block):
+        xb = logits[a : a + block]
+        rows = int(xb.shape[0])
+        t = torch.sub(xb, xb.amax(dim=1, keepdim=True).to(torch.float64))  # float64 x - m
+        e = torch.exp(t)
+        s = e.sum(dim=1)
+        plogp = t.mul_(e).sum(dim=1).div_(s).sub_(s.log())
+        # Any NaN/Inf logit makes its row's result NaN (inf - inf, 0 * -inf, NaN max).
+        if not bool(torch.isfinite(plogp).all()):
+            check_finite(logits, name)
+        sb = sid[a : a + rows]
+        w = torch.zeros(splits, rows, dtype=torch.float64, device=dev)
+        w[sb, torch.arange(rows, device=dev)] = s.reciprocal_()
+        sum_p.addmm_(w, e)
+        sum_plogp.index_add_(0, sb, plogp)
+    return count, sum_p, sum_plogp
+
+
+def _prob_split_sums(
+    probs: torch.Tensor, sid: torch.Tensor, splits: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`split_sums` for validated float64 probabilities (``0 log 0 = 0``)."""
+    dev = probs.device
+    sid = sid.to(device=dev, dtype=torch.int64)
+    count = torch.zeros(splits, dtype=torch.int64, device=dev).index_add_(0, sid, torch.ones_like(sid))
+    sum_p = torch.zeros(splits, probs.shape[1], dtype=torch.float64, device=dev).index_add_(0, sid, probs)
+    plogp = torch.special.xlogy(probs, probs).sum(dim=1)
+    sum_plogp = torch.zeros(splits, dtype=torch.float64, device=dev).index_add_(0, sid, plogp)
+    return count, sum_p, sum_plogp
+
+
+def _sums(
+    x: torch.Tensor, input: InputKind, sid: torch.Tensor, splits: int, name: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if input == "logits":
+        return split_sums(x, sid, splits, name=name)
+    return _prob_split_sums(x, sid, splits)
 
 
 def split_index(index: torch.Tensor, num_samples: Optional[int], splits: int) -> torch.Tensor:
@@ -189,15 +290,15 @@ class InceptionScore(Metric):
             index (Tensor[B] int64, optional): global indices of these samples; default
                 the next B consecutive indices.
         """
-        logp = log_probs(logits, self.input, name="logits")
-        b, c = logp.shape
+        x = _check_logits(logits, "logits") if self.input == "logits" else _probs(logits, "logits")
+        b, c = x.shape
         if self.sum_p is None:
-            self._init(c, logp.device)
+            self._init(c, x.device)
         elif c != self.num_classes:
             raise ValueError(f"logits: expected {self.num_classes} classes, got {c}")
         assert self.count is not None and self.sum_p is not None and self.sum_plogp is not None
         dev = self.sum_p.device
-        logp = logp.to(dev)
+        x = x.to(dev)
         if index is None:
             index = torch.arange(self.next_index, self.next_index + b, device=dev)
             self.next_index += b
@@ -206,11 +307,10 @@ class InceptionScore(Metric):
             if index.shape != (b,):
                 raise ValueError(f"index: expected shape ({b},), got {tuple(index.shape)}")
         sid = split_index(index, self.num_samples, self.splits)
-        p = logp.exp()
-        plogp = torch.special.xlogy(p, p).sum(dim=1)  # 0 log 0 = 0
-        self.count.index_add_(0, sid, torch.ones_like(sid))
-        self.sum_p.index_add_(0, sid, p)
-        self.sum_plogp.index_add_(0, sid, plogp)
+        count, sum_p, sum_plogp = _sums(x, self.input, sid, self.splits, "logits")
+        self.count += count
+        self.sum_p += sum_p
+        self.sum_plogp += sum_plogp
 
     def merge(self, other: "InceptionScore") -> "InceptionScore":
         """Add ``other``'s sums into this state (in place) and return self."""
@@ -338,7 +438,7 @@ def inception_score(
             For Inception-v3 use the 1008-way logits without fc bias
             (``InceptionV3FID(output="logits_unbiased")``) to match the published numbers.
         splits: number of contiguous chunks S (1 <= S <= N).
-        input: ``"logits"`` (log-softmax in float64) or ``"probs"`` (rows must be
+        input: ``"logits"`` (softmax in float64, fused with the split sums) or ``"probs"`` (rows must be
             non-negative and sum to 1 within sqrt(eps) of the input dtype).
         order (Tensor[N] int64, optional): a permutation applied to the rows before
             splitting (``torch_fidelity_order(N)`` reproduces torch-fidelity's shuffle).
@@ -355,24 +455,21 @@ def inception_score(
     (1.0, 0.0)
     """
     splits = check_positive_int(splits, "splits")
-    logp = log_probs(logits_or_probs, input)
-    n = logp.shape[0]
+    if input not in ("logits", "probs"):
+        raise ValueError(f"input: must be 'logits' or 'probs', got {input!r}")
+    name = "logits_or_probs"
+    x = _check_logits(logits_or_probs, name) if input == "logits" else _probs(logits_or_probs, name)
+    n = x.shape[0]
     if n < splits:
         raise ValueError(f"logits_or_probs: needs at least splits={splits} rows, got {n}")
     if order is not None:
-        order = torch.as_tensor(order, device=logp.device).to(torch.int64)
+        order = torch.as_tensor(order, device=x.device).to(torch.int64)
         if order.shape != (n,) or not torch.equal(torch.sort(order).values, torch.arange(n, device=order.device)):
             raise ValueError(f"order: must be a permutation of range({n})")
-        logp = logp[order]
-    state = InceptionScore(splits=splits, num_samples=n, input="logits")
-    # log-probs are valid logits (log-softmax is idempotent up to rounding); reuse the state path.
-    state._init(logp.shape[1], logp.device)
-    assert state.count is not None and state.sum_p is not None and state.sum_plogp is not None
-    sid = split_index(torch.arange(n, device=logp.device), n, splits)
-    p = logp.exp()
-    state.count.index_add_(0, sid, torch.ones_like(sid))
-    state.sum_p.index_add_(0, sid, p)
-    state.sum_plogp.index_add_(0, sid, torch.special.xlogy(p, p).sum(dim=1))
+        x = x[order]
+    state = InceptionScore(splits=splits, num_samples=n, input=input)
+    sid = split_index(torch.arange(n, device=x.device), n, splits)
+    state.count, state.sum_p, state.sum_plogp = _sums(x, input, sid, splits, name)
     state.next_index = n
     out = state.compute()
     if not math.isfinite(out[KEY_IS_MEAN]):

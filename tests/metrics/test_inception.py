@@ -197,3 +197,89 @@ def test_is_never_below_one() -> None:
     for _ in range(5):
         mean, _ = _pair(inception_score(torch.randn(30, 4, generator=g) * 1e-6, splits=3))
         assert mean >= 1.0 and math.isfinite(mean)
+
+
+# ------------------------------------------------------- fused float64 logits pass
+def reference_split_sums(
+    logits: torch.Tensor, sid: torch.Tensor, splits: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sufficient statistics by their definition: float64 log-softmax, p = exp(log p), xlogy."""
+    logp = torch.log_softmax(logits.double(), dim=1)
+    p = logp.exp()
+    count = torch.bincount(sid, minlength=splits)
+    sum_p = torch.zeros(splits, logits.shape[1], dtype=torch.float64).index_add_(0, sid, p)
+    sum_plogp = torch.zeros(splits, dtype=torch.float64).index_add_(0, sid, torch.special.xlogy(p, p).sum(1))
+    return count, sum_p, sum_plogp
+
+
+@pytest.mark.parametrize("n,c", [(1, 2), (130, 1008), (2000, 1008), (5, (1 << 17) + 3), (333, 7)])
+def test_split_sums_match_definition(n: int, c: int) -> None:
+    # (5, 2**17 + 3): more classes than one block holds elements (one row per block)
+    from fastgan.metrics.inception import split_sums
+
+    g = torch.Generator().manual_seed(n + c)
+    logits = torch.randn(n, c, generator=g) * 5
+    splits = min(n, 4)
+    sid = split_index(torch.arange(n), n, splits)
+    count, sum_p, sum_plogp = split_sums(logits, sid, splits)
+    want = reference_split_sums(logits, sid, splits)
+    assert torch.equal(count, want[0])
+    torch.testing.assert_close(sum_p, want[1], rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(sum_plogp, want[2], rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0, 30.0])
+def test_matches_float64_definition_to_1e12(scale: float) -> None:
+    # Inception-sized logits (C = 1008): equal to the float64 definition within 1e-12 relative.
+    # (Larger scales push probabilities into subnormals, where the oracle's own log(mean p)
+    # breaks down; test_huge_finite_logits covers the extremes.)
+    g = torch.Generator().manual_seed(int(scale))
+    logits = torch.randn(3000, 1008, generator=g) * scale
+    for splits in (1, 10, 7):
+        mean, std = _pair(inception_score(logits, splits=splits))
+        ref_mean, ref_std = numpy_is(softmax64(logits), splits)
+        assert mean == pytest.approx(ref_mean, rel=1e-12)
+        # std is a difference of nearly equal split scores: compare on the scale of the mean
+        assert std == pytest.approx(ref_std, abs=1e-12 * ref_mean)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_input_dtypes_use_exact_float64(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(11)
+    logits = (torch.randn(200, 50, generator=g) * 3).to(dtype)
+    mean, std = _pair(inception_score(logits, splits=4))
+    ref_mean, ref_std = numpy_is(softmax64(logits), 4)  # the rounded logits, read exactly
+    assert mean == pytest.approx(ref_mean, rel=1e-12)
+    assert std == pytest.approx(ref_std, abs=1e-12 * ref_mean)
+
+
+def test_huge_finite_logits() -> None:
+    # finite float32 extremes: x - max stays finite in float64, exp underflows to an exact 0
+    logits = torch.tensor([[3e38, -3e38, 0.0], [-3e38, 3e38, 3e38], [0.0, 0.0, -3e38]], dtype=torch.float32)
+    mean, _ = _pair(inception_score(logits, splits=1))
+    ref_mean, _ = numpy_is(softmax64(logits), 1)
+    assert mean == pytest.approx(ref_mean, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_logits_are_counted(bad: float) -> None:
+    logits = torch.zeros(300, 1008)
+    logits[7, 3] = bad
+    logits[250, 1000] = bad  # a later block
+    with pytest.raises(ValueError, match="logits_or_probs: contains 2 non-finite"):
+        inception_score(logits, splits=2)
+    m = InceptionScore(splits=2)
+    with pytest.raises(ValueError, match="logits: contains 2 non-finite"):
+        m.update(logits)
+    assert m.count is None or int(m.count.sum()) == 0  # nothing was added
+
+
+def test_class_with_index_matches_functional_on_large_logits() -> None:
+    g = torch.Generator().manual_seed(12)
+    logits = torch.randn(1000, 1008, generator=g) * 6
+    expected = inception_score(logits, splits=10)
+    perm = torch.randperm(1000, generator=g)
+    m = InceptionScore(splits=10, num_samples=1000)
+    for i in range(0, 1000, 333):  # shuffled arrival, global indices given
+        m.update(logits[perm[i : i + 333]], index=perm[i : i + 333])
+    assert m.compute() == pytest.approx(expected, rel=1e-12)
