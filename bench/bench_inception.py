@@ -74,8 +74,11 @@ elif case.startswith("stats_"):
         def fn():
             s = FeatureStats().update(x)
             return s.mean, s.cov
-    elif case == "stats_npcov":  # pytorch-fid / clean-fid / torch-fidelity: numpy on float32 features
+    elif case == "stats_npcov":  # clean-fid / torch-fidelity: numpy on the float32 features
         a = x.numpy()
+        fn = lambda: (np.mean(a, axis=0), np.cov(a, rowvar=False))
+    elif case == "stats_npcov64":  # pytorch-fid: its activation array is float64 (np.empty's default)
+        a = x.double().numpy()
         fn = lambda: (np.mean(a, axis=0), np.cov(a, rowvar=False))
     elif case == "stats_syrk64":  # one float64 rank-k update of the centred features (prepared untimed)
         from scipy.linalg.blas import dsyrk
@@ -167,8 +170,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=1, help="alternate the implementations this many times")
     parser.add_argument(
-        "--cases", nargs="+", default=list(IS_CASES),
-        help="child cases; stats_fastgan stats_npcov stats_syrk64 stats_gemm64 time FID statistics (D = 2048)",
+        "--cases",
+        nargs="+",
+        default=list(IS_CASES),
+        help="child cases (stats_fastgan, stats_npcov, stats_npcov64, stats_syrk64, stats_gemm64: D = 2048)",
     )
     args = parser.parse_args()
     for n in args.n:
