@@ -148,20 +148,26 @@ def split_sums(
     count.index_add_(0, sid, torch.ones_like(sid))
     sum_p = torch.zeros(splits, c, dtype=torch.float64, device=dev)
     sum_plogp = torch.zeros(splits, dtype=torch.float64, device=dev)
-    block = max(1, BLOCK_ELEMS // c)
+    block = min(n, max(1, BLOCK_ELEMS // c))
+    # block buffers allocated once per call: no allocator round trip (page faults) per block
+    t_buf = torch.empty(block, c, dtype=torch.float64, device=dev)
+    e_buf = torch.empty_like(t_buf)
+    w_buf = torch.empty(splits, block, dtype=torch.float64, device=dev)
+    cols = torch.arange(block, device=dev)
     for a in range(0, n, block):
         xb = logits[a : a + block]
         rows = int(xb.shape[0])
-        t = torch.sub(xb, xb.amax(dim=1, keepdim=True).to(torch.float64))  # float64 x - m
-        e = torch.exp(t)
+        t, e, w = t_buf[:rows], e_buf[:rows], w_buf[:, :rows]
+        torch.sub(xb, xb.amax(dim=1, keepdim=True).to(torch.float64), out=t)  # float64 x - m
+        torch.exp(t, out=e)
         s = e.sum(dim=1)
         plogp = t.mul_(e).sum(dim=1).div_(s).sub_(s.log())
         # Any NaN/Inf logit makes its row's result NaN (inf - inf, 0 * -inf, NaN max).
         if not bool(torch.isfinite(plogp).all()):
             check_finite(logits, name)
         sb = sid[a : a + rows]
-        w = torch.zeros(splits, rows, dtype=torch.float64, device=dev)
-        w[sb, torch.arange(rows, device=dev)] = s.reciprocal_()
+        w.zero_()
+        w[sb, cols[:rows]] = s.reciprocal_()
         sum_p.addmm_(w, e)
         sum_plogp.index_add_(0, sb, plogp)
     return count, sum_p, sum_plogp
