@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 import torch
-from tests.conftest import TOLERANCES, impls
+from conftest import TOLERANCES, impls
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan.features import InceptionV3FID, extract_features
-from tests.features.conftest import TinyNet
+from features.conftest import TinyNet
 
 
 def test_extract_layouts_and_dtypes() -> None:

@@ -14,7 +14,7 @@ from fastgan.linalg import sqrtm as sqrtm_mod
 from fastgan.linalg import sqrtm_sym, trace_sqrt_product, trace_sqrt_psd
 from fastgan.linalg._ref import NotPSDWarning
 
-from tests.conftest import impls
+from conftest import impls
 
 
 def random_psd(n: int, batch: tuple[int, ...] = (), *, cond: float = 1e2, rank: int | None = None,

@@ -24,7 +24,7 @@ from fastgan.metrics.frechet import (
 )
 from fastgan.metrics.frechet_extra import fid_bootstrap, fid_infinity, fid_per_class
 
-from tests.conftest import impls
+from conftest import impls
 
 
 def pytorch_fid_formula(x: np.ndarray, y: np.ndarray) -> float:

@@ -30,7 +30,7 @@ import fastgan.metrics as M
 from fastgan.metrics.inception import torch_fidelity_order
 from fastgan.metrics.kernel_distance import kid_subset_indices, mmd2_subsets
 
-from tests.peers.conftest import Identity, frechet_oracle, gaussian_features, logits
+from peers.conftest import Identity, frechet_oracle, gaussian_features, logits
 
 pytestmark = pytest.mark.peers
 
