@@ -24,7 +24,7 @@ A metric is a thin stateful object over pure functions (DESIGN 3.8):
 from __future__ import annotations
 
 import abc
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import torch
 
@@ -41,8 +41,10 @@ __all__ = [
     "KEY_PRECISION",
     "KEY_RECALL",
     "Metric",
+    "agreed",
     "all_gather_rows",
     "all_reduce_sum",
+    "gather_meta",
     "world_size",
 ]
 
@@ -91,6 +93,24 @@ def all_reduce_sum(t: torch.Tensor, group: Any = None) -> torch.Tensor:
 _DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
+def gather_meta(values: Sequence[int], group: Any, device: torch.device) -> list[list[int]]:
+    """All-gather a few integers from every rank of ``group``: one list per rank, in rank order."""
+    import torch.distributed as dist
+
+    meta = torch.tensor(list(values), dtype=torch.int64, device=device)
+    metas = [torch.zeros_like(meta) for _ in range(world_size(group))]
+    dist.all_gather(metas, meta, group=group)
+    return [[int(v) for v in m.tolist()] for m in metas]
+
+
+def agreed(values: Iterable[int], what: str, name: str) -> Optional[int]:
+    """The one value the ranks that hold samples report (None if none does); different values raise."""
+    seen = sorted(set(values))
+    if len(seen) > 1:
+        raise ValueError(f"{what}: ranks hold different {name} {seen}")
+    return seen[0] if seen else None
+
+
 def all_gather_rows(
     t: Optional[torch.Tensor], group: Any = None, *, device: Optional[torch.device] = None
 ) -> Optional[torch.Tensor]:
@@ -119,20 +139,15 @@ def all_gather_rows(
     rows = 0 if t is None else int(t.shape[0])
     dim = 0 if t is None or t.dim() != 2 else int(t.shape[1])
     code = -1 if t is None or rows == 0 else _DTYPES.index(t.dtype)
-    meta = torch.tensor([rows, dim, code], dtype=torch.int64, device=dev)
-    metas = [torch.zeros_like(meta) for _ in range(world)]
-    dist.all_gather(metas, meta, group=group)
-    counts = [int(m[0]) for m in metas]
-    dims = {int(m[1]) for m in metas if int(m[0]) > 0}
-    if len(dims) > 1:
-        raise ValueError(f"all_gather_rows: ranks hold different feature dimensions {sorted(dims)}")
-    if not dims:
+    metas = gather_meta([rows, dim, code], group, dev)
+    counts = [m[0] for m in metas]
+    d = agreed((m[1] for m in metas if m[0] > 0), "all_gather_rows", "feature dimensions")
+    if d is None:
         return None
-    d = dims.pop()
     dtype = torch.float16
     for m in metas:
-        if int(m[2]) >= 0:
-            dtype = torch.promote_types(dtype, _DTYPES[int(m[2])])
+        if m[2] >= 0:
+            dtype = torch.promote_types(dtype, _DTYPES[m[2]])
     pad = torch.zeros((max(counts), d), dtype=dtype, device=dev)
     if rows:
         assert t is not None

@@ -440,25 +440,17 @@ class FeatureStats:
         Returns:
             self.
         """
-        from fastgan.metrics._base import all_reduce_sum, comm_device, world_size
+        from fastgan.metrics._base import agreed, all_reduce_sum, comm_device, gather_meta, world_size
 
         if world_size(group) == 1:
             return self
         self._check_count_known("sync")
-        import torch.distributed as dist
-
         dev = comm_device(group, self._device)
-        world = world_size(group)
-        meta = torch.tensor([self._n, self._dim or 0], dtype=torch.int64, device=dev)
-        metas = [torch.zeros_like(meta) for _ in range(world)]
-        dist.all_gather(metas, meta, group=group)
-        dims = {int(m[1]) for m in metas if int(m[0]) > 0}
-        if len(dims) > 1:
-            raise ValueError(f"FeatureStats.sync: ranks hold different feature dimensions {sorted(dims)}")
-        if not dims:
+        metas = gather_meta([self._n, self._dim or 0], group, dev)
+        d = agreed((m[1] for m in metas if m[0] > 0), "FeatureStats.sync", "feature dimensions")
+        if d is None:
             return self
-        d = dims.pop()
-        total = sum(int(m[0]) for m in metas)
+        total = sum(m[0] for m in metas)
         if self._mean is None:
             self._ensure_state(d, dev)
         assert self._mean is not None and self._m2 is not None

@@ -41,7 +41,16 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_finite, check_ndim, check_positive_int
-from fastgan.metrics._base import KEY_IS_MEAN, KEY_IS_STD, Metric, all_reduce_sum, comm_device, world_size
+from fastgan.metrics._base import (
+    KEY_IS_MEAN,
+    KEY_IS_STD,
+    Metric,
+    agreed,
+    all_reduce_sum,
+    comm_device,
+    gather_meta,
+    world_size,
+)
 
 __all__ = [
     "inception_score",
@@ -349,25 +358,19 @@ class InceptionScore(Metric):
         """
         if world_size(group) == 1:
             return self
-        import torch.distributed as dist
-
         dev = comm_device(group, None if self.sum_p is None else self.sum_p.device)
-        meta = torch.tensor([self.num_classes or 0, self.next_index], dtype=torch.int64, device=dev)
-        metas = [torch.zeros_like(meta) for _ in range(world_size(group))]
-        dist.all_gather(metas, meta, group=group)
-        classes = {int(m[0]) for m in metas if int(m[0]) > 0}
-        if len(classes) > 1:
-            raise ValueError(f"InceptionScore.sync: ranks hold different class counts {sorted(classes)}")
-        if not classes:
+        metas = gather_meta([self.num_classes or 0, self.next_index], group, dev)
+        classes = agreed((m[0] for m in metas if m[0] > 0), "InceptionScore.sync", "class counts")
+        if classes is None:
             return self
         if self.sum_p is None:
-            self._init(classes.pop(), dev)
+            self._init(classes, dev)
         assert self.count is not None and self.sum_p is not None and self.sum_plogp is not None
         for t in (self.count, self.sum_p, self.sum_plogp):
             # collectives run on ``dev``; the state keeps its own device
             buf = all_reduce_sum(t.to(dev), group)
             t.copy_(buf)
-        self.next_index = sum(int(m[1]) for m in metas)
+        self.next_index = sum(m[1] for m in metas)
         return self
 
     def state_dict(self) -> dict[str, Any]:
