@@ -243,34 +243,35 @@ def cross_ball_stats_faiss(
             if progress is not None:
                 progress.update(e - s)
 
-    if r2v is not None:
-        count_y = torch.zeros(m, dtype=torch.int64)
-        cover_x = torch.zeros(n, dtype=torch.bool)
-        r2c = r2v.cpu()
-        for qi, bi, score, margin in pairs(cx, r2v, cy):
+    def members(
+        base: Centered, rad2: torch.Tensor, query: Centered, base_x: torch.Tensor, query_x: torch.Tensor
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (query_idx, base_idx) of the pairs inside the base ball, decided exactly: pairs
+        within the search margin of the boundary are recomputed in float64."""
+        nonlocal refined
+        rad2c = rad2.cpu()
+        for qi, bi, score, margin in pairs(base, rad2, query):
             ok = score > margin
             border = ~ok
             if border.any():
                 bq, bb = qi[border], bi[border]
                 refined += int(bq.numel())
-                exact = pair_sqdist(y, x, bq.to(dev), bb.to(dev)).cpu()
-                ok[border] = decide(exact, r2c[bb], strict)
-            count_y.index_add_(0, qi[ok], torch.ones_like(qi[ok]))
-            cover_x[bi[ok]] = True
+                exact = pair_sqdist(query_x, base_x, bq.to(dev), bb.to(dev)).cpu()
+                ok[border] = decide(exact, rad2c[bb], strict)
+            yield qi[ok], bi[ok]
+
+    if r2v is not None:
+        count_y = torch.zeros(m, dtype=torch.int64)
+        cover_x = torch.zeros(n, dtype=torch.bool)
+        for qi, bi in members(cx, r2v, cy, x, y):
+            count_y.index_add_(0, qi, torch.ones_like(qi))
+            cover_x[bi] = True
         res["count_y"] = count_y.to(dev)
         res["cover_x"] = cover_x.to(dev)
     if s2v is not None:
         inside = torch.zeros(n, dtype=torch.bool)
-        s2c = s2v.cpu()
-        for qi, bi, score, margin in pairs(cy, s2v, cx):
-            ok = score > margin
-            border = ~ok
-            if border.any():
-                bq, bb = qi[border], bi[border]
-                refined += int(bq.numel())
-                exact = pair_sqdist(x, y, bq.to(dev), bb.to(dev)).cpu()
-                ok[border] = decide(exact, s2c[bb], strict)
-            inside[qi[ok]] = True
+        for qi, _ in members(cy, s2v, cx, y, x):
+            inside[qi] = True
         res["inside_y_x"] = inside.to(dev)
     if stats is not None:
         stats["cross_refined"] = stats.get("cross_refined", 0) + refined
