@@ -1,0 +1,1 @@
+"""One pass over generated and real samples to every requested metric."""
