@@ -17,14 +17,59 @@ them at once, after a reference implementation:
                   [0, 255] -> ``(x - 128) / 128``.
 ================  ====================================================================
 
-All three use the same 2015-12-05 TF FID Inception-v3 (2048-d pool3, 1008-way logits); the
-table's metric fields record each reference's IS / KID / precision-recall conventions so
-that callers (and the README) can pin them too. pytorch-fid computes FID only: its row's
-metric fields are fastgan's own defaults (IS on contiguous splits, KID 100 x 1000 with an
-error for too-large subsets, precision / recall with k = 3 and ``<=``). clean-fid has no
-VGG-16, so the ``clean-fid`` preset has no precision / recall network. Images given as float in [0, 1] to a preset
-that works on 0..255 values are scaled by 255 first; pass uint8 images for bit-identical
-results (``u / 255 * 255`` is not always ``u`` in float32).
+All three use the same 2015-12-05 TF FID Inception-v3 (2048-d pool3, 1008-way logits).
+
+Metric conventions: the metric functions take the same ``preset=`` (keyword-only; an explicit
+argument overrides the preset's value; ``preset=None`` is the ``pytorch-fid`` row, i.e. fastgan's
+own defaults, since pytorch-fid computes FID only). Which field drives which function:
+
+=========================================  ==========================================================
+field                                      used by
+=========================================  ==========================================================
+``is_splits``, ``is_shuffle_seed``          :func:`~fastgan.metrics.inception_score`,
+                                           :class:`~fastgan.metrics.InceptionScore` (``splits``; the
+                                           shuffle ``RandomState(seed).permutation(N)`` unless
+                                           ``order=`` is given; the class needs ``num_samples``)
+``kid_subsets``, ``kid_subset_size``,       :func:`~fastgan.metrics.kid`, :class:`~fastgan.metrics.KID`
+``kid_subset_rule``, ``kid_degree``,        (``subsets``, ``subset_size``, the too-large-subset rule,
+``kid_gamma``, ``kid_coef0``, ``kid_rng``,  the kernel, how the rounds' rows are drawn and from which
+``kid_seed``, ``kid_draw_first``            seed; ``generator=`` / ``seed=`` override the RNG)
+``kid_std``                                 documentation only: whether the reference reports a std
+                                           (fastgan always returns ``kid_std``)
+``pr_k``, ``pr_inclusive``                  :func:`~fastgan.metrics.precision_recall` (``k``,
+                                           ``strict = not pr_inclusive``)
+``prdc_k``, ``pr_inclusive``                :func:`~fastgan.metrics.prdc`,
+                                           :func:`~fastgan.metrics.density_coverage`,
+                                           :class:`~fastgan.metrics.PRDC`
+``is_logits``                               documentation: the logits IS uses, those that
+                                           ``extract_features(return_logits=True)`` returns
+=========================================  ==========================================================
+
+The rows' metric conventions:
+
+* ``pytorch-fid`` (FID only upstream; fastgan's defaults): IS on contiguous splits in input
+  order; KID 100 x 1000, subset size above a sample count is an error, subsets from
+  ``torch.randperm`` (real rows then fake rows per round, torchmetrics' order) on the global
+  torch RNG or ``generator=``; precision / recall with k = 3 and ``<=``; PRDC k = 5, ``<=``.
+* ``torch-fidelity`` 0.4.0: IS rows permuted by ``numpy.random.RandomState(2020).permutation(N)``
+  then 10 contiguous splits, ``np.std``; KID 100 x 1000, an error (ValueError) when the subset
+  size exceeds a sample count, every round draws ``rng.choice(N, m, replace=False)`` from one
+  ``RandomState(2020)``, first from ``input1`` (the generated samples, fastgan's ``fake``) then
+  from ``input2`` (real), mean and ``np.std`` over rounds; precision / recall with
+  ``prc_neighborhood=3`` and ``<=`` (the (k+1)-th smallest distance to its own set, itself
+  included, i.e. the k-th other sample).
+* ``clean-fid`` 0.1.35 (``kernel_distance``): KID 100 rounds of ``m = min(N_real, N_fake, 1000)``
+  rows, drawn with numpy's GLOBAL RNG (``np.random.choice(N, m, replace=False)``), first from
+  ``feats2`` then ``feats1``; clean-fid calls ``kernel_distance(reference, generated)``, so the
+  generated (``fake``) rows come first; it reports the mean only. With ``seed=None`` fastgan
+  draws from numpy's global RNG too (and advances it, as clean-fid does); ``seed=s`` draws from
+  ``RandomState(s)``, which equals clean-fid after ``np.random.seed(s)``. clean-fid has no IS and
+  no precision / recall: those fields are fastgan's defaults, and it has no VGG-16 (no
+  precision / recall network).
+
+Images given as float in [0, 1] to a preset that works on 0..255 values are scaled by 255
+first; pass uint8 images for bit-identical results (``u / 255 * 255`` is not always ``u`` in
+float32).
 
 Matches: pytorch-fid 0.3.0 (``InceptionV3`` with ``resize_input=True``,
 ``normalize_input=True``); torch-fidelity 0.4.0 (``FeatureExtractorInceptionV3``,
@@ -73,10 +118,17 @@ class Preset:
             ``"clamp"`` (``m = min(N_real, N_fake, kid_subset_size)``).
         kid_degree, kid_gamma, kid_coef0: polynomial kernel ``(gamma <x, y> + coef0) ** degree``
             (``kid_gamma`` None: ``1 / D``).
-        kid_std: whether the reference reports a std over rounds.
-        kid_rng: how the reference draws subsets (for documentation; fastgan uses its generator).
+        kid_std: whether the reference reports a std over rounds (documentation only).
+        kid_rng: how subsets are drawn: ``"torch"`` (``torch.randperm(N)[:m]`` per side and
+            round, :func:`fastgan.metrics.kernel_distance.kid_subset_indices`) or ``"numpy"``
+            (``RandomState.choice(N, m, replace=False)`` per side and round).
+        kid_seed: seed of that RNG when the caller passes neither ``seed=`` nor ``generator=``;
+            None: the library's global RNG (torch's, or numpy's legacy global ``RandomState``).
+        kid_draw_first: ``"real"`` or ``"fake"``: whose rows each round draws first.
         pr_k: precision / recall neighbourhood size (k-th neighbour, self excluded).
-        pr_inclusive: ball membership with ``<=`` (True) or ``<``.
+        pr_inclusive: ball membership with ``<=`` (True) or ``<``, for precision / recall and
+            PRDC.
+        prdc_k: neighbourhood size of :func:`~fastgan.metrics.prdc` (all four metrics).
     """
 
     name: str
@@ -98,8 +150,11 @@ class Preset:
     kid_coef0: float
     kid_std: bool
     kid_rng: str
+    kid_seed: Optional[int]
+    kid_draw_first: str
     pr_k: int
     pr_inclusive: bool
+    prdc_k: int
 
     def as_dict(self) -> dict[str, Any]:
         """The table row as plain Python values (dtype as its name)."""
@@ -117,23 +172,24 @@ PRESETS: dict[str, Preset] = {
             dtype=torch.float32, vgg_resize="bilinear", vgg_normalize="imagenet",
             is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=None,
             kid_subsets=100, kid_subset_size=1000, kid_subset_rule="error", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=True, kid_rng="torch.Generator", pr_k=3, pr_inclusive=True,
+            kid_coef0=1.0, kid_std=True, kid_rng="torch", kid_seed=None, kid_draw_first="real",
+            pr_k=3, pr_inclusive=True, prdc_k=5,
         ),
         Preset(
             name="torch-fidelity", matches="torch-fidelity 0.4.0", pixels="byte", resize="bilinear_tf1",
             clamp=False, dtype=torch.float32, vgg_resize="bilinear_tf1", vgg_normalize="imagenet_byte",
             is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=2020,
             kid_subsets=100, kid_subset_size=1000, kid_subset_rule="error", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=True, kid_rng="numpy.random.RandomState(2020).choice(replace=False)",
-            pr_k=3, pr_inclusive=True,
+            kid_coef0=1.0, kid_std=True, kid_rng="numpy", kid_seed=2020, kid_draw_first="fake",
+            pr_k=3, pr_inclusive=True, prdc_k=5,
         ),
         Preset(
             name="clean-fid", matches="clean-fid 0.1.35", pixels="byte", resize="bicubic_pil", clamp=True,
             dtype=torch.float32, vgg_resize=None, vgg_normalize=None,
             is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=None,
             kid_subsets=100, kid_subset_size=1000, kid_subset_rule="clamp", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=False, kid_rng="numpy.random.choice(replace=False), global state",
-            pr_k=3, pr_inclusive=True,
+            kid_coef0=1.0, kid_std=False, kid_rng="numpy", kid_seed=None, kid_draw_first="fake",
+            pr_k=3, pr_inclusive=True, prdc_k=5,
         ),
     )
 }

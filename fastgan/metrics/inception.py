@@ -21,8 +21,9 @@ TF code of Salimans et al., with ``shuffle=False``):
   (e.g. N=10, S=3 -> sizes 3, 3, 4);
 * the returned std is the population std over splits (ddof=0, numpy's ``np.std``
   default, as in both references);
-* torch-fidelity shuffles the rows first with ``np.random.RandomState(2020)``; pass
-  ``order=torch_fidelity_order(N)`` to reproduce that exactly;
+* torch-fidelity shuffles the rows first with ``np.random.RandomState(2020)``;
+  ``preset="torch-fidelity"`` (or ``order=torch_fidelity_order(N)``) reproduces that exactly
+  (the preset's ``is_splits`` and ``is_shuffle_seed``, :mod:`fastgan.features.presets`);
 * logits go through one fused float64 pass per block of rows (:func:`split_sums`): row
   maximum, ``exp(x - max)``, and the split sums, with ``sum_c p log p`` from the log-sum-exp
   identity, so very confident logits never produce ``0*log 0`` NaNs (0 log 0 is taken as 0
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_finite, check_ndim, check_positive_int
+from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics._base import (
     KEY_IS_MEAN,
     KEY_IS_STD,
@@ -252,6 +254,11 @@ class InceptionScore(Metric):
             data; the value differs from the contiguous one in its sampling noise only).
         input: ``"logits"`` or ``"probs"`` (see :func:`inception_score`).
         device: where the sums live (default: device of the first update).
+        preset: ``"pytorch-fid"`` (None: fastgan's defaults), ``"torch-fidelity"`` or
+            ``"clean-fid"``: ``splits`` (when None) and the row shuffle of
+            :mod:`fastgan.features.presets`. A shuffling preset (``"torch-fidelity"``) needs
+            ``num_samples``: global sample j then goes to the split of its position in
+            ``RandomState(seed).permutation(N)``, exactly as that reference splits.
 
     Samples get consecutive global indices in arrival order on each rank; pass ``index=``
     to :meth:`update` (e.g. the dataset indices on each distributed rank) to make the
@@ -265,15 +272,30 @@ class InceptionScore(Metric):
 
     def __init__(
         self,
-        splits: int = 10,
+        splits: Optional[int] = None,
         num_samples: Optional[int] = None,
         input: InputKind = "logits",
         device: Optional[torch.device | str] = None,
+        *,
+        preset: "str | Preset | None" = None,
     ) -> None:
-        self.splits = check_positive_int(splits, "splits")
+        p = get_preset(preset)
+        self.splits = check_positive_int(p.is_splits if splits is None else splits, "splits")
         self.num_samples = None if num_samples is None else check_positive_int(num_samples, "num_samples")
         if self.num_samples is not None and self.num_samples < self.splits:
             raise ValueError(f"num_samples ({self.num_samples}) must be >= splits ({self.splits})")
+        self.shuffle_seed = p.is_shuffle_seed
+        self._position: Optional[torch.Tensor] = None  # global index -> position after the shuffle
+        if self.shuffle_seed is not None:
+            if self.num_samples is None:
+                raise ValueError(
+                    f"num_samples: preset {p.name!r} shuffles the rows with "
+                    f"RandomState({self.shuffle_seed}).permutation(N) before splitting, which needs N; "
+                    "pass num_samples=N"
+                )
+            perm = torch_fidelity_order(self.num_samples, self.shuffle_seed)
+            self._position = torch.empty_like(perm)
+            self._position[perm] = torch.arange(self.num_samples)
         if input not in ("logits", "probs"):
             raise ValueError(f"input: must be 'logits' or 'probs', got {input!r}")
         self.input: InputKind = input
@@ -321,6 +343,10 @@ class InceptionScore(Metric):
             index = torch.as_tensor(index, device=dev)
             if index.shape != (b,):
                 raise ValueError(f"index: expected shape ({b},), got {tuple(index.shape)}")
+        if self._position is not None:
+            if bool((index < 0).any()) or bool((index >= self.num_samples).any()):
+                raise ValueError(f"sample indices must lie in [0, num_samples={self.num_samples})")
+            index = self._position.to(dev)[index]
         sid = split_index(index, self.num_samples, self.splits)
         count, sum_p, sum_plogp = _sums(x, self.input, sid, self.splits, "logits")
         self.count += count
@@ -330,10 +356,13 @@ class InceptionScore(Metric):
     def merge(self, other: "InceptionScore") -> "InceptionScore":
         """Add ``other``'s sums into this state (in place) and return self."""
         self._check_same_type(other)
-        if other.splits != self.splits or other.num_samples != self.num_samples:
+        if (other.splits, other.num_samples, other.shuffle_seed) != (
+            self.splits, self.num_samples, self.shuffle_seed
+        ):
             raise ValueError(
                 "other: split configuration differs "
-                f"(splits {self.splits} vs {other.splits}, num_samples {self.num_samples} vs {other.num_samples})"
+                f"(splits {self.splits} vs {other.splits}, num_samples {self.num_samples} vs {other.num_samples}, "
+                f"shuffle seed {self.shuffle_seed} vs {other.shuffle_seed})"
             )
         if other.sum_p is None:
             return self
@@ -382,6 +411,7 @@ class InceptionScore(Metric):
         return {
             "splits": self.splits,
             "num_samples": self.num_samples,
+            "shuffle_seed": self.shuffle_seed,
             "count": cpu(self.count),
             "sum_p": cpu(self.sum_p),
             "sum_plogp": cpu(self.sum_plogp),
@@ -393,10 +423,12 @@ class InceptionScore(Metric):
         for key in ("splits", "num_samples", "count", "sum_p", "sum_plogp", "next_index"):
             if key not in state:
                 raise KeyError(f"state: missing key {key!r}")
-        if state["splits"] != self.splits or state["num_samples"] != self.num_samples:
+        seed = state.get("shuffle_seed")  # absent in states saved before presets: no shuffle
+        if (state["splits"], state["num_samples"], seed) != (self.splits, self.num_samples, self.shuffle_seed):
             raise ValueError(
                 "state: split configuration differs "
-                f"(splits {self.splits} vs {state['splits']}, num_samples {self.num_samples} vs {state['num_samples']})"
+                f"(splits {self.splits} vs {state['splits']}, num_samples {self.num_samples} vs {state['num_samples']}, "
+                f"shuffle seed {self.shuffle_seed} vs {seed})"
             )
         self.reset()
         if state["sum_p"] is None:
@@ -436,9 +468,11 @@ class InceptionScore(Metric):
 
 def inception_score(
     logits_or_probs: Any,
-    splits: int = 10,
+    splits: Optional[int] = None,
     input: InputKind = "logits",
     order: Optional[torch.Tensor] = None,
+    *,
+    preset: "str | Preset | None" = None,
 ) -> dict[str, float]:
     """Inception Score: mean and std over splits.
 
@@ -446,24 +480,31 @@ def inception_score(
         logits_or_probs (Tensor[N, C]): classifier logits (default) or probabilities.
             For Inception-v3 use the 1008-way logits without fc bias
             (``InceptionV3FID(output="logits_unbiased")``) to match the published numbers.
-        splits: number of contiguous chunks S (1 <= S <= N).
+        splits: number of contiguous chunks S (1 <= S <= N; None: the preset's, 10).
         input: ``"logits"`` (softmax in float64, fused with the split sums) or ``"probs"`` (rows must be
             non-negative and sum to 1 within sqrt(eps) of the input dtype).
         order (Tensor[N] int64, optional): a permutation applied to the rows before
             splitting (``torch_fidelity_order(N)`` reproduces torch-fidelity's shuffle).
+            None: the preset's shuffle (``RandomState(is_shuffle_seed).permutation(N)``), or
+            none; pass ``torch.arange(N)`` to keep the input order under a shuffling preset.
+        preset: ``"pytorch-fid"`` (None: fastgan's defaults, contiguous chunks in input order),
+            ``"torch-fidelity"`` (its shuffle with seed 2020, 10 splits) or ``"clean-fid"``
+            (which has no IS: fastgan's defaults); :mod:`fastgan.features.presets`.
 
     Returns:
         ``{"is_mean": mean, "is_std": std}`` of the per-split scores (floats); std with
         divisor S (ddof=0).
 
-    Matches: Salimans et al. 2016 (original TF code) and torch-fidelity
-    ``isc_features_to_metric``: chunks ``[floor(s N/S), floor((s+1) N/S))``, ``np.std``.
+    Matches: Salimans et al. 2016 (original TF code) and torch-fidelity 0.4.0
+    ``isc_features_to_metric``: chunks ``[floor(s N/S), floor((s+1) N/S))``, ``np.std``
+    (with ``preset="torch-fidelity"`` its default ``samples_shuffle=True``, ``rng_seed=2020``).
 
     >>> out = inception_score(torch.zeros(20, 5), splits=2)  # uniform predictions
     >>> round(out["is_mean"], 9), round(out["is_std"], 9)
     (1.0, 0.0)
     """
-    splits = check_positive_int(splits, "splits")
+    p = get_preset(preset)
+    splits = check_positive_int(p.is_splits if splits is None else splits, "splits")
     if input not in ("logits", "probs"):
         raise ValueError(f"input: must be 'logits' or 'probs', got {input!r}")
     name = "logits_or_probs"
@@ -471,6 +512,8 @@ def inception_score(
     n = x.shape[0]
     if n < splits:
         raise ValueError(f"logits_or_probs: needs at least splits={splits} rows, got {n}")
+    if order is None and p.is_shuffle_seed is not None:
+        order = torch_fidelity_order(n, p.is_shuffle_seed)
     if order is not None:
         order = torch.as_tensor(order, device=x.device).to(torch.int64)
         if order.shape != (n,) or not torch.equal(torch.sort(order).values, torch.arange(n, device=order.device)):

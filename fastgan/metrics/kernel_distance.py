@@ -13,10 +13,17 @@ mean over rounds; the reported std is the population std over rounds (ddof=0).
 Matches: Binkowski et al. 2018 (``polynomial_mmd_averages``), torch-fidelity
 ``kid_features_to_metric`` (degree 3, gamma 1/D, coef0 1, ``np.std``, error if
 ``subset_size`` exceeds either sample count) and torchmetrics
-``KernelInceptionDistance`` (``std(unbiased=False)``). The subsets come from
-``torch.randperm`` with an explicit ``torch.Generator`` (the references use numpy's
-RandomState / the global torch RNG), so individual draws differ from theirs while the
-estimator is the same.
+``KernelInceptionDistance`` (``std(unbiased=False)``). By default the subsets come from
+``torch.randperm`` (real rows then fake rows per round, as torchmetrics draws them) on the
+global torch RNG or an explicit ``torch.Generator``. ``preset="torch-fidelity"`` draws them as
+torch-fidelity does (one ``numpy.random.RandomState(2020)``, ``choice(N, m, replace=False)``,
+the generated rows first) and ``preset="clean-fid"`` as clean-fid's ``kernel_distance`` does
+(numpy's global RNG, or ``RandomState(seed)`` with ``seed=``; subset size clamped to the sample
+counts): on the same features the rounds are then the reference's rounds
+(:mod:`fastgan.features.presets` lists every field). The references evaluate each round in the
+features' dtype (float32 from their networks) with numpy sums; fastgan sums in float64, so on
+float32 features the two differ by the references' float32 rounding of the round's kernel sums
+(measured in the peers suite), and on float64 features by ~1e-12 relative.
 
 Evaluation strategies (``method``; same numbers up to floating-point summation order)
 ------------------------------------------------------------------------------------
@@ -94,6 +101,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
 from fastgan.metrics.knn.bounds import ieee_matmul
 
@@ -132,35 +140,106 @@ def polynomial_kernel(
     return k.mul_(g).add_(coef0).pow_(degree)
 
 
-def kid_subset_indices(
-    n_real: int,
-    n_fake: int,
-    subsets: int,
-    subset_size: int,
-    generator: Optional[torch.Generator] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row indices of every KID round, drawn without replacement within a round.
+def kid_subset_size(n_real: int, n_fake: int, subset_size: int, rule: str = "error") -> int:
+    """The rows per round m for ``subset_size`` under a preset's rule.
 
-    Round s uses ``randperm(n_real)[:m]`` then ``randperm(n_fake)[:m]`` from ``generator``
-    (in that order, round by round), so a seeded generator fixes every subset.
-
-    Returns:
-        (Tensor[subsets, m] int64, Tensor[subsets, m] int64) on the CPU.
+    ``rule="error"`` (fastgan, torch-fidelity): ``m = subset_size``, a ValueError when it exceeds
+    either sample count. ``rule="clamp"`` (clean-fid): ``m = min(n_real, n_fake, subset_size)``.
+    Either way m >= 2 (the unbiased estimator needs two rows per side).
     """
-    subsets = check_positive_int(subsets, "subsets")
     m = check_positive_int(subset_size, "subset_size", minimum=2)
+    if rule == "clamp":
+        m = min(m, n_real, n_fake)
+        if m < 2:
+            raise ValueError(
+                f"subset_size: the unbiased estimator needs at least 2 samples per side, got "
+                f"{n_real} real and {n_fake} fake"
+            )
+        return m
+    if rule != "error":
+        raise ValueError(f"rule: must be 'error' or 'clamp', got {rule!r}")
     for n, name in ((n_real, "real"), (n_fake, "fake")):
         if m > n:
             raise ValueError(
                 f"subset_size ({m}) is larger than the number of {name} samples ({n}); "
                 f"use subset_size <= {min(n_real, n_fake)} or provide more samples"
             )
+    return m
+
+
+def kid_subset_indices(
+    n_real: int,
+    n_fake: int,
+    subsets: int,
+    subset_size: int,
+    generator: Optional[torch.Generator] = None,
+    *,
+    preset: "str | Preset | None" = None,
+    seed: Optional[int] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row indices of every KID round, drawn without replacement within a round.
+
+    Without a preset (and with ``generator=``): round s uses ``randperm(n_real)[:m]`` then
+    ``randperm(n_fake)[:m]`` from ``generator`` (in that order, round by round), so a seeded
+    generator fixes every subset. A preset whose ``kid_rng`` is ``"numpy"`` draws round by round
+    ``choice(n, m, replace=False)`` from ``numpy.random.RandomState(seed)`` (``seed`` None: the
+    preset's ``kid_seed``; None there too: numpy's global RNG, which this advances), first for
+    the side ``kid_draw_first`` names. ``generator=`` (torch draws) and ``seed=`` override the
+    preset's RNG; the subset size follows the preset's ``kid_subset_rule``
+    (:func:`kid_subset_size`).
+
+    Args:
+        n_real, n_fake: sample counts.
+        subsets: number of rounds S.
+        subset_size: rows per round (before the preset's rule).
+        generator: torch generator (torch draws; a CUDA generator draws on its device).
+        preset: name or :class:`~fastgan.features.presets.Preset` (None: ``"pytorch-fid"``,
+            fastgan's defaults).
+        seed: seed of the preset's RNG (torch: ``torch.Generator().manual_seed(seed)``).
+
+    Returns:
+        (Tensor[S, m] int64, Tensor[S, m] int64) real and fake rows, on the CPU.
+
+    Matches: torch-fidelity 0.4.0 ``kid_features_to_metric`` (``preset="torch-fidelity"``,
+    features_1 = generated), clean-fid 0.1.35 ``kernel_distance(real, fake)``
+    (``preset="clean-fid"``), torchmetrics ``KernelInceptionDistance`` (no preset, global torch RNG).
+    """
+    p = get_preset(preset)
+    subsets = check_positive_int(subsets, "subsets")
+    m = kid_subset_size(n_real, n_fake, subset_size, p.kid_subset_rule)
+    if generator is not None and seed is not None:
+        raise ValueError("seed, generator: pass at most one of them")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
+    rng = "torch" if generator is not None else p.kid_rng
+    if seed is None and generator is None:
+        seed = p.kid_seed
+    first_fake = p.kid_draw_first == "fake"
+    if rng == "numpy":
+        draw = (np.random.RandomState(seed) if seed is not None else np.random).choice
+        out_r, out_f = np.empty((subsets, m), np.int64), np.empty((subsets, m), np.int64)
+        for s in range(subsets):
+            if first_fake:
+                out_f[s] = draw(n_fake, m, replace=False)
+                out_r[s] = draw(n_real, m, replace=False)
+            else:
+                out_r[s] = draw(n_real, m, replace=False)
+                out_f[s] = draw(n_fake, m, replace=False)
+        return torch.from_numpy(out_r), torch.from_numpy(out_f)
+    if rng != "torch":
+        raise ValueError(f"preset: kid_rng must be 'torch' or 'numpy', got {rng!r}")
+    if generator is None and seed is not None:
+        generator = torch.Generator().manual_seed(int(seed))
     dev = generator.device if generator is not None else torch.device("cpu")  # a CUDA generator draws on its GPU
     idx_r = torch.empty(subsets, m, dtype=torch.int64, device=dev)
     idx_f = torch.empty(subsets, m, dtype=torch.int64, device=dev)
     for s in range(subsets):
-        idx_r[s] = torch.randperm(n_real, generator=generator, device=dev)[:m]
-        idx_f[s] = torch.randperm(n_fake, generator=generator, device=dev)[:m]
+        if first_fake:
+            idx_f[s] = torch.randperm(n_fake, generator=generator, device=dev)[:m]
+            idx_r[s] = torch.randperm(n_real, generator=generator, device=dev)[:m]
+        else:
+            idx_r[s] = torch.randperm(n_real, generator=generator, device=dev)[:m]
+            idx_f[s] = torch.randperm(n_fake, generator=generator, device=dev)[:m]
     return idx_r.cpu(), idx_f.cpu()
 
 
@@ -526,29 +605,34 @@ def mmd2_subsets(
 def kid(
     real: Any,
     fake: Any,
-    subsets: int = 100,
-    subset_size: int = 1000,
-    degree: int = 3,
+    subsets: Optional[int] = None,
+    subset_size: Optional[int] = None,
+    degree: Optional[int] = None,
     gamma: Optional[float] = None,
-    coef0: float = 1.0,
+    coef0: Optional[float] = None,
     generator: Optional[torch.Generator] = None,
     dtype: torch.dtype = torch.float64,
     method: Method = "auto",
     max_memory: int = DEFAULT_MAX_MEMORY,
     tol: Optional[float] = None,
     stats: Optional[dict[str, Any]] = None,
+    *,
+    preset: "str | Preset | None" = None,
+    seed: Optional[int] = None,
 ) -> dict[str, float]:
     """Kernel Inception Distance: mean and std of unbiased MMD^2 over random subsets.
 
     Args:
         real (Tensor[N_x, D]): reference features (e.g. Inception pool3, 2048-d).
         fake (Tensor[N_y, D]): generated-sample features.
-        subsets: number of rounds.
-        subset_size: rows per round m (2 <= m <= min(N_x, N_y); larger is an error, as
-            in torch-fidelity, rather than a silent clamp).
-        degree, gamma, coef0: polynomial kernel (gamma None -> 1/D).
-        generator: ``torch.Generator`` that draws the subsets (None: global CPU RNG; a CUDA
-            generator draws on its device, giving different subsets than a CPU one).
+        subsets: number of rounds (None: the preset's, 100).
+        subset_size: rows per round m (None: the preset's, 1000). 2 <= m <= min(N_x, N_y);
+            larger is an error (as in torch-fidelity) unless the preset clamps it
+            (``"clean-fid"``: ``m = min(N_x, N_y, subset_size)``).
+        degree, gamma, coef0: polynomial kernel (None: the preset's, degree 3, gamma 1/D, coef0 1).
+        generator: ``torch.Generator`` that draws the subsets with ``torch.randperm`` (overrides
+            a preset's numpy RNG; None: the preset's RNG, for the default preset torch's global
+            CPU RNG; a CUDA generator draws on its device, giving different subsets than a CPU one).
         dtype: compute dtype of the GEMMs and kernel entries; sums always accumulate in
             float64. ``torch.float64`` (default) is the exact path (~1e-12 relative).
             ``torch.float32`` is what the reference packages compute (faster, especially on
@@ -563,15 +647,29 @@ def kid(
         stats: if a dict, receives ``"method"``, ``"dtype"`` (of the returned values),
             ``"error_bound"`` (float: certified bound on ``|kid_mean - exact|``, exact = the
             float64 evaluation of the same rounds in exact arithmetic),
-            ``"error_bound_rounds"`` (Tensor[S]) and ``"fallback"`` (True if ``tol`` forced
-            the float64 recomputation).
+            ``"error_bound_rounds"`` (Tensor[S]), ``"fallback"`` (True if ``tol`` forced
+            the float64 recomputation), ``"subset_size"`` (m used) and ``"rounds"``
+            (Tensor[S] float64, each round's MMD_u^2).
+        preset: ``"pytorch-fid"`` (None: fastgan's defaults), ``"torch-fidelity"`` or
+            ``"clean-fid"`` (:mod:`fastgan.features.presets`): subset count and size, the
+            subset-size rule, the kernel and how the rounds' rows are drawn (see
+            :func:`kid_subset_indices`). Explicit arguments override it.
+        seed: seed of the preset's subset RNG (``"torch-fidelity"``: its ``rng_seed``, default
+            2020; ``"clean-fid"``: ``RandomState(seed)``, which reproduces clean-fid run after
+            ``numpy.random.seed(seed)``; with ``seed=None`` this draws from numpy's global RNG
+            as clean-fid does; default preset: ``torch.Generator().manual_seed(seed)``).
+            Not together with ``generator``.
 
     Returns:
         ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with
-        divisor ``subsets`` (ddof=0).
+        divisor ``subsets`` (ddof=0). clean-fid reports the mean only (its ``compute_kid``
+        value is ``kid_mean``).
 
-    Matches: Binkowski et al. 2018; torch-fidelity ``kid_features_to_metric``;
-    torchmetrics ``KernelInceptionDistance`` (defaults 100 x 1000, degree 3, coef0 1).
+    Matches: Binkowski et al. 2018; torch-fidelity 0.4.0 ``kid_features_to_metric`` (same
+    rounds with ``preset="torch-fidelity"``, ``real`` = its ``input2``, ``fake`` = ``input1``);
+    clean-fid 0.1.35 ``kernel_distance(real, fake)`` (``preset="clean-fid"``); torchmetrics
+    ``KernelInceptionDistance`` (defaults 100 x 1000, degree 3, coef0 1; same rounds with the
+    default preset and its global-RNG seed).
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(50, 8, generator=g)
@@ -584,7 +682,15 @@ def kid(
     check_same_dim(x, y, "real", "fake")
     if tol is not None and not (float(tol) >= 0.0):
         raise ValueError(f"tol: expected a non-negative number or None, got {tol!r}")
-    idx_r, idx_f = kid_subset_indices(x.shape[0], y.shape[0], subsets, subset_size, generator)
+    p = get_preset(preset)
+    subsets = p.kid_subsets if subsets is None else subsets
+    subset_size = p.kid_subset_size if subset_size is None else subset_size
+    degree = p.kid_degree if degree is None else degree
+    gamma = p.kid_gamma if gamma is None else gamma
+    coef0 = p.kid_coef0 if coef0 is None else float(coef0)
+    idx_r, idx_f = kid_subset_indices(
+        x.shape[0], y.shape[0], subsets, subset_size, generator, preset=p, seed=seed
+    )
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
     fallback = False
@@ -601,7 +707,8 @@ def kid(
             fallback = True
     if stats is not None:
         stats.update(method=chosen, dtype=torch.float64 if fallback else dtype,
-                     error_bound=float(bounds.mean()), error_bound_rounds=bounds, fallback=fallback)
+                     error_bound=float(bounds.mean()), error_bound_rounds=bounds, fallback=fallback,
+                     subset_size=int(idx_r.shape[1]), rounds=vals)
     return {KEY_KID_MEAN: float(vals.mean()), KEY_KID_STD: float(vals.std(correction=0))}
 
 
@@ -614,9 +721,11 @@ class KID(BankMetric):
     samples in the same order (rank 0's rows first).
 
     Args: as :func:`kid` (``subsets``, ``subset_size``, ``degree``, ``gamma``, ``coef0``,
-        ``dtype``, ``method``, ``tol``), plus ``seed`` for the subset generator used by
-        :meth:`compute` (a fixed seed makes ``compute()`` reproducible, like
-        torch-fidelity's ``rng_seed``).
+        ``dtype``, ``method``, ``tol``, ``preset``; None: the preset's values), plus ``seed``
+        for the subset RNG used by :meth:`compute` (None: the preset's ``kid_seed``, else 2020;
+        ``compute()`` is always reproducible, like torch-fidelity's ``rng_seed``). The RNG is the
+        preset's (torch ``Generator`` for the default preset, numpy ``RandomState`` for
+        ``"torch-fidelity"`` / ``"clean-fid"``).
 
     >>> m = KID(subsets=3, subset_size=10)
     >>> m.update(torch.randn(20, 4), real=True); m.update(torch.randn(20, 4) + 1, real=False)
@@ -626,22 +735,30 @@ class KID(BankMetric):
 
     def __init__(
         self,
-        subsets: int = 100,
-        subset_size: int = 1000,
-        degree: int = 3,
+        subsets: Optional[int] = None,
+        subset_size: Optional[int] = None,
+        degree: Optional[int] = None,
         gamma: Optional[float] = None,
-        coef0: float = 1.0,
-        seed: int = 2020,
+        coef0: Optional[float] = None,
+        seed: Optional[int] = None,
         dtype: torch.dtype = torch.float64,
         method: Method = "auto",
         tol: Optional[float] = None,
+        *,
+        preset: "str | Preset | None" = None,
     ) -> None:
         super().__init__()
-        self.subsets = check_positive_int(subsets, "subsets")
-        self.subset_size = check_positive_int(subset_size, "subset_size", minimum=2)
-        self.degree = check_positive_int(degree, "degree")
-        self.gamma = gamma
-        self.coef0 = float(coef0)
+        self.preset = get_preset(preset)
+        p = self.preset
+        self.subsets = check_positive_int(p.kid_subsets if subsets is None else subsets, "subsets")
+        self.subset_size = check_positive_int(
+            p.kid_subset_size if subset_size is None else subset_size, "subset_size", minimum=2
+        )
+        self.degree = check_positive_int(p.kid_degree if degree is None else degree, "degree")
+        self.gamma = p.kid_gamma if gamma is None else gamma
+        self.coef0 = float(p.kid_coef0 if coef0 is None else coef0)
+        if seed is None:
+            seed = 2020 if p.kid_seed is None else p.kid_seed
         self.seed = int(seed)
         self.dtype = dtype
         self.method: Method = method
@@ -653,8 +770,7 @@ class KID(BankMetric):
             raise RuntimeError("KID.compute: both real and fake features must be added first")
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
-        g = torch.Generator().manual_seed(self.seed)
         return kid(
             x, y, self.subsets, self.subset_size, self.degree, self.gamma, self.coef0,
-            generator=g, dtype=self.dtype, method=self.method, tol=self.tol,
+            dtype=self.dtype, method=self.method, tol=self.tol, preset=self.preset, seed=self.seed,
         )

@@ -38,6 +38,13 @@ Matches:
       with the largest radii is discarded). ``squared=True`` gives the reference code's form
       ``max_i r_i^2 / (|y - x_i|^2 + eps)``.
 
+Presets: ``preset=`` (:mod:`fastgan.features.presets`) sets ``k`` (``pr_k`` for
+:func:`precision_recall`, ``prdc_k`` for :func:`prdc`, :func:`density_coverage` and :class:`PRDC`)
+and ``strict = not pr_inclusive`` when they are not given. All three presets use k = 3 and ``<=``
+for precision / recall (torch-fidelity's ``prc_neighborhood=3`` and ``<=``: its
+``calculate_metrics(input1=fake, input2=real, prc=True)`` equals ``precision_recall(real, fake,
+preset="torch-fidelity")``) and k = 5 with ``<=`` for PRDC.
+
 Engines: ``impl="auto"`` runs the torch GEMM-tile engine (CPU or CUDA, whichever holds the
 features); ``impl="faiss"`` runs faiss searches (a GPU index for CUDA features when faiss sees
 GPUs). Both are exact and return identical results (see :mod:`fastgan.metrics.knn.dispatch`).
@@ -55,6 +62,7 @@ import torch
 from tqdm import tqdm
 
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
 
@@ -85,6 +93,14 @@ def _progress(enabled: Optional[bool], total: int, desc: str) -> tqdm:
     """A tqdm bar over ``total`` rows; ``enabled=None``: only when stderr is a terminal."""
     on = sys.stderr.isatty() if enabled is None else bool(enabled)
     return tqdm(total=total, desc=desc, unit="rows", disable=not on)
+
+
+def _resolve(
+    preset: "str | Preset | None", k: Optional[int], strict: Optional[bool], field: str
+) -> tuple[int, bool]:
+    """(k, strict) from the arguments, falling back to the preset's ``field`` and ``pr_inclusive``."""
+    p = get_preset(preset)
+    return (getattr(p, field) if k is None else k), (not p.pr_inclusive if strict is None else strict)
 
 
 def _compute(
@@ -142,13 +158,14 @@ def _compute(
 def prdc(
     real: Any,
     fake: Any,
-    k: int = 5,
+    k: Optional[int] = None,
     *,
-    strict: bool = False,
+    strict: Optional[bool] = None,
     impl: str = "auto",
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    preset: "str | Preset | None" = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage with one shared k-NN computation.
 
@@ -156,15 +173,17 @@ def prdc(
         real (Tensor[N, D] | ndarray): real features (float16/bfloat16/float32/float64; CPU or CUDA).
         fake (Tensor[M, D] | ndarray): generated features, same D and device.
         k: neighbourhood size for all four metrics (as ``prdc.compute_prdc``'s ``nearest_k``);
-            ``1 <= k < min(N, M)``.
-        strict: False (default) decides ball membership with ``<=``; True with ``<`` (the
-            ``prdc`` package's convention).
+            ``1 <= k < min(N, M)`` (None: the preset's ``prdc_k``, 5).
+        strict: False decides ball membership with ``<=``; True with ``<`` (the ``prdc``
+            package's convention); None: the preset's (``<=``).
         impl: ``"auto"`` | ``"torch"`` | ``"faiss"`` (see :mod:`fastgan.metrics.knn.dispatch`).
         block_size: side of the square distance tiles (default 2048 on CPU, 8192 on CUDA);
             halved automatically on out-of-memory.
         progress: show a tqdm progress bar on stderr (None: only when stderr is a terminal).
         stats: optional dict that receives diagnostics (``impl`` used, number of pairs refined
             in float64, block size after out-of-memory retries).
+        preset: ``"pytorch-fid"`` (None: fastgan's defaults), ``"torch-fidelity"`` or
+            ``"clean-fid"``: ``k`` and ``strict`` when not given (module docstring).
 
     Returns:
         dict with float ``precision``, ``recall``, ``density``, ``coverage``.
@@ -178,6 +197,7 @@ def prdc(
         >>> prdc(x, x, k=2)
         {'precision': 1.0, 'recall': 1.0, 'density': 1.5, 'coverage': 1.0}
     """
+    k, strict = _resolve(preset, k, strict, "prdc_k")
     return _compute(
         real, fake, k, k, strict=strict, impl=impl, block_size=block_size, progress=progress, stats=stats
     )
@@ -186,27 +206,30 @@ def prdc(
 def precision_recall(
     real: Any,
     fake: Any,
-    k: int = 3,
+    k: Optional[int] = None,
     *,
-    strict: bool = False,
+    strict: Optional[bool] = None,
     impl: str = "auto",
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    preset: "str | Preset | None" = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019), exactly.
 
     Args:
         real (Tensor[N, D] | ndarray): real features.
         fake (Tensor[M, D] | ndarray): generated features.
-        k: neighbourhood size, ``1 <= k < min(N, M)`` (paper default 3).
-        strict, impl, block_size, progress, stats: as in :func:`prdc`.
+        k: neighbourhood size, ``1 <= k < min(N, M)`` (None: the preset's ``pr_k``, 3, the
+            paper's default).
+        strict, impl, block_size, progress, stats, preset: as in :func:`prdc`.
 
     Returns:
         dict with float ``precision`` and ``recall``.
 
     Matches: Kynkaanniemi et al. 2019 and their reference code: ``|y - x_i| <= NND_k(x_i)``,
-    the k-th neighbour excluding the point itself.
+    the k-th neighbour excluding the point itself; torch-fidelity 0.4.0 ``prc`` (precision =
+    fraction of its ``input1`` = ``fake``).
 
     Example:
         >>> import torch
@@ -214,6 +237,7 @@ def precision_recall(
         >>> precision_recall(real, real + 10, k=1)
         {'precision': 0.0, 'recall': 0.0}
     """
+    k, strict = _resolve(preset, k, strict, "pr_k")
     return _compute(
         real, fake, k, None, strict=strict, impl=impl, block_size=block_size, progress=progress, stats=stats
     )
@@ -222,21 +246,23 @@ def precision_recall(
 def density_coverage(
     real: Any,
     fake: Any,
-    k: int = 5,
+    k: Optional[int] = None,
     *,
-    strict: bool = False,
+    strict: Optional[bool] = None,
     impl: str = "auto",
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
+    preset: "str | Preset | None" = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020), exactly.
 
     Args:
         real (Tensor[N, D] | ndarray): real features.
         fake (Tensor[M, D] | ndarray): generated features.
-        k: neighbourhood size for the real radii, ``1 <= k < N`` (paper default 5).
-        strict, impl, block_size, progress, stats: as in :func:`prdc`.
+        k: neighbourhood size for the real radii, ``1 <= k < N`` (None: the preset's ``prdc_k``,
+            5, the paper's default).
+        strict, impl, block_size, progress, stats, preset: as in :func:`prdc`.
 
     Returns:
         dict with float ``density`` (in ``[0, N / k]``) and ``coverage`` (in ``[0, 1]``).
@@ -249,6 +275,7 @@ def density_coverage(
         >>> density_coverage(real, torch.tensor([[1.5]]), k=1)
         {'density': 2.0, 'coverage': 0.5}
     """
+    k, strict = _resolve(preset, k, strict, "prdc_k")
     return _compute(
         real, fake, None, k, strict=strict, impl=impl, block_size=block_size, progress=progress, stats=stats
     )
@@ -330,8 +357,8 @@ class PRDC(BankMetric):
     to the order of the samples, so the result equals the single-process one exactly.
 
     Args:
-        k: neighbourhood size for all four metrics (see :func:`prdc`).
-        strict, impl, block_size, progress: as in :func:`prdc`.
+        k: neighbourhood size for all four metrics (see :func:`prdc`; None: the preset's).
+        strict, impl, block_size, progress, preset: as in :func:`prdc`.
 
     Example:
         >>> import torch
@@ -344,14 +371,16 @@ class PRDC(BankMetric):
 
     def __init__(
         self,
-        k: int = 5,
+        k: Optional[int] = None,
         *,
-        strict: bool = False,
+        strict: Optional[bool] = None,
         impl: str = "auto",
         block_size: Optional[int] = None,
         progress: Optional[bool] = None,
+        preset: "str | Preset | None" = None,
     ) -> None:
         super().__init__()
+        k, strict = _resolve(preset, k, strict, "prdc_k")
         self.k = check_positive_int(k, "k")
         self.strict = strict
         self.impl = impl

@@ -60,6 +60,7 @@ def test_preset_table_is_complete_and_valid() -> None:
         assert p.resize in RESIZE_MODES and p.pixels in ("unit", "byte")
         assert p.vgg_resize is None or p.vgg_resize in RESIZE_MODES
         assert p.is_logits == "logits_unbiased" and p.pr_k >= 1 and p.kid_subset_rule in ("error", "clamp")
+        assert p.kid_rng in ("torch", "numpy") and p.kid_draw_first in ("real", "fake") and p.prdc_k >= 1
         assert p.matches.split()[0] == p.name
     rows = preset_table()
     assert [r["name"] for r in rows] == list(PRESET_NAMES) and rows[0]["dtype"] == "float32"
@@ -193,3 +194,20 @@ def test_cli_preset_option(tmp_path: Path, inception: InceptionV3FID, inception_
         np.testing.assert_allclose(z["mu"], feats.mean(0).numpy(), rtol=1e-6, atol=1e-9)
     with pytest.raises(SystemExit):
         commands.main(["stats", str(tmp_path), "-o", str(out), "--preset", "tf2"])
+
+
+def test_metric_conventions_of_the_rows() -> None:
+    """The metric fields state each reference's conventions (read from their 0.4.0 / 0.1.35 code):
+    the default row is fastgan's own defaults, so preset=None changes nothing."""
+    pf, tf, cf = (PRESETS[n] for n in PRESET_NAMES)
+    assert (pf.is_shuffle_seed, pf.kid_rng, pf.kid_seed, pf.kid_draw_first, pf.kid_subset_rule) == (
+        None, "torch", None, "real", "error")
+    assert (tf.is_shuffle_seed, tf.kid_rng, tf.kid_seed, tf.kid_draw_first, tf.kid_subset_rule) == (
+        2020, "numpy", 2020, "fake", "error")
+    assert (cf.is_shuffle_seed, cf.kid_rng, cf.kid_seed, cf.kid_draw_first, cf.kid_subset_rule) == (
+        None, "numpy", None, "fake", "clamp")
+    assert not cf.kid_std and tf.kid_std
+    for p in (pf, tf, cf):
+        assert (p.is_splits, p.kid_subsets, p.kid_subset_size, p.kid_degree, p.kid_gamma, p.kid_coef0) == (
+            10, 100, 1000, 3, None, 1.0)
+        assert (p.pr_k, p.pr_inclusive, p.prdc_k) == (3, True, 5)

@@ -283,3 +283,51 @@ def test_class_with_index_matches_functional_on_large_logits() -> None:
     for i in range(0, 1000, 333):  # shuffled arrival, global indices given
         m.update(logits[perm[i : i + 333]], index=perm[i : i + 333])
     assert m.compute() == pytest.approx(expected, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- presets
+def test_preset_torch_fidelity_shuffles_like_it() -> None:
+    """torch-fidelity: rows permuted by RandomState(2020).permutation(N), then 10 contiguous chunks
+    (oracle: the numpy statement on the permuted rows)."""
+    z = torch.randn(203, 15, generator=torch.Generator().manual_seed(3)) * 3
+    perm = np.random.RandomState(2020).permutation(203)
+    want = numpy_is(softmax64(z)[perm], 10)
+    got = inception_score(z, preset="torch-fidelity")
+    np.testing.assert_allclose(_pair(got), want, rtol=1e-12)
+    # explicit arguments override: order=arange keeps the input order, splits= the count
+    np.testing.assert_allclose(_pair(inception_score(z, order=torch.arange(203), preset="torch-fidelity")),
+                               numpy_is(softmax64(z), 10), rtol=1e-12)
+    np.testing.assert_allclose(_pair(inception_score(z, splits=4, preset="torch-fidelity")),
+                               numpy_is(softmax64(z)[perm], 4), rtol=1e-12)
+    # presets without a shuffle: the input order
+    for preset in (None, "pytorch-fid", "clean-fid"):
+        np.testing.assert_allclose(_pair(inception_score(z, preset=preset)), numpy_is(softmax64(z), 10), rtol=1e-12)
+
+
+def test_preset_class_streams_the_shuffled_splits() -> None:
+    z = torch.randn(157, 12, generator=torch.Generator().manual_seed(4)) * 2
+    want = inception_score(z, preset="torch-fidelity")
+    m = InceptionScore(num_samples=157, preset="torch-fidelity")
+    for a in range(0, 157, 40):
+        m.update(z[a : a + 40])
+    np.testing.assert_allclose(_pair(m.compute()), _pair(want), rtol=1e-12)
+    # out-of-order arrival with explicit indices, in two merged states
+    idx = torch.randperm(157, generator=torch.Generator().manual_seed(0))
+    a, b = InceptionScore(num_samples=157, preset="torch-fidelity"), InceptionScore(num_samples=157,
+                                                                                     preset="torch-fidelity")
+    a.update(z[idx[:70]], index=idx[:70])
+    b.update(z[idx[70:]], index=idx[70:])
+    np.testing.assert_allclose(_pair(a.merge(b).compute()), _pair(want), rtol=1e-12)
+    # state round trip keeps the shuffle; a state without it does not load
+    c = InceptionScore(num_samples=157, preset="torch-fidelity")
+    c.load_state_dict(a.state_dict())
+    assert c.compute() == a.compute()
+    plain = InceptionScore(num_samples=157)
+    with pytest.raises(ValueError, match="shuffle"):
+        plain.load_state_dict(a.state_dict())
+    with pytest.raises(ValueError, match="shuffle"):
+        plain.merge(a)
+    with pytest.raises(ValueError, match="num_samples"):
+        InceptionScore(preset="torch-fidelity")
+    with pytest.raises(ValueError, match="num_samples"):
+        InceptionScore(num_samples=157, preset="torch-fidelity").update(z[:2], index=torch.tensor([0, 157]))

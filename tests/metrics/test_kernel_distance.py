@@ -288,3 +288,98 @@ def test_stats_and_stateful_tol() -> None:
     m.update(x, real=True)
     m.update(y, real=False)
     assert m.compute() == kid(x, y, 4, 30, generator=torch.Generator().manual_seed(0))  # fell back to float64
+
+
+# ----------------------------------------------------------------------------- presets
+def _numpy_rounds(n_real: int, n_fake: int, subsets: int, m: int, draw, fake_first: bool):
+    """Subsets as torch-fidelity / clean-fid draw them, written out: one choice per side and round."""
+    rr, ff = [], []
+    for _ in range(subsets):
+        if fake_first:
+            ff.append(draw(n_fake, m, replace=False))
+            rr.append(draw(n_real, m, replace=False))
+        else:
+            rr.append(draw(n_real, m, replace=False))
+            ff.append(draw(n_fake, m, replace=False))
+    return np.stack(rr), np.stack(ff)
+
+
+def _oracle_kid(x: torch.Tensor, y: torch.Tensor, rr: np.ndarray, ff: np.ndarray) -> tuple[float, float]:
+    v = np.array([numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f]) for r, f in zip(rr, ff)])
+    return float(v.mean()), float(v.std())
+
+
+def test_preset_none_is_unchanged() -> None:
+    x, y = clouds(70, 60, 8, 0.2, seed=11)
+    g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    base = kid(x, y, 6, 25, generator=g())
+    assert kid(x, y, 6, 25, generator=g(), preset="pytorch-fid") == base
+    ir, if_ = kid_subset_indices(70, 60, 6, 25, g())
+    want = _oracle_kid(x, y, ir.numpy(), if_.numpy())
+    np.testing.assert_allclose([base["kid_mean"], base["kid_std"]], want, rtol=1e-12)
+    # seed= is the same as a generator seeded with it (default preset)
+    assert kid(x, y, 6, 25, seed=4) == base
+    # defaults (subsets 100, subset_size 1000) are the preset's
+    with pytest.raises(ValueError, match="subset_size"):
+        kid(x, y)
+
+
+def test_preset_torch_fidelity_rounds_and_values() -> None:
+    x, y = clouds(90, 80, 12, 0.3, seed=12)
+    rr, ff = _numpy_rounds(90, 80, 9, 30, np.random.RandomState(2020).choice, fake_first=True)
+    ir, if_ = kid_subset_indices(90, 80, 9, 30, preset="torch-fidelity")
+    assert np.array_equal(ir.numpy(), rr) and np.array_equal(if_.numpy(), ff)
+    st: dict = {}
+    out = kid(x, y, 9, 30, preset="torch-fidelity", stats=st)
+    np.testing.assert_allclose([out["kid_mean"], out["kid_std"]], _oracle_kid(x, y, rr, ff), rtol=1e-12)
+    assert st["subset_size"] == 30
+    # another seed
+    rr, ff = _numpy_rounds(90, 80, 4, 30, np.random.RandomState(5).choice, fake_first=True)
+    np.testing.assert_allclose(list(kid(x, y, 4, 30, preset="torch-fidelity", seed=5).values()),
+                               _oracle_kid(x, y, rr, ff), rtol=1e-12)
+    # its rule: a subset larger than a sample count is an error (ValueError naming subset_size)
+    with pytest.raises(ValueError, match="subset_size"):
+        kid(x, y, 2, 81, preset="torch-fidelity")
+    # an explicit generator overrides the preset's numpy RNG (torch draws, fake rows first)
+    ir, if_ = kid_subset_indices(90, 80, 3, 30, torch.Generator().manual_seed(1), preset="torch-fidelity")
+    g = torch.Generator().manual_seed(1)
+    want_f = torch.randperm(80, generator=g)[:30]
+    want_r = torch.randperm(90, generator=g)[:30]
+    assert torch.equal(if_[0], want_f) and torch.equal(ir[0], want_r)
+    with pytest.raises(ValueError, match="seed, generator"):
+        kid(x, y, 2, 10, generator=torch.Generator(), seed=1)
+
+
+def test_preset_clean_fid_global_rng_and_clamp() -> None:
+    x, y = clouds(40, 35, 6, 0.2, seed=13)
+    # clamp: m = min(N_real, N_fake, subset_size)
+    np.random.seed(3)
+    rr, ff = _numpy_rounds(40, 35, 5, 35, np.random.choice, fake_first=True)
+    np.random.seed(3)
+    st: dict = {}
+    got = kid(x, y, 5, 1000, preset="clean-fid", stats=st)  # seed=None: numpy's global RNG
+    assert st["subset_size"] == 35
+    after_ours = np.random.randint(1 << 30)
+    np.testing.assert_allclose(list(got.values()), _oracle_kid(x, y, rr, ff), rtol=1e-12)
+    # the global RNG was advanced exactly as clean-fid advances it
+    np.random.seed(3)
+    _numpy_rounds(40, 35, 5, 35, np.random.choice, fake_first=True)
+    assert np.random.randint(1 << 30) == after_ours
+    # seed=s: RandomState(s), identical to the global RNG after np.random.seed(s)
+    assert kid(x, y, 5, 1000, preset="clean-fid", seed=3) == got
+    # defaults: 100 rounds
+    assert kid(x, y, preset="clean-fid", seed=0, stats=st) and st["rounds"].shape == (100,)
+    with pytest.raises(ValueError, match="subset_size"):
+        kid(x[:1], y, 2, 10, preset="clean-fid", seed=0)
+
+
+@pytest.mark.parametrize("preset", ["pytorch-fid", "torch-fidelity", "clean-fid"])
+def test_kid_class_follows_preset(preset: str) -> None:
+    x, y = clouds(50, 45, 6, 0.2, seed=14)
+    m = KID(subsets=4, subset_size=20, preset=preset)
+    m.update(x[:20], real=True)
+    m.update(x[20:], real=True)
+    m.update(y, real=False)
+    seed = 2020
+    assert m.compute() == kid(x, y, 4, 20, preset=preset, seed=seed)
+    assert KID(preset=preset).subsets == 100 and KID(preset=preset).subset_size == 1000

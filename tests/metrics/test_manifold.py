@@ -368,3 +368,21 @@ def test_100k_impls_agree_and_sane():
     member = (d <= r2[:, None]).any(0)
     counts = torch_engine.cross_ball_stats_torch(real, fake[idx], torch.from_numpy(r2), None)["count_y"].numpy()
     np.testing.assert_array_equal(counts > 0, member)
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+@pytest.mark.parametrize("preset", [None, "pytorch-fid", "torch-fidelity", "clean-fid"])
+def test_presets_pin_k_and_ball_rule(preset):
+    """Every preset: precision / recall with k = 3 and <= (torch-fidelity's prc_neighborhood and
+    its <=), PRDC with k = 5 and <=; explicit k / strict override the preset."""
+    real, fake = ADVERSARIAL["grid"](None)
+    assert precision_recall(real, fake, preset=preset) == oracle_prdc(real, fake, 3, None)
+    assert prdc(real, fake, preset=preset) == oracle_prdc(real, fake, 5, 5)
+    assert density_coverage(real, fake, preset=preset) == oracle_prdc(real, fake, None, 5)
+    assert precision_recall(real, fake, k=1, strict=True, preset=preset) == oracle_prdc(real, fake, 1, None, True)
+    m = PRDC(preset=preset)
+    m.update(real, real=True)
+    m.update(fake, real=False)
+    assert m.compute() == oracle_prdc(real, fake, 5, 5) and m.k == 5 and m.strict is False
