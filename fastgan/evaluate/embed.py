@@ -1,0 +1,418 @@
+"""Embed one input once: decode each image once and feed every requested network.
+
+:func:`embed` reads a :class:`~fastgan.evaluate.sources.Source` in batches and runs all
+extractors on each decoded batch (Inception pool3 and its logits come from one forward pass),
+optionally through the resumable chunk cache of :mod:`fastgan.evaluate.cache`, and only over
+this rank's shard of the samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fastgan._checks import check_positive_int
+from fastgan.evaluate.cache import PIPELINE_VERSION, Chunk, FeatureCache, chunk_grid
+from fastgan.evaluate.sampler import module_fingerprint
+from fastgan.evaluate.sources import Source, open_source
+from fastgan.features.extract import _native_input, _stack_resized, _to_images, build_extractor
+from fastgan.features.presets import get_preset
+from fastgan.features.resize import resize_images
+
+__all__ = ["Embedding", "embed", "shard_range", "DEFAULT_CHUNK_ROWS"]
+
+logger = logging.getLogger(__name__)
+
+#: target rows per cache chunk (rounded to a multiple of the batch size)
+DEFAULT_CHUNK_ROWS = 4096
+
+_INCEPTION_NAMES = ("inception", "inceptionv3", "logits")
+
+
+@dataclass
+class Embedding:
+    """What :func:`embed` produced for one input (this rank's rows only).
+
+    Attributes:
+        arrays: ``"inception"`` (Tensor[n, 2048] pool3) with ``"logits"`` (Tensor[n, 1008],
+            fc without bias, from the same forward pass), ``"vgg16"`` (Tensor[n, 4096] fc2),
+            any other extractor by its name; ``{"features": Tensor[n, D]}`` for a features input;
+            empty for statistics. CPU tensors, float32 for fastgan's networks.
+        stats: the :class:`~fastgan.metrics.FeatureStats` of a statistics input, else None.
+        offset: global index of this shard's first sample (``rank * N // world``).
+        n_total: N, the number of samples of the whole input (all ranks, skipped ones included).
+        skipped: ``"path: reason"`` of unreadable files skipped in this shard (``skip_bad``).
+        seconds_network: time spent in the networks' forward passes (CUDA-synchronised).
+        seconds_total: wall time of the call.
+        rows_computed: samples embedded by this call; rows_cached: samples read from the cache.
+        source: :meth:`Source.describe` of the input.
+        cache_dirs: the cache folder of each extractor (empty when not cached).
+    """
+
+    arrays: dict[str, torch.Tensor]
+    stats: Any = None
+    offset: int = 0
+    n_total: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds_network: float = 0.0
+    seconds_total: float = 0.0
+    rows_computed: int = 0
+    rows_cached: int = 0
+    source: dict[str, Any] = field(default_factory=dict)
+    cache_dirs: dict[str, str] = field(default_factory=dict)
+
+
+def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:
+    """The contiguous block ``[rank * n // world, (rank + 1) * n // world)`` of rank ``rank``."""
+    return rank * n // world, (rank + 1) * n // world
+
+
+def _check_shard(shard: Any) -> tuple[int, int]:
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise ValueError(f"shard: expected (rank, world_size), got {shard!r}")
+    rank, world = shard
+    world = check_positive_int(world, "shard world_size")
+    rank = check_positive_int(rank, "shard rank", minimum=0)
+    if rank >= world:
+        raise ValueError(f"shard: rank {rank} must be < world_size {world}")
+    return rank, world
+
+
+def _canonical(name: str) -> str:
+    key = name.lower().replace("-", "").replace("_", "")
+    return "inception" if key in _INCEPTION_NAMES else name
+
+
+class _Net:
+    """One extractor and how to feed it a decoded batch."""
+
+    def __init__(self, name: str, module: Any, device: torch.device, dtype: torch.dtype) -> None:
+        self.name = name
+        self.module = module
+        self.device = device
+        self.dtype = dtype
+        self.native = isinstance(module, nn.Module) and hasattr(module, "preprocess") and hasattr(module, "embed")
+        self.logits = name == "inception" and bool(getattr(module, "has_logits", False)) and hasattr(
+            module, "logits_from_pool3")
+        self.keys = [name] + (["logits"] if self.logits else [])
+        self.resize = getattr(module, "resize", "bilinear")
+        size = getattr(module, "input_size", None)
+        self.size = None if size is None or self.resize == "none" else (int(size), int(size))
+
+    def __call__(self, imgs: Any) -> list[torch.Tensor]:
+        if self.native:
+            x = _native_input(self.module, imgs, self.device, self.dtype)
+            out = self.module.embed(x, with_logits=True) if self.logits else self.module.embed(x)
+        else:  # a plain network on float [0, 1] images at its input size (as extract_features)
+            if isinstance(imgs, list):
+                fl = [_to_images(im[None], "NCHW", self.name, self.dtype, False)[0] for im in imgs]
+                x = _stack_resized(fl, self.size, self.resize)
+            else:
+                x = _to_images(imgs, "NCHW", self.name, self.dtype, False)
+            x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
+            if self.size is not None:
+                x = resize_images(x, self.size, self.resize)
+            out = self.module(x)
+        outs = list(out) if isinstance(out, tuple) else [out]
+        n = len(imgs)
+        for o in outs:
+            if not isinstance(o, torch.Tensor) or o.dim() != 2 or o.shape[0] != n:
+                raise ValueError(
+                    f"extractor {self.name!r}: must return Tensor[B, D] with B={n}, got "
+                    f"{tuple(o.shape) if isinstance(o, torch.Tensor) else type(o).__name__}"
+                )
+        return [o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype)
+                for o in outs]
+
+    def weights_id(self) -> Optional[str]:
+        if not isinstance(self.module, nn.Module):
+            return None
+        if not any(True for _ in self.module.state_dict()):
+            return "none"
+        return module_fingerprint(self.module)
+
+    def key_fields(self, source: Source, preset: str) -> Optional[dict[str, Any]]:
+        wid = self.weights_id()
+        if wid is None or source.fingerprint is None or source.n is None:
+            return None
+        label = source.path.rstrip("/").split("/")[-1] if source.path else source.origin
+        return {
+            "label": label, "source_fingerprint": source.fingerprint, "n": source.n, "extractor": self.name,
+            "network": type(self.module).__qualname__, "resize": self.resize, "preset": preset,
+            "dtype": str(self.dtype).replace("torch.", ""), "weights_sha256": wid, "outputs": self.keys,
+            "pipeline_version": PIPELINE_VERSION,
+        }
+
+
+def _build_nets(
+    extractors: Sequence[str],
+    models: Optional[Mapping[str, Any]],
+    weights: Optional[Mapping[str, Optional[str]]],
+    preset: str,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> list[_Net]:
+    names: list[str] = []
+    for e in extractors:
+        if not isinstance(e, str):
+            raise TypeError(f"extractors: expected names, got {type(e).__name__} (pass modules with models=)")
+        c = _canonical(e)
+        if c not in names:
+            names.append(c)
+    if not names:
+        raise ValueError("extractors: at least one extractor is needed for an images input")
+    given = {(_canonical(k)): v for k, v in (models or {}).items()}
+    weights = {(_canonical(k)): v for k, v in (weights or {}).items()}
+    nets = []
+    for name in names:
+        if name in given:
+            module = given[name]
+            have = getattr(module, "preset", None)
+            if have is not None and get_preset(have).name != preset:
+                raise ValueError(
+                    f"models[{name!r}]: built with preset {get_preset(have).name!r}, not {preset!r}"
+                )
+            if isinstance(module, nn.Module):
+                module = module.to(device).eval()
+        else:
+            module = build_extractor(name, weights=weights.get(name), preset=preset, device=device)
+        nets.append(_Net(name, module, device, dtype))
+    if any(e.lower() == "logits" for e in extractors):
+        if not next(n for n in nets if n.name == "inception").logits:
+            raise ValueError("extractors: 'logits' needs an Inception network with its fc layer (the TF FID weights)")
+    return nets
+
+
+def _bar(enabled: Optional[bool], total: Optional[int], desc: str) -> tqdm:
+    on = sys.stderr.isatty() if enabled is None else bool(enabled)
+    return tqdm(total=total, desc=desc, unit="img", disable=not on, dynamic_ncols=True)
+
+
+def embed(
+    source: Any,
+    *,
+    extractors: Sequence[str] = ("inception",),
+    preset: Optional[str] = None,
+    weights: Optional[Mapping[str, Optional[str]]] = None,
+    batch_size: int = 50,
+    num_workers: int = 0,
+    device: Optional[torch.device | str] = None,
+    cache_dir: Optional[str] = None,
+    progress: Optional[bool] = None,
+    shard: tuple[int, int] = (0, 1),
+    models: Optional[Mapping[str, Any]] = None,
+    chunk_rows: Optional[int] = None,
+    name: str = "input",
+) -> Embedding:
+    """Embed an input once with every requested network (this rank's shard only).
+
+    Args:
+        source: a :class:`~fastgan.evaluate.sources.Source`, or anything
+            :func:`~fastgan.evaluate.sources.open_source` accepts (opened with ``name``).
+        extractors: network names: ``"inception"`` (gives ``"inception"`` pool3 and ``"logits"``
+            in one pass), ``"vgg16"``, or any name :func:`fastgan.features.build_extractor` knows.
+        preset: image pipeline of a reference (:mod:`fastgan.features.presets`; None: default).
+        weights: weights file per extractor name (None: the network's default lookup).
+        batch_size: images per forward pass. Batches follow the global grid of the sample order
+            (``[k * batch_size, (k + 1) * batch_size)``), as :func:`fastgan.features.extract_features`.
+        num_workers: DataLoader worker processes decoding image files (0: in this process).
+        device: where the networks run (default: CUDA when available, else CPU). Decoded
+            batches are pinned for CUDA.
+        cache_dir: cache extracted features there (:mod:`fastgan.evaluate.cache`): chunks of
+            rows written atomically; an interrupted run resumes from its completed chunks. Inputs
+            without a fingerprint (a user DataLoader, a non-module generator) are not cached.
+        progress: progress bar on stderr with rate and ETA (None: only when stderr is a terminal).
+        shard: ``(rank, world_size)``: embed only ``[rank * N // world, (rank + 1) * N // world)``;
+            concatenating the ranks' rows in rank order gives the single-process rows.
+        models: already built networks by extractor name (used instead of building them; e.g.
+            to share one network between the real and the fake side).
+        chunk_rows: rows per cache chunk (rounded up to a multiple of ``batch_size``; default
+            about :data:`DEFAULT_CHUNK_ROWS`).
+        name: the input's name in messages when ``source`` is not a Source yet.
+
+    Returns:
+        :class:`Embedding`. For a features input, ``arrays == {"features": rows of the shard}``;
+        for statistics, ``stats`` is set and ``arrays`` is empty (statistics are not sharded:
+        every rank gets them, with ``offset = 0``).
+
+    Raises:
+        ValueError: unknown extractor, unreadable image (named), a network returning the wrong
+            shape, an input of unknown length with ``world_size > 1``, no readable image.
+
+    Matches: :func:`fastgan.features.extract_features` bit for bit (same decode, same batches,
+    same network calls) for every extractor; Inception pool3 + logits as torch-fidelity's
+    single forward pass.
+
+    >>> emb = embed(torch.zeros(4, 8), name="real")  # features pass through
+    >>> emb.arrays["features"].shape
+    torch.Size([4, 8])
+    """
+    t0 = time.perf_counter()
+    batch_size = check_positive_int(batch_size, "batch_size")
+    num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
+    rank, world = _check_shard(shard)
+    src = source if isinstance(source, Source) else open_source(source, name=name)
+    if src.kind == "stats":
+        return Embedding(arrays={}, stats=src.stats, offset=0, n_total=int(src.n or 0), source=src.describe(),
+                         seconds_total=time.perf_counter() - t0)
+    if src.kind == "features":
+        assert src.features is not None
+        lo, hi = shard_range(src.features.shape[0], rank, world)
+        return Embedding(arrays={"features": src.features[lo:hi]}, offset=lo, n_total=int(src.features.shape[0]),
+                         source=src.describe(), seconds_total=time.perf_counter() - t0)
+
+    preset_name = get_preset(preset).name
+    dtype = get_preset(preset).dtype
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    nets = _build_nets(extractors, models, weights, preset_name, dev, dtype)
+    if src.n is None and world > 1:
+        raise ValueError(
+            f"shard: {src.name} has no known length (an iterable without len), so it cannot be split across "
+            f"{world} ranks; pass a DataLoader over a sized dataset"
+        )
+    lo, hi = shard_range(src.n, rank, world) if src.n is not None else (0, None)
+    pin = dev.type == "cuda"
+    out = Embedding(arrays={}, offset=lo, n_total=int(src.n or 0), source=src.describe())
+    out.skipped.extend(src.skipped if rank == 0 else [])
+    timer = _Timer(dev)
+    was_training = [(n, n.module.training) for n in nets if isinstance(n.module, nn.Module)]
+    for n, _ in was_training:
+        n.module.eval()
+
+    def compute(a: int, b: Optional[int], todo: list[_Net], bar: tqdm) -> Chunk:
+        """Rows of samples [a, b) for the networks ``todo`` (one decode of each batch)."""
+        parts: dict[str, list[torch.Tensor]] = {k: [] for n in todo for k in n.keys}
+        valid: list[np.ndarray] = []
+        skipped: list[str] = []
+        stop_seen = a
+        for batch in src.batches(a, b, batch_size=batch_size, num_workers=num_workers, pin_memory=pin):
+            mask = np.ones(batch.stop - batch.start, dtype=np.bool_)
+            for i, msg in batch.bad:
+                mask[i - batch.start] = False
+                skipped.append(msg)
+            if len(batch):
+                with timer:
+                    for net in todo:
+                        for k, o in zip(net.keys, net(batch.images)):
+                            parts[k].append(o)
+            valid.append(mask)
+            stop_seen = batch.stop
+            out.rows_computed += batch.stop - batch.start
+            bar.update(batch.stop - batch.start)
+        arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
+        return Chunk(a, stop_seen, arrays, np.concatenate(valid) if valid else np.zeros(0, np.bool_), skipped)
+
+    try:
+        with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo,
+                                          f"{src.name}: {'+'.join(n.name for n in nets)}") as bar:
+            caches: dict[str, FeatureCache] = {}
+            if cache_dir is not None and src.n is not None:
+                for net in nets:
+                    fields = net.key_fields(src, preset_name)
+                    if fields is not None:
+                        caches[net.name] = FeatureCache(cache_dir, fields)
+                if not caches:
+                    logger.info("embed: %s is not cached (no content fingerprint)", src.name)
+            out.cache_dirs = {k: str(c.dir) for k, c in caches.items()}
+            if caches and hi is not None:
+                crows = chunk_rows if chunk_rows is not None else DEFAULT_CHUNK_ROWS
+                crows = batch_size * math.ceil(check_positive_int(crows, "chunk_rows") / batch_size)
+                assert src.n is not None
+                pieces = [g for g in chunk_grid(src.n, crows) if g[1] > lo and g[0] < hi]
+                chunks = [_cached_chunk(a, b, nets, caches, batch_size, compute, bar, out) for a, b in pieces]
+                for c in caches.values():
+                    c.write_manifest(src.n, crows, batch_size, {"source": src.describe()})
+            else:
+                chunks = [compute(lo, hi, nets, bar)]
+    finally:
+        for n, training in was_training:
+            n.module.train(training)
+    _assemble(out, chunks, nets, lo, hi)
+    if not any(v.shape[0] for v in out.arrays.values()) and (hi is None or hi > lo):
+        raise ValueError(f"{src.name}: no readable images (all {len(out.skipped)} skipped)" if out.skipped
+                         else f"{src.name}: no images were found in the input")
+    if hi is None:
+        out.n_total = sum(int(c.valid.shape[0]) for c in chunks)
+    out.seconds_network = timer.total
+    out.seconds_total = time.perf_counter() - t0
+    return out
+
+
+def _cached_chunk(
+    a: int, b: int, nets: list[_Net], caches: dict[str, FeatureCache], batch_size: int,
+    compute: Callable[..., Chunk], bar: tqdm, out: Embedding,
+) -> Chunk:
+    """Chunk [a, b) for every network: reuse the cached ones, compute the rest in one decode."""
+    have: dict[str, Chunk] = {}
+    for net in nets:
+        c = caches.get(net.name)
+        got = c.load(a, b, batch_size) if c is not None else None
+        if got is not None:
+            have[net.name] = got
+    todo = [n for n in nets if n.name not in have]
+    if not todo:
+        out.rows_cached += b - a
+        bar.update(b - a)
+        first = next(iter(have.values()))
+        arrays = {k: v for ch in have.values() for k, v in ch.arrays.items()}
+        return Chunk(a, b, arrays, first.valid, first.skipped)
+    fresh = compute(a, b, todo, bar)
+    for net in todo:
+        if net.name in caches:
+            caches[net.name].save(Chunk(a, b, {k: fresh.arrays[k] for k in net.keys}, fresh.valid, fresh.skipped),
+                                  batch_size)
+    for ch in have.values():
+        if not np.array_equal(ch.valid, fresh.valid):
+            raise RuntimeError(
+                f"feature cache: the cached chunk [{a}, {b}) marks other samples unreadable than this run "
+                "(did the files change without changing size or mtime?); clear the cache folder"
+            )
+        fresh.arrays.update(ch.arrays)
+    return fresh
+
+
+def _assemble(out: Embedding, chunks: list[Chunk], nets: list[_Net], lo: int, hi: Optional[int]) -> None:
+    """Cut the shard [lo, hi) out of the (possibly larger) chunks and concatenate."""
+    keys = [k for n in nets for k in n.keys]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for ch in chunks:
+        a = max(lo, ch.start) - ch.start
+        b = (min(hi, ch.stop) if hi is not None else ch.stop) - ch.start
+        r0, r1 = int(ch.valid[:a].sum()), int(ch.valid[:b].sum())
+        for k in keys:
+            parts[k].append(ch.arrays[k][r0:r1])
+        if ch.skipped:
+            bad = np.flatnonzero(~ch.valid)
+            # skipped[] lists the chunk's bad samples in index order
+            out.skipped.extend(m for i, m in zip(bad, ch.skipped) if a <= i < b)
+    out.arrays = {k: torch.from_numpy(np.ascontiguousarray(np.concatenate([p for p in v if p.size] or v)))
+                  for k, v in parts.items()}
+
+
+class _Timer:
+    """Accumulated wall time of the ``with`` blocks (CUDA-synchronised)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.total = 0.0
+        self._t = 0.0
+
+    def __enter__(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self._t = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.total += time.perf_counter() - self._t
+

@@ -1,0 +1,286 @@
+"""Sampling a generator on the fly: uint8 image batches, deterministic per sample index.
+
+:class:`Sampler` turns a generator network into an input of :func:`fastgan.evaluate.embed.embed`
+(and of ``fastgan.evaluate``): images are produced batch by batch and embedded straight away;
+nothing is written to disk.
+
+Determinism: the latent of sample ``i`` is drawn from its own ``torch.Generator`` seeded with a
+hash of ``(seed, i)``, so sample ``i`` is the same whatever the batch size, the number of ranks
+the samples are sharded over, or the order the batches are produced in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+from torch import nn
+
+from fastgan._checks import check_positive_int
+
+__all__ = ["Sampler", "sample_seed", "to_uint8_images", "module_fingerprint"]
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The 63-bit generator seed of sample ``index`` (sha256 of ``"seed:index"``)."""
+    digest = hashlib.sha256(f"{int(seed)}:{int(index)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    t = t.detach().cpu().contiguous().reshape(-1)
+    return t.view(torch.uint8).numpy().tobytes()
+
+
+def module_fingerprint(*modules: Any) -> Optional[str]:
+    """sha256 over the state dicts (names, dtypes, shapes, bytes) of ``modules``; None when one is
+    not an ``nn.Module`` (a plain function cannot be identified by its content)."""
+    h = hashlib.sha256()
+    for m in modules:
+        if m is None:
+            h.update(b"none")
+            continue
+        if not isinstance(m, nn.Module):
+            return None
+        h.update(type(m).__qualname__.encode())
+        for k, v in sorted(m.state_dict().items()):
+            if isinstance(v, torch.Tensor):
+                h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+                h.update(_tensor_bytes(v))
+    return h.hexdigest()
+
+
+def to_uint8_images(x: torch.Tensor, output_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """Float images in ``output_range`` -> uint8, ``floor((x - lo) * 255 / (hi - lo) + 0.5)`` clamped to 0..255.
+
+    For ``(-1, 1)`` this is exactly ``(x * 127.5 + 128).clamp(0, 255).to(torch.uint8)``.
+
+    Matches: StyleGAN2-ADA / StyleGAN3 ``metric_utils`` (generator output -> uint8 before the
+    feature network).
+    """
+    lo, hi = float(output_range[0]), float(output_range[1])
+    scale = 255.0 / (hi - lo)
+    return (x * scale + (0.5 - lo * scale)).clamp_(0, 255).to(torch.uint8)
+
+
+class Sampler:
+    """Images from a generator, in uint8 batches [B, 3, H, W], drawn on the fly.
+
+    Args:
+        G: the generator: in ``mode="z"`` a callable ``z (Tensor[B, z_dim]) -> images
+            (Tensor[B, C, H, W])`` with C = 3 (or 1, repeated); in ``mode="w"`` its
+            ``synthesis`` (or ``G`` itself when it has none) maps w to images.
+        z_dim: latent size.
+        n: number of samples.
+        seed: sample ``i`` uses the generator seed :func:`sample_seed` ``(seed, i)``.
+        truncation: ``mode="z"``: threshold psi of the truncated normal (every coordinate
+            conditioned on ``|z| <= psi``, :func:`fastgan.truncation.truncated_normal`);
+            ``mode="w"``: psi of ``w' = w_avg + psi (w - w_avg)``
+            (:func:`fastgan.truncation.psi_truncation`). None: no truncation (plain N(0, I);
+            psi = 1 in w space).
+        mode: ``"z"`` or ``"w"``.
+        batch_size: samples per call of G.
+        device: where z is fed to G (default: G's first parameter's device, else CPU).
+            Latents are always drawn on the CPU (the same z on any device).
+        output_range: value range of G's float output (StyleGAN: (-1, 1)); uint8 outputs are
+            taken as they are.
+        w_avg (Tensor[D] or Tensor[L, D]): centre of w for ``mode="w"`` (default: the mapping's
+            ``w_avg`` attribute, else estimated with :func:`fastgan.truncation.estimate_w_avg`
+            from ``w_avg_samples`` latents seeded by ``seed``).
+        mapping: ``z -> w`` for ``mode="w"`` (default: ``G.mapping``).
+        w_avg_samples: latents for the w_avg estimate.
+
+    ``len(sampler)`` is the number of batches (as for a DataLoader); ``sampler.n`` the number of
+    samples. Iteration yields uint8 Tensor[B, 3, H, W] on ``device``.
+
+    Matches: StyleGAN2-ADA / StyleGAN3 metric sampling (z ~ N(0, I), ``truncation_psi`` in w
+    space, ``x * 127.5 + 128`` clamped to uint8); BigGAN-style threshold truncation in z space.
+
+    >>> G = lambda z: torch.tanh(z[:, :12].reshape(-1, 3, 2, 2))
+    >>> s = Sampler(G, z_dim=16, n=5, batch_size=2)
+    >>> [tuple(b.shape) for b in s]
+    [(2, 3, 2, 2), (2, 3, 2, 2), (1, 3, 2, 2)]
+    """
+
+    def __init__(
+        self,
+        G: Callable[..., torch.Tensor],
+        z_dim: int,
+        n: int = 50_000,
+        *,
+        seed: int = 0,
+        truncation: Optional[float] = None,
+        mode: str = "z",
+        batch_size: int = 64,
+        device: Optional[torch.device | str] = None,
+        output_range: tuple[float, float] = (-1.0, 1.0),
+        w_avg: Optional[torch.Tensor] = None,
+        mapping: Optional[Callable[..., torch.Tensor]] = None,
+        w_avg_samples: int = 100_000,
+    ) -> None:
+        if not callable(G):
+            raise TypeError(f"G: expected a callable generator, got {type(G).__name__}")
+        self.G = G
+        self.z_dim = check_positive_int(z_dim, "z_dim")
+        self.n = check_positive_int(n, "n")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+        self.seed = int(seed)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        if mode not in ("z", "w"):
+            raise ValueError(f"mode: must be 'z' or 'w', got {mode!r}")
+        self.mode = mode
+        if truncation is not None:
+            if isinstance(truncation, bool) or not isinstance(truncation, numbers.Real) or math.isnan(truncation):
+                raise ValueError(f"truncation: must be a real number or None, got {truncation!r}")
+            truncation = float(truncation)
+            if mode == "z" and truncation <= 0:
+                raise ValueError(f"truncation: the z-space threshold must be > 0, got {truncation}")
+            if mode == "w" and not math.isfinite(truncation):
+                raise ValueError(f"truncation: psi must be finite in w space, got {truncation}")
+        self.truncation = truncation
+        if (
+            len(output_range) != 2
+            or not all(math.isfinite(float(v)) for v in output_range)
+            or float(output_range[1]) <= float(output_range[0])
+        ):
+            raise ValueError(f"output_range: expected (low, high) with low < high, got {output_range!r}")
+        self.output_range = (float(output_range[0]), float(output_range[1]))
+        if device is None:
+            p = next(iter(G.parameters()), None) if isinstance(G, nn.Module) else None
+            device = p.device if p is not None else torch.device("cpu")
+        self.device = torch.device(device)
+        self.mapping: Optional[Callable[..., torch.Tensor]] = None
+        self.synthesis: Callable[..., torch.Tensor] = G
+        self.w_avg: Optional[torch.Tensor] = None
+        if mode == "w":
+            mapping = mapping if mapping is not None else getattr(G, "mapping", None)
+            if mapping is None or not callable(mapping):
+                raise ValueError("mapping: mode='w' needs a z -> w mapping (pass mapping= or give G a .mapping)")
+            self.mapping = mapping
+            self.synthesis = getattr(G, "synthesis", G)
+            if w_avg is None:
+                w_avg = getattr(mapping, "w_avg", None)
+            if w_avg is None and self.truncation is not None and self.truncation != 1.0:
+                from fastgan.truncation import estimate_w_avg
+
+                gen = torch.Generator(device=self.device.type).manual_seed(sample_seed(self.seed, -1))
+                w_avg = estimate_w_avg(mapping, n=w_avg_samples, z_dim=self.z_dim, generator=gen, device=self.device)
+            if w_avg is not None and not isinstance(w_avg, torch.Tensor):
+                raise TypeError(f"w_avg: expected a Tensor, got {type(w_avg).__name__}")
+            self.w_avg = w_avg.detach() if w_avg is not None else None
+        elif w_avg is not None or mapping is not None:
+            raise ValueError("w_avg / mapping: only used with mode='w'")
+        self._fingerprint: Optional[str] = None
+        self._fingerprint_done = False
+
+    # -- sizes --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __repr__(self) -> str:
+        return (
+            f"Sampler(n={self.n}, z_dim={self.z_dim}, seed={self.seed}, mode={self.mode!r}, "
+            f"truncation={self.truncation}, batch_size={self.batch_size}, device={str(self.device)!r})"
+        )
+
+    # -- sampling -----------------------------------------------------------------------------
+    def latents(self, start: int, stop: int) -> torch.Tensor:
+        """z of samples ``start .. stop - 1``: Tensor[stop - start, z_dim] float32 on the CPU."""
+        if not 0 <= start <= stop <= self.n:
+            raise ValueError(f"start, stop: need 0 <= start <= stop <= n={self.n}, got {start}, {stop}")
+        rows = []
+        thr = self.truncation if self.mode == "z" and self.truncation is not None else None
+        if thr is not None:
+            from fastgan.truncation import truncated_normal
+        for i in range(start, stop):
+            g = torch.Generator().manual_seed(sample_seed(self.seed, i))
+            if thr is None:
+                rows.append(torch.randn(self.z_dim, generator=g))
+            else:
+                rows.append(truncated_normal((self.z_dim,), thr, generator=g))
+        return torch.stack(rows) if rows else torch.empty(0, self.z_dim)
+
+    @torch.no_grad()
+    def generate(self, start: int, stop: int) -> torch.Tensor:
+        """Samples ``start .. stop - 1`` as uint8 Tensor[stop - start, 3, H, W] on ``device``
+        (one call of G; ``start`` need not be a multiple of ``batch_size``)."""
+        z = self.latents(start, stop).to(self.device)
+        where = f"batch {start // self.batch_size} (samples {start}..{stop - 1})"
+        if self.mode == "w":
+            assert self.mapping is not None
+            w = self.mapping(z)
+            if not isinstance(w, torch.Tensor) or w.dim() not in (2, 3) or w.shape[0] != z.shape[0]:
+                raise ValueError(
+                    f"mapping: {where}: expected w of shape [B, D] or [B, L, D] with B={z.shape[0]}, got "
+                    f"{tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__}"
+                )
+            if self.truncation is not None and self.truncation != 1.0:
+                from fastgan.truncation import psi_truncation
+
+                assert self.w_avg is not None
+                w = psi_truncation(w, self.w_avg, self.truncation)
+            x = self.synthesis(w)
+        else:
+            x = self.G(z)
+        return self._check_output(x, start, stop, where)
+
+    def _check_output(self, x: Any, start: int, stop: int, where: str) -> torch.Tensor:
+        b = stop - start
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"G: {where}: expected a Tensor [B, 3, H, W], got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[0] != b or x.shape[1] not in (1, 3):
+            raise ValueError(
+                f"G: {where}: expected images of shape [{b}, 3, H, W] (or 1 channel), got {tuple(x.shape)}"
+            )
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.dtype == torch.uint8:
+            return x.contiguous()
+        if not x.is_floating_point():
+            raise ValueError(f"G: {where}: expected float or uint8 images, got {x.dtype}")
+        finite = torch.isfinite(x)
+        if not bool(finite.all()):
+            bad = (~finite).flatten(1).any(1).nonzero().flatten()
+            raise ValueError(
+                f"G: {where}: output contains NaN/Inf in {bad.numel()} sample(s), first at sample "
+                f"{start + int(bad[0])}"
+            )
+        return to_uint8_images(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, self.output_range)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for start in range(0, self.n, self.batch_size):
+            yield self.generate(start, min(start + self.batch_size, self.n))
+
+    # -- identity -----------------------------------------------------------------------------
+    def _args(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "z_dim": self.z_dim, "seed": self.seed, "mode": self.mode,
+            "truncation": self.truncation, "output_range": list(self.output_range),
+            "seed_rule": "sha256(seed:index)[:8]",
+        }
+
+    @property
+    def fingerprint(self) -> Optional[str]:
+        """sha256 over G's (and the mapping's) state dict bytes, w_avg and the sampling
+        arguments; None when G is not an ``nn.Module`` (its content cannot be hashed)."""
+        if not self._fingerprint_done:
+            mods = [self.G] + ([self.mapping] if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
+                               else [])
+            weights = module_fingerprint(*mods)
+            if weights is not None:
+                h = hashlib.sha256(weights.encode())
+                h.update(json.dumps(self._args(), sort_keys=True).encode())
+                if self.w_avg is not None:
+                    h.update(_tensor_bytes(self.w_avg))
+                self._fingerprint = h.hexdigest()
+            self._fingerprint_done = True
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable summary (sampling arguments and fingerprint)."""
+        return {"type": "Sampler", "generator": type(self.G).__name__, **self._args(), "fingerprint": self.fingerprint}
