@@ -10,6 +10,8 @@ Pure functions (features -> statistics -> value) with thin stateful classes on t
   :func:`density_coverage`, :func:`realism_score` (module :mod:`fastgan.metrics.manifold`)
 * Inception Score: :func:`inception_score` (module :mod:`fastgan.metrics.inception`)
 * KID: :func:`kid` (module :mod:`fastgan.metrics.kernel_distance`)
+* TopP&R: :func:`top_precision_recall`, :class:`TopPrecisionRecall`
+  (module :mod:`fastgan.metrics.topological`)
 
 Every stateful class (:class:`FID`, :class:`KID`, :class:`InceptionScore`, :class:`PRDC`)
 implements one protocol, :class:`Metric` (module :mod:`fastgan.metrics._base`):
@@ -91,6 +93,11 @@ _EXPORTS: dict[str, str] = {
     "PPrecisionRecall": "probabilistic",
     "KEY_P_PRECISION": "probabilistic",
     "KEY_P_RECALL": "probabilistic",
+    # topological.py: TopP&R
+    "top_precision_recall": "topological",
+    "TopPrecisionRecall": "topological",
+    "KEY_TOP_PRECISION": "topological",
+    "KEY_TOP_RECALL": "topological",
 }
 
 __all__ = sorted(_EXPORTS)
