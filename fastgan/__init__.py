@@ -6,6 +6,9 @@ Capabilities (each with a pure-torch reference beside the compiled kernels):
 * FID: streaming float64 statistics and an exact Frechet distance (:mod:`fastgan.metrics`)
 * precision / recall / density / coverage / realism with exact k-NN
 * Inception Score, KID, feature extractors, the truncation trick
+* ``fastgan.evaluate(real, fake, metrics=...)``: every metric from one embedding pass per input
+  (image folders, arrays, data loaders, statistics, or a generator via ``fastgan.Sampler``),
+  sharded across ``torch.distributed`` ranks; ``fastgan eval`` on the command line
 
 ``fastgan.backends()`` reports which native kernels are available.
 """
@@ -17,9 +20,12 @@ from fastgan._dispatch import FastganFallbackWarning
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "backends", "FastganFallbackWarning"]
+__all__ = ["__version__", "backends", "FastganFallbackWarning", "evaluate", "EvalResult", "Sampler"]
 
-_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli"}
+# ``evaluate`` is a package whose module object is callable: ``fastgan.evaluate(real, fake)``
+_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli", "evaluate"}
+#: names re-exported lazily from a submodule
+_EXPORTS = {"EvalResult": "fastgan.evaluate.api", "Sampler": "fastgan.evaluate.sampler"}
 
 
 def __getattr__(name: str) -> object:
@@ -28,4 +34,8 @@ def __getattr__(name: str) -> object:
         import importlib
 
         return importlib.import_module(f"fastgan.{name}")
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'fastgan' has no attribute {name!r}")

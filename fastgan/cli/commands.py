@@ -6,27 +6,19 @@ import argparse
 import json
 import os
 import sys
-import time
 from typing import Any, Optional, Sequence
 
 from fastgan._info import backends, format_backends
 from fastgan.cli.table import format_table
 
-__all__ = ["build_parser", "main", "METRICS", "DEFAULT_METRICS", "UsageError"]
+__all__ = ["build_parser", "main", "UsageError"]
 
-#: metric name -> what it needs ("stats": statistics or features; "features": per-sample features of
-#: both sets; "logits": classifier logits of the fake samples)
-METRICS: dict[str, str] = {
-    "fid": "stats",
-    "kid": "features",
-    "prdc": "features",
-    "pr": "features",
-    "is": "logits",
-}
-DEFAULT_METRICS = ("fid", "kid", "prdc")
-#: names of fastgan.features.presets.PRESETS (spelled out so that ``--help`` does not import the networks)
+#: names of fastgan.features.presets.PRESETS and of fastgan.evaluate.METRICS (spelled out so that
+#: ``--help`` imports neither torch nor the networks; a test checks both against their tables)
 PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
 DEFAULT_PRESET = "pytorch-fid"
+METRIC_NAMES = ("fid", "kid", "prdc", "pr", "is", "fd", "cmmd", "vendi", "sliced_wasserstein",
+                "p_precision_recall", "top_pr")
 
 
 class UsageError(ValueError):
@@ -89,161 +81,123 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- eval
-def _parse_metrics(spec: Optional[str]) -> tuple[list[str], bool]:
-    """Returns (metric names in order, whether the user named them explicitly)."""
-    if spec is None:
-        return list(DEFAULT_METRICS), False
-    names: list[str] = []
-    for raw in spec.split(","):
-        name = raw.strip().lower()
-        if not name:
-            continue
-        if name == "all":
-            names.extend(m for m in METRICS if m != "is" and m not in names)
-            continue
-        if name not in METRICS:
-            raise UsageError(f"--metrics: unknown metric {name!r}; choose from {', '.join(METRICS)} (or 'all')")
-        if name not in names:
-            names.append(name)
-    if not names:
-        raise UsageError("--metrics: no metric named")
-    return names, True
+def _weights_arg(values: Optional[list[str]]) -> Any:
+    """``--weights PATH`` (the feature network's) or ``--weights NAME=PATH`` (repeatable)."""
+    if not values:
+        return None
+    named = [v for v in values if "=" in v and not os.path.exists(v)]
+    if not named:
+        if len(values) > 1:
+            raise UsageError("--weights: give one PATH, or NAME=PATH once per network")
+        return values[0]
+    if len(named) != len(values):
+        raise UsageError("--weights: do not mix PATH and NAME=PATH")
+    out: dict[str, str] = {}
+    for v in named:
+        key, path = v.split("=", 1)
+        out[key.strip()] = path
+    return out
 
 
-def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Load both sides, compute the requested metrics; returns the JSON report."""
+def _init_distributed(args: argparse.Namespace) -> tuple[bool, int, Optional[str]]:
+    """Under ``torchrun`` (RANK / WORLD_SIZE set): initialise the process group.
+
+    Returns (whether this call initialised it, rank, device for this rank). gloo on the CPU,
+    nccl when ``--device`` is CUDA (each rank then uses ``cuda:LOCAL_RANK``).
+    """
+    device = args.device
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return False, 0, device
     import torch
-    from tqdm import tqdm
+    import torch.distributed as dist
 
-    import fastgan.metrics as fm
-
-    names, explicit = _parse_metrics(args.metrics)
-    need_logits = "is" in names and args.logits is None
-    real = _load(args.real, args)
-    fake = _load(args.fake, args, want_logits=need_logits)
-    if real.dim != fake.dim:
-        raise UsageError(
-            f"feature dimensions differ: --real {args.real} has D={real.dim}, --fake {args.fake} has D={fake.dim}"
-        )
-    notes: list[str] = []
-    stats_inputs = [f"{flag} {src.path}" for flag, src in (("--real", real), ("--fake", fake)) if src.kind == "stats"]
-    if stats_inputs:
-        impossible = [m for m in names if METRICS[m] == "features"]
-        if impossible and explicit:
-            raise UsageError(
-                f"{' and '.join(stats_inputs)}: a statistics file (mu, sigma) supports only fid; "
-                f"{', '.join(impossible)} {'needs' if len(impossible) == 1 else 'need'} per-sample features "
-                "(pass .npy/.pt features or an image folder)"
-            )
-        if impossible:
-            notes.append(f"only fid computed: {' and '.join(stats_inputs)} holds statistics, not per-sample features")
-        names = [m for m in names if METRICS[m] != "features"]
-
-    logits = None
-    if "is" in names:
-        if args.logits is not None:
-            from fastgan.cli.io import load_features_file
-
-            lsrc = load_features_file(args.logits)
-            if lsrc.features is None:
-                raise UsageError(f"--logits {args.logits}: expected classifier logits [N, C], got a statistics file")
-            logits = lsrc.features
-        elif fake.logits is not None:
-            logits = fake.logits
-        else:
-            raise UsageError(
-                "metric 'is' needs classifier logits of the fake samples: pass --logits FILE ([N, C]) "
-                "or a fake image folder with --extractor inception"
-            )
-
-    device = torch.device(args.device)
-
-    def on_device(t: Any) -> Any:
-        return t.to(device) if t is not None else None
-
-    def side(src: Any) -> Any:
-        """What fid() takes for one side: features or FeatureStats (CPU), or (mu, sigma) on the device."""
-        if src.features is not None:
-            return on_device(src.features)
-        if device.type == "cpu":
-            return src.stats
-        return src.stats.mean.to(device), src.stats.cov.to(device)
-
-    results: dict[str, Any] = {}
-    timings: dict[str, float] = {}
-    enabled = sys.stderr.isatty() if _progress_flag(args) is None else False
-    with tqdm(total=len(names), desc="metrics", unit="metric", disable=not enabled) as bar:
-        for name in names:
-            bar.set_postfix_str(name)
-            t0 = time.perf_counter()
-            if name == "fid":
-                results["fid"] = float(fm.fid(side(real), side(fake)))
-            elif name == "kid":
-                n_min = min(real.features.shape[0], fake.features.shape[0])
-                subset_size = args.kid_subset_size
-                if subset_size > n_min:
-                    notes.append(f"kid subset size reduced from {subset_size} to {n_min} (the smaller sample count)")
-                    subset_size = n_min
-                gen = torch.Generator().manual_seed(args.seed)  # KID draws its subsets on the CPU
-                out = fm.kid(on_device(real.features), on_device(fake.features),
-                             subsets=args.kid_subsets, subset_size=subset_size, generator=gen)
-                results.update({key: float(out[key]) for key in ("kid_mean", "kid_std")})
-            elif name == "prdc":
-                k = args.k if args.k is not None else 5
-                out = fm.prdc(on_device(real.features), on_device(fake.features), k=k)
-                results.update({key: float(out[key]) for key in ("precision", "recall", "density", "coverage")})
-                results["prdc_k"] = k
-            elif name == "pr":
-                k = args.k if args.k is not None else 3
-                out = fm.precision_recall(on_device(real.features), on_device(fake.features), k=k)
-                results["pr_precision"] = float(out["precision"])
-                results["pr_recall"] = float(out["recall"])
-                results["pr_k"] = k
-            elif name == "is":
-                out = fm.inception_score(on_device(logits), splits=args.splits)
-                results.update({key: float(out[key]) for key in ("is_mean", "is_std")})
-            timings[name] = time.perf_counter() - t0
-            bar.update(1)
-    return {
-        "real": real.describe(),
-        "fake": fake.describe(),
-        "metrics": results,
-        "seconds": {k: round(v, 4) for k, v in timings.items()},
-        "notes": notes,
-    }
+    if dist.is_initialized():
+        return False, int(dist.get_rank()), device
+    cuda = device is not None and device.startswith("cuda")
+    if cuda:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return True, int(dist.get_rank()), device
 
 
-#: table rows of ``fastgan eval``: (result key, label, std key, metric it belongs to)
-_ROWS = (
-    ("fid", "FID", None, "fid"),
-    ("kid_mean", "KID", "kid_std", "kid"),
-    ("precision", "precision (k={prdc_k})", None, "prdc"),
-    ("recall", "recall (k={prdc_k})", None, "prdc"),
-    ("density", "density (k={prdc_k})", None, "prdc"),
-    ("coverage", "coverage (k={prdc_k})", None, "prdc"),
-    ("pr_precision", "precision (k={pr_k})", None, "pr"),
-    ("pr_recall", "recall (k={pr_k})", None, "pr"),
-    ("is_mean", "Inception Score", "is_std", "is"),
-)
+def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
+    """``fastgan eval``'s arguments -> :func:`fastgan.evaluate.evaluate`."""
+    from fastgan.evaluate.api import evaluate
+    from fastgan.evaluate.registry import DEFAULT_METRICS, parse_metrics
+
+    metrics = DEFAULT_METRICS if args.metrics is None else parse_metrics(args.metrics, arg="--metrics")
+    return evaluate(
+        args.real, args.fake, metrics=metrics, extractor=args.extractor, preset=args.preset,
+        cache_dir=args.cache, device=device, batch_size=args.batch_size, num_workers=args.num_workers,
+        weights=_weights_arg(args.weights), k=args.k, kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size, splits=args.splits, seed=args.seed, skip_bad=args.skip_bad,
+        progress=_progress_flag(args), logits=args.logits,
+    )
+
+
+def _label(key: str, info: dict[str, Any]) -> tuple[str, Optional[str]]:
+    """Table label and std key of a result key."""
+    from fastgan.evaluate.registry import METRICS
+
+    opts = info.get("options", {})
+    labels = {"fid": "FID", "kid_mean": "KID", "is_mean": "Inception Score", "fd": "FD", "cmmd": "CMMD",
+              "vendi": "Vendi", "sliced_wasserstein": "sliced Wasserstein"}
+    std = {"kid_mean": "kid_std", "is_mean": "is_std"}.get(key)
+    for name, spec in METRICS.items():
+        if key in spec.keys and "k" in opts.get(name, {}):
+            base = key[3:] if key.startswith("pr_") else key.replace("_", " ")
+            return f"{base} (k={opts[name]['k']})", std
+    if key in labels and key == "fd" and info.get("extractor"):
+        return f"FD ({info['extractor']})", std
+    return labels.get(key, key.replace("_", " ")), std
+
+
+def _metric_of(key: str) -> str:
+    from fastgan.evaluate.registry import METRICS
+
+    return next(name for name, spec in METRICS.items() if key in spec.keys)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    report = _evaluate(args)
+    created, rank, device = _init_distributed(args)
+    try:
+        result = _evaluate(args, device)
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    notes = result.notes
     if args.json:
-        _echo(json.dumps(report, indent=2))
-        for n in report["notes"]:
+        _echo(result.to_json())
+        for n in notes:
             _echo(f"note: {n}", err=True)
         return 0
-    m = report["metrics"]
+    info = result.info
     for tag in ("real", "fake"):
-        d = report[tag]
-        n = f"N={d['n']}, " if d["n"] is not None else ""
-        _echo(f"{tag}: {d['path']} ({d['kind']}, {n}D={d['dim']})")
+        d = info[tag]
+        n = f"N={d['n']}, " if d.get("n") is not None else ""
+        dims = ", ".join(f"{a} D={shape[1]}" if a != "features" else f"D={shape[1]}"
+                         for a, shape in d.get("arrays", {}).items())
+        if d["kind"] == "stats":
+            dims = "statistics"
+        _echo(f"{tag}: {d.get('path') or d.get('type') or d.get('origin')} ({d['kind']}, {n}{dims})")
     _echo()
-    rows = [[label.format(**m), m[key], m[std_key] if std_key else "", f"{report['seconds'][metric]:.3f}"]
-            for key, label, std_key, metric in _ROWS if key in m]
+    std_keys = {"kid_std", "is_std"}
+    rows = []
+    for key, value in result.items():
+        if key in std_keys:
+            continue
+        label, std = _label(key, info)
+        rows.append([label, value, result[std] if std else "", f"{info['seconds'].get(_metric_of(key), 0.0):.3f}"])
     _echo(format_table(rows, header=["metric", "value", "std", "time [s]"]))
-    for n in report["notes"]:
+    sec = info["seconds"]
+    _echo(f"time: {sec['total']:.2f} s (networks {sec['network']:.2f} s)")
+    for n in notes:
         _echo(f"note: {n}")
     return 0
 
@@ -317,6 +271,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("image folders")
     g.add_argument("--extractor", choices=("inception", "vgg16"), default="inception",
@@ -350,22 +314,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("eval", help="evaluate fake against real samples (FID, KID, precision/recall, ...)",
-                       description="Evaluate --fake against --real. Inputs: feature files (.npy/.npz/.pt "
-                       "holding [N, D] floats), statistics files (.npz with mu/sigma; FID only) or image "
-                       "folders (--extractor, --weights).")
-    p.add_argument("--real", required=True, metavar="R", help="real features, statistics or image folder")
-    p.add_argument("--fake", required=True, metavar="F", help="fake features, statistics or image folder")
+                       description="Evaluate --fake against --real with fastgan.evaluate: each input is "
+                       "embedded once and every metric reads that one pass. Inputs: image folders, feature "
+                       "files (.npy/.npz/.pt holding [N, D] floats), statistics files (.npz with mu/sigma; "
+                       "FID only). Under torchrun (torchrun --nproc_per_node=N -m fastgan eval ...) the "
+                       "inputs are sharded across the ranks and rank 0 prints the result.")
+    p.add_argument("--real", required=True, metavar="R", help="real image folder, features or statistics")
+    p.add_argument("--fake", required=True, metavar="F", help="fake image folder, features or statistics")
     p.add_argument("--metrics", metavar="LIST",
-                   help="comma-separated: fid, kid, prdc (precision/recall/density/coverage, k=5), "
-                   "pr (precision/recall, k=3), is (needs logits), all (default: fid,kid,prdc)")
-    p.add_argument("--k", type=_positive_int, help="neighbourhood size for prdc / pr (default: 5 / 3)")
-    p.add_argument("--kid-subsets", type=_positive_int, default=100, help="KID subsets (default: 100)")
-    p.add_argument("--kid-subset-size", type=_positive_int, default=1000, help="KID subset size (default: 1000)")
-    p.add_argument("--splits", type=_positive_int, default=10, help="Inception Score splits (default: 10)")
-    p.add_argument("--logits", metavar="FILE", help="classifier logits [N, C] of the fake samples, for 'is'")
-    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets (default: 0)")
+                   help="comma-separated: " + ", ".join(METRIC_NAMES) + "; all = fid,kid,prdc,pr "
+                   "(default: fid,kid,prdc)")
+    p.add_argument("--preset", choices=PRESET_NAMES, default=DEFAULT_PRESET,
+                   help="reference whose image pipeline and metric conventions are reproduced "
+                   f"(default: {DEFAULT_PRESET}; see fastgan.features.presets)")
+    p.add_argument("--extractor", metavar="NAME",
+                   help="feature network for the feature-set metrics on images (default: inception; "
+                   "pr: vgg16); the Inception Score always uses Inception logits")
+    p.add_argument("--weights", metavar="PATH", action="append",
+                   help="weights file of the feature network, or NAME=PATH per network (repeatable; "
+                   "never downloaded)")
+    p.add_argument("--cache", metavar="DIR", help="feature cache folder (resumable; reused when inputs are unchanged)")
+    p.add_argument("--batch-size", type=_positive_int, default=50, help="images per batch (default: 50)")
+    p.add_argument("--num-workers", type=_non_negative_int, default=0, help="image decoding workers (default: 0)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable image files (listed in the report)")
+    p.add_argument("--k", type=_positive_int, help="neighbourhood size for prdc / pr / p_precision_recall "
+                   "(default: 5 / the preset's 3 / 4)")
+    p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
+    p.add_argument("--kid-subset-size", type=_positive_int,
+                   help="KID subset size (default: the preset's 1000, reduced to the sample count with a note)")
+    p.add_argument("--splits", type=_positive_int, help="Inception Score splits (default: the preset's, 10)")
+    p.add_argument("--logits", metavar="FILE", help="classifier logits [N, C] of the fake samples, for 'is' "
+                   "when --fake is not an image folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets and other draws (default: 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_source_options(p)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu; under "
+                   "torchrun cuda means cuda:LOCAL_RANK)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars on stderr (default: shown when stderr is a terminal)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("convert-weights", help="convert a weights file (e.g. TorchScript vgg16.pt) into a "

@@ -159,8 +159,9 @@ def _top_pr(opts: dict[str, Any]) -> Any:
     fn = top_pr_function()
     if fn is None:
         raise ValueError("metrics: 'top_pr' needs fastgan.metrics.top_precision_recall, which this version lacks")
+    # the reference's own seeds and bandwidth (the function's defaults): its numbers are comparable
     params = inspect.signature(fn).parameters
-    kwargs = {"seed": opts["seed"]} if "seed" in params else {}
+    kwargs = {"progress": opts.get("progress")} if "progress" in params else {}
     return _function_bank(fn, **kwargs)
 
 
@@ -190,7 +191,7 @@ METRICS: dict[str, MetricSpec] = {
                    ("projections", "seed"), _sw, "sliced Wasserstein distance (1000 random directions)"),
         MetricSpec("p_precision_recall", ("p_precision", "p_recall"), "extractor", "bank", ("k",), _ppr,
                    "P-precision / P-recall (k = 4)"),
-        MetricSpec("top_pr", ("top_precision", "top_recall"), "extractor", "bank", ("seed",), _top_pr,
+        MetricSpec("top_pr", ("top_precision", "top_recall"), "extractor", "bank", (), _top_pr,
                    "TopP&R: topological precision / recall"),
     )
 }
@@ -282,6 +283,4 @@ def resolve_options(
         return {"projections": DEFAULTS["sw_projections"], "seed": int(seed)}
     if spec.name == "p_precision_recall":
         return {"k": k if k is not None else DEFAULTS["p_pr_k"]}
-    if spec.name == "top_pr":
-        return {"seed": int(seed)}
     return {}

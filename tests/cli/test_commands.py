@@ -130,8 +130,10 @@ def test_eval_json_matches_library(tmp_path: Path, feats: dict[str, Any], real_n
     got = report["metrics"]
     for key, value in want.items():
         assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-    assert got["prdc_k"] == 5 and got["pr_k"] == 3
+    assert report["options"]["prdc"]["k"] == 5 and report["options"]["pr"]["k"] == 3
+    assert report["preset"]["name"] == "pytorch-fid" and report["computed"] == ["fid", "kid", "prdc", "pr"]
     assert any("subset size" in n for n in report["notes"])
+    assert fastgan.EvalResult.from_dict(report).to_dict() == report
 
 
 def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
@@ -263,7 +265,8 @@ def _write_bad(tmp: Path, kind: str) -> Path:
 BAD_KINDS = ["missing", "truncated_npy", "garbage_npy", "object_npy", "one_d", "three_d", "nan", "int",
              "one_row", "unknown_suffix", "garbage_npz", "npz_two_arrays", "npz_bad_stats", "garbage_pt",
              "pickle_pt", "directory_without_images"]
-NEEDLES = {"missing": "no such file", "object_npy": "pickled object", "one_d": "2-D", "three_d": "2-D",
+NEEDLES = {"missing": "does not exist", "object_npy": "pickled object", "one_d": "2-D",
+           "three_d": "channels",  # a 3-D array reads as images: the layout cannot be told
            "nan": "non-finite", "int": "integer", "unknown_suffix": "unknown file type",
            "npz_two_arrays": "exactly one 2-D", "npz_bad_stats": "sigma", "directory_without_images": "no image"}
 
@@ -305,8 +308,33 @@ def test_unknown_metric(feats: dict[str, Any], capsys: pytest.CaptureFixture[str
     d = feats["dir"]
     rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fid,bogus"])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and err == ("fastgan eval: error: --metrics: unknown metric 'bogus'; "
-                               "choose from fid, kid, prdc, pr, is (or 'all')"), err
+    assert rc == 2 and err == ("fastgan eval: error: --metrics: unknown metric 'bogus'; choose from fid, kid, prdc, "
+                               "pr, is, fd, cmmd, vendi, sliced_wasserstein, p_precision_recall, top_pr (or 'all')"), err
+
+
+def test_eval_newer_metrics(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """The newer metric names are accepted and give the library functions' values."""
+    d = feats["dir"]
+    names = ["fd", "cmmd", "vendi", "sliced_wasserstein", "p_precision_recall"]
+    if hasattr(fm, "top_precision_recall"):
+        names.append("top_pr")
+    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics",
+                     ",".join(names), "--json", "--seed", "3"]) == 0
+    got = json.loads(capsys.readouterr().out)["metrics"]
+    r, f = torch.from_numpy(feats["real"]), torch.from_numpy(feats["fake"])
+    assert got["fd"] == pytest.approx(fm.fd(r, f), rel=1e-12)
+    assert got["cmmd"] == fm.cmmd(r, f) and got["vendi"] == fm.vendi(f)
+    assert got["sliced_wasserstein"] == fm.sliced_wasserstein(r, f, generator=torch.Generator().manual_seed(3))
+    ppr = fm.p_precision_recall(r, f)
+    assert (got["p_precision"], got["p_recall"]) == (ppr["p_precision"], ppr["p_recall"])
+    if "top_pr" in names:
+        top = fm.top_precision_recall(r, f)
+        assert (got["top_precision"], got["top_recall"]) == (top["top_precision"], top["top_recall"])
+    # the table names them
+    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics",
+                     "fd,vendi"]) == 0
+    out = capsys.readouterr().out
+    assert any(line.startswith("FD ") for line in out.splitlines()) and "Vendi" in out
 
 
 def test_eval_library_errors_are_one_line(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -406,11 +434,11 @@ def test_image_folder_errors_are_one_line(tmp_path: Path, capsys: pytest.Capture
     fake = _image_folder(tmp_path / "fake", 1)
     rc = cli.main(["eval", "--real", str(real), "--fake", str(fake), "--weights", str(tmp_path / "nope.pth")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and "--weights" in err and "no such file" in err, err
+    assert rc == 2 and len(err.splitlines()) == 1 and "weights" in err and "no such file" in err, err
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     rc = cli.main(["eval", "--real", str(real), "--fake", str(fake), "--weights", str(tmp_path / "junk.pth")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and "feature extraction failed" in err, err
+    assert rc == 2 and len(err.splitlines()) == 1 and "junk.pth" in err and "state dict" in err, err
 
 
 @pytest.mark.slow
@@ -442,7 +470,7 @@ def test_library_bug_is_not_a_user_error(feats: dict[str, Any], monkeypatch: pyt
     def broken(*args: Any, **kwargs: Any) -> float:
         raise exc_type("a bug inside the metric")
 
-    monkeypatch.setattr(fm, "fid", broken)
+    monkeypatch.setattr(fm.FID, "compute", broken)
     d = feats["dir"]
     with pytest.raises(exc_type, match="a bug inside the metric"):
         cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fid"])
@@ -458,7 +486,7 @@ def test_library_bug_exit_status_in_subprocess(tmp_path: Path, feats: dict[str, 
         def broken(*args, **kwargs):
             raise RuntimeError("a bug inside the metric")
 
-        fm.kid = broken
+        fm.KID.compute = broken
         sys.exit(main(["eval", "--real", {str(d / "real.npy")!r}, "--fake", {str(d / "fake.npy")!r},
                        "--metrics", "kid"]))
     """)
