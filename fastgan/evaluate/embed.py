@@ -289,12 +289,21 @@ def embed(
         n.module.eval()
 
     def compute(a: int, b: Optional[int], todo: list[_Net], bar: tqdm) -> Chunk:
-        """Rows of samples [a, b) for the networks ``todo`` (one decode of each batch)."""
+        """Rows of samples [a, b) for the networks ``todo`` (one decode of each batch).
+
+        The range is widened to whole batches of the global grid (a user DataLoader: to its
+        own batches), so every sample is embedded in the same batch as in a single-process
+        run, whatever the shard borders; the caller cuts the rows it needs."""
+        a0 = (a // batch_size) * batch_size
+        b0 = None if b is None else min(-(-b // batch_size) * batch_size, src.n if src.n is not None else b)
         parts: dict[str, list[torch.Tensor]] = {k: [] for n in todo for k in n.keys}
         valid: list[np.ndarray] = []
         skipped: list[str] = []
+        first: Optional[int] = None
         stop_seen = a
-        for batch in src.batches(a, b, batch_size=batch_size, num_workers=num_workers, pin_memory=pin):
+        for batch in src.batches(a0, b0, batch_size=batch_size, num_workers=num_workers, pin_memory=pin,
+                                 whole=True):
+            first = batch.start if first is None else first
             mask = np.ones(batch.stop - batch.start, dtype=np.bool_)
             for i, msg in batch.bad:
                 mask[i - batch.start] = False
@@ -306,10 +315,12 @@ def embed(
                             parts[k].append(o)
             valid.append(mask)
             stop_seen = batch.stop
-            out.rows_computed += batch.stop - batch.start
-            bar.update(batch.stop - batch.start)
+            done = max(0, min(batch.stop, b if b is not None else batch.stop) - max(batch.start, a))
+            out.rows_computed += done
+            bar.update(done)
         arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
-        return Chunk(a, stop_seen, arrays, np.concatenate(valid) if valid else np.zeros(0, np.bool_), skipped)
+        return Chunk(a if first is None else first, stop_seen, arrays,
+                     np.concatenate(valid) if valid else np.zeros(0, np.bool_), skipped)
 
     try:
         with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo,
@@ -323,7 +334,12 @@ def embed(
                 if not caches:
                     logger.info("embed: %s is not cached (no content fingerprint)", src.name)
             out.cache_dirs = {k: str(c.dir) for k, c in caches.items()}
-            if caches and hi is not None:
+            if hi is not None and hi == lo and src.n:
+                # an empty shard (N < world): embed one batch anyway, so that the empty arrays
+                # still have the right feature dimension [0, D]
+                p = min(lo, src.n - 1)
+                chunks = [compute(p, p + 1, nets, bar)]
+            elif caches and hi is not None:
                 crows = chunk_rows if chunk_rows is not None else DEFAULT_CHUNK_ROWS
                 crows = batch_size * math.ceil(check_positive_int(crows, "chunk_rows") / batch_size)
                 assert src.n is not None

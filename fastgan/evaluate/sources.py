@@ -200,11 +200,13 @@ class Source:
         batch_size: int = 50,
         num_workers: int = 0,
         pin_memory: bool = False,
+        whole: bool = False,
     ) -> Iterator[Batch]:
         """Decoded batches of samples ``[start, stop)`` (images sources only).
 
         Batches follow the global grid ``[k * batch_size, (k + 1) * batch_size)`` (a user
-        DataLoader keeps its own batches, cut at ``start`` / ``stop``). Unreadable files raise
+        DataLoader keeps its own batches, cut at ``start`` / ``stop``, or with ``whole`` given
+        whole, ``Batch.start`` / ``stop`` then covering the full batch). Unreadable files raise
         :class:`ImageReadError` naming the file, or with ``skip_bad`` are reported in
         :attr:`Batch.bad`.
         """
@@ -225,7 +227,7 @@ class Source:
                 parts = [s.generate(i, min(i + s.batch_size, b)) for i in range(a, b, s.batch_size)]
                 yield Batch(a, b, parts[0] if len(parts) == 1 else torch.cat(parts))
         elif self.origin == "loader":
-            yield from self._loader_batches(start, stop)
+            yield from self._loader_batches(start, stop, whole)
         else:  # pragma: no cover
             raise AssertionError(self.origin)
 
@@ -254,7 +256,7 @@ class Source:
                     )
             yield Batch(a, b, good, bad)
 
-    def _loader_batches(self, start: int, stop: int) -> Iterator[Batch]:
+    def _loader_batches(self, start: int, stop: int, whole: bool) -> Iterator[Batch]:
         pos = 0
         for i, batch in enumerate(self.loader):
             if isinstance(batch, dict):
@@ -272,7 +274,7 @@ class Source:
             pos = b
             lo, hi = max(a, start), min(b, stop)
             if lo < hi:
-                yield Batch(lo, hi, x[lo - a : hi - a])
+                yield Batch(a, b, x) if whole else Batch(lo, hi, x[lo - a : hi - a])
             if b >= stop:
                 break
 

@@ -1,0 +1,131 @@
+"""Sampler (fastgan/evaluate/sampler.py): per-sample determinism, truncation, uint8 output, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from fastgan.evaluate.sampler import Sampler, sample_seed, to_uint8_images
+from fastgan.truncation import psi_truncation, truncated_normal
+
+
+class ToyG(nn.Module):
+    """z [B, 8] -> images [B, 3, 4, 4] in (-1, 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 48)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.fc(z)).view(-1, 3, 4, 4)
+
+
+class ToyStyleG(nn.Module):
+    """StyleGAN-like: mapping z -> w [B, 6], synthesis w -> images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mapping = nn.Linear(8, 6)
+        self.syn = nn.Linear(6, 48)
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.syn(w)).view(-1, 3, 4, 4)
+
+
+def test_samples_do_not_depend_on_batch_size_or_range() -> None:
+    torch.manual_seed(0)
+    G = ToyG()
+    a = torch.cat(list(Sampler(G, 8, n=11, seed=3, batch_size=4)))
+    b = torch.cat(list(Sampler(G, 8, n=11, seed=3, batch_size=11)))
+    s = Sampler(G, 8, n=11, seed=3, batch_size=2)
+    assert a.dtype == torch.uint8 and a.shape == (11, 3, 4, 4)
+    # G is a per-row map here, so the images are equal exactly when the latents are
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    torch.testing.assert_close(s.generate(5, 9), a[5:9], rtol=0, atol=0)
+    assert len(s) == 6 and len(Sampler(G, 8, n=11, batch_size=11)) == 1
+    # sample i's latent is the draw of its own generator (the definition)
+    z7 = torch.randn(8, generator=torch.Generator().manual_seed(sample_seed(3, 7)))
+    torch.testing.assert_close(s.latents(7, 8)[0], z7, rtol=0, atol=0)
+    assert not torch.equal(Sampler(G, 8, n=11, seed=4).latents(0, 11), s.latents(0, 11))
+
+
+def test_z_truncation_uses_the_truncated_normal() -> None:
+    s = Sampler(ToyG(), 8, n=20, truncation=0.5)
+    z = s.latents(0, 20)
+    assert float(z.abs().max()) <= 0.5
+    g = torch.Generator().manual_seed(sample_seed(0, 13))
+    torch.testing.assert_close(z[13], truncated_normal((8,), 0.5, generator=g), rtol=0, atol=0)
+
+
+def test_w_truncation_matches_the_definition() -> None:
+    torch.manual_seed(1)
+    G = ToyStyleG()
+    w_avg = torch.randn(6)
+    s = Sampler(G, 8, n=5, mode="w", truncation=0.7, w_avg=w_avg)
+    with torch.no_grad():
+        w = G.mapping(s.latents(0, 5))
+        want = to_uint8_images(G.synthesis(w_avg + 0.7 * (w - w_avg)))
+    got = s.generate(0, 5)
+    assert (got.int() - want.int()).abs().max() <= 1  # lerp vs the written-out formula: one rounding step
+    with torch.no_grad():
+        exact = to_uint8_images(G.synthesis(psi_truncation(w, w_avg, 0.7)))
+    torch.testing.assert_close(got, exact, rtol=0, atol=0)
+    # psi = 1 (or None) is no truncation and needs no w_avg
+    plain = Sampler(G, 8, n=5, mode="w")
+    with torch.no_grad():
+        torch.testing.assert_close(plain.generate(0, 5), to_uint8_images(G.synthesis(w)), rtol=0, atol=0)
+    # without w_avg it is estimated from the mapping (E[Az + b] = b for a linear mapping)
+    est = Sampler(G, 8, n=5, mode="w", truncation=0.5, w_avg_samples=20_000)
+    assert est.w_avg is not None
+    torch.testing.assert_close(est.w_avg, G.mapping.bias.detach(), rtol=0, atol=0.05)
+
+
+def test_uint8_conversion_is_stylegans() -> None:
+    x = torch.linspace(-1.2, 1.2, 1001).view(1, 1, 1, -1).expand(1, 3, 1, -1)
+    want = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    torch.testing.assert_close(to_uint8_images(x), want, rtol=0, atol=0)
+    # (0, 1) outputs: round(255 x)
+    y = torch.rand(1, 3, 5, 5)
+    torch.testing.assert_close(to_uint8_images(y, (0, 1)), (y * 255 + 0.5).floor().to(torch.uint8), rtol=0, atol=0)
+
+
+def test_generator_errors_name_the_batch() -> None:
+    bad_shape = Sampler(lambda z: torch.zeros(z.shape[0], 4, 4), 8, n=6, batch_size=3)
+    with pytest.raises(ValueError, match=r"G: batch 0 \(samples 0..2\).*\[3, 3, H, W\]"):
+        next(iter(bad_shape))
+
+    calls = []
+
+    def nan_g(z: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        x = torch.zeros(z.shape[0], 3, 2, 2)
+        if len(calls) == 2:  # the second batch, its last sample
+            x[-1, 0, 0, 0] = float("nan")
+        return x
+
+    s = Sampler(nan_g, 8, n=6, batch_size=3)
+    with pytest.raises(ValueError, match=r"batch 1 \(samples 3..5\).*NaN/Inf in 1 sample\(s\), first at sample 5"):
+        list(s)
+    with pytest.raises(ValueError, match="truncation"):
+        Sampler(ToyG(), 8, truncation=0.0)
+    with pytest.raises(ValueError, match="mapping"):
+        Sampler(ToyG(), 8, mode="w")
+    with pytest.raises(ValueError, match="mode"):
+        Sampler(ToyG(), 8, mode="x")
+    with pytest.raises(TypeError, match="G"):
+        Sampler(3, 8)  # type: ignore[arg-type]
+
+
+def test_fingerprint() -> None:
+    torch.manual_seed(0)
+    G = ToyG()
+    a = Sampler(G, 8, n=10, seed=1)
+    assert a.fingerprint == Sampler(G, 8, n=10, seed=1, batch_size=3).fingerprint  # batch size: same samples
+    assert a.fingerprint != Sampler(G, 8, n=10, seed=2).fingerprint
+    assert a.fingerprint != Sampler(G, 8, n=10, seed=1, truncation=0.5).fingerprint
+    G2 = ToyG()
+    assert a.fingerprint != Sampler(G2, 8, n=10, seed=1).fingerprint
+    assert Sampler(lambda z: z, 8).fingerprint is None
+    d = a.describe()
+    assert d["n"] == 10 and d["fingerprint"] == a.fingerprint
