@@ -204,7 +204,7 @@ class TinyInception(nn.Module):
         return 2 * prepare_pixels(x, 16, pixels="unit", resize="bilinear", dtype=dtype) - 1
 
     def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
-        return F.linear(f, self.fc.weight)
+        return 30 * F.linear(f, self.fc.weight)  # confident enough for an Inception Score well above 1
 
     def embed(self, x: torch.Tensor, with_logits: bool = False) -> Any:
         self.rows += x.shape[0]
