@@ -3,6 +3,9 @@
 * :class:`InceptionV3FID` -- the TF FID Inception-v3 (2048-d pool3 for FID / KID / PR,
   1008-way logits for the Inception Score).
 * :class:`VGG16FC2` -- VGG-16 fc2 after ReLU (4096-d), the precision / recall embedding.
+* :class:`FoundationExtractor` / :func:`build_foundation_extractor` -- DINOv2 (timm) and CLIP
+  (open_clip) embeddings, optional extras, with dgm-eval's and CMMD's preprocessing
+  (:data:`FOUNDATION_NAMES`, :data:`FOUNDATION_PRESETS`).
 * :func:`extract_features` -- batched embedding of tensors, folders or data loaders.
 * :mod:`fastgan.features.presets` -- ``preset="pytorch-fid" | "torch-fidelity" | "clean-fid"``:
   the image pipeline (resize, pixel scaling, dtype) and metric conventions of each reference,
@@ -16,6 +19,14 @@ converted once, explicitly, with :func:`convert_weights` / ``fastgan convert-wei
 from __future__ import annotations
 
 from fastgan.features.extract import build_extractor, extract_features, to_float_images
+from fastgan.features.foundation import (
+    FOUNDATION_MODELS,
+    FOUNDATION_NAMES,
+    FOUNDATION_PRESETS,
+    FoundationExtractor,
+    build_foundation_extractor,
+    foundation_preprocess,
+)
 from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
 from fastgan.features.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
@@ -38,4 +49,10 @@ __all__ = [
     "PRESETS",
     "PRESET_NAMES",
     "get_preset",
+    "FoundationExtractor",
+    "build_foundation_extractor",
+    "foundation_preprocess",
+    "FOUNDATION_MODELS",
+    "FOUNDATION_NAMES",
+    "FOUNDATION_PRESETS",
 ]
