@@ -79,10 +79,16 @@ def cache_key(fields: dict[str, Any]) -> tuple[str, str]:
     hashed = {k: v for k, v in fields.items() if k != "label"}
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
     w = str(fields.get("weights_sha256", "none"))
-    name = "-".join([
-        _label(str(fields.get("label", "input"))), _label(str(fields["extractor"])), _label(str(fields["preset"])),
-        "w" + (w[:12] if len(w) == 64 else _label(w)), "p" + PIPELINE_VERSION, digest[:12],
-    ])
+    name = "-".join(
+        [
+            _label(str(fields.get("label", "input"))),
+            _label(str(fields["extractor"])),
+            _label(str(fields["preset"])),
+            "w" + (w[:12] if len(w) == 64 else _label(w)),
+            "p" + PIPELINE_VERSION,
+            digest[:12],
+        ]
+    )
     return name, digest
 
 
@@ -192,8 +198,11 @@ class FeatureCache:
             if _sha(valid) != meta["valid_sha256"]:
                 raise ValueError("validity mask: checksum mismatch")
         except Exception as exc:  # any failure to read means: recompute
-            warnings.warn(f"feature cache: chunk {path} is corrupt ({exc}); recomputing it", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"feature cache: chunk {path} is corrupt ({exc}); recomputing it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             try:
                 path.unlink()
             except OSError:
@@ -204,10 +213,16 @@ class FeatureCache:
     def save(self, chunk: Chunk, batch_size: int) -> Path:
         """Write ``chunk`` atomically (temp file, fsync, rename); returns its path."""
         meta = {
-            "key": self.digest, "start": chunk.start, "stop": chunk.stop, "batch_size": batch_size,
-            "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": _sha(a)}
-                       for k, a in chunk.arrays.items()},
-            "valid_sha256": _sha(chunk.valid), "skipped": chunk.skipped,
+            "key": self.digest,
+            "start": chunk.start,
+            "stop": chunk.stop,
+            "batch_size": batch_size,
+            "arrays": {
+                k: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": _sha(a)}
+                for k, a in chunk.arrays.items()
+            },
+            "valid_sha256": _sha(chunk.valid),
+            "skipped": chunk.skipped,
         }
         payload: dict[str, np.ndarray] = dict(chunk.arrays)
         payload["valid"] = np.ascontiguousarray(chunk.valid, dtype=np.bool_)
@@ -216,7 +231,9 @@ class FeatureCache:
         _atomic_write(path, lambda f: np.savez(f, **payload))
         return path
 
-    def write_manifest(self, n_total: int, chunk_rows: int, batch_size: int, extra: Optional[dict[str, Any]] = None) -> bool:
+    def write_manifest(
+        self, n_total: int, chunk_rows: int, batch_size: int, extra: Optional[dict[str, Any]] = None
+    ) -> bool:
         """Write ``manifest.json`` if every chunk of the grid is present; returns whether it did."""
         chunks = []
         for a, b in chunk_grid(n_total, chunk_rows):
@@ -225,8 +242,14 @@ class FeatureCache:
                 return False
             chunks.append({"file": p.name, "start": a, "stop": b})
         manifest = {
-            "key": self.fields, "key_sha256": self.digest, "n_total": n_total, "chunk_rows": chunk_rows,
-            "batch_size": batch_size, "pipeline_version": PIPELINE_VERSION, "chunks": chunks, "complete": True,
+            "key": self.fields,
+            "key_sha256": self.digest,
+            "n_total": n_total,
+            "chunk_rows": chunk_rows,
+            "batch_size": batch_size,
+            "pipeline_version": PIPELINE_VERSION,
+            "chunks": chunks,
+            "complete": True,
             **(extra or {}),
         }
         data = json.dumps(manifest, indent=1, sort_keys=True).encode()

@@ -100,9 +100,14 @@ class _Net:
         self.module = module
         self.device = device
         self.dtype = dtype
-        self.native = isinstance(module, nn.Module) and hasattr(module, "preprocess") and hasattr(module, "embed")
-        self.logits = name == "inception" and bool(getattr(module, "has_logits", False)) and hasattr(
-            module, "logits_from_pool3")
+        self.native = (
+            isinstance(module, nn.Module) and hasattr(module, "preprocess") and hasattr(module, "embed")
+        )
+        self.logits = (
+            name == "inception"
+            and bool(getattr(module, "has_logits", False))
+            and hasattr(module, "logits_from_pool3")
+        )
         self.keys = [name] + (["logits"] if self.logits else [])
         self.resize = getattr(module, "resize", "bilinear")
         size = getattr(module, "input_size", None)
@@ -130,8 +135,10 @@ class _Net:
                     f"extractor {self.name!r}: must return Tensor[B, D] with B={n}, got "
                     f"{tuple(o.shape) if isinstance(o, torch.Tensor) else type(o).__name__}"
                 )
-        return [o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype)
-                for o in outs]
+        return [
+            o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype)
+            for o in outs
+        ]
 
     def weights_id(self) -> Optional[str]:
         if not isinstance(self.module, nn.Module):
@@ -146,9 +153,16 @@ class _Net:
             return None
         label = source.path.rstrip("/").split("/")[-1] if source.path else source.origin
         return {
-            "label": label, "source_fingerprint": source.fingerprint, "n": source.n, "extractor": self.name,
-            "network": type(self.module).__qualname__, "resize": self.resize, "preset": preset,
-            "dtype": str(self.dtype).replace("torch.", ""), "weights_sha256": wid, "outputs": self.keys,
+            "label": label,
+            "source_fingerprint": source.fingerprint,
+            "n": source.n,
+            "extractor": self.name,
+            "network": type(self.module).__qualname__,
+            "resize": self.resize,
+            "preset": preset,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "weights_sha256": wid,
+            "outputs": self.keys,
             "pipeline_version": PIPELINE_VERSION,
         }
 
@@ -188,7 +202,9 @@ def _build_nets(
         nets.append(_Net(name, module, device, dtype))
     if any(e.lower() == "logits" for e in extractors):
         if not next(n for n in nets if n.name == "inception").logits:
-            raise ValueError("extractors: 'logits' needs an Inception network with its fc layer (the TF FID weights)")
+            raise ValueError(
+                "extractors: 'logits' needs an Inception network with its fc layer (the TF FID weights)"
+            )
     return nets
 
 
@@ -262,17 +278,32 @@ def embed(
     rank, world = _check_shard(shard)
     src = source if isinstance(source, Source) else open_source(source, name=name)
     if src.kind == "stats":
-        return Embedding(arrays={}, stats=src.stats, offset=0, n_total=int(src.n or 0), source=src.describe(),
-                         seconds_total=time.perf_counter() - t0)
+        return Embedding(
+            arrays={},
+            stats=src.stats,
+            offset=0,
+            n_total=int(src.n or 0),
+            source=src.describe(),
+            seconds_total=time.perf_counter() - t0,
+        )
     if src.kind == "features":
         assert src.features is not None
         lo, hi = shard_range(src.features.shape[0], rank, world)
-        return Embedding(arrays={"features": src.features[lo:hi]}, offset=lo, n_total=int(src.features.shape[0]),
-                         source=src.describe(), seconds_total=time.perf_counter() - t0)
+        return Embedding(
+            arrays={"features": src.features[lo:hi]},
+            offset=lo,
+            n_total=int(src.features.shape[0]),
+            source=src.describe(),
+            seconds_total=time.perf_counter() - t0,
+        )
 
     preset_name = get_preset(preset).name
     dtype = get_preset(preset).dtype
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     nets = _build_nets(extractors, models, weights, preset_name, dev, dtype)
     if src.n is None and world > 1:
         raise ValueError(
@@ -301,8 +332,9 @@ def embed(
         skipped: list[str] = []
         first: Optional[int] = None
         stop_seen = a
-        for batch in src.batches(a0, b0, batch_size=batch_size, num_workers=num_workers, pin_memory=pin,
-                                 whole=True):
+        for batch in src.batches(
+            a0, b0, batch_size=batch_size, num_workers=num_workers, pin_memory=pin, whole=True
+        ):
             first = batch.start if first is None else first
             mask = np.ones(batch.stop - batch.start, dtype=np.bool_)
             for i, msg in batch.bad:
@@ -319,12 +351,21 @@ def embed(
             out.rows_computed += done
             bar.update(done)
         arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
-        return Chunk(a if first is None else first, stop_seen, arrays,
-                     np.concatenate(valid) if valid else np.zeros(0, np.bool_), skipped)
+        return Chunk(
+            a if first is None else first,
+            stop_seen,
+            arrays,
+            np.concatenate(valid) if valid else np.zeros(0, np.bool_),
+            skipped,
+        )
 
     try:
-        with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo,
-                                          f"{src.name}: {'+'.join(n.name for n in nets)}") as bar:
+        with (
+            torch.inference_mode(),
+            _bar(
+                progress, None if hi is None else hi - lo, f"{src.name}: {'+'.join(n.name for n in nets)}"
+            ) as bar,
+        ):
             caches: dict[str, FeatureCache] = {}
             if cache_dir is not None and src.n is not None:
                 for net in nets:
@@ -354,8 +395,11 @@ def embed(
             n.module.train(training)
     _assemble(out, chunks, nets, lo, hi)
     if not any(v.shape[0] for v in out.arrays.values()) and (hi is None or hi > lo):
-        raise ValueError(f"{src.name}: no readable images (all {len(out.skipped)} skipped)" if out.skipped
-                         else f"{src.name}: no images were found in the input")
+        raise ValueError(
+            f"{src.name}: no readable images (all {len(out.skipped)} skipped)"
+            if out.skipped
+            else f"{src.name}: no images were found in the input"
+        )
     if hi is None:
         out.n_total = sum(int(c.valid.shape[0]) for c in chunks)
     out.seconds_network = timer.total
@@ -364,8 +408,14 @@ def embed(
 
 
 def _cached_chunk(
-    a: int, b: int, nets: list[_Net], caches: dict[str, FeatureCache], batch_size: int,
-    compute: Callable[..., Chunk], bar: tqdm, out: Embedding,
+    a: int,
+    b: int,
+    nets: list[_Net],
+    caches: dict[str, FeatureCache],
+    batch_size: int,
+    compute: Callable[..., Chunk],
+    bar: tqdm,
+    out: Embedding,
 ) -> Chunk:
     """Chunk [a, b) for every network: reuse the cached ones, compute the rest in one decode."""
     have: dict[str, Chunk] = {}
@@ -384,8 +434,9 @@ def _cached_chunk(
     fresh = compute(a, b, todo, bar)
     for net in todo:
         if net.name in caches:
-            caches[net.name].save(Chunk(a, b, {k: fresh.arrays[k] for k in net.keys}, fresh.valid, fresh.skipped),
-                                  batch_size)
+            caches[net.name].save(
+                Chunk(a, b, {k: fresh.arrays[k] for k in net.keys}, fresh.valid, fresh.skipped), batch_size
+            )
     for ch in have.values():
         if not np.array_equal(ch.valid, fresh.valid):
             raise RuntimeError(
@@ -410,8 +461,10 @@ def _assemble(out: Embedding, chunks: list[Chunk], nets: list[_Net], lo: int, hi
             bad = np.flatnonzero(~ch.valid)
             # skipped[] lists the chunk's bad samples in index order
             out.skipped.extend(m for i, m in zip(bad, ch.skipped) if a <= i < b)
-    out.arrays = {k: torch.from_numpy(np.ascontiguousarray(np.concatenate([p for p in v if p.size] or v)))
-                  for k, v in parts.items()}
+    out.arrays = {
+        k: torch.from_numpy(np.ascontiguousarray(np.concatenate([p for p in v if p.size] or v)))
+        for k, v in parts.items()
+    }
 
 
 class _Timer:
@@ -431,4 +484,3 @@ class _Timer:
         if self.cuda:
             torch.cuda.synchronize()
         self.total += time.perf_counter() - self._t
-

@@ -55,7 +55,7 @@ def module_fingerprint(*modules: Any) -> Optional[str]:
 
 
 def to_uint8_images(x: torch.Tensor, output_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
-    """Float images in ``output_range`` -> uint8, ``floor((x - lo) * 255 / (hi - lo) + 0.5)`` clamped to 0..255.
+    """Float images in ``output_range`` -> uint8: ``floor((x - lo) * 255 / (hi - lo) + 0.5)``, clamped.
 
     For ``(-1, 1)`` this is exactly ``(x * 127.5 + 128).clamp(0, 255).to(torch.uint8)``.
 
@@ -135,7 +135,11 @@ class Sampler:
             raise ValueError(f"mode: must be 'z' or 'w', got {mode!r}")
         self.mode = mode
         if truncation is not None:
-            if isinstance(truncation, bool) or not isinstance(truncation, numbers.Real) or math.isnan(truncation):
+            if (
+                isinstance(truncation, bool)
+                or not isinstance(truncation, numbers.Real)
+                or math.isnan(truncation)
+            ):
                 raise ValueError(f"truncation: must be a real number or None, got {truncation!r}")
             truncation = float(truncation)
             if mode == "z" and truncation <= 0:
@@ -160,7 +164,9 @@ class Sampler:
         if mode == "w":
             mapping = mapping if mapping is not None else getattr(G, "mapping", None)
             if mapping is None or not callable(mapping):
-                raise ValueError("mapping: mode='w' needs a z -> w mapping (pass mapping= or give G a .mapping)")
+                raise ValueError(
+                    "mapping: mode='w' needs a z -> w mapping (pass mapping= or give G a .mapping)"
+                )
             self.mapping = mapping
             self.synthesis = getattr(G, "synthesis", G)
             if w_avg is None:
@@ -169,7 +175,9 @@ class Sampler:
                 from fastgan.truncation import estimate_w_avg
 
                 gen = torch.Generator(device=self.device.type).manual_seed(sample_seed(self.seed, -1))
-                w_avg = estimate_w_avg(mapping, n=w_avg_samples, z_dim=self.z_dim, generator=gen, device=self.device)
+                w_avg = estimate_w_avg(
+                    mapping, n=w_avg_samples, z_dim=self.z_dim, generator=gen, device=self.device
+                )
             if w_avg is not None and not isinstance(w_avg, torch.Tensor):
                 raise TypeError(f"w_avg: expected a Tensor, got {type(w_avg).__name__}")
             self.w_avg = w_avg.detach() if w_avg is not None else None
@@ -250,7 +258,9 @@ class Sampler:
                 f"G: {where}: output contains NaN/Inf in {bad.numel()} sample(s), first at sample "
                 f"{start + int(bad[0])}"
             )
-        return to_uint8_images(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, self.output_range)
+        return to_uint8_images(
+            x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, self.output_range
+        )
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         for start in range(0, self.n, self.batch_size):
@@ -259,8 +269,12 @@ class Sampler:
     # -- identity -----------------------------------------------------------------------------
     def _args(self) -> dict[str, Any]:
         return {
-            "n": self.n, "z_dim": self.z_dim, "seed": self.seed, "mode": self.mode,
-            "truncation": self.truncation, "output_range": list(self.output_range),
+            "n": self.n,
+            "z_dim": self.z_dim,
+            "seed": self.seed,
+            "mode": self.mode,
+            "truncation": self.truncation,
+            "output_range": list(self.output_range),
             "seed_rule": "sha256(seed:index)[:8]",
         }
 
@@ -269,8 +283,11 @@ class Sampler:
         """sha256 over G's (and the mapping's) state dict bytes, w_avg and the sampling
         arguments; None when G is not an ``nn.Module`` (its content cannot be hashed)."""
         if not self._fingerprint_done:
-            mods = [self.G] + ([self.mapping] if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
-                               else [])
+            mods = [self.G] + (
+                [self.mapping]
+                if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
+                else []
+            )
             weights = module_fingerprint(*mods)
             if weights is not None:
                 h = hashlib.sha256(weights.encode())
@@ -283,4 +300,9 @@ class Sampler:
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable summary (sampling arguments and fingerprint)."""
-        return {"type": "Sampler", "generator": type(self.G).__name__, **self._args(), "fingerprint": self.fingerprint}
+        return {
+            "type": "Sampler",
+            "generator": type(self.G).__name__,
+            **self._args(),
+            "fingerprint": self.fingerprint,
+        }

@@ -79,7 +79,11 @@ def _file_fingerprint(paths: Sequence[Path], root: Optional[Path]) -> str:
 
 
 def _array_fingerprint(x: Union[torch.Tensor, np.ndarray], layout: str) -> str:
-    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x.detach().cpu().contiguous()
+    t = (
+        torch.from_numpy(np.ascontiguousarray(x))
+        if isinstance(x, np.ndarray)
+        else x.detach().cpu().contiguous()
+    )
     h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|{layout}|".encode())
     h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
@@ -123,7 +127,9 @@ class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         try:
             if sub < 0:
                 arr = _read_file(path)
-                img = _to_images(arr, self.layout if arr.ndim == 4 else "auto", str(path), torch.float32, True)
+                img = _to_images(
+                    arr, self.layout if arr.ndim == 4 else "auto", str(path), torch.float32, True
+                )
                 if img.shape[0] != 1:
                     raise ValueError(f"expected one image, found {img.shape[0]}")
             else:
@@ -177,8 +183,13 @@ class Source:
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable summary: kind, origin, path or type, n, fingerprint."""
-        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "origin": self.origin, "n": self.n,
-                             "fingerprint": self.fingerprint}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "origin": self.origin,
+            "n": self.n,
+            "fingerprint": self.fingerprint,
+        }
         if self.path is not None:
             d["path"] = self.path
         if self.origin == "loader":
@@ -231,14 +242,20 @@ class Source:
         else:  # pragma: no cover
             raise AssertionError(self.origin)
 
-    def _file_batches(self, start: int, stop: int, batch_size: int, num_workers: int, pin: bool) -> Iterator[Batch]:
+    def _file_batches(
+        self, start: int, stop: int, batch_size: int, num_workers: int, pin: bool
+    ) -> Iterator[Batch]:
         grid = list(_grid(start, stop, batch_size))
         if not grid:
             return
         ds = _ItemDataset(self.files, self.items, self.layout)
         index_batches = [list(range(a, b)) for a, b in grid]
         loader = torch.utils.data.DataLoader(
-            ds, batch_sampler=index_batches, num_workers=num_workers, collate_fn=_collate, pin_memory=pin,
+            ds,
+            batch_sampler=index_batches,
+            num_workers=num_workers,
+            collate_fn=_collate,
+            pin_memory=pin,
             prefetch_factor=4 if num_workers > 0 else None,
         )
         for (a, b), (idx, imgs, errs) in zip(grid, loader):
@@ -252,7 +269,8 @@ class Source:
                     bad.append((i, err))
                 else:
                     raise ImageReadError(
-                        f"{self.name}: cannot read image {err} (pass skip_bad=True to skip and count unreadable files)"
+                        f"{self.name}: cannot read image {err} "
+                        "(pass skip_bad=True to skip and count unreadable files)"
                     )
             yield Batch(a, b, good, bad)
 
@@ -262,8 +280,10 @@ class Source:
             if isinstance(batch, dict):
                 key = next((k for k in ("image", "images", "img", "x") if k in batch), None)
                 if key is None:
-                    raise ValueError(f"{self.name}: dataloader batch {i}: dict without an 'image'/'images' key "
-                                     f"(keys {list(batch)})")
+                    raise ValueError(
+                        f"{self.name}: dataloader batch {i}: dict without an 'image'/'images' key "
+                        f"(keys {list(batch)})"
+                    )
                 batch = batch[key]
             elif isinstance(batch, (tuple, list)):
                 if not batch:
@@ -291,8 +311,16 @@ def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
-def _open_files(files: list[Path], *, name: str, layout: str, skip_bad: bool, origin: str,
-                root: Optional[Path], path: Optional[str]) -> Source:
+def _open_files(
+    files: list[Path],
+    *,
+    name: str,
+    layout: str,
+    skip_bad: bool,
+    origin: str,
+    root: Optional[Path],
+    path: Optional[str],
+) -> Source:
     items: list[tuple[int, int]] = []
     skipped: list[str] = []
     for fi, f in enumerate(files):
@@ -302,7 +330,9 @@ def _open_files(files: list[Path], *, name: str, layout: str, skip_bad: bool, or
             except _READ_ERRORS as exc:
                 msg = f"{f}: {type(exc).__name__}: {' '.join(str(exc).split())}"
                 if not skip_bad:
-                    raise ImageReadError(f"{name}: cannot read {msg} (pass skip_bad=True to skip it)") from None
+                    raise ImageReadError(
+                        f"{name}: cannot read {msg} (pass skip_bad=True to skip it)"
+                    ) from None
                 logger.warning("%s: skipping unreadable file %s", name, msg)
                 skipped.append(msg)
                 continue
@@ -315,8 +345,19 @@ def _open_files(files: list[Path], *, name: str, layout: str, skip_bad: bool, or
     if not items:
         raise ValueError(f"{name}: no readable images in {path or 'the file list'}")
     fp = _file_fingerprint(files, root)
-    return Source(kind="images", name=name, n=len(items), fingerprint=fp, origin=origin, path=path, layout=layout,
-                  skip_bad=skip_bad, skipped=skipped, files=files, items=items)
+    return Source(
+        kind="images",
+        name=name,
+        n=len(items),
+        fingerprint=fp,
+        origin=origin,
+        path=path,
+        layout=layout,
+        skip_bad=skip_bad,
+        skipped=skipped,
+        files=files,
+        items=items,
+    )
 
 
 def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
@@ -344,8 +385,16 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
         if arr.ndim == 3:
             arr = arr[None]
         _detect_layout(arr.shape, layout, f"{name} ({p})")
-        return Source(kind="images", name=name, n=int(arr.shape[0]), fingerprint=fp, origin="array", path=str(p),
-                      layout=layout, array=arr)
+        return Source(
+            kind="images",
+            name=name,
+            n=int(arr.shape[0]),
+            fingerprint=fp,
+            origin="array",
+            path=str(p),
+            layout=layout,
+            array=arr,
+        )
     try:
         loaded = load_features_file(p)
     except InputError as exc:
@@ -363,8 +412,15 @@ def _features_source(x: Any, *, name: str, path: Optional[str] = None) -> Source
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
     t = t.detach().cpu().contiguous()
-    return Source(kind="features", name=name, n=int(t.shape[0]), fingerprint=_array_fingerprint(t, "features"),
-                  origin="features", path=path, features=t)
+    return Source(
+        kind="features",
+        name=name,
+        n=int(t.shape[0]),
+        fingerprint=_array_fingerprint(t, "features"),
+        origin="features",
+        path=path,
+        features=t,
+    )
 
 
 def _stats_source(st: Any, *, name: str, path: Optional[str] = None) -> Source:
@@ -372,7 +428,9 @@ def _stats_source(st: Any, *, name: str, path: Optional[str] = None) -> Source:
     h.update(str(st.count).encode())
     h.update(st.mean.detach().cpu().numpy().tobytes())
     h.update(st.cov.detach().cpu().numpy().tobytes())
-    return Source(kind="stats", name=name, n=st.count, fingerprint=h.hexdigest(), origin="stats", path=path, stats=st)
+    return Source(
+        kind="stats", name=name, n=st.count, fingerprint=h.hexdigest(), origin="stats", path=path, stats=st
+    )
 
 
 def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = False) -> Source:
@@ -428,37 +486,51 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
             files = list_image_files(p)
             if not files:
                 raise ValueError(
-                    f"{name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) or .npy/.npz image arrays under {str(p)!r}"
+                    f"{name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) or .npy/.npz image arrays "
+                    f"under {str(p)!r}"
                 )
-            return _open_files(files, name=name, layout=layout, skip_bad=skip_bad, origin="folder", root=p,
-                               path=str(p))
+            return _open_files(
+                files, name=name, layout=layout, skip_bad=skip_bad, origin="folder", root=p, path=str(p)
+            )
         if not p.exists():
             raise FileNotFoundError(f"{name}: {str(p)!r} does not exist")
         if p.suffix.lower() in IMAGE_EXTENSIONS:
-            return _open_files([p], name=name, layout=layout, skip_bad=skip_bad, origin="files", root=p.parent,
-                               path=str(p))
+            return _open_files(
+                [p], name=name, layout=layout, skip_bad=skip_bad, origin="files", root=p.parent, path=str(p)
+            )
         return _open_array_file(p, name=name, layout=layout)
     if isinstance(x, (list, tuple)) and x and all(_is_path(f) for f in x):
         files = [Path(f) for f in x]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise FileNotFoundError(f"{name}: {len(missing)} file(s) do not exist, e.g. {missing[0]!r}")
-        return _open_files(files, name=name, layout=layout, skip_bad=skip_bad, origin="files", root=None, path=None)
+        return _open_files(
+            files, name=name, layout=layout, skip_bad=skip_bad, origin="files", root=None, path=None
+        )
     if isinstance(x, (torch.Tensor, np.ndarray)):
         if x.ndim == 2:
             return _features_source(x, name=name)
         if x.ndim == 3:
             x = x[None]
         if x.ndim != 4:
-            raise ValueError(f"{name}: expected images [N, H, W, C] / [N, C, H, W] or features [N, D], "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name}: expected images [N, H, W, C] / [N, C, H, W] or features [N, D], "
+                f"got shape {tuple(x.shape)}"
+            )
         if x.shape[0] == 0:
             raise ValueError(f"{name}: no images (shape {tuple(x.shape)})")
         lay = _detect_layout(x.shape, layout, name)
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu()
-        return Source(kind="images", name=name, n=int(x.shape[0]), fingerprint=_array_fingerprint(x, lay),
-                      origin="array", layout=lay, array=x)
+        return Source(
+            kind="images",
+            name=name,
+            n=int(x.shape[0]),
+            fingerprint=_array_fingerprint(x, lay),
+            origin="array",
+            layout=lay,
+            array=x,
+        )
     if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
         raise TypeError(f"{name}: unsupported input type {type(x).__name__}")
     n: Optional[int]

@@ -20,8 +20,15 @@ from fastgan.evaluate.cache import PIPELINE_VERSION, Chunk, FeatureCache, cache_
 from fastgan.evaluate.embed import embed
 from features.conftest import TinyNet
 
-_FIELDS = {"label": "my imgs", "source_fingerprint": "ab" * 32, "n": 10, "extractor": "inception",
-           "preset": "pytorch-fid", "weights_sha256": "cd" * 32, "pipeline_version": PIPELINE_VERSION}
+_FIELDS = {
+    "label": "my imgs",
+    "source_fingerprint": "ab" * 32,
+    "n": 10,
+    "extractor": "inception",
+    "preset": "pytorch-fid",
+    "weights_sha256": "cd" * 32,
+    "pipeline_version": PIPELINE_VERSION,
+}
 
 
 def _folder(root: Path, n: int, size: int = 16) -> Path:
@@ -35,7 +42,12 @@ def _folder(root: Path, n: int, size: int = 16) -> Path:
 def test_key_is_readable_and_hashes_every_field(tmp_path: Path) -> None:
     name, digest = cache_key(_FIELDS)
     assert name == f"my-imgs-inception-pytorch-fid-w{'cd' * 6}-p{PIPELINE_VERSION}-{digest[:12]}"
-    for k, v in (("weights_sha256", "ef" * 32), ("preset", "clean-fid"), ("n", 11), ("source_fingerprint", "0" * 64)):
+    for k, v in (
+        ("weights_sha256", "ef" * 32),
+        ("preset", "clean-fid"),
+        ("n", 11),
+        ("source_fingerprint", "0" * 64),
+    ):
         assert cache_key({**_FIELDS, k: v})[1] != digest, k
     assert cache_key({**_FIELDS, "label": "renamed"})[1] == digest
     # a renamed input (same fingerprint, other label) finds the existing folder
@@ -87,7 +99,9 @@ def test_cache_reuse_partial_and_across_world_sizes(tmp_path: Path) -> None:
     first = embed(folder, cache_dir=str(cache), shard=(1, 3), **kw)  # chunks overlapping [3, 7)
     d = Path(first.cache_dirs["tiny"])
     assert sorted(p.name for p in d.glob("chunk-*")) == [
-        "chunk-b0002-0000000000-0000000004.npz", "chunk-b0002-0000000004-0000000008.npz"]
+        "chunk-b0002-0000000000-0000000004.npz",
+        "chunk-b0002-0000000004-0000000008.npz",
+    ]
     assert not (d / "manifest.json").exists()  # written only when every chunk exists
     assert torch.equal(first.arrays["tiny"], plain[3:7])
     full = embed(folder, cache_dir=str(cache), **kw)
@@ -144,12 +158,17 @@ def test_sigkill_mid_extraction_resumes_bit_identical(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def run(cache_arg: str, delay: float, out: str) -> dict:
-        subprocess.run([sys.executable, str(script), str(folder), cache_arg, str(delay), out], check=True, env=env,
-                       timeout=240)
+        subprocess.run(
+            [sys.executable, str(script), str(folder), cache_arg, str(delay), out],
+            check=True,
+            env=env,
+            timeout=240,
+        )
         return torch.load(out)
 
-    proc = subprocess.Popen([sys.executable, str(script), str(folder), str(cache), "0.4", str(tmp_path / "x.pt")],
-                            env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(folder), str(cache), "0.4", str(tmp_path / "x.pt")], env=env
+    )
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not list(cache.glob("*/chunk-*.npz")):

@@ -25,7 +25,9 @@ def small_inception() -> InceptionV3FID:
     return InceptionV3FID(random_init=True, resize="none")
 
 
-def _folder(root: Path, sizes: list[int], seed: int = 0, square: bool = True) -> tuple[Path, list[np.ndarray]]:
+def _folder(
+    root: Path, sizes: list[int], seed: int = 0, square: bool = True
+) -> tuple[Path, list[np.ndarray]]:
     rng = np.random.default_rng(seed)
     root.mkdir()
     imgs = []
@@ -39,8 +41,14 @@ def _folder(root: Path, sizes: list[int], seed: int = 0, square: bool = True) ->
 def test_equals_extract_features_bitwise(tmp_path: Path, small_inception: InceptionV3FID) -> None:
     folder, _ = _folder(tmp_path / "f", [80] * 7)
     tiny = TinyNet()
-    e = embed(folder, extractors=["inception", "tiny"], models={"inception": small_inception, "tiny": tiny},
-              batch_size=3, device="cpu", num_workers=2)
+    e = embed(
+        folder,
+        extractors=["inception", "tiny"],
+        models={"inception": small_inception, "tiny": tiny},
+        batch_size=3,
+        device="cpu",
+        num_workers=2,
+    )
     f, lg = extract_features(folder, small_inception, batch_size=3, return_logits=True)
     t = extract_features(folder, tiny, batch_size=3)
     assert set(e.arrays) == {"inception", "logits", "tiny"}
@@ -82,8 +90,13 @@ def test_each_file_is_decoded_once_for_all_networks(tmp_path: Path, monkeypatch:
             calls[self.key] += 1
             return super().forward(x)
 
-    e = embed(folder, extractors=["a", "b"], models={"a": Counted("a"), "b": Counted("b")}, batch_size=2,
-              device="cpu")
+    e = embed(
+        folder,
+        extractors=["a", "b"],
+        models={"a": Counted("a"), "b": Counted("b")},
+        batch_size=2,
+        device="cpu",
+    )
     assert sorted(reads) == [f"{i:03d}.npy" for i in range(5)]
     assert calls == {"a": 3, "b": 3}
     assert e.arrays["a"].shape == (5, 5)
@@ -94,8 +107,10 @@ def test_shards_concatenate_to_the_single_process_rows(tmp_path: Path, world: in
     folder, _ = _folder(tmp_path / "f", [16] * 7)
     net = TinyNet()
     full = embed(folder, extractors=["tiny"], models={"tiny": net}, batch_size=2, device="cpu").arrays["tiny"]
-    parts = [embed(folder, extractors=["tiny"], models={"tiny": net}, batch_size=2, device="cpu", shard=(r, world))
-             for r in range(world)]
+    parts = [
+        embed(folder, extractors=["tiny"], models={"tiny": net}, batch_size=2, device="cpu", shard=(r, world))
+        for r in range(world)
+    ]
     assert [p.offset for p in parts] == [shard_range(7, r, world)[0] for r in range(world)]
     assert all(p.n_total == 7 for p in parts)
     assert torch.equal(torch.cat([p.arrays["tiny"] for p in parts]), full)
@@ -115,13 +130,17 @@ def test_features_stats_loader_sampler(tmp_path: Path) -> None:
     want = extract_features(loader, net)
     got = embed(loader, extractors=["tiny"], models={"tiny": net}, device="cpu").arrays["tiny"]
     assert torch.equal(got, want)
-    shards = [embed(loader, extractors=["tiny"], models={"tiny": net}, device="cpu", shard=(r, 3)).arrays["tiny"]
-              for r in range(3)]
+    shards = [
+        embed(loader, extractors=["tiny"], models={"tiny": net}, device="cpu", shard=(r, 3)).arrays["tiny"]
+        for r in range(3)
+    ]
     torch.testing.assert_close(torch.cat(shards), want)  # the loader's batches are cut at shard borders
     gen = (imgs[i : i + 4] for i in range(0, 10, 4))
     with pytest.raises(ValueError, match="shard: .* no known length"):
         embed(gen, extractors=["tiny"], models={"tiny": net}, device="cpu", shard=(0, 2))
-    e = embed((imgs[i : i + 4] for i in range(0, 10, 4)), extractors=["tiny"], models={"tiny": net}, device="cpu")
+    e = embed(
+        (imgs[i : i + 4] for i in range(0, 10, 4)), extractors=["tiny"], models={"tiny": net}, device="cpu"
+    )
     assert e.n_total == 10 and torch.equal(e.arrays["tiny"], want)
 
     G = nn.Sequential(nn.Linear(8, 3 * 12 * 12), nn.Tanh(), nn.Unflatten(1, (3, 12, 12)))
@@ -137,8 +156,13 @@ def test_skip_bad_lists_files_and_keeps_order(tmp_path: Path) -> None:
     net = TinyNet()
     with pytest.raises(ValueError, match="002.npy"):
         embed(folder, extractors=["tiny"], models={"tiny": net}, device="cpu")
-    e = embed(open_source(folder, name="real", skip_bad=True), extractors=["tiny"], models={"tiny": net},
-              device="cpu", batch_size=4)
+    e = embed(
+        open_source(folder, name="real", skip_bad=True),
+        extractors=["tiny"],
+        models={"tiny": net},
+        device="cpu",
+        batch_size=4,
+    )
     assert len(e.skipped) == 1 and "002.npy" in e.skipped[0]
     good = np.stack([imgs[i] for i in (0, 1, 3, 4, 5)])
     torch.testing.assert_close(e.arrays["tiny"], extract_features(good, net))
@@ -154,3 +178,12 @@ def test_argument_errors() -> None:
         embed(x, extractors=["bad"], models={"bad": lambda t: t}, device="cpu")
     with pytest.raises(TypeError, match="batch_size"):
         embed(x, batch_size=1.5)  # type: ignore[arg-type]
+
+
+def test_progress_bar_shows_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    x = torch.randint(0, 256, (6, 3, 12, 12), dtype=torch.uint8)
+    embed(x, extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", progress=True, name="real")
+    err = capsys.readouterr().err
+    assert "real: tiny" in err and "6/6" in err and "img/s" in err and "<00:00" in err
+    embed(x, extractors=["tiny"], models={"tiny": TinyNet()}, device="cpu", progress=False)
+    assert capsys.readouterr().err == ""

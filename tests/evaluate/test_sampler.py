@@ -87,7 +87,9 @@ def test_uint8_conversion_is_stylegans() -> None:
     torch.testing.assert_close(to_uint8_images(x), want, rtol=0, atol=0)
     # (0, 1) outputs: round(255 x)
     y = torch.rand(1, 3, 5, 5)
-    torch.testing.assert_close(to_uint8_images(y, (0, 1)), (y * 255 + 0.5).floor().to(torch.uint8), rtol=0, atol=0)
+    torch.testing.assert_close(
+        to_uint8_images(y, (0, 1)), (y * 255 + 0.5).floor().to(torch.uint8), rtol=0, atol=0
+    )
 
 
 def test_generator_errors_name_the_batch() -> None:
@@ -105,7 +107,9 @@ def test_generator_errors_name_the_batch() -> None:
         return x
 
     s = Sampler(nan_g, 8, n=6, batch_size=3)
-    with pytest.raises(ValueError, match=r"batch 1 \(samples 3..5\).*NaN/Inf in 1 sample\(s\), first at sample 5"):
+    with pytest.raises(
+        ValueError, match=r"batch 1 \(samples 3..5\).*NaN/Inf in 1 sample\(s\), first at sample 5"
+    ):
         list(s)
     with pytest.raises(ValueError, match="truncation"):
         Sampler(ToyG(), 8, truncation=0.0)

@@ -98,8 +98,12 @@ def test_batches_follow_the_global_grid(tmp_path: Path) -> None:
     for src in (open_source(_npy_folder(tmp_path / "f", imgs), name="r"), open_source(imgs, name="r")):
         ranges = [(b.start, b.stop) for b in src.batches(3, 9, batch_size=4)]
         assert ranges == [(3, 4), (4, 8), (8, 9)]
-        got = torch.cat([torch.stack(b.images) if isinstance(b.images, list) else b.images
-                         for b in src.batches(0, 10, batch_size=4)])
+        got = torch.cat(
+            [
+                torch.stack(b.images) if isinstance(b.images, list) else b.images
+                for b in src.batches(0, 10, batch_size=4)
+            ]
+        )
         torch.testing.assert_close(got, torch.from_numpy(imgs).permute(0, 3, 1, 2), rtol=0, atol=0)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(imgs)), batch_size=4)
     ranges = [(b.start, b.stop, b.images.shape[0]) for b in open_source(loader, name="r").batches(3, 9)]
