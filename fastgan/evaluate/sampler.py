@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import numbers
+import weakref
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -36,9 +37,34 @@ def _tensor_bytes(t: torch.Tensor) -> bytes:
     return t.view(torch.uint8).numpy().tobytes()
 
 
+#: module -> (signature of its tensors' storage and version counters, digest): a module is
+#: hashed again only after one of its tensors was replaced or modified in place
+_DIGESTS: "weakref.WeakKeyDictionary[nn.Module, tuple[Any, str]]" = weakref.WeakKeyDictionary()
+
+
+def _module_digest(m: nn.Module) -> str:
+    sd = sorted((k, v) for k, v in m.state_dict(keep_vars=True).items() if isinstance(v, torch.Tensor))
+    # Tensor._version counts in-place writes (optimizer steps included), so an unchanged
+    # signature means unchanged bytes
+    sig = tuple((k, v.data_ptr(), v._version, v.dtype, tuple(v.shape)) for k, v in sd)
+    hit = _DIGESTS.get(m)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    h = hashlib.sha256(type(m).__qualname__.encode())
+    for k, v in sd:
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(_tensor_bytes(v))
+    digest = h.hexdigest()
+    _DIGESTS[m] = (sig, digest)
+    return digest
+
+
 def module_fingerprint(*modules: Any) -> Optional[str]:
     """sha256 over the state dicts (names, dtypes, shapes, bytes) of ``modules``; None when one is
-    not an ``nn.Module`` (a plain function cannot be identified by its content)."""
+    not an ``nn.Module`` (a plain function cannot be identified by its content).
+
+    Digests are remembered per module and recomputed only when a tensor of the module was
+    replaced or written in place (e.g. by a training step), so repeated calls are cheap."""
     h = hashlib.sha256()
     for m in modules:
         if m is None:
@@ -46,11 +72,7 @@ def module_fingerprint(*modules: Any) -> Optional[str]:
             continue
         if not isinstance(m, nn.Module):
             return None
-        h.update(type(m).__qualname__.encode())
-        for k, v in sorted(m.state_dict().items()):
-            if isinstance(v, torch.Tensor):
-                h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
-                h.update(_tensor_bytes(v))
+        h.update(_module_digest(m).encode())
     return h.hexdigest()
 
 
@@ -183,8 +205,6 @@ class Sampler:
             self.w_avg = w_avg.detach() if w_avg is not None else None
         elif w_avg is not None or mapping is not None:
             raise ValueError("w_avg / mapping: only used with mode='w'")
-        self._fingerprint: Optional[str] = None
-        self._fingerprint_done = False
 
     # -- sizes --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -282,21 +302,21 @@ class Sampler:
     def fingerprint(self) -> Optional[str]:
         """sha256 over G's (and the mapping's) state dict bytes, w_avg and the sampling
         arguments; None when G is not an ``nn.Module`` (its content cannot be hashed)."""
-        if not self._fingerprint_done:
-            mods = [self.G] + (
-                [self.mapping]
-                if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
-                else []
-            )
-            weights = module_fingerprint(*mods)
-            if weights is not None:
-                h = hashlib.sha256(weights.encode())
-                h.update(json.dumps(self._args(), sort_keys=True).encode())
-                if self.w_avg is not None:
-                    h.update(_tensor_bytes(self.w_avg))
-                self._fingerprint = h.hexdigest()
-            self._fingerprint_done = True
-        return self._fingerprint
+        # recomputed on each access (cheap: module digests are remembered until G changes),
+        # so a generator trained between two evaluations never hits a stale cache entry
+        mods = [self.G] + (
+            [self.mapping]
+            if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
+            else []
+        )
+        weights = module_fingerprint(*mods)
+        if weights is None:
+            return None
+        h = hashlib.sha256(weights.encode())
+        h.update(json.dumps(self._args(), sort_keys=True).encode())
+        if self.w_avg is not None:
+            h.update(_tensor_bytes(self.w_avg))
+        return h.hexdigest()
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable summary (sampling arguments and fingerprint)."""

@@ -133,3 +133,18 @@ def test_fingerprint() -> None:
     assert Sampler(lambda z: z, 8).fingerprint is None
     d = a.describe()
     assert d["n"] == 10 and d["fingerprint"] == a.fingerprint
+
+
+def test_fingerprint_follows_training_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fastgan.evaluate.sampler as sampler_mod
+
+    G = ToyG()
+    s = Sampler(G, 8, n=10)
+    before = s.fingerprint
+    hashed: list[int] = []
+    real = sampler_mod._tensor_bytes
+    monkeypatch.setattr(sampler_mod, "_tensor_bytes", lambda t: hashed.append(1) or real(t))
+    assert s.fingerprint == before and not hashed  # remembered: no rehash of unchanged weights
+    with torch.no_grad():
+        G.fc.weight.add_(1e-3)  # an in-place update, as an optimizer step
+    assert s.fingerprint != before and hashed
