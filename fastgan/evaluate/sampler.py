@@ -116,6 +116,11 @@ class Sampler:
         mapping: ``z -> w`` for ``mode="w"`` (default: ``G.mapping``).
         w_avg_samples: latents for the w_avg estimate.
 
+    G should be deterministic given z (StyleGAN: ``noise_mode="const"``); if it draws from the
+    global RNG, it runs on a forked RNG seeded by the batch (reproducible for a given batch
+    size, and the caller's RNG state is left untouched). A StyleGAN2/3 network with a class
+    input needs its label bound, e.g. ``mapping=lambda z: G.mapping(z, None)``.
+
     ``len(sampler)`` is the number of batches (as for a DataLoader); ``sampler.n`` the number of
     samples. Iteration yields uint8 Tensor[B, 3, H, W] on ``device``.
 
@@ -239,6 +244,15 @@ class Sampler:
         (one call of G; ``start`` need not be a multiple of ``batch_size``)."""
         z = self.latents(start, stop).to(self.device)
         where = f"batch {start // self.batch_size} (samples {start}..{stop - 1})"
+        # G may draw from the global RNG (e.g. StyleGAN's noise_mode="random"): run it on a
+        # forked RNG seeded by the batch, so a run is reproducible and the caller's RNG untouched
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+            torch.manual_seed(sample_seed(self.seed, -2 - start))
+            x = self._run(z, where)
+        return self._check_output(x, start, stop, where)
+
+    def _run(self, z: torch.Tensor, where: str) -> Any:
         if self.mode == "w":
             assert self.mapping is not None
             w = self.mapping(z)
@@ -252,10 +266,8 @@ class Sampler:
 
                 assert self.w_avg is not None
                 w = psi_truncation(w, self.w_avg, self.truncation)
-            x = self.synthesis(w)
-        else:
-            x = self.G(z)
-        return self._check_output(x, start, stop, where)
+            return self.synthesis(w)
+        return self.G(z)
 
     def _check_output(self, x: Any, start: int, stop: int, where: str) -> torch.Tensor:
         b = stop - start

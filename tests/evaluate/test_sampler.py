@@ -148,3 +148,17 @@ def test_fingerprint_follows_training_steps(monkeypatch: pytest.MonkeyPatch) -> 
     with torch.no_grad():
         G.fc.weight.add_(1e-3)  # an in-place update, as an optimizer step
     assert s.fingerprint != before and hashed
+
+
+def test_random_generators_are_reproducible_and_leave_the_global_rng_alone() -> None:
+    def noisy(z: torch.Tensor) -> torch.Tensor:  # draws noise from the global RNG, as noise_mode="random"
+        return torch.tanh(z[:, :12].reshape(-1, 3, 2, 2) + torch.randn(z.shape[0], 3, 2, 2))
+
+    s = Sampler(noisy, 16, n=5, batch_size=2)
+    torch.manual_seed(123)
+    a = torch.cat(list(s))
+    after = torch.rand(3)
+    torch.manual_seed(7)
+    b = torch.cat(list(s))
+    torch.manual_seed(123)
+    assert torch.equal(a, b) and torch.equal(torch.rand(3), after)
