@@ -149,7 +149,7 @@ def _label(key: str, info: dict[str, Any]) -> tuple[str, Optional[str]]:
         if key in spec.keys and "k" in opts.get(name, {}):
             base = key[3:] if key.startswith("pr_") else key.replace("_", " ")
             return f"{base} (k={opts[name]['k']})", std
-    if key in labels and key == "fd" and info.get("extractor"):
+    if key == "fd" and info.get("extractor"):
         return f"FD ({info['extractor']})", std
     return labels.get(key, key.replace("_", " ")), std
 
@@ -193,7 +193,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if key in std_keys:
             continue
         label, std = _label(key, info)
-        rows.append([label, value, result[std] if std else "", f"{info['seconds'].get(_metric_of(key), 0.0):.3f}"])
+        seconds = info["seconds"].get(_metric_of(key), 0.0)
+        rows.append([label, value, result[std] if std else "", f"{seconds:.3f}"])
     _echo(format_table(rows, header=["metric", "value", "std", "time [s]"]))
     sec = info["seconds"]
     _echo(f"time: {sec['total']:.2f} s (networks {sec['network']:.2f} s)")
@@ -333,15 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", action="append",
                    help="weights file of the feature network, or NAME=PATH per network (repeatable; "
                    "never downloaded)")
-    p.add_argument("--cache", metavar="DIR", help="feature cache folder (resumable; reused when inputs are unchanged)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="feature cache folder (resumable; reused when inputs are unchanged)")
     p.add_argument("--batch-size", type=_positive_int, default=50, help="images per batch (default: 50)")
-    p.add_argument("--num-workers", type=_non_negative_int, default=0, help="image decoding workers (default: 0)")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable image files (listed in the report)")
+    p.add_argument("--num-workers", type=_non_negative_int, default=0,
+                   help="image decoding workers (default: 0)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable image files (listed in the report)")
     p.add_argument("--k", type=_positive_int, help="neighbourhood size for prdc / pr / p_precision_recall "
                    "(default: 5 / the preset's 3 / 4)")
     p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
     p.add_argument("--kid-subset-size", type=_positive_int,
-                   help="KID subset size (default: the preset's 1000, reduced to the sample count with a note)")
+                   help="KID subset size (default: the preset's 1000, reduced to the sample count "
+                   "with a note)")
     p.add_argument("--splits", type=_positive_int, help="Inception Score splits (default: the preset's, 10)")
     p.add_argument("--logits", metavar="FILE", help="classifier logits [N, C] of the fake samples, for 'is' "
                    "when --fake is not an image folder")

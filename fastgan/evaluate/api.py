@@ -52,7 +52,8 @@ class EvalResult(Mapping[str, float]):
     ``info`` (JSON-serialisable dict):
 
     * ``real`` / ``fake`` (/ ``logits``): each input described (:meth:`Source.describe`: kind,
-      path or type, n, fingerprint) plus ``arrays`` (name -> ``[N, D]``) and ``skipped_files`` (``skip_bad=True``);
+      path or type, n, fingerprint) plus ``arrays`` (name -> ``[N, D]``) and ``skipped_files``
+      (``skip_bad=True``);
     * ``computed``: the metrics computed (names); ``options``: per metric, the conventions used
       (k, KID subsets, IS splits, seed, ...); ``preset``: the preset's name and table row;
     * ``seconds``: ``total``, ``embed_real``, ``embed_fake``, ``network`` (seconds in the
@@ -172,7 +173,9 @@ def _weights_map(weights: Any, primary: str) -> dict[str, Optional[str]]:
                 raise TypeError(f"weights: keys must be extractor names (str), got {type(key).__name__}")
             out[key] = None if path is None else os.fspath(path)
     else:
-        raise TypeError(f"weights: expected a path or a dict {{extractor: path}}, got {type(weights).__name__}")
+        raise TypeError(
+            f"weights: expected a path or a dict {{extractor: path}}, got {type(weights).__name__}"
+        )
     for key, path in out.items():
         if path is not None and not os.path.isfile(path):
             raise ValueError(f"weights: {path} ({key}): no such file")
@@ -247,7 +250,9 @@ def evaluate(
             :class:`~fastgan.features.Preset`: the image pipeline and every metric convention
             (KID subsets and subset rule, IS splits and shuffle, precision / recall k and ``<=``).
         cache_dir: folder of the on-disk feature cache (None: no cache).
-        device: where the networks and metrics run (None: the embedding's default).
+        device: where the networks and the metrics run (None: the networks on CUDA when
+            available, else the CPU; the metrics on the CPU). Under ``torchrun`` with NCCL pass
+            this rank's GPU (``cuda:LOCAL_RANK``).
         batch_size: images per forward pass. num_workers: ``DataLoader`` workers for decoding.
         weights: weights file of the feature network (``extractor`` or Inception), or a dict
             ``{extractor name: path}``. Nothing is downloaded.
@@ -341,7 +346,9 @@ def evaluate(
     if extractor is None and "images" in (src_r.kind, src_f.kind):
         newer = [m for m in names if METRICS[m].needs == "extractor"]
         if newer:
-            notes.append(f"{', '.join(newer)} on Inception pool3 features (pass extractor= for another network)")
+            notes.append(
+                f"{', '.join(newer)} on Inception pool3 features (pass extractor= for another network)"
+            )
     if "pr" in names and extractor is None and p.vgg_resize is None and "images" in (src_r.kind, src_f.kind):
         raise ValueError(
             f"metrics: 'pr' on images needs VGG-16, which preset {p.name!r} does not define; "
@@ -396,7 +403,9 @@ def evaluate(
 
     emb_r = _collective(lambda: run_embed(src_r, need_r), group, world, dev, "real")
     emb_f = _collective(lambda: run_embed(src_f, need_f), group, world, dev, "fake")
-    emb_l = _collective(lambda: run_embed(src_l, ["features"]), group, world, dev, "logits") if src_l else None
+    emb_l = None
+    if src_l is not None:
+        emb_l = _collective(lambda: run_embed(src_l, ["features"]), group, world, dev, "logits")
 
     def local(emb: Any, array: str, side: str) -> torch.Tensor:
         t = emb.arrays.get(array)
@@ -437,7 +446,9 @@ def evaluate(
             offset, n_local, n_total = _shard_rows(emb_src)
             opts["num_samples"] = n_total
             if n_total < opts["splits"]:
-                raise ValueError(f"splits: {opts['splits']} splits need at least as many fake samples, got {n_total}")
+                raise ValueError(
+                    f"splits: {opts['splits']} splits need at least as many fake samples, got {n_total}"
+                )
             index = torch.arange(offset, offset + n_local, dtype=torch.int64)
             if opts["shuffle_seed"] is not None:
                 from fastgan.metrics.inception import torch_fidelity_order
@@ -457,14 +468,16 @@ def evaluate(
             x = bank(emb_r, a_r, "real")
             y = bank(emb_f, a_f, "fake")
             if x.shape[1] != y.shape[1]:
-                raise ValueError(f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) "
-                                 f"for {name}")
+                raise ValueError(
+                    f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) for {name}"
+                )
             if name == "kid":
                 n_min = min(x.shape[0], y.shape[0])
                 if opts["subset_size"] > n_min:
                     if kid_subset_size is not None and opts["subset_rule"] == "error":
-                        raise ValueError(f"kid_subset_size: {opts['subset_size']} is larger than the number of "
-                                         f"{'real' if x.shape[0] == n_min else 'fake'} samples ({n_min})")
+                        side = "real" if x.shape[0] == n_min else "fake"
+                        raise ValueError(f"kid_subset_size: {opts['subset_size']} is larger than the number "
+                                         f"of {side} samples ({n_min})")
                     notes.append(f"kid subset size reduced from {opts['subset_size']} to {n_min} "
                                  "(the smaller sample count)")
                     opts["subset_size"] = n_min
@@ -492,7 +505,8 @@ def evaluate(
     info: dict[str, Any] = {"real": describe(src_r, emb_r), "fake": describe(src_f, emb_f)}
     if emb_l is not None:
         info["logits"] = describe(src_l, emb_l)
-    network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0) for e in (emb_r, emb_f, emb_l) if e is not None)
+    embeddings = [e for e in (emb_r, emb_f, emb_l) if e is not None]
+    network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0) for e in embeddings)
     info.update({
         "computed": names,
         "options": options,

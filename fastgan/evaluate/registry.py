@@ -158,7 +158,9 @@ def top_pr_function() -> Optional[Callable[..., Any]]:
 def _top_pr(opts: dict[str, Any]) -> Any:
     fn = top_pr_function()
     if fn is None:
-        raise ValueError("metrics: 'top_pr' needs fastgan.metrics.top_precision_recall, which this version lacks")
+        raise ValueError(
+            "metrics: 'top_pr' needs fastgan.metrics.top_precision_recall, which this version lacks"
+        )
     # the reference's own seeds and bandwidth (the function's defaults): its numbers are comparable
     params = inspect.signature(fn).parameters
     kwargs = {"progress": opts.get("progress")} if "progress" in params else {}
@@ -170,7 +172,8 @@ METRICS: dict[str, MetricSpec] = {
     s.name: s
     for s in (
         MetricSpec("fid", ("fid",), "inception", "stats", (), _fid,
-                   "Frechet Inception Distance (float64 statistics, exact trace-sqrt)", stats_ok=True, in_all=True),
+                   "Frechet Inception Distance (float64 statistics, exact trace-sqrt)",
+                   stats_ok=True, in_all=True),
         MetricSpec("kid", ("kid_mean", "kid_std"), "inception", "bank",
                    ("subsets", "subset_size", "subset_rule", "degree", "gamma", "coef0", "seed"), _kid,
                    "Kernel Inception Distance (mean, std over subsets)", in_all=True),
@@ -233,7 +236,9 @@ def parse_metrics(metrics: Union[str, Sequence[str], None], arg: str = "metrics"
             names.extend(m for m, s in METRICS.items() if s.in_all and m not in names)
             continue
         if name not in METRICS:
-            raise ValueError(f"{arg}: unknown metric {raw.strip()!r}; choose from {', '.join(METRICS)} (or 'all')")
+            raise ValueError(
+                f"{arg}: unknown metric {raw.strip()!r}; choose from {', '.join(METRICS)} (or 'all')"
+            )
         if name not in names:
             names.append(name)
     if not names:
@@ -278,7 +283,8 @@ def resolve_options(
     if spec.name == "pr":
         return {"k": k if k is not None else preset.pr_k, "strict": strict}
     if spec.name == "is":
-        return {"splits": splits if splits is not None else preset.is_splits, "shuffle_seed": preset.is_shuffle_seed}
+        return {"splits": splits if splits is not None else preset.is_splits,
+                "shuffle_seed": preset.is_shuffle_seed}
     if spec.name == "sliced_wasserstein":
         return {"projections": DEFAULTS["sw_projections"], "seed": int(seed)}
     if spec.name == "p_precision_recall":

@@ -59,7 +59,8 @@ def test_options_follow_the_preset(preset: str) -> None:
     kid = resolve_options("kid", p)
     assert (kid["subsets"], kid["subset_size"], kid["subset_rule"]) == (p.kid_subsets, p.kid_subset_size,
                                                                          p.kid_subset_rule)
-    assert (kid["degree"], kid["gamma"], kid["coef0"], kid["seed"]) == (p.kid_degree, p.kid_gamma, p.kid_coef0, 0)
+    want = (p.kid_degree, p.kid_gamma, p.kid_coef0, 0)
+    assert (kid["degree"], kid["gamma"], kid["coef0"], kid["seed"]) == want
     assert resolve_options("is", p) == {"splits": p.is_splits, "shuffle_seed": p.is_shuffle_seed}
     assert resolve_options("pr", p) == {"k": p.pr_k, "strict": not p.pr_inclusive}
     assert resolve_options("prdc", p) == {"k": 5, "strict": not p.pr_inclusive}
@@ -90,7 +91,8 @@ def test_factories_build_a_metric(name: str) -> None:
 
 def test_result_keys() -> None:
     assert METRICS["fid"].result(1.5) == {"fid": 1.5}
-    assert METRICS["pr"].result({"precision": 0.5, "recall": 0.25}) == {"pr_precision": 0.5, "pr_recall": 0.25}
+    got = METRICS["pr"].result({"precision": 0.5, "recall": 0.25})
+    assert got == {"pr_precision": 0.5, "pr_recall": 0.25}
     with pytest.raises(RuntimeError, match="lacks keys"):
         METRICS["kid"].result({"kid_mean": 1.0})
     assert isinstance(METRICS["fid"].result(torch.tensor(2.0))["fid"], float)
