@@ -455,7 +455,8 @@ def test_image_folders_match_extract_features(tmp_path: Path, capsys: pytest.Cap
     assert cli.main(["eval", "--real", str(real), "--fake", str(fake), "--metrics", "fid",
                      "--weights", str(weights), "--json", "--no-progress"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["real"]["kind"] == "images" and report["real"]["n"] == 2 and report["real"]["dim"] == 2048
+    assert report["real"]["kind"] == "images" and report["real"]["n"] == 2
+    assert report["real"]["arrays"]["inception"] == [2, 2048]
     fr = extract_features(str(real), net, progress=False)
     ff = extract_features(str(fake), net, progress=False)
     assert report["metrics"]["fid"] == pytest.approx(float(fm.fid(fr, ff)), rel=1e-6)
