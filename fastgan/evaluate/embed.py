@@ -51,7 +51,8 @@ class Embedding:
         offset: global index of this shard's first sample (``rank * N // world``).
         n_total: N, the number of samples of the whole input (all ranks, skipped ones included).
         skipped: ``"path: reason"`` of unreadable files skipped in this shard (``skip_bad``).
-        seconds_network: time spent in the networks' forward passes (CUDA-synchronised).
+        seconds_network: time spent in the networks (preprocessing on the device + forward
+            passes; CUDA-synchronised).
         seconds_total: wall time of the call.
         rows_computed: samples embedded by this call; rows_cached: samples read from the cache.
         source: :meth:`Source.describe` of the input.
@@ -360,12 +361,8 @@ def embed(
         )
 
     try:
-        with (
-            torch.inference_mode(),
-            _bar(
-                progress, None if hi is None else hi - lo, f"{src.name}: {'+'.join(n.name for n in nets)}"
-            ) as bar,
-        ):
+        desc = f"{src.name}: {'+'.join(n.name for n in nets)}"
+        with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo, desc) as bar:
             caches: dict[str, FeatureCache] = {}
             if cache_dir is not None and src.n is not None:
                 for net in nets:

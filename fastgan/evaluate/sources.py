@@ -533,11 +533,16 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
         )
     if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
         raise TypeError(f"{name}: unsupported input type {type(x).__name__}")
-    n: Optional[int]
-    try:
-        n = len(x.dataset)  # type: ignore[attr-defined]
-    except (AttributeError, TypeError):
-        n = None
-    if isinstance(x, torch.utils.data.DataLoader) and n is not None and getattr(x, "drop_last", False):
-        n = len(x) * int(x.batch_size or 1)
+    n: Optional[int] = None
+    if isinstance(x, torch.utils.data.DataLoader):
+        try:  # the samples the loader yields: its sampler's length, less a dropped last batch
+            drop = bool(x.drop_last and x.batch_size)
+            n = len(x) * int(x.batch_size or 1) if drop else len(x.sampler)  # type: ignore[arg-type]
+        except TypeError:  # an IterableDataset without __len__
+            n = None
+    else:
+        try:
+            n = len(x.dataset)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            n = None
     return Source(kind="images", name=name, n=n, fingerprint=None, origin="loader", layout=layout, loader=x)

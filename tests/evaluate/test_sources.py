@@ -147,3 +147,18 @@ def test_unreadable_images_are_named_or_skipped(tmp_path: Path) -> None:
     bad = [(i, m) for b in batches for i, m in b.bad]
     assert [i for i, _ in bad] == [2, 5] and "2.png" in bad[0][1] and "z.jpg" in bad[1][1]
     assert sum(len(b) for b in batches) == 4
+
+
+def test_loader_length_counts_the_samples_it_yields() -> None:
+    ds = torch.utils.data.TensorDataset(torch.zeros(10, 3, 4, 4))
+    dl = torch.utils.data.DataLoader
+    assert open_source(dl(ds, batch_size=4), name="r").n == 10
+    assert open_source(dl(ds, batch_size=4, drop_last=True), name="r").n == 8
+    sub = torch.utils.data.SubsetRandomSampler(range(6))
+    assert open_source(dl(ds, batch_size=4, sampler=sub), name="r").n == 6
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield torch.zeros(3, 4, 4)
+
+    assert open_source(dl(Stream(), batch_size=2), name="r").n is None
