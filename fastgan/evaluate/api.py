@@ -201,11 +201,23 @@ def _versions() -> dict[str, str]:
     return {"fastgan": fastgan.__version__, "torch": torch.__version__}
 
 
-def _shard_rows(emb: Any) -> tuple[int, int, int]:
-    """(offset, local rows, total rows) of an :class:`Embedding`."""
+def _rows(emb: Any, group: Any, world: int, device: Optional[torch.device]) -> dict[str, int]:
+    """Rows of an :class:`Embedding` over all ranks: ``offset`` (of this rank's first row),
+    ``local``, ``total`` (rows embedded: skipped files excluded) and ``skipped`` (all ranks).
+
+    One all-gather of two integers per rank; every rank must call it in the same order.
+    """
     arrays = getattr(emb, "arrays", {}) or {}
     local = int(next(iter(arrays.values())).shape[0]) if arrays else 0
-    return int(getattr(emb, "offset", 0)), local, int(getattr(emb, "n_total", local))
+    skipped = len(getattr(emb, "skipped", []) or [])
+    if world == 1:
+        return {"offset": 0, "local": local, "total": local, "skipped": skipped}
+    from fastgan.metrics._base import comm_device, gather_meta
+
+    metas = gather_meta([local, skipped], group, comm_device(group, device))  # in rank order
+    rank = _rank_world(group)[0]
+    return {"offset": sum(m[0] for m in metas[:rank]), "local": local, "total": sum(m[0] for m in metas),
+            "skipped": sum(m[1] for m in metas)}
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -443,7 +455,8 @@ def evaluate(
                 lg, emb_src = local(emb_l, "features", "logits"), emb_l
             else:
                 lg, emb_src = local(emb_f, "logits", "fake"), emb_f
-            offset, n_local, n_total = _shard_rows(emb_src)
+            rows = _rows(emb_src, group, world, dev)
+            offset, n_local, n_total = rows["offset"], rows["local"], rows["total"]
             opts["num_samples"] = n_total
             if n_total < opts["splits"]:
                 raise ValueError(
@@ -494,12 +507,13 @@ def evaluate(
     def describe(src: Any, emb: Any) -> dict[str, Any]:
         d = dict(src.describe())
         arrays = getattr(emb, "arrays", {}) or {}
-        offset, n_local, n_total = _shard_rows(emb)
-        d["arrays"] = {a: [n_total, int(t.shape[1])] for a, t in arrays.items()}
+        rows = _rows(emb, group, world, dev)
+        d["arrays"] = {a: [rows["total"], int(t.shape[1])] for a, t in arrays.items()}
         skipped = list(getattr(emb, "skipped", []) or [])
-        if skipped:
-            d["skipped_files"] = skipped
-            notes.append(f"{len(skipped)} unreadable file(s) skipped in {d.get('path', 'the input')}")
+        if rows["skipped"]:
+            d["skipped_files"] = skipped  # this rank's; the count covers every rank
+            d["skipped"] = rows["skipped"]
+            notes.append(f"{rows['skipped']} unreadable file(s) skipped in {d.get('path', d['name'])}")
         return d
 
     info: dict[str, Any] = {"real": describe(src_r, emb_r), "fake": describe(src_f, emb_f)}

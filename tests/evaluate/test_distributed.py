@@ -2,7 +2,8 @@
 
 FID / KID / IS to 1e-12 relative (float64 sums in another order), PRDC and precision / recall
 exactly; uneven shards (101 and 87 rows over 2 ranks), for feature inputs and for images
-embedded by a network on each rank.
+embedded by a network on each rank; a bad file in one rank's shard is named by that rank and
+fails the others (no rank waits forever), or is skipped and counted over the ranks.
 """
 
 from __future__ import annotations
@@ -63,7 +64,31 @@ def _patch_tiny_nets() -> None:
     emb.build_extractor = build  # type: ignore[assignment]
 
 
-def _worker(rank: int, world: int, port: int, out: "mp.SimpleQueue") -> None:
+def _png_folder(path: Path) -> Path:
+    """7 PNG images and, last in the sort order (so in rank 1's shard), one truncated PNG."""
+    from PIL import Image
+
+    path.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(path / f"img{i}.png")
+    bad = path / "img7.png"
+    bad.write_bytes(bad.read_bytes()[:200])
+    return path
+
+
+def _bad_folder_runs(folder: str, fake: torch.Tensor) -> tuple[str, dict[str, float], dict[str, Any]]:
+    """(the error without skip_bad, the result and the real side's info with skip_bad)."""
+    try:
+        evaluate(folder, fake, metrics="fid", batch_size=2)
+        err = ""
+    except ValueError as exc:
+        err = str(exc)
+    res = evaluate(folder, fake, metrics="fid,kid,prdc", skip_bad=True, kid_subsets=3, kid_subset_size=5, k=2)
+    return err, dict(res), res.info["real"]
+
+
+def _worker(rank: int, world: int, port: int, folder: str, out: "mp.SimpleQueue") -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
@@ -71,7 +96,8 @@ def _worker(rank: int, world: int, port: int, out: "mp.SimpleQueue") -> None:
         res = evaluate(d["real"], d["fake"], logits=d["logits"], **KWARGS)
         _patch_tiny_nets()
         img = evaluate(d["real_images"], d["fake_images"], **IMAGE_KWARGS)
-        out.put((rank, dict(res), res.info["world_size"], dict(img)))
+        bad = _bad_folder_runs(folder, d["fake_images"])
+        out.put((rank, dict(res), res.info["world_size"], dict(img), bad))
     finally:
         dist.destroy_process_group()
 
@@ -89,12 +115,14 @@ def _compare(got: dict[str, float], want: dict[str, float]) -> None:
             assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
 
 
-def test_two_processes_equal_one(one_torch_thread: None) -> None:
+def test_two_processes_equal_one(one_torch_thread: None, tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    folder = str(_png_folder(tmp_path / "real"))
     world = 2
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
     port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, world, port, queue)) for r in range(world)]
+    procs = [ctx.Process(target=_worker, args=(r, world, port, folder, queue)) for r in range(world)]
     for p in procs:
         p.start()
     for p in procs:
@@ -102,26 +130,33 @@ def test_two_processes_equal_one(one_torch_thread: None) -> None:
     assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
     results = {}
     for _ in range(world):
-        rank, res, ws, img = queue.get()
-        results[rank] = (res, ws, img)
+        rank, res, ws, img, bad = queue.get()
+        results[rank] = (res, ws, img, bad)
     d = _data()
     single = evaluate(d["real"], d["fake"], logits=d["logits"], **KWARGS)
-    _patch_and_run = _single_images(d)
+    single_img, (err, single_bad, _) = _single_images(d, folder)
+    assert "img7.png" in err
     for rank in range(world):
-        res, ws, img = results[rank]
+        res, ws, img, (err, skipped, real_info) = results[rank]
         assert ws == 2
         _compare(res, dict(single))  # every rank returns the result
-        _compare(img, _patch_and_run)
+        _compare(img, single_img)
+        # a bad file in rank 1's shard: rank 1 names it, rank 0 does not wait forever
+        assert ("img7.png" in err) if rank == 1 else ("failed on another rank" in err), err
+        # skipped (and counted over both ranks), the rest evaluated as in one process
+        _compare(skipped, single_bad)
+        assert real_info["skipped"] == 1 and real_info["arrays"]["inception"] == [7, 6]
 
 
-def _single_images(d: dict[str, torch.Tensor]) -> dict[str, float]:
+def _single_images(d: dict[str, torch.Tensor], folder: str) -> tuple[dict[str, float], Any]:
     import fastgan.evaluate.embed as emb
     import fastgan.features.extract as ext
 
     saved = (ext.build_extractor, emb.build_extractor)
     try:
         _patch_tiny_nets()
-        return dict(evaluate(d["real_images"], d["fake_images"], **IMAGE_KWARGS))
+        img = dict(evaluate(d["real_images"], d["fake_images"], **IMAGE_KWARGS))
+        return img, _bad_folder_runs(folder, d["fake_images"])
     finally:
         ext.build_extractor, emb.build_extractor = saved  # type: ignore[assignment]
 
