@@ -197,7 +197,7 @@ def _build_nets(
                     f"models[{name!r}]: built with preset {get_preset(have).name!r}, not {preset!r}"
                 )
             if isinstance(module, nn.Module):
-                module = module.to(device).eval()
+                module = module.to(device)
         else:
             module = build_extractor(name, weights=weights.get(name), preset=preset, device=device)
         nets.append(_Net(name, module, device, dtype))

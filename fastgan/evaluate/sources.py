@@ -118,7 +118,10 @@ class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
 
     def _array(self, fi: int) -> np.ndarray:
         if self._last is None or self._last[0] != fi:
-            self._last = (fi, _read_file(self.files[fi]))
+            f = self.files[fi]
+            # .npy stacks are memory-mapped: a worker reads only the images it decodes
+            arr = np.load(f, mmap_mode="r", allow_pickle=False) if f.suffix.lower() == ".npy" else _read_file(f)
+            self._last = (fi, arr)
         return self._last[1]
 
     def __getitem__(self, i: int) -> tuple[int, Optional[torch.Tensor], Optional[str]]:

@@ -185,5 +185,7 @@ def test_progress_bar_shows_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> 
     embed(x, extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", progress=True, name="real")
     err = capsys.readouterr().err
     assert "real: tiny" in err and "6/6" in err and "img/s" in err and "<00:00" in err
-    embed(x, extractors=["tiny"], models={"tiny": TinyNet()}, device="cpu", progress=False)
+    net = TinyNet().train()
+    embed(x, extractors=["tiny"], models={"tiny": net}, device="cpu", progress=False)
     assert capsys.readouterr().err == ""
+    assert net.training  # switched to eval for the pass, restored afterwards

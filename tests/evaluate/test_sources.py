@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -158,7 +159,7 @@ def test_loader_length_counts_the_samples_it_yields() -> None:
     assert open_source(dl(ds, batch_size=4, sampler=sub), name="r").n == 6
 
     class Stream(torch.utils.data.IterableDataset):
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self) -> Iterator[torch.Tensor]:
             yield torch.zeros(3, 4, 4)
 
     assert open_source(dl(Stream(), batch_size=2), name="r").n is None
