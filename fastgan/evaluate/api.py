@@ -35,6 +35,7 @@ import torch
 
 from fastgan._checks import check_positive_int
 from fastgan.evaluate.registry import DEFAULT_METRICS, METRICS, MetricSpec, parse_metrics, resolve_options
+from fastgan.metrics._base import BankMetric
 
 __all__ = ["evaluate", "EvalResult"]
 
@@ -153,6 +154,16 @@ def _collective(fn: Any, group: Any, world: int, device: Optional[torch.device],
     if not _all_ok(True, group, world, device):
         raise ValueError(f"{what}: failed on another rank (its error is printed by that rank)")
     return out
+
+
+class _Banks(BankMetric):
+    """The real and fake rows of one array pair: gathered from every rank by :meth:`BankMetric.sync`
+    (one tensor all-gather per side, rank order = the single-process order), then shared by every
+    bank metric (KID, PRDC, pr, CMMD, ...) instead of one gather per metric."""
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Tensor[N, D] real rows, Tensor[M, D] fake rows)."""
+        return self._bank(real=True), self._bank(real=False)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -429,18 +440,23 @@ def evaluate(
     values: dict[str, float] = {}
     options: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
-    banks: dict[tuple[str, str], torch.Tensor] = {}
+    banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def bank(emb: Any, array: str, side: str) -> torch.Tensor:
-        """The full (all ranks) array of one side, gathered once and shared by the bank metrics."""
-        key = (side, array)
-        if key not in banks:
-            from fastgan.metrics._base import all_gather_rows
-
-            t = local(emb, array, side)
-            gathered = all_gather_rows(t, group, device=t.device)
-            banks[key] = t if gathered is None else gathered
-        return banks[key]
+    def gathered(a_r: str, a_f: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and fake rows of all ranks: one :class:`_Banks` synced once, shared by the bank metrics."""
+        if (a_r, a_f) not in banks:
+            x, y = local(emb_r, a_r, "real"), local(emb_f, a_f, "fake")
+            if x.shape[1] != y.shape[1]:
+                raise ValueError(
+                    f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) for {name}"
+                )
+            shared = _Banks()
+            for t, is_real in ((x, True), (y, False)):
+                if t.shape[0]:
+                    shared.update(t, real=is_real)
+            shared.sync(group)
+            banks[(a_r, a_f)] = shared.compute()
+        return banks[(a_r, a_f)]
 
     for name in names:
         spec = METRICS[name]
@@ -478,12 +494,7 @@ def evaluate(
         else:
             a_r = _array_for(spec, src_r.kind, extractor, p)
             a_f = _array_for(spec, src_f.kind, extractor, p)
-            x = bank(emb_r, a_r, "real")
-            y = bank(emb_f, a_f, "fake")
-            if x.shape[1] != y.shape[1]:
-                raise ValueError(
-                    f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) for {name}"
-                )
+            x, y = gathered(a_r, a_f, name)
             if name == "kid":
                 n_min = min(x.shape[0], y.shape[0])
                 if opts["subset_size"] > n_min:
