@@ -1,7 +1,7 @@
 """fastgan's feature-set metrics beyond FID/KID against their reference implementations.
 
 Metrics: CMMD (``clip-mmd``: ``clip_mmd.calculation.mmd``), Vendi (``vendi-score``:
-``vendi_score.vendi.score_dual``), P-precision / P-recall (a float64 numpy reimplementation
+``vendi_score.vendi.score_dual``), TopP&R (``top-pr``: ``top_pr.compute_top_pr``, same seeds), P-precision / P-recall (a float64 numpy reimplementation
 of the paper's definition with full ``N x M`` distance matrices, as the authors' code does:
 their code is not a package), sliced Wasserstein (Monte-Carlo: numpy with the same directions;
 closed form: dgm-eval's ``sw_approx`` formula in numpy), FD (scipy ``sqrtm`` of
@@ -153,6 +153,22 @@ def _ref_fd(x: Any, y: Any) -> Any:
     return float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real))
 
 
+def _fg_top_pr(x: Any, y: Any) -> Any:
+    import fastgan.metrics as fm
+
+    return fm.top_precision_recall(x, y)
+
+
+def _ref_top_pr(x: Any, y: Any) -> Any:
+    import numpy as np
+    from top_pr.top_pr import compute_top_pr
+
+    np.random.seed(42)  # top-pr seeds numpy itself when it projects (D > 32); explicit for D <= 32
+    r = compute_top_pr(real_features=x.numpy(), fake_features=y.numpy(), alpha=0.1, kernel="cosine",
+                       random_proj=True, f1_score=False)
+    return {"top_precision": float(r["fidelity"]), "top_recall": float(r["diversity"])}
+
+
 CASES: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any], str]] = {
     "cmmd": (_fg_cmmd, _ref_cmmd, "clip_mmd.calculation"),
     "vendi": (_fg_vendi, _ref_vendi, "vendi_score.vendi"),
@@ -160,8 +176,9 @@ CASES: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any], str
     "sliced_wasserstein": (_fg_sw, _ref_sw, "numpy"),
     "sliced_wasserstein_approx": (_fg_sw_approx, _ref_sw_approx, "numpy"),
     "fd": (_fg_fd, _ref_fd, "scipy.linalg"),
+    "top_pr": (_fg_top_pr, _ref_top_pr, "top_pr.top_pr"),
 }
-LARGE = ("cmmd", "vendi", "p_precision_recall", "sliced_wasserstein_approx")
+LARGE = ("cmmd", "vendi", "p_precision_recall", "sliced_wasserstein_approx", "top_pr")
 
 
 def _maxrss_mib() -> float:

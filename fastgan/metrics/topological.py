@@ -97,23 +97,31 @@ def projection_matrix(dim: int, projection_dim: int = 32, seed: int = 99) -> tor
 
 
 class _Centred:
-    """float64 features shifted by a common vector, with their squared norms."""
+    """float64 features shifted by a common vector, augmented for one-GEMM squared distances:
+    rows ``[a, -|a|^2 / 2, 1]`` and columns ``[a, 1, -|a|^2 / 2]``, so that
+    ``-2 row_i . col_j = |a_i - a_j|^2`` (the shift keeps the expanded form free of cancellation)."""
 
     def __init__(self, x: torch.Tensor, shift: torch.Tensor) -> None:
-        self.z = x.to(torch.float64) - shift
-        self.n2 = self.z.square().sum(1)
+        n, d = x.shape
+        self.row = torch.empty(n, d + 2, dtype=torch.float64, device=x.device)
+        self.row[:, :d] = x.to(torch.float64) - shift
+        half = self.row[:, :d].square().sum(1).mul_(-0.5)
+        self.row[:, d] = half
+        self.row[:, d + 1] = 1.0
+        self.col = self.row.clone()
+        self.col[:, d] = 1.0
+        self.col[:, d + 1] = half
 
     def sqdist(self, s0: int, e0: int, other: "_Centred", s1: int, e1: int) -> torch.Tensor:
-        """``|a_i - b_j|^2`` for rows ``s0:e0`` of self and ``s1:e1`` of other (Tensor[R, C] float64)."""
-        blk = torch.mm(self.z[s0:e0], other.z[s1:e1].t()).mul_(-2.0)
-        blk.add_(self.n2[s0:e0].unsqueeze(1)).add_(other.n2[s1:e1].unsqueeze(0))
-        return blk.clamp_min_(0.0)
+        """``|a_i - b_j|^2`` for rows ``s0:e0`` of self and ``s1:e1`` of other (Tensor[R, C] float64;
+        values of coincident points may come out as tiny negatives: clamp before a square root)."""
+        return torch.addmm(self.row.new_zeros(()), self.row[s0:e0], other.col[s1:e1].t(), beta=0, alpha=-2.0)
 
 
 def _kernel_pairs(blk: torch.Tensor, h: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pairs of a squared-distance tile inside the ball of radius ``h`` and their cosine kernel values."""
     r, c = (blk <= h * h).nonzero(as_tuple=True)
-    v = blk[r, c].sqrt_().mul_(_HALF_PI / h).cos_()
+    v = blk[r, c].clamp_min_(0.0).sqrt_().mul_(_HALF_PI / h).cos_()
     return r, c, v
 
 
@@ -190,8 +198,8 @@ def _self_sums(
     c: _Centred, h: float, weights: torch.Tensor, side0: int, progress: Any
 ) -> torch.Tensor:
     """Kernel sums of a set at its own points (Tensor[N, B + 1]): ``S[i, b] = sum_j w_jb K(|x_i - x_j| / h)``."""
-    n = int(c.z.shape[0])
-    dev = c.z.device
+    n = int(c.row.shape[0])
+    dev = c.row.device
 
     def tile_pass(side: int) -> torch.Tensor:
         out = torch.zeros((n, weights.shape[1]), dtype=torch.float64, device=dev)
@@ -199,10 +207,16 @@ def _self_sums(
             e0 = min(n, s0 + side)
             for s1 in range(s0, n, side):  # symmetric: tiles on and above the diagonal
                 e1 = min(n, s1 + side)
-                r, cc, v = _kernel_pairs(c.sqdist(s0, e0, c, s1, e1), h)
-                out.index_add_(0, r + s0, weights[cc + s1] * v.unsqueeze(1))
+                blk = c.sqdist(s0, e0, c, s1, e1)
+                r, cc, v = _kernel_pairs(blk, h)
+                # the kernel tile is sparse (a ball holds ~k samples) but a dense GEMM with the
+                # [C, B + 1] weights beats gathering weight rows per pair
+                ker = blk.zero_()
+                ker[r, cc] = v
+                out[s0:e0].addmm_(ker, weights[s1:e1])
                 if s1 != s0:
-                    out.index_add_(0, cc + s1, weights[r + s0] * v.unsqueeze(1))
+                    out[s1:e1].addmm_(ker.t(), weights[s0:e0])
+                del blk, ker
             if progress is not None:
                 progress.update(e0 - s0)
         return out
@@ -216,8 +230,8 @@ def _cross_sums(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(sum_j K(|a_i - b_j| / h_b) per a_i, sum_i K(|a_i - b_j| / h_a) per b_j)``: each set's
     density (unnormalised) at the other set's points, from one pass over the ``N x M`` tiles."""
-    n, m = int(a.z.shape[0]), int(b.z.shape[0])
-    dev = a.z.device
+    n, m = int(a.row.shape[0]), int(b.row.shape[0])
+    dev = a.row.device
 
     def work(s0: int, e0: int) -> tuple[torch.Tensor, torch.Tensor]:
         at_a = torch.zeros(e0 - s0, dtype=torch.float64, device=dev)
