@@ -350,7 +350,7 @@ def embed(
             stop_seen = batch.stop
             done = max(0, min(batch.stop, b if b is not None else batch.stop) - max(batch.start, a))
             out.rows_computed += done
-            bar.update(done)
+            _tick(bar, batch.start, batch.stop, lo, hi)
         arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
         return Chunk(
             a if first is None else first,
@@ -382,7 +382,9 @@ def embed(
                 crows = batch_size * math.ceil(check_positive_int(crows, "chunk_rows") / batch_size)
                 assert src.n is not None
                 pieces = [g for g in chunk_grid(src.n, crows) if g[1] > lo and g[0] < hi]
-                chunks = [_cached_chunk(a, b, nets, caches, batch_size, compute, bar, out) for a, b in pieces]
+                chunks = [
+                    _cached_chunk(a, b, nets, caches, batch_size, compute, bar, out, (lo, hi)) for a, b in pieces
+                ]
                 for c in caches.values():
                     c.write_manifest(src.n, crows, batch_size, {"source": src.describe()})
             else:
@@ -413,6 +415,7 @@ def _cached_chunk(
     compute: Callable[..., Chunk],
     bar: tqdm,
     out: Embedding,
+    shard: tuple[int, Optional[int]],
 ) -> Chunk:
     """Chunk [a, b) for every network: reuse the cached ones, compute the rest in one decode."""
     have: dict[str, Chunk] = {}
@@ -424,7 +427,7 @@ def _cached_chunk(
     todo = [n for n in nets if n.name not in have]
     if not todo:
         out.rows_cached += b - a
-        bar.update(b - a)
+        _tick(bar, a, b, *shard)
         first = next(iter(have.values()))
         arrays = {k: v for ch in have.values() for k, v in ch.arrays.items()}
         return Chunk(a, b, arrays, first.valid, first.skipped)
@@ -442,6 +445,11 @@ def _cached_chunk(
             )
         fresh.arrays.update(ch.arrays)
     return fresh
+
+
+def _tick(bar: tqdm, a: int, b: int, lo: int, hi: Optional[int]) -> None:
+    """Advance the bar by the samples of [a, b) inside this shard [lo, hi)."""
+    bar.update(max(0, (b if hi is None else min(b, hi)) - max(a, lo)))
 
 
 def _assemble(out: Embedding, chunks: list[Chunk], nets: list[_Net], lo: int, hi: Optional[int]) -> None:

@@ -194,3 +194,12 @@ def test_sigkill_mid_extraction_resumes_bit_identical(tmp_path: Path) -> None:
     assert torch.equal(resumed["x"], uninterrupted["x"])  # bit-identical
     again = run(str(cache), 0.0, str(tmp_path / "again.pt"))
     assert again["calls"] == 0 and torch.equal(again["x"], uninterrupted["x"])
+
+
+def test_progress_counts_only_the_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _folder(tmp_path / "imgs", 11)
+    kw = dict(extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", chunk_rows=4)
+    for _ in range(2):  # computed, then from the cache
+        embed(folder, cache_dir=str(tmp_path / "c"), shard=(1, 3), progress=True, **kw)
+        err = capsys.readouterr().err
+        assert "4/4" in err and "8/4" not in err
