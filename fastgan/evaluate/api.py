@@ -520,6 +520,9 @@ def evaluate(
         arrays = getattr(emb, "arrays", {}) or {}
         rows = _rows(emb, group, world, dev)
         d["arrays"] = {a: [rows["total"], int(t.shape[1])] for a, t in arrays.items()}
+        if src.kind == "images":  # this rank's rows: run through the networks / read from the cache
+            d["rows_computed"] = int(getattr(emb, "rows_computed", 0))
+            d["rows_cached"] = int(getattr(emb, "rows_cached", 0))
         skipped = list(getattr(emb, "skipped", []) or [])
         if rows["skipped"]:
             d["skipped_files"] = skipped  # this rank's; the count covers every rank

@@ -296,6 +296,17 @@ def test_vgg_only_for_pr(tiny_nets: list[nn.Module]) -> None:
         evaluate(real, fake, metrics="pr", preset="clean-fid")
 
 
+def test_cache_dir(tiny_nets: list[nn.Module], tmp_path: Any) -> None:
+    real, fake = _images(5, 9), _images(6, 7)
+    first = evaluate(real, fake, metrics="fid,prdc", k=2, cache_dir=tmp_path / "cache")
+    assert first.info["real"]["rows_computed"] == 9 and first.info["real"]["rows_cached"] == 0
+    tiny_nets.clear()
+    again = evaluate(real, fake, metrics="fid,prdc", k=2, cache_dir=tmp_path / "cache")
+    assert dict(again) == dict(first)
+    assert again.info["real"]["rows_cached"] == 9 and again.info["fake"]["rows_cached"] == 7
+    assert all(n.rows == 0 for n in tiny_nets)  # type: ignore[attr-defined]
+
+
 def test_generator_input(tiny_nets: list[nn.Module]) -> None:
     """fake=Sampler(G, ...): the generated images are embedded on the fly, like the same images given."""
 
