@@ -41,6 +41,8 @@ __all__ = ["evaluate", "EvalResult"]
 
 #: array name -> the extractor that produces it (logits come from the Inception pass)
 _PRODUCER = {"logits": "inception"}
+#: names of the Inception network (lower case, without "-" / "_")
+_INCEPTION_ALIASES = ("inception", "inceptionv3")
 
 
 class EvalResult(Mapping[str, float]):
@@ -326,6 +328,8 @@ def evaluate(
         raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
     if extractor is not None and not isinstance(extractor, str):
         raise TypeError(f"extractor: expected a name (str) or None, got {type(extractor).__name__}")
+    if extractor is not None and extractor.lower().replace("-", "").replace("_", "") in _INCEPTION_ALIASES:
+        extractor = "inception"  # the array name embed() gives Inception, whatever alias was used
     dev = None if device is None else torch.device(device)
     rank, world = _rank_world(group)
 
@@ -418,6 +422,8 @@ def evaluate(
     models = _collective(build_shared, group, world, dev, "extractor")
 
     def run_embed(src: Any, arrays: list[str]) -> Any:
+        if src.kind == "images" and not arrays:
+            return None  # e.g. the real images when only the Inception Score (of the fake side) is asked
         return embed(
             src, extractors=extractors_for(arrays, src.kind), preset=p.name, weights=wmap, models=models,
             batch_size=batch_size, num_workers=num_workers, device=net_dev, cache_dir=cache_dir,
@@ -517,6 +523,9 @@ def evaluate(
     # ---- the report
     def describe(src: Any, emb: Any) -> dict[str, Any]:
         d = dict(src.describe())
+        if emb is None:
+            d["arrays"] = {}
+            return d
         arrays = getattr(emb, "arrays", {}) or {}
         rows = _rows(emb, group, world, dev)
         d["arrays"] = {a: [rows["total"], int(t.shape[1])] for a, t in arrays.items()}
@@ -534,6 +543,9 @@ def evaluate(
     if emb_l is not None:
         info["logits"] = describe(src_l, emb_l)
     embeddings = [e for e in (emb_r, emb_f, emb_l) if e is not None]
+    for e, key in ((emb_r, "embed_real"), (emb_f, "embed_fake")):
+        seconds_embed = 0.0 if e is None else float(getattr(e, "seconds_total", 0.0) or 0.0)
+        seconds[key] = round(seconds_embed, 6)
     network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0) for e in embeddings)
     info.update({
         "computed": names,
@@ -542,8 +554,8 @@ def evaluate(
         "extractor": extractor,
         "seconds": {
             "total": round(time.perf_counter() - t_start, 6),
-            "embed_real": round(float(getattr(emb_r, "seconds_total", 0.0) or 0.0), 6),
-            "embed_fake": round(float(getattr(emb_f, "seconds_total", 0.0) or 0.0), 6),
+            "embed_real": seconds.pop("embed_real"),
+            "embed_fake": seconds.pop("embed_fake"),
             "network": round(network, 6),
             **seconds,
         },
@@ -574,9 +586,12 @@ def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, e
         return float(fid_from_stats(fixed["real"], fixed["fake"]))
     # a statistics input is the metric's fixed reference; the distance is symmetric, so a fixed
     # fake side takes that place too and the features of the other side are fed as "fake"
-    metric = spec.factory({"real_stats": next(iter(fixed.values()), None)})
+    reference = next(iter(fixed.values()), None)
+    metric = spec.factory({"real_stats": reference})
     for side, t in feats.items():
         if t.shape[0]:
+            # next to given statistics, the features' statistics are accumulated on their device
+            t = t if reference is None else t.to(reference.mean.device)
             metric.update(t, real=side == "real" and not fixed)
     metric.sync(group)
     return float(metric.compute())

@@ -296,6 +296,17 @@ def test_vgg_only_for_pr(tiny_nets: list[nn.Module]) -> None:
         evaluate(real, fake, metrics="pr", preset="clean-fid")
 
 
+def test_only_what_is_needed_is_embedded(tiny_nets: list[nn.Module]) -> None:
+    real, fake = _images(7, 5), _images(8, 6)
+    res = evaluate(real, fake, metrics="is", splits=2)  # the Inception Score reads the fake side only
+    assert [n.rows for n in tiny_nets] == [6]  # type: ignore[attr-defined]
+    assert res.info["real"]["arrays"] == {} and res.info["seconds"]["embed_real"] == 0.0
+    tiny_nets.clear()
+    res = evaluate(real, fake, metrics="fid", extractor="Inception-V3")  # an alias of the default network
+    assert [type(n).__name__ for n in tiny_nets] == ["TinyInception"]
+    assert res.info["extractor"] == "inception" and "inception" in res.info["fake"]["arrays"]
+
+
 def test_cache_dir(tiny_nets: list[nn.Module], tmp_path: Any) -> None:
     real, fake = _images(5, 9), _images(6, 7)
     first = evaluate(real, fake, metrics="fid,prdc", k=2, cache_dir=tmp_path / "cache")
