@@ -350,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", type=_positive_int, help="Inception Score splits (default: the preset's, 10)")
     p.add_argument("--logits", metavar="FILE", help="classifier logits [N, C] of the fake samples, for 'is' "
                    "when --fake is not an image folder")
-    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets and other draws (default: 0)")
+    p.add_argument("--seed", type=int, help="seed of the KID subsets and other draws (default: the preset's "
+                   "KID seed, torch-fidelity 2020; else 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu; under "
                    "torchrun cuda means cuda:LOCAL_RANK)")

@@ -250,7 +250,7 @@ def evaluate(
     kid_subsets: Optional[int] = None,
     kid_subset_size: Optional[int] = None,
     splits: Optional[int] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
     skip_bad: bool = False,
     progress: Optional[bool] = None,
     group: Any = None,
@@ -286,7 +286,9 @@ def evaluate(
         kid_subsets, kid_subset_size, splits: KID rounds and rows per round, IS splits
             (default: the preset's). A default subset size larger than a sample count is reduced
             to it with a note; an explicit one that is too large is an error.
-        seed: seed of the random draws (KID subsets, sliced-Wasserstein directions).
+        seed: seed of the random draws (KID subsets, sliced-Wasserstein directions). None: the
+            preset's KID seed (torch-fidelity: 2020, drawn with its numpy RandomState as it
+            does), else 0 (every run and every rank draws the same subsets).
         skip_bad: skip unreadable image files (listed in ``info``) instead of raising.
         progress: tqdm progress bars on stderr (None: only when stderr is a terminal).
         group: ``torch.distributed`` process group (default: the world group when initialised).
@@ -324,8 +326,8 @@ def evaluate(
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers: must be a non-negative integer, got {num_workers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
     if extractor is not None and not isinstance(extractor, str):
         raise TypeError(f"extractor: expected a name (str) or None, got {type(extractor).__name__}")
     if extractor is not None and extractor.lower().replace("-", "").replace("_", "") in _INCEPTION_ALIASES:
@@ -484,15 +486,8 @@ def evaluate(
                 raise ValueError(
                     f"splits: {opts['splits']} splits need at least as many fake samples, got {n_total}"
                 )
-            index = torch.arange(offset, offset + n_local, dtype=torch.int64)
-            if opts["shuffle_seed"] is not None:
-                from fastgan.metrics.inception import torch_fidelity_order
-
-                order = torch_fidelity_order(n_total, seed=opts["shuffle_seed"])
-                inverse = torch.empty_like(order)
-                inverse[order] = torch.arange(n_total, dtype=torch.int64)
-                index = inverse[offset:offset + n_local]
-            metric = spec.factory(opts)
+            index = torch.arange(offset, offset + n_local, dtype=torch.int64)  # global sample indices
+            metric = spec.factory({**opts, "preset": p})
             if n_local:
                 metric.update(lg, index=index.to(lg.device))
             metric.sync(group)
@@ -512,8 +507,7 @@ def evaluate(
                                  "(the smaller sample count)")
                     opts["subset_size"] = n_min
                     options[name]["subset_size"] = n_min
-            opts["progress"] = progress
-            metric = spec.factory(opts)
+            metric = spec.factory({**opts, "progress": progress, "preset": p})
             metric.update(x, real=True)
             metric.update(y.to(x.device), real=False)
             values.update(spec.result(metric.compute()))

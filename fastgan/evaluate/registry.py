@@ -20,8 +20,10 @@ Each :class:`MetricSpec` says
   and from :func:`~fastgan.evaluate.evaluate`'s keyword arguments (:func:`resolve_options`);
 * ``factory``: the :class:`~fastgan.metrics.Metric` it builds from those options.
 
-Defaults that no preset fixes are in :data:`DEFAULTS` (``prdc_k`` = 5 as Naeem et al.;
-``p_pr_k`` = 4 as Park & Kim).
+Defaults that no preset fixes are in :data:`DEFAULTS` (``p_pr_k`` = 4 as Park & Kim; 1000
+sliced-Wasserstein directions). A factory also receives the :class:`~fastgan.features.Preset`
+itself as ``opts["preset"]`` and passes it to the metric classes that take ``preset=`` (KID,
+InceptionScore, PRDC, precision_recall), so that the conventions come from one table.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ __all__ = [
 DEFAULT_METRICS: tuple[str, ...] = ("fid", "kid", "prdc")
 
 #: defaults that the presets do not fix (the preset's own fields come first, see resolve_options)
-DEFAULTS: dict[str, Any] = {"prdc_k": 5, "p_pr_k": 4, "sw_projections": 1000}
+DEFAULTS: dict[str, Any] = {"p_pr_k": 4, "sw_projections": 1000}
 
 NEEDS = ("inception", "logits", "vgg16", "extractor")
 STATES = ("stats", "logits", "bank")
@@ -88,19 +90,21 @@ def _kid(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import KID
 
     return KID(subsets=opts["subsets"], subset_size=opts["subset_size"], degree=opts["degree"],
-               gamma=opts["gamma"], coef0=opts["coef0"], seed=opts["seed"])
+               gamma=opts["gamma"], coef0=opts["coef0"], seed=opts["seed"], preset=opts.get("preset"))
 
 
 def _is(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import InceptionScore
 
-    return InceptionScore(splits=opts["splits"], num_samples=opts.get("num_samples"))
+    # the preset's row shuffle (torch-fidelity) is applied by the class from the global indices
+    return InceptionScore(splits=opts["splits"], num_samples=opts.get("num_samples"),
+                          preset=opts.get("preset"))
 
 
 def _prdc(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import PRDC
 
-    return PRDC(k=opts["k"], strict=opts["strict"], progress=opts.get("progress"))
+    return PRDC(k=opts["k"], strict=opts["strict"], progress=opts.get("progress"), preset=opts.get("preset"))
 
 
 def _function_bank(fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -118,7 +122,8 @@ def _function_bank(fn: Callable[..., Any], **kwargs: Any) -> Any:
 def _pr(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import precision_recall
 
-    return _function_bank(precision_recall, k=opts["k"], strict=opts["strict"], progress=opts.get("progress"))
+    return _function_bank(precision_recall, k=opts["k"], strict=opts["strict"], progress=opts.get("progress"),
+                          preset=opts.get("preset"))
 
 
 def _cmmd(opts: dict[str, Any]) -> Any:
@@ -254,20 +259,25 @@ def resolve_options(
     kid_subsets: Optional[int] = None,
     kid_subset_size: Optional[int] = None,
     splits: Optional[int] = None,
-    seed: int = 0,
+    seed: Optional[int] = None,
 ) -> dict[str, Any]:
     """The options metric ``name`` runs with: the keyword argument if given, else the preset's field.
 
     ``preset`` is a :class:`fastgan.features.Preset`. Fields read: ``kid_subsets``,
-    ``kid_subset_size``, ``kid_subset_rule``, ``kid_degree``, ``kid_gamma``, ``kid_coef0``
-    (kid); ``is_splits``, ``is_shuffle_seed`` (is); ``pr_k``, ``pr_inclusive`` (pr; prdc takes
-    ``k`` = :data:`DEFAULTS` ``["prdc_k"]`` and the same ``<=`` / ``<`` choice).
+    ``kid_subset_size``, ``kid_subset_rule``, ``kid_degree``, ``kid_gamma``, ``kid_coef0``,
+    ``kid_seed`` (kid); ``is_splits``, ``is_shuffle_seed`` (is); ``pr_k`` (pr), ``prdc_k``
+    (prdc), ``pr_inclusive`` (both). ``seed`` None: the preset's ``kid_seed`` (torch-fidelity:
+    2020), or 0 where the reference draws from a global RNG (so that every rank and every run
+    draws the same subsets); sliced Wasserstein: 0.
 
     Returns:
         dict of the option names in the spec's ``options`` (plain values, JSON-serialisable).
     """
     spec = get_metric(name)
     strict = not bool(preset.pr_inclusive)
+    if seed is None:
+        kid_seed = getattr(preset, "kid_seed", None)
+        seed = 0 if kid_seed is None or spec.name != "kid" else int(kid_seed)
     if spec.name == "kid":
         return {
             "subsets": kid_subsets if kid_subsets is not None else preset.kid_subsets,
@@ -279,7 +289,7 @@ def resolve_options(
             "seed": int(seed),
         }
     if spec.name == "prdc":
-        return {"k": k if k is not None else DEFAULTS["prdc_k"], "strict": strict}
+        return {"k": k if k is not None else preset.prdc_k, "strict": strict}
     if spec.name == "pr":
         return {"k": k if k is not None else preset.pr_k, "strict": strict}
     if spec.name == "is":

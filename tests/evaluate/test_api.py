@@ -71,6 +71,19 @@ def test_torch_fidelity_preset_shuffles_the_inception_score(data: dict[str, torc
     assert res["is_mean"] != fm.inception_score(lg, splits=10)["is_mean"]
 
 
+@pytest.mark.parametrize("preset", ["torch-fidelity", "clean-fid"])
+def test_kid_follows_the_preset(data: dict[str, torch.Tensor], preset: str) -> None:
+    """The preset's subset draws (numpy RandomState, generated rows first) and seed."""
+    r, f = data["real"], data["fake"]
+    res = evaluate(r, f, metrics="kid", kid_subsets=5, kid_subset_size=30, preset=preset)
+    seed = 2020 if preset == "torch-fidelity" else 0
+    want = fm.kid(r, f, subsets=5, subset_size=30, preset=preset, seed=seed)
+    assert (res["kid_mean"], res["kid_std"]) == (want["kid_mean"], want["kid_std"])
+    assert res.info["options"]["kid"]["seed"] == seed
+    other = fm.kid(r, f, subsets=5, subset_size=30, generator=torch.Generator().manual_seed(seed))
+    assert res["kid_mean"] != other["kid_mean"]
+
+
 def test_kid_subset_size_rule(data: dict[str, torch.Tensor]) -> None:
     r, f = data["real"], data["fake"]
     # default size 1000 > 97 samples: reduced, with a note

@@ -59,11 +59,12 @@ def test_options_follow_the_preset(preset: str) -> None:
     kid = resolve_options("kid", p)
     assert (kid["subsets"], kid["subset_size"], kid["subset_rule"]) == (p.kid_subsets, p.kid_subset_size,
                                                                          p.kid_subset_rule)
-    want = (p.kid_degree, p.kid_gamma, p.kid_coef0, 0)
+    want = (p.kid_degree, p.kid_gamma, p.kid_coef0, 0 if p.kid_seed is None else p.kid_seed)
     assert (kid["degree"], kid["gamma"], kid["coef0"], kid["seed"]) == want
     assert resolve_options("is", p) == {"splits": p.is_splits, "shuffle_seed": p.is_shuffle_seed}
     assert resolve_options("pr", p) == {"k": p.pr_k, "strict": not p.pr_inclusive}
-    assert resolve_options("prdc", p) == {"k": 5, "strict": not p.pr_inclusive}
+    assert resolve_options("prdc", p) == {"k": p.prdc_k, "strict": not p.pr_inclusive}
+    assert resolve_options("sliced_wasserstein", p)["seed"] == 0
     # keyword arguments win over the preset
     kid = resolve_options("kid", p, kid_subsets=7, kid_subset_size=9, seed=3)
     assert (kid["subsets"], kid["subset_size"], kid["seed"]) == (7, 9, 3)
@@ -75,6 +76,8 @@ def test_preset_differences_reach_the_options() -> None:
     assert resolve_options("is", PRESETS["torch-fidelity"])["shuffle_seed"] == 2020
     assert resolve_options("is", PRESETS["pytorch-fid"])["shuffle_seed"] is None
     assert resolve_options("kid", PRESETS["clean-fid"])["subset_rule"] == "clamp"
+    assert resolve_options("kid", PRESETS["torch-fidelity"])["seed"] == 2020
+    assert resolve_options("kid", PRESETS["clean-fid"])["seed"] == 0  # the reference's global RNG: fixed here
 
 
 @pytest.mark.parametrize("name", list(METRICS))
@@ -85,7 +88,7 @@ def test_factories_build_a_metric(name: str) -> None:
     opts = resolve_options(name, get_preset(None))
     if name == "is":
         opts["num_samples"] = 20
-    metric = spec.factory(opts)
+    metric = spec.factory({**opts, "preset": get_preset("torch-fidelity")})
     assert isinstance(metric, fm.Metric)
 
 
