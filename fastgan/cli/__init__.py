@@ -5,9 +5,14 @@ Subcommands:
 * ``fastgan info``: which backends (C++ kernels, CUDA, faiss) this installation has.
 * ``fastgan stats FEATURES -o stats.npz``: FID statistics (mean, covariance) of a feature file or
   image folder, saved with :func:`fastgan.metrics.save_stats`.
-* ``fastgan eval --real R --fake F [--metrics fid,kid,prdc,pr,is]``: evaluate fake against real.
-  ``R`` / ``F`` are feature files (``.npy`` / ``.npz`` / ``.pt``, ``[N, D]``), statistics files
-  (``.npz`` with ``mu`` / ``sigma``: FID only) or image folders (``--extractor``, ``--weights``).
+* ``fastgan eval --real R --fake F [--metrics fid,kid,prdc,pr,is,fd,cmmd,...] [--preset P]``:
+  evaluate fake against real with :func:`fastgan.evaluate` (same options: ``--cache``,
+  ``--num-workers``, ``--skip-bad``, ``--k``, ``--kid-subsets``, ``--splits``, ``--seed``,
+  ``--json``, ...). ``R`` / ``F`` are image folders, feature files (``.npy`` / ``.npz`` /
+  ``.pt``, ``[N, D]``) or statistics files (``.npz`` with ``mu`` / ``sigma``: FID only). Under
+  ``torchrun --nproc_per_node=N -m fastgan eval ...`` the process group is initialised (gloo on
+  the CPU, NCCL with ``--device cuda``, one GPU per rank), the inputs are sharded across the
+  ranks and rank 0 prints the result.
 * ``fastgan demo``: train small f-GANs on a 2-D toy mixture and evaluate them (no data, no weights).
 
 Exit status: 0 on success; 2 on a user error (bad path, malformed file, wrong shape, dimension
