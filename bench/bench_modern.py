@@ -1,7 +1,8 @@
 """fastgan's feature-set metrics beyond FID/KID against their reference implementations.
 
 Metrics: CMMD (``clip-mmd``: ``clip_mmd.calculation.mmd``), Vendi (``vendi-score``:
-``vendi_score.vendi.score_dual``), TopP&R (``top-pr``: ``top_pr.compute_top_pr``, same seeds), P-precision / P-recall (a float64 numpy reimplementation
+``vendi_score.vendi.score_dual``), TopP&R (``top-pr``: ``top_pr.compute_top_pr``, same
+seeds), P-precision / P-recall (a float64 numpy reimplementation
 of the paper's definition with full ``N x M`` distance matrices, as the authors' code does:
 their code is not a package), sliced Wasserstein (Monte-Carlo: numpy with the same directions;
 closed form: dgm-eval's ``sw_approx`` formula in numpy), FD (scipy ``sqrtm`` of

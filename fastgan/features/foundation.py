@@ -109,11 +109,13 @@ class FoundationPreset:
 FOUNDATION_PRESETS: dict[str, FoundationPreset] = {
     "dgm-eval": FoundationPreset(
         "dgm-eval", crop=False, size=224, mean=_IMAGENET_MEAN, std=_IMAGENET_STD, l2_normalize=False,
-        matches="dgm-eval DINOv2Encoder.transform: Resize((224, 224), BICUBIC) on PIL, ToTensor, Normalize(ImageNet)",
+        matches="dgm-eval DINOv2Encoder.transform: Resize((224, 224), BICUBIC) on PIL, ToTensor, "
+        "Normalize(ImageNet)",
     ),
     "cmmd": FoundationPreset(
         "cmmd", crop=True, size=None, mean=_CLIP_MEAN, std=_CLIP_STD, l2_normalize=True,
-        matches="google-research cmmd: centre crop, PIL BICUBIC to the CLIP input size, /255, CLIP normalize, "
+        matches="google-research cmmd: centre crop, PIL BICUBIC to the CLIP input size, /255, CLIP "
+        "normalize, "
         "L2-normalised embeddings",
     ),
 }
@@ -200,7 +202,8 @@ def _require(module: str, extra: str, what: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(
-            f"{what} needs the optional package {module!r} (and torchvision): pip install \"fastgan[{extra}]\""
+            f"{what} needs the optional package {module!r} (and torchvision): "
+            f"pip install \"fastgan[{extra}]\""
             f" ({type(exc).__name__}: {exc})"
         ) from exc
 
@@ -222,7 +225,10 @@ def _pil_square(img: np.ndarray, size: int, crop: bool) -> np.ndarray:
 
 
 def foundation_preprocess(
-    x: torch.Tensor, preset: str | FoundationPreset, size: Optional[int] = None, dtype: Optional[torch.dtype] = None
+    x: torch.Tensor,
+    preset: str | FoundationPreset,
+    size: Optional[int] = None,
+    dtype: Optional[torch.dtype] = None,
 ) -> torch.Tensor:
     """Images -> the network input of a preset (module docstring table).
 
@@ -351,7 +357,8 @@ class FoundationExtractor(nn.Module):
         if not random_init:
             if weights is None and self.spec.default_url is None:
                 raise ValueError(
-                    f"weights: {self.name} needs a weights file (an open_clip state dict); pass weights='path'"
+                    f"weights: {self.name} needs a weights file (an open_clip state dict); "
+                    "pass weights='path'"
                 )
             path = resolve_weights(
                 weights, default_url=self.spec.default_url, sha256=sha256, download=download,
@@ -388,7 +395,8 @@ class FoundationExtractor(nn.Module):
         self.network.load_state_dict(sd, strict=True)
 
     def preprocess(self, x: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
-        """Tensor[N, 3, H, W] uint8 or float in [0, 1] -> the network input (see :func:`foundation_preprocess`)."""
+        """Tensor[N, 3, H, W] uint8 or float in [0, 1] -> the network input
+        (see :func:`foundation_preprocess`)."""
         if dtype is None and x.dtype == torch.uint8:
             dtype = next(self.network.parameters()).dtype
         x = foundation_preprocess(x, self.foundation_preset, self.input_size, dtype)

@@ -197,7 +197,8 @@ def _bootstrap_weights(n: int, n_boot: int, rs: np.random.RandomState, device: t
 def _self_sums(
     c: _Centred, h: float, weights: torch.Tensor, side0: int, progress: Any
 ) -> torch.Tensor:
-    """Kernel sums of a set at its own points (Tensor[N, B + 1]): ``S[i, b] = sum_j w_jb K(|x_i - x_j| / h)``."""
+    """Kernel sums of a set at its own points (Tensor[N, B + 1]):
+    ``S[i, b] = sum_j w_jb K(|x_i - x_j| / h)``."""
     n = int(c.row.shape[0])
     dev = c.row.device
 
@@ -410,7 +411,8 @@ def top_precision_recall(
     fake_both = int((in_y & (real_at_y > band_x)).sum())
     st.update(
         dim=d, k=k, bandwidth_real=h_real, bandwidth_fake=h_fake,
-        threshold_real=band_x * _density_scale(h_real, d, n), threshold_fake=band_y * _density_scale(h_fake, d, m),
+        threshold_real=band_x * _density_scale(h_real, d, n),
+        threshold_fake=band_y * _density_scale(h_fake, d, m),
         real_in_support=real_in, fake_in_support=fake_in, real_in_both=real_both, fake_in_both=fake_both,
     )
     for name, count in (("real", real_in), ("fake", fake_in)):

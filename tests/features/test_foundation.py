@@ -92,15 +92,17 @@ def test_cmmd_preprocessing_matches_its_crop_and_resize(h: int, w: int, size: in
 def test_preprocessing_float_grey_and_errors() -> None:
     x = images(2, 224, 224, seed=3)
     # at the network size no resize happens: float [0, 1] input = uint8 input exactly
-    assert torch.equal(foundation_preprocess(x.float() / 255, "dgm-eval"), foundation_preprocess(x, "dgm-eval"))
+    want = foundation_preprocess(x, "dgm-eval")
+    assert torch.equal(foundation_preprocess(x.float() / 255, "dgm-eval"), want)
     # otherwise torch's antialiased bicubic: close to Pillow's (which rounds to uint8), not equal
     yy, xx = torch.meshgrid(torch.arange(96.0), torch.arange(80.0), indexing="ij")
-    smooth = 127.5 + 100 * torch.sin(yy / 9) * torch.cos(xx / 7)  # a natural-image-like (band-limited) picture
+    smooth = 127.5 + 100 * torch.sin(yy / 9) * torch.cos(xx / 7)  # band-limited, like natural images
     y = smooth.round().to(torch.uint8).expand(2, 3, 96, 80).contiguous()
     diff = (foundation_preprocess(y.float() / 255, "dgm-eval") - foundation_preprocess(y, "dgm-eval")).abs()
     assert float(diff.max()) < 0.05 and float(diff.mean()) < 0.01
     grey = images(2, 50, 50, seed=5, channels=1)
-    assert torch.equal(foundation_preprocess(grey, "cmmd", 224), foundation_preprocess(grey.expand(-1, 3, -1, -1), "cmmd", 224))
+    rgb = grey.expand(-1, 3, -1, -1)
+    assert torch.equal(foundation_preprocess(grey, "cmmd", 224), foundation_preprocess(rgb, "cmmd", 224))
     assert foundation_preprocess(x, "dgm-eval", dtype=torch.float64).dtype == torch.float64
     with pytest.raises(ValueError, match="preset: must be one of"):
         foundation_preprocess(x, "pytorch-fid")

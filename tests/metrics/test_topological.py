@@ -52,7 +52,9 @@ def brute(x: np.ndarray, y: np.ndarray, alpha: float = 0.1, proj: int | None = 3
         n = len(z)
         h = brute_bandwidth(z, k)
         p = kde(z, z, h)
-        theta = [np.sqrt(n) * np.abs(p - kde(z[rs.choice(n, size=n, replace=True)], z, h)).max() for _ in range(10)]
+        theta = [
+            np.sqrt(n) * np.abs(p - kde(z[rs.choice(n, size=n, replace=True)], z, h)).max() for _ in range(10)
+        ]
         out[name] = (h, np.quantile(theta, 1 - alpha) / np.sqrt(n), p)
     (hx, cx, px), (hy, cy, py) = out["real"], out["fake"]
     fake_at_x = kde(y, x, hy)
