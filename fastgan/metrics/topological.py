@@ -33,10 +33,11 @@ so fastgan compares the sums themselves: no overflow or underflow of ``C`` for a
 (the density values in ``stats`` are scaled afterwards). A bootstrap resample weights each
 sample by its multiplicity, so the B + 1 kernel sums of a point are one tile row times an
 ``[N, B + 1]`` weight matrix. Squared distances come from float64 GEMM tiles of centred
-features; ``K`` is continuous (0 at the ball's edge, flat at 0), so float64 rounding moves
+features; ``K`` is continuous (0 at the ball's edge, zero slope at distance 0), so float64 rounding moves
 the sums by ~1e-13 relative and no membership needs certifying; the bandwidth is recomputed
-by direct differences for the row that defines it. Memory: ``O((N + M) (D + B) + tile^2)``,
-never ``N x N`` (top-pr forms three ``N x N`` and two ``N x M`` float64 matrices).
+by direct differences for the row that defines it. Memory: ``O((N + M) (D + B + k) + tile^2)``,
+never ``N x N`` (top-pr forms one float64 ``N x N`` distance matrix per set for the bandwidth,
+and a float32 one for each of its 2 x 11 density evaluations and the two cross ones).
 
 Matches: top-pr 0.2.1 ``top_pr.compute_top_pr(real_features, fake_features, alpha=0.1,
 kernel="cosine", random_proj=True)`` (its ``fidelity`` and ``diversity``): same projection
