@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from fastgan.evaluate.sampler import Sampler, sample_seed, to_uint8_images
+from fastgan.evaluate.sampler import LATENT_BLOCK, Sampler, block_seed, to_uint8_images
 from fastgan.truncation import psi_truncation, truncated_normal
 
 
@@ -44,18 +44,50 @@ def test_samples_do_not_depend_on_batch_size_or_range() -> None:
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     torch.testing.assert_close(s.generate(5, 9), a[5:9], rtol=0, atol=0)
     assert len(s) == 6 and len(Sampler(G, 8, n=11, batch_size=11)) == 1
-    # sample i's latent is the draw of its own generator (the definition)
-    z7 = torch.randn(8, generator=torch.Generator().manual_seed(sample_seed(3, 7)))
+    # sample i's latent is row i of its block's draw (the definition)
+    z7 = torch.randn(LATENT_BLOCK, 8, generator=torch.Generator().manual_seed(block_seed(3, 0)))[7]
     torch.testing.assert_close(s.latents(7, 8)[0], z7, rtol=0, atol=0)
     assert not torch.equal(Sampler(G, 8, n=11, seed=4).latents(0, 11), s.latents(0, 11))
+
+
+@pytest.mark.parametrize("truncation", [None, 0.5, 1.5])
+def test_latents_across_blocks_depend_only_on_seed_and_index(truncation: float | None) -> None:
+    """Ranges that cut the block grid anywhere, in any order, give the rows of the per-block draws."""
+    n = 2 * LATENT_BLOCK + 37
+    s = Sampler(ToyG(), 3, n=n, seed=5, truncation=truncation)
+    g = [torch.Generator().manual_seed(block_seed(5, j)) for j in range(3)]
+    if truncation is None:
+        want = torch.cat([torch.randn(LATENT_BLOCK, 3, generator=gj) for gj in g])[:n]
+    else:
+        want = torch.cat([truncated_normal((LATENT_BLOCK, 3), truncation, generator=gj) for gj in g])[:n]
+        assert float(want.abs().max()) <= truncation
+    cuts = [(LATENT_BLOCK - 3, LATENT_BLOCK + 4), (0, 1), (n - 1, n), (5, n), (2 * LATENT_BLOCK, n), (7, 7)]
+
+    def fresh(n: int, batch_size: int = 64) -> Sampler:
+        return Sampler(ToyG(), 3, n=n, seed=5, truncation=truncation, batch_size=batch_size)
+
+    for a, b in cuts:  # a fresh sampler per range, and the same one in another order
+        torch.testing.assert_close(fresh(n).latents(a, b), want[a:b], rtol=0, atol=0)
+    for a, b in reversed(cuts):
+        torch.testing.assert_close(s.latents(a, b), want[a:b], rtol=0, atol=0)
+    # batch sizes that do not divide the block, and a smaller n: the same samples
+    for bs in (1000, 333):
+        s_bs = fresh(n, bs)
+        got = torch.cat([s_bs.latents(a, min(a + bs, n)) for a in range(0, n, bs)])
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    torch.testing.assert_close(fresh(10).latents(0, 10), want[:10], rtol=0, atol=0)
+    # the returned rows are a copy: writing to them leaves the next draw alone
+    s.latents(0, 4).zero_()
+    torch.testing.assert_close(s.latents(0, 4), want[:4], rtol=0, atol=0)
 
 
 def test_z_truncation_uses_the_truncated_normal() -> None:
     s = Sampler(ToyG(), 8, n=20, truncation=0.5)
     z = s.latents(0, 20)
     assert float(z.abs().max()) <= 0.5
-    g = torch.Generator().manual_seed(sample_seed(0, 13))
-    torch.testing.assert_close(z[13], truncated_normal((8,), 0.5, generator=g), rtol=0, atol=0)
+    g = torch.Generator().manual_seed(block_seed(0, 0))
+    want = truncated_normal((LATENT_BLOCK, 8), 0.5, generator=g)[13]
+    torch.testing.assert_close(z[13], want, rtol=0, atol=0)
 
 
 def test_w_truncation_matches_the_definition() -> None:
