@@ -44,39 +44,44 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------- stats
-def _load(path: str, args: argparse.Namespace, *, want_logits: bool = False) -> Any:
-    from fastgan.cli.io import load_input
-
-    return load_input(
-        path,
-        extractor=args.extractor,
-        weights=args.weights,
-        batch_size=args.batch_size,
-        device=args.device,
-        want_logits=want_logits,
-        progress=_progress_flag(args),
-        preset=args.preset,
-    )
-
-
 def _cmd_stats(args: argparse.Namespace) -> int:
+    """``fastgan stats``: the input through :func:`fastgan.evaluate.sources.open_source` and
+    :func:`fastgan.evaluate.embed.embed` (as ``fastgan eval``), then float64 statistics."""
     import fastgan.metrics as fm
+    from fastgan.evaluate.api import _weights_map
+    from fastgan.evaluate.embed import embed
+    from fastgan.evaluate.sources import open_source
 
-    src = _load(args.features, args)
-    if src.kind == "stats":
-        raise UsageError(f"{args.features}: is already a statistics file (mu, sigma); expected features")
+    name = "FEATURES"
     out = args.output
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {out}: directory {out_dir} does not exist")
+    src = open_source(args.features, name=name, skip_bad=args.skip_bad)
+    if src.kind == "stats":
+        raise UsageError(f"{args.features}: is already a statistics file (mu, sigma); expected features")
+    emb = embed(
+        src, extractors=(args.extractor,), preset=args.preset,
+        weights=_weights_map(_weights_arg(args.weights), args.extractor), batch_size=args.batch_size,
+        num_workers=args.num_workers, device=args.device, cache_dir=args.cache, progress=_progress_flag(args),
+    )
+    (features,) = [v for k, v in emb.arrays.items() if k != "logits"]  # logits: Inception's by-product
+    n, d = (int(v) for v in features.shape)
+    if n < 2:
+        raise ValueError(f"{name}: {args.features}: the covariance needs at least 2 samples, got {n}")
     stats = fm.FeatureStats()
-    stats.update(src.features)
+    stats.update(features)
     fm.save_stats(out, stats)
-    n, d = src.features.shape
+    notes = [f"{len(emb.skipped)} unreadable file(s) skipped, e.g. {emb.skipped[0]}"] if emb.skipped else []
     if args.json:
-        _echo(json.dumps({"input": src.describe(), "output": out, "count": int(n), "dim": int(d)}))
+        info = {**src.describe(), "dim": d, "skipped_files": emb.skipped}
+        _echo(json.dumps({"input": info, "output": out, "count": n, "dim": d}))
+        for note in notes:
+            _echo(f"note: {note}", err=True)
     else:
         _echo(f"wrote {out}: FID statistics of {n} samples, D={d} (mean [D], covariance [D, D], float64)")
+        for note in notes:
+            _echo(f"note: {note}")
     return 0
 
 
@@ -262,38 +267,45 @@ def _cmd_convert_weights(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------- parser
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+def _int_at_least(minimum: int, what: str) -> Any:
+    """An argparse ``type=`` accepting integers >= ``minimum`` (``what``: "positive", ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {v}")
+        return v
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
-    return v
+_positive_int = _int_at_least(1, "positive")
+_non_negative_int = _int_at_least(0, "non-negative")
 
 
-def _add_source_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("image folders")
-    g.add_argument("--extractor", choices=("inception", "vgg16"), default="inception",
-                   help="feature network for image folders (default: inception, 2048-D pool3)")
-    g.add_argument("--weights", metavar="PATH", help="weights file of the feature network (never downloaded)")
-    g.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (default: 64)")
-    g.add_argument("--preset", choices=PRESET_NAMES, default=DEFAULT_PRESET,
-                   help="reference whose image pipeline (resize, pixel scaling) is reproduced "
-                   f"(default: {DEFAULT_PRESET}; see fastgan.features.presets)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """How inputs are read and embedded: the options ``stats`` and ``eval`` share."""
+    p.add_argument("--preset", choices=PRESET_NAMES, default=DEFAULT_PRESET,
+                   help="reference whose image pipeline (resize, pixel scaling) and metric conventions are "
+                   f"reproduced (default: {DEFAULT_PRESET}; see fastgan.features.presets)")
+    p.add_argument("--weights", metavar="PATH", action="append",
+                   help="weights file of the feature network, or NAME=PATH per network (repeatable; "
+                   "never downloaded)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="feature cache folder (resumable; reused when inputs are unchanged)")
+    p.add_argument("--batch-size", type=_positive_int, default=50, help="images per batch (default: 50)")
+    p.add_argument("--num-workers", type=_non_negative_int, default=0,
+                   help="image decoding workers (default: 0)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable image files (listed in the report)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu; eval under "
+                   "torchrun: cuda means cuda:LOCAL_RANK)")
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bars on stderr (default: shown when stderr is a terminal)")
+                   help="no progress bars (rate, ETA) on stderr (default: shown when stderr is a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,11 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="save FID statistics (mean, covariance) of a feature file or image folder",
                        description="Compute float64 FID statistics of FEATURES and save them with "
-                       "fastgan.metrics.save_stats (an .npz with mu and sigma).")
-    p.add_argument("features", metavar="FEATURES", help="feature file (.npy/.npz/.pt, [N, D]) or image folder")
+                       "fastgan.metrics.save_stats (an .npz with mu and sigma). FEATURES is read as "
+                       "fastgan eval reads its inputs (same image pipeline, cache and options).")
+    p.add_argument("features", metavar="FEATURES",
+                   help="feature file (.npy/.npz/.pt, [N, D]), image folder, image file or image stack")
     p.add_argument("-o", "--output", required=True, metavar="STATS.npz", help="output statistics file")
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
-    _add_source_options(p)
+    p.add_argument("--extractor", metavar="NAME", default="inception",
+                   help="feature network for images (default: inception, 2048-D pool3; e.g. vgg16)")
+    _add_input_options(p)
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("eval", help="evaluate fake against real samples (FID, KID, precision/recall, ...)",
@@ -325,22 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", metavar="LIST",
                    help="comma-separated: " + ", ".join(METRIC_NAMES) + "; all = fid,kid,prdc,pr "
                    "(default: fid,kid,prdc)")
-    p.add_argument("--preset", choices=PRESET_NAMES, default=DEFAULT_PRESET,
-                   help="reference whose image pipeline and metric conventions are reproduced "
-                   f"(default: {DEFAULT_PRESET}; see fastgan.features.presets)")
     p.add_argument("--extractor", metavar="NAME",
                    help="feature network for the feature-set metrics on images (default: inception; "
                    "pr: vgg16); the Inception Score always uses Inception logits")
-    p.add_argument("--weights", metavar="PATH", action="append",
-                   help="weights file of the feature network, or NAME=PATH per network (repeatable; "
-                   "never downloaded)")
-    p.add_argument("--cache", metavar="DIR",
-                   help="feature cache folder (resumable; reused when inputs are unchanged)")
-    p.add_argument("--batch-size", type=_positive_int, default=50, help="images per batch (default: 50)")
-    p.add_argument("--num-workers", type=_non_negative_int, default=0,
-                   help="image decoding workers (default: 0)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable image files (listed in the report)")
+    _add_input_options(p)
     p.add_argument("--k", type=_positive_int, help="neighbourhood size for prdc / pr / p_precision_recall "
                    "(default: 5 / the preset's 3 / 4)")
     p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
@@ -352,11 +355,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "when --fake is not an image folder")
     p.add_argument("--seed", type=int, help="seed of the KID subsets and other draws (default: the preset's "
                    "KID seed, torch-fidelity 2020; else 0)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu; under "
-                   "torchrun cuda means cuda:LOCAL_RANK)")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bars on stderr (default: shown when stderr is a terminal)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("convert-weights", help="convert a weights file (e.g. TorchScript vgg16.pt) into a "
@@ -396,9 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``fastgan`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
-    User errors (``ValueError`` from input validation, including :class:`UsageError` and
-    :class:`fastgan.cli.io.InputError`; ``OSError`` on files) print one line on stderr and give 2;
-    argparse exits with 2 itself. Any other exception propagates.
+    User errors (``ValueError`` from input validation, including :class:`UsageError` and the input
+    errors of :func:`fastgan.evaluate.sources.open_source`; ``OSError`` on files) print one line on
+    stderr and give 2; argparse exits with 2 itself. Any other exception propagates.
     """
     args = build_parser().parse_args(argv)
     try:

@@ -6,6 +6,11 @@ decoded in a ``torch.utils.data.DataLoader`` (``num_workers`` processes, pinned 
 in batches on the global grid ``[k * batch_size, (k + 1) * batch_size)`` of the sample order, so
 that any sub-range (a rank's shard, a cache chunk) is cut into the same batches as a full run.
 
+Single files (``.npy`` / ``.npz`` / ``.pt``) are classified by content: a float matrix ``[N, D]``
+is features, ``mu`` / ``sigma`` statistics, a 3-D / 4-D array an image stack. They are read
+without unpickling anything, and a malformed file is a one-line ``ValueError`` naming the input
+and the path (the ``fastgan`` command line reads its inputs here too).
+
 Sample order: a folder is searched recursively and sorted by path (as
 :func:`fastgan.features.extract_features`); an ``.npy`` / ``.npz`` image stack ``[n, H, W, C]``
 contributes its ``n`` images in order.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,49 +369,153 @@ def _open_files(
     )
 
 
-def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
-    """A single .npy / .npz / .pt file: features [N, D], statistics (mu, sigma) or an image stack."""
-    from fastgan.cli.io import InputError, load_features_file
+#: what reading a malformed .npy / .npz raises
+_ARRAY_FILE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile)
+#: what ``torch.load(weights_only=True)`` raises for a file that is not a (safe) tensor file
+_TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
+#: names under which a feature matrix is looked up in an .npz / a dict of tensors
+_FEATURE_KEYS = ("features", "feats", "x")
+#: suffixes of a single array file (features, statistics or an image stack)
+ARRAY_FILE_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_error(where: str, what: str, exc: BaseException) -> ValueError:
+    """The one-line error for a malformed file (a pickled object array named as such)."""
+    if "pickle" in str(exc).lower() or "Python objects" in str(exc):
+        return ValueError(f"{where}: contains a pickled object array; expected numeric arrays")
+    return ValueError(f"{where}: {what} ({_first_line(exc)})")
+
+
+def _pick_key(keys: Sequence[str], where: str, found: str) -> str:
+    """The feature array among ``keys``: one named as in :data:`_FEATURE_KEYS`, else the only one."""
+    named = [k for k in _FEATURE_KEYS if k in keys]
+    if named:
+        return named[0]
+    if len(keys) != 1:
+        raise ValueError(
+            f"{where}: {found}; expected exactly one 2-D feature array [N, D] (or one named 'features')"
+            + (" or 'mu' and 'sigma' (statistics)" if found.startswith(".npz") else "")
+        )
+    return keys[0]
+
+
+def _file_features(x: Any, where: str) -> torch.Tensor:
+    """A feature matrix read from a file: float, 2-D, at least 2 rows, finite (a ValueError if not)."""
+    from fastgan._checks import check_features
+
+    try:
+        return check_features(x, where, min_rows=2)
+    except TypeError:  # integer / bool / complex content of a file is a bad input, not a bug
+        raise ValueError(
+            f"{where}: holds integer/bool/complex values ({getattr(x, 'dtype', type(x).__name__)}); expected "
+            "a float array [N, D] (were images saved where features were expected?)"
+        ) from None
+
+
+def _stack_source(arr: Any, p: Path, *, name: str, layout: str) -> Source:
+    """A 3-D / 4-D array read from ``p``: one image or a stack ``[n, H, W, C]``."""
+    st = p.stat()
+    if arr.ndim == 3:
+        arr = arr[None]
+    _detect_layout(arr.shape, layout, f"{name} ({p})")
+    return Source(
+        kind="images",
+        name=name,
+        n=int(arr.shape[0]),
+        fingerprint=hashlib.sha256(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest(),
+        origin="array",
+        path=str(p),
+        layout=layout,
+        array=arr,
+    )
+
+
+def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
+    """A single ``.npy`` / ``.npz`` / ``.pt`` file: features [N, D], statistics (mu, sigma) or images.
+
+    * ``.npy``: a float array ``[N, D]``, or an image / image stack (3-D / 4-D, memory-mapped);
+    * ``.npz``: statistics (``mu`` ``[D]``, ``sigma`` ``[D, D]``, optional ``n``; read with
+      :func:`fastgan.metrics.load_stats`), one image stack, or features: the array named
+      ``features`` / ``feats`` / ``x``, else the only array;
+    * ``.pt`` / ``.pth``: a tensor ``[N, D]`` or a dict holding one (or one named ``features``),
+      read with ``torch.load(weights_only=True)`` (no code runs).
+
+    Nothing is unpickled (``allow_pickle=False``). Every malformed file is a ValueError naming
+    ``name`` and the path.
+    """
+    where = f"{name}: {p}"
     suffix = p.suffix.lower()
-    arr: Any = None
     if suffix == ".npy":
+        with open(p, "rb") as fh:
+            magic = fh.read(6)
+        if magic.startswith(b"PK"):
+            raise ValueError(f"{where}: is an .npz archive; rename it to .npz")
+        if magic != b"\x93NUMPY":  # np.load would try to unpickle it
+            raise ValueError(f"{where}: not a valid .npy file (no .npy header)")
         try:
             arr = np.load(p, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            arr = None  # let the feature reader explain
-    elif suffix == ".npz":
+        except _ARRAY_FILE_ERRORS as exc:
+            raise _read_error(where, "not a valid .npy file", exc) from None
+        if arr.ndim in (3, 4):
+            return _stack_source(arr, p, name=name, layout=layout)
+        return _features_source(_file_features(np.array(arr), where), name=name, path=str(p))
+    if suffix == ".npz":
+        return _open_npz(p, where, name=name, layout=layout)
+    if suffix in (".pt", ".pth"):
         try:
-            with np.load(p, allow_pickle=False) as z:
-                keys = list(z.files)
-                if len(keys) == 1 and "mu" not in keys and z[keys[0]].ndim in (3, 4):
-                    arr = z[keys[0]]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-            arr = None
-    if arr is not None and arr.ndim in (3, 4):
-        st = p.stat()
-        fp = hashlib.sha256(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
-        if arr.ndim == 3:
-            arr = arr[None]
-        _detect_layout(arr.shape, layout, f"{name} ({p})")
-        return Source(
-            kind="images",
-            name=name,
-            n=int(arr.shape[0]),
-            fingerprint=fp,
-            origin="array",
-            path=str(p),
-            layout=layout,
-            array=arr,
-        )
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        except _TORCH_LOAD_ERRORS as exc:
+            why = _first_line(exc)
+            if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+                why = "it contains Python objects that are not plain tensors (refused for safety)"
+            raise ValueError(f"{where}: cannot load as a tensor file: {why}") from None
+        if isinstance(obj, dict):
+            tensors = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+            names = sorted(tensors)
+            obj = tensors[_pick_key(names, where, f"dict holds {len(names)} tensors {names}")]
+        if not isinstance(obj, torch.Tensor):
+            raise ValueError(f"{where}: expected a tensor [N, D], found {type(obj).__name__}")
+        return _features_source(_file_features(obj.detach().cpu(), where), name=name, path=str(p))
+    raise ValueError(
+        f"{where}: unknown file type {suffix or '(none)'}; expected an image, "
+        f"{', '.join(ARRAY_FILE_SUFFIXES)} or an image folder"
+    )
+
+
+def _open_npz(p: Path, where: str, *, name: str, layout: str) -> Source:
     try:
-        loaded = load_features_file(p)
-    except InputError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    if loaded.kind == "stats":
-        return _stats_source(loaded.stats, name=name, path=str(p))
-    assert loaded.features is not None
-    return _features_source(loaded.features, name=name, path=str(p))
+        archive = np.load(p, allow_pickle=False)
+    except _ARRAY_FILE_ERRORS as exc:
+        raise _read_error(where, "not a valid .npz file", exc) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy under an .npz name
+        if archive.ndim in (3, 4):
+            return _stack_source(archive, p, name=name, layout=layout)
+        return _features_source(_file_features(archive, where), name=name, path=str(p))
+    with archive:
+        keys = list(archive.files)
+        if "mu" in keys or "sigma" in keys:
+            from fastgan.metrics import load_stats
+
+            try:
+                st = load_stats(p)
+            except (ValueError, OSError) as exc:
+                msg = " ".join(str(exc).split()).replace(f"load_stats: {p}: ", "")
+                raise ValueError(f"{where}: invalid statistics file: {msg}") from None
+            return _stats_source(st, name=name, path=str(p))
+        try:
+            arrays = {k: archive[k] for k in keys}
+        except _ARRAY_FILE_ERRORS as exc:
+            raise _read_error(where, "malformed .npz member", exc) from None
+    if len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
+        return _stack_source(next(iter(arrays.values())), p, name=name, layout=layout)
+    candidates = [k for k in keys if k in _FEATURE_KEYS or arrays[k].ndim == 2]
+    key = _pick_key(candidates, where, f".npz holds arrays {keys}")
+    return _features_source(_file_features(arrays[key], where), name=name, path=str(p))
 
 
 def _features_source(x: Any, *, name: str, path: Optional[str] = None) -> Source:

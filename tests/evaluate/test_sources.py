@@ -94,6 +94,74 @@ def test_errors_name_the_input(tmp_path: Path) -> None:
         open_source(tmp_path / "bad.npy", name="real")
 
 
+def test_feature_files(tmp_path: Path) -> None:
+    """Every accepted feature-file layout reads back the array that was saved (bit for bit)."""
+    x = np.random.default_rng(3).standard_normal((7, 5))
+    t = torch.from_numpy(x)
+    np.save(tmp_path / "a.npy", x)
+    np.savez(tmp_path / "named.npz", features=x, labels=np.arange(7))
+    np.savez(tmp_path / "single.npz", anything=x)
+    with open(tmp_path / "plain_npy_named.npz", "wb") as fh:  # a plain .npy under an .npz name
+        np.save(fh, x)
+    torch.save(t, tmp_path / "t.pt")
+    torch.save({"features": t, "step": torch.tensor(3)}, tmp_path / "d.pth")
+    torch.save({"only": t.float()}, tmp_path / "one.pt")
+    for f in ("a.npy", "named.npz", "single.npz", "plain_npy_named.npz", "t.pt", "d.pth"):
+        s = open_source(tmp_path / f, name="real")
+        assert (s.kind, s.origin, s.path) == ("features", "features", str(tmp_path / f)), f
+        torch.testing.assert_close(s.features, t, rtol=0, atol=0)
+    torch.testing.assert_close(open_source(tmp_path / "one.pt", name="r").features, t.float(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "kind,needle",
+    [
+        ("object", "pickled object"),
+        ("garbage", "no .npy header"),
+        ("npz_as_npy", "rename it to .npz"),
+        ("int", "integer"),
+        ("one_row", "at least 2"),
+        ("nan", "non-finite"),
+        ("two_arrays", "exactly one 2-D"),
+        ("bad_stats", "invalid statistics file"),
+        ("pickle_pt", "refused for safety"),
+        ("two_tensors", "dict holds 2 tensors"),
+        ("suffix", "unknown file type .txt"),
+    ],
+)
+def test_malformed_files_are_named(tmp_path: Path, kind: str, needle: str) -> None:
+    import pickle
+
+    x = np.random.default_rng(4).standard_normal((6, 3))
+    p = tmp_path / {"npz_as_npy": "z.npy", "two_arrays": "z.npz", "bad_stats": "s.npz", "pickle_pt": "e.pt",
+                    "two_tensors": "d.pt", "suffix": "f.txt"}.get(kind, f"{kind}.npy")
+    if kind == "object":
+        np.save(p, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    elif kind == "garbage":
+        p.write_bytes(b"not numpy")
+    elif kind == "npz_as_npy":
+        with open(p, "wb") as fh:
+            np.savez(fh, x=x)
+    elif kind in ("int", "one_row", "nan"):
+        y = {"int": (x * 10).astype(np.int32), "one_row": x[:1], "nan": np.where(x > 1, np.nan, x)}[kind]
+        np.save(p, y)
+    elif kind == "two_arrays":
+        np.savez(p, a=x, b=x)
+    elif kind == "bad_stats":
+        np.savez(p, mu=np.zeros(3), sigma=np.zeros((3, 2)))
+    elif kind == "pickle_pt":  # a pickle that would call a function if loaded without weights_only
+        with open(p, "wb") as fh:
+            pickle.dump({"features": torch.zeros(3, 3), "f": os.getcwd}, fh, protocol=2)
+    elif kind == "two_tensors":
+        torch.save({"a": torch.zeros(3, 3), "b": torch.ones(3, 3)}, p)
+    else:
+        np.savetxt(p, x)
+    with pytest.raises(ValueError, match="fake: ") as exc:
+        open_source(p, name="fake")
+    msg = str(exc.value)
+    assert msg.startswith(f"fake: {p}: ") and needle in msg and "\n" not in msg, msg
+
+
 def test_batches_follow_the_global_grid(tmp_path: Path) -> None:
     imgs = _imgs(10)
     for src in (open_source(_npy_folder(tmp_path / "f", imgs), name="r"), open_source(imgs, name="r")):
