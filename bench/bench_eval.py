@@ -2,14 +2,14 @@
 
 The script writes two folders of ``--n`` seeded ``--size`` x ``--size`` RGB PNG files ("real":
 blurred colour noise; "fake": blurrier, colour-shifted, lower contrast), random Inception-v3
-weights with data-dependent BatchNorm statistics (the peers suite's ``calibrate_batchnorm``,
-calibrated on a few of these images so the features do not collapse) and random VGG-16 weights
-(``vgg16_state_dict``). The weights go into a private torch hub folder (``TORCH_HOME``) under
-the file names the references download, so each reference runs exactly as its users call it,
-with no download and no patching: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``,
-torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth`` (one state dict, both layouts
-are torchvision's Inception-v3 names) and torchvision's ``vgg16-397923af.pth`` (torch-fidelity's
-precision / recall). fastgan reads the same files through ``--weights``.
+weights with data-dependent BatchNorm statistics (calibrated on a few of these images, so the
+features do not collapse) and He-normal random VGG-16 weights. The weights go into a private
+torch hub folder (``TORCH_HOME``) under the file names the references download, so each
+reference runs exactly as its users call it, with no download and no patching: pytorch-fid's
+``pt_inception-2015-12-05-6726825d.pth``, torch-fidelity's
+``weights-inception-2015-12-05-6726825d.pth`` (one state dict: both layouts use torchvision's
+Inception-v3 names) and torchvision's ``vgg16-397923af.pth`` (torch-fidelity's precision /
+recall). fastgan reads the same files through ``--weights``.
 
 Each tool runs in its own fresh plain Python process (default threads, default batch size and
 loader workers), on the same folders, and is timed from process start to exit (what a user
@@ -118,17 +118,47 @@ def write_folder(root: Path, n: int, size: int, seed: int, fake: bool) -> None:
             Image.fromarray(arr).save(root / f"{start + i:06d}.png")
 
 
+def calibrate_batchnorm(net: Any, x: Any) -> None:
+    """Random BatchNorm affine parameters and running statistics = those of ``x``'s activations
+    (one pass in training mode, cumulative average), so the random features do not collapse."""
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for m in bns:
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2 + 0.1)
+            m.reset_running_stats()
+            m.momentum = None
+        net.train()
+        net(x)
+        net.eval()
+    for m in bns:
+        m.momentum = 0.1
+
+
+def vgg16_weights() -> dict[str, Any]:
+    """torchvision's VGG-16 state dict with He-normal random weights (fc2 activations do not vanish)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(3)
+    net = torchvision.models.vgg16(weights=None)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                m.bias.normal_(0.0, 0.05)
+    return net.state_dict()
+
+
 def write_weights(work: Path, size: int) -> None:
     """Random Inception-v3 (BatchNorm statistics of 16 of the bench's images) and VGG-16 weights
     under ``work/torch_home/hub/checkpoints`` with the references' file names."""
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        from peers.conftest import calibrate_batchnorm, vgg16_state_dict
-    finally:
-        sys.path.remove(str(REPO / "tests"))
     from fastgan.features import InceptionV3FID
 
     ckpt = work / "torch_home" / "hub" / "checkpoints"
@@ -140,7 +170,7 @@ def write_weights(work: Path, size: int) -> None:
     sd = {k: v.clone() for k, v in net.state_dict().items()}
     torch.save(sd, ckpt / PFID_FILE)
     torch.save(sd, ckpt / TFID_FILE)
-    torch.save(vgg16_state_dict(), ckpt / VGG_FILE)
+    torch.save(vgg16_weights(), ckpt / VGG_FILE)
 
 
 def prepare(work: Path, n: int, size: int) -> tuple[Path, Path, Path]:
