@@ -391,7 +391,7 @@ def _read_error(where: str, what: str, exc: BaseException) -> ValueError:
     return ValueError(f"{where}: {what} ({_first_line(exc)})")
 
 
-def _pick_key(keys: Sequence[str], where: str, found: str) -> str:
+def _pick_key(keys: Sequence[str], where: str, found: str, *, or_else: str = "") -> str:
     """The feature array among ``keys``: one named as in :data:`_FEATURE_KEYS`, else the only one."""
     named = [k for k in _FEATURE_KEYS if k in keys]
     if named:
@@ -399,7 +399,7 @@ def _pick_key(keys: Sequence[str], where: str, found: str) -> str:
     if len(keys) != 1:
         raise ValueError(
             f"{where}: {found}; expected exactly one 2-D feature array [N, D] (or one named 'features')"
-            + (" or 'mu' and 'sigma' (statistics)" if found.startswith(".npz") else "")
+            f"{or_else}"
         )
     return keys[0]
 
@@ -445,18 +445,19 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
     * ``.pt`` / ``.pth``: a tensor ``[N, D]`` or a dict holding one (or one named ``features``),
       read with ``torch.load(weights_only=True)`` (no code runs).
 
-    Nothing is unpickled (``allow_pickle=False``). Every malformed file is a ValueError naming
-    ``name`` and the path.
+    No Python object is unpickled (numpy: ``allow_pickle=False``; torch: ``weights_only=True``).
+    Every malformed file is a ValueError naming ``name`` and the path.
     """
     where = f"{name}: {p}"
     suffix = p.suffix.lower()
-    if suffix == ".npy":
+    if suffix in (".npy", ".npz"):
         with open(p, "rb") as fh:
             magic = fh.read(6)
-        if magic.startswith(b"PK"):
+        if suffix == ".npy" and magic.startswith(b"PK"):
             raise ValueError(f"{where}: is an .npz archive; rename it to .npz")
-        if magic != b"\x93NUMPY":  # np.load would try to unpickle it
-            raise ValueError(f"{where}: not a valid .npy file (no .npy header)")
+        if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):  # np.load would try to unpickle it
+            raise ValueError(f"{where}: not a valid {suffix} file (neither an .npy header nor a zip archive)")
+    if suffix == ".npy":
         try:
             arr = np.load(p, mmap_mode="r", allow_pickle=False)
         except _ARRAY_FILE_ERRORS as exc:
@@ -477,7 +478,8 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
         if isinstance(obj, dict):
             tensors = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
             names = sorted(tensors)
-            obj = tensors[_pick_key(names, where, f"dict holds {len(names)} tensors {names}")]
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            obj = tensors[_pick_key(names, where, f"dict holds {len(names)} tensors ({shown})")]
         if not isinstance(obj, torch.Tensor):
             raise ValueError(f"{where}: expected a tensor [N, D], found {type(obj).__name__}")
         return _features_source(_file_features(obj.detach().cpu(), where), name=name, path=str(p))
@@ -514,7 +516,8 @@ def _open_npz(p: Path, where: str, *, name: str, layout: str) -> Source:
     if len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
         return _stack_source(next(iter(arrays.values())), p, name=name, layout=layout)
     candidates = [k for k in keys if k in _FEATURE_KEYS or arrays[k].ndim == 2]
-    key = _pick_key(candidates, where, f".npz holds arrays {keys}")
+    stats_hint = " or 'mu' and 'sigma' (statistics)"
+    key = _pick_key(candidates, where, f".npz holds arrays {keys}", or_else=stats_hint)
     return _features_source(_file_features(arrays[key], where), name=name, path=str(p))
 
 

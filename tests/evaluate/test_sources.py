@@ -117,7 +117,7 @@ def test_feature_files(tmp_path: Path) -> None:
     "kind,needle",
     [
         ("object", "pickled object"),
-        ("garbage", "no .npy header"),
+        ("garbage", "not a valid .npy file"),
         ("npz_as_npy", "rename it to .npz"),
         ("int", "integer"),
         ("one_row", "at least 2"),
@@ -125,7 +125,7 @@ def test_feature_files(tmp_path: Path) -> None:
         ("two_arrays", "exactly one 2-D"),
         ("bad_stats", "invalid statistics file"),
         ("pickle_pt", "refused for safety"),
-        ("two_tensors", "dict holds 2 tensors"),
+        ("two_tensors", "dict holds 2 tensors (a, b)"),
         ("suffix", "unknown file type .txt"),
     ],
 )
