@@ -4,7 +4,8 @@ Subcommands:
 
 * ``fastgan info``: which backends (C++ kernels, CUDA, faiss) this installation has.
 * ``fastgan stats FEATURES -o stats.npz``: FID statistics (mean, covariance) of a feature file or
-  image folder, saved with :func:`fastgan.metrics.save_stats`.
+  image folder, saved with :func:`fastgan.metrics.save_stats`; the input is read and embedded as
+  ``eval`` reads its inputs (``--preset``, ``--cache``, ``--num-workers``, ``--skip-bad``, ...).
 * ``fastgan eval --real R --fake F [--metrics fid,kid,prdc,pr,is,fd,cmmd,...] [--preset P]``:
   evaluate fake against real with :func:`fastgan.evaluate` (same options: ``--cache``,
   ``--num-workers``, ``--skip-bad``, ``--k``, ``--kid-subsets``, ``--splits``, ``--seed``,
@@ -20,9 +21,10 @@ mismatch, unknown metric, an argument the library refuses), printed as one line
 ``fastgan <command>: error: <reason>`` on stderr; any other exception is a bug and propagates
 with its traceback.
 
-Modules: :mod:`fastgan.cli.commands` (parser and subcommands), :mod:`fastgan.cli.io` (reading
-the inputs), :mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the
-demo) happen inside the subcommand that needs them.
+Modules: :mod:`fastgan.cli.commands` (parser and subcommands; inputs are read by
+:func:`fastgan.evaluate.open_source` and embedded by :mod:`fastgan.evaluate.embed`),
+:mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the demo) happen
+inside the subcommand that needs them.
 """
 
 from __future__ import annotations
