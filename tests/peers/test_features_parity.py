@@ -35,6 +35,8 @@ from torch import nn
 
 from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
 
+from peers.conftest import record, vgg16_state_dict
+
 pytestmark = pytest.mark.peers
 
 SIZES = (32, 64, 299, 512)
@@ -48,34 +50,6 @@ def _need(module: str) -> None:
         __import__(module)
     except Exception as exc:  # noqa: BLE001 - e.g. torchvision missing underneath
         pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
-
-
-def _calibrate(net: nn.Module, x: torch.Tensor) -> None:
-    """Random BN affine parameters, running statistics = the statistics of ``x``'s activations."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2 + 0.1)
-                m.reset_running_stats()
-                m.momentum = None  # cumulative average: one pass stores the batch statistics
-        net.train()
-        net(x)
-        net.eval()
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.momentum = 0.1
-
-
-@pytest.fixture(scope="module")
-def inception_sd() -> dict[str, torch.Tensor]:
-    torch.manual_seed(0)
-    net = InceptionV3FID(random_init=True)
-    g = torch.Generator().manual_seed(2)
-    calib = torch.randint(0, 256, (6, 3, 64, 64), dtype=torch.uint8, generator=g)
-    _calibrate(net, calib)
-    return {k: v.clone() for k, v in net.state_dict().items()}
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +76,8 @@ def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).abs().max() / b.double().abs().max())
 
 
-def _report(case: str, a: torch.Tensor, b: torch.Tensor) -> None:
-    print(f"[parity] {case}: max |diff| = {float((a.double() - b.double()).abs().max()):.3e}, "
-          f"relative to max |ref| = {_max_rel(a, b):.3e}, bitwise = {torch.equal(a, b)}")
+def _report(peer: str, quantity: str, a: torch.Tensor, b: torch.Tensor, tol: str = "bitwise") -> None:
+    record(peer, quantity, a, b, tol=tol)
 
 
 def _not_collapsed(f: torch.Tensor) -> None:
@@ -130,10 +103,11 @@ def test_pytorch_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple
     # the state dict of pytorch-fid's module (its "blocks" layout) loads into fastgan as well
     mod_file = tmp_path / "pytorch_fid_module.pth"
     torch.save(ref_net.state_dict(), mod_file)
-    for weights in (tmp_path / "pt_inception-test.pth", mod_file):
+    for weights, kind in ((tmp_path / "pt_inception-test.pth", "its weight file"),
+                          (mod_file, "its module's state dict")):
         net = InceptionV3FID(weights=weights, preset="pytorch-fid")
         got = extract_features(images[0], net, batch_size=1, progress=False)
-        _report(f"pytorch-fid pool3 ({weights.name})", got, ref)
+        _report("pytorch-fid", f"pool3 features from PNG files ({kind})", got, ref)
         _not_collapsed(ref)
         assert torch.equal(got, ref)
     assert not net.has_logits
@@ -172,17 +146,18 @@ def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tu
     # its module's own state_dict loads into fastgan, key by key
     mod_file = tmp_path / "fidelity_module.pth"
     torch.save(ext.state_dict(), mod_file)
-    for weights in (wfile, mod_file):
+    for weights, kind in ((wfile, "its weight file"), (mod_file, "its module's state dict")):
         net = InceptionV3FID(weights=weights, preset="torch-fidelity")
         f, lg = extract_features(images[0], net, batch_size=1, return_logits=True, progress=False)
-        _report(f"torch-fidelity pool3 ({weights.name})", f, pool3)
-        _report(f"torch-fidelity logits_unbiased ({weights.name})", lg, unbiased)
+        _report("torch-fidelity", f"pool3 features from PNG files ({kind})", f, pool3)
+        _report("torch-fidelity", f"logits_unbiased from PNG files ({kind})", lg, unbiased)
         _not_collapsed(pool3)
         assert torch.equal(f, pool3)
         assert torch.equal(lg, unbiased)
     net.output = "logits"
     lb = extract_features(images[0], net, batch_size=1, progress=False)
-    _report("torch-fidelity logits (biased)", lb, biased)
+    _report("torch-fidelity", "logits (with fc bias) from PNG files", lb, biased,
+            f"<= {BIASED_LOGITS_RTOL:g} relative")
     assert _max_rel(lb, biased) <= BIASED_LOGITS_RTOL
 
 
@@ -207,7 +182,7 @@ def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[P
     net = InceptionV3FID(random_init=True, preset="clean-fid")
     net.load_state_dict(inception_sd)
     got = extract_features(images[0], net, batch_size=1, progress=False)
-    _report("clean-fid pool3", got, ref)
+    _report("clean-fid", "pool3 features from PNG files (clean mode)", got, ref)
     _not_collapsed(ref)
     assert torch.equal(got, ref)
 
@@ -215,24 +190,15 @@ def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[P
 def test_torch_fidelity_vgg16(images: tuple[Path, list[str]], tmp_path: Path) -> None:
     _need("torch_fidelity")
     _need("torchvision")
-    import torchvision
-
-    torch.manual_seed(3)
-    tv = torchvision.models.vgg16(weights=None)
-    with torch.no_grad():  # variance-preserving weights, so that fc2 does not vanish
-        for m in tv.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                m.bias.normal_(0.0, 0.05)
     wfile = tmp_path / "vgg16-test.pth"
-    torch.save(tv.state_dict(), wfile)  # torchvision's VGG-16 layout, the file torch-fidelity loads
+    torch.save(vgg16_state_dict(), wfile)  # torchvision's VGG-16 layout, the file torch-fidelity loads
     ext = _fidelity_extractor(["fc2_relu"], wfile, cls="vgg16")
     (ref,) = _fidelity_features(ext, images[1])
     mod_file = tmp_path / "fidelity_vgg_module.pth"
     torch.save(ext.state_dict(), mod_file)
-    for weights in (wfile, mod_file):
+    for weights, kind in ((wfile, "its weight file"), (mod_file, "its module's state dict")):
         net = VGG16FC2(weights=weights, preset="torch-fidelity")
         got = extract_features(images[0], net, batch_size=1, progress=False)
-        _report(f"torch-fidelity vgg16 fc2_relu ({weights.name})", got, ref)
+        _report("torch-fidelity", f"VGG-16 fc2_relu features from PNG files ({kind})", got, ref)
         _not_collapsed(ref)
         assert torch.equal(got, ref)

@@ -5,8 +5,9 @@ Each reference is called as its users call it on features (pytorch-fid's
 ``calculate_frechet_distance`` on ``numpy.cov`` statistics, torch-fidelity's
 ``*_features_to_metric``, clean-fid's ``frechet_distance`` / ``fid_from_feats`` /
 ``kernel_distance``, torchmetrics' metric classes fed through an identity feature module, the
-``prdc`` package's ``compute_prdc``). Randomness (KID subsets, IS shuffles) is reproduced by
-drawing the same indices the reference draws, so values are compared on identical subsets.
+``prdc`` package's ``compute_prdc``). Randomness (KID subsets, IS shuffles) is reproduced by the
+presets (``preset="torch-fidelity"`` / ``"clean-fid"`` draw the indices the reference draws; the
+default draws torchmetrics' ``randperm`` order), so values are compared on identical subsets.
 
 Tolerances, stated per test:
 * 1e-12 (relative to max(1, |value|)): both sides compute the same float64 sums (KID on identical
@@ -30,7 +31,7 @@ import fastgan.metrics as M
 from fastgan.metrics.inception import torch_fidelity_order
 from fastgan.metrics.kernel_distance import kid_subset_indices, mmd2_subsets
 
-from peers.conftest import Identity, frechet_oracle, gaussian_features, logits
+from peers.conftest import Identity, frechet_oracle, gaussian_features, logits, record
 
 pytestmark = pytest.mark.peers
 
@@ -81,6 +82,8 @@ def test_fid_pytorch_fid(n1: int, n2: int, d: int) -> None:
     (mu1, s1), (mu2, s2) = np_stats(x), np_stats(y)
     theirs = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
     scale = fid_scale(mu1, s1, mu2, s2)
+    record("pytorch-fid", "FID on identical features, N > D", M.frechet_distance(mu1, s1, mu2, s2), theirs,
+           tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
     assert abs(M.frechet_distance(mu1, s1, mu2, s2) - theirs) <= FID_RTOL * scale
     # From the features: FeatureStats' moments then the same distance.
     assert abs(M.fid(torch.from_numpy(x), torch.from_numpy(y)) - theirs) <= FID_RTOL * scale
@@ -96,12 +99,17 @@ def test_fid_pytorch_fid_singular(n1: int, n2: int, d: int) -> None:
     (mu1, s1), (mu2, s2) = np_stats(x), np_stats(y)
     ours = M.frechet_distance(mu1, s1, mu2, s2)
     assert math.isfinite(ours)
-    assert abs(ours - frechet_oracle(x, y)) <= FID_RTOL * fid_scale(mu1, s1, mu2, s2)
+    scale = fid_scale(mu1, s1, mu2, s2)
+    record("pytorch-fid", "FID on identical features, N < D: fastgan vs exact float64", ours,
+           frechet_oracle(x, y), tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
+    assert abs(ours - frechet_oracle(x, y)) <= FID_RTOL * scale
     try:
         theirs = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
     except ValueError as exc:
         assert "Imaginary component" in str(exc)
         return
+    record("pytorch-fid", "FID on identical features, N < D: fastgan vs its sqrtm", ours, theirs,
+           tol="<= its own error bound (singular_tol)", scale=scale)
     assert abs(ours - theirs) <= singular_tol(s1, s2)
 
 
@@ -125,8 +133,15 @@ def test_fid_torch_fidelity(n1: int, n2: int, d: int) -> None:
     ours1 = M.FeatureStats.from_features(torch.from_numpy(x))
     assert np.abs(ours1.mean.numpy() - st1["mu"]).max() <= EXACT_SUMS * max(1.0, np.abs(st1["mu"]).max())
     assert np.abs(ours1.cov.numpy() - st1["sigma"]).max() <= EXACT_SUMS * max(1.0, np.abs(st1["sigma"]).max())
+    record("torch-fidelity", "FID statistics on identical features (covariance)", ours1.cov, st1["sigma"],
+           tol=f"<= {EXACT_SUMS:g} relative")
     theirs = metric_fid.fid_statistics_to_metric(st1, st2, verbose=False)[metric_fid.KEY_METRIC_FID]
-    assert abs(M.fid(torch.from_numpy(x), torch.from_numpy(y)) - theirs) <= fid_tol(x, y)
+    ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
+    singular = min(n1, n2) <= d
+    record("torch-fidelity", f"FID on identical features, {'N < D' if singular else 'N > D'}", ours, theirs,
+           tol=f"<= {FID_RTOL:g} of the FID scale" + (" + its error bound" if singular else ""),
+           scale=fid_scale(*np_stats(x), *np_stats(y)))
+    assert abs(ours - theirs) <= fid_tol(x, y)
 
 
 @pytest.mark.parametrize("n1,n2,d", FID_SHAPES_FULL_RANK)
@@ -137,6 +152,8 @@ def test_fid_clean_fid(n1: int, n2: int, d: int) -> None:
     (mu1, s1), (mu2, s2) = np_stats(x), np_stats(y)
     scale = fid_scale(mu1, s1, mu2, s2)
     ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
+    record("clean-fid", "FID on identical features, N > D", ours, float(cfid.fid_from_feats(x, y)),
+           tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
     assert abs(ours - float(cfid.fid_from_feats(x, y))) <= FID_RTOL * scale
     assert abs(M.frechet_distance(mu1, s1, mu2, s2) - float(cfid.frechet_distance(mu1, s1, mu2, s2))) <= (
         FID_RTOL * scale
@@ -154,7 +171,12 @@ def test_fid_torchmetrics(n1: int, n2: int, d: int) -> None:
     metric.update(torch.from_numpy(x), real=True)
     metric.update(torch.from_numpy(y), real=False)
     theirs = float(metric.compute())
-    assert abs(M.fid(torch.from_numpy(x), torch.from_numpy(y)) - theirs) <= fid_tol(x, y, rtol=1e-8)
+    ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
+    singular = min(n1, n2) <= d
+    record("torchmetrics", f"FID on identical features, {'N < D' if singular else 'N > D'}", ours, theirs,
+           tol="<= 1e-8 of the FID scale" + (" + its error bound" if singular else ""),
+           scale=fid_scale(*np_stats(x), *np_stats(y)))
+    assert abs(ours - theirs) <= fid_tol(x, y, rtol=1e-8)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -178,43 +200,52 @@ def mean_std(values: torch.Tensor) -> tuple[float, float]:
 @pytest.mark.parametrize("method", ["full", "subsets"])
 def test_kid_torch_fidelity(n1: int, n2: int, d: int, subsets: int, m: int, method: str) -> None:
     """torch-fidelity draws each round's rows with numpy ``RandomState(rng_seed).choice(n, m,
-    replace=False)``, features_1 then features_2; on those subsets fastgan's MMD_u^2 rounds give
-    the same mean and std (ddof=0) to 1e-12 (both float64 sums of the same kernel entries)."""
+    replace=False)``, features_1 (its generated input1) then features_2; ``kid(real, fake,
+    preset="torch-fidelity")`` draws the same rounds and gives the same mean and std (ddof=0) to
+    1e-12 (both float64 sums of the same kernel entries)."""
     metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
     x, y = kid_pair(n1, n2, d)
     seed = 2020
     theirs = metric_kid.kid_features_to_metric(
         x, y, kid_subsets=subsets, kid_subset_size=m, rng_seed=seed, verbose=False
     )
+    # fastgan's kid(real, fake, preset="torch-fidelity"): features_1 (its input1) is the fake side
+    ours = M.kid(y, x, subsets, m, method=method, preset="torch-fidelity", seed=seed)
+    for key, their_key in ((M.KEY_KID_MEAN, metric_kid.KEY_METRIC_KID_MEAN),
+                           (M.KEY_KID_STD, metric_kid.KEY_METRIC_KID_STD)):
+        record("torch-fidelity", f"KID on identical features, same rounds ({key})", ours[key],
+               theirs[their_key], tol=f"<= {EXACT_SUMS:g} relative")
+        assert close(ours[key], theirs[their_key])
+    # the rounds, written out as it draws them
     rng = np.random.RandomState(seed)
     idx1, idx2 = [], []
     for _ in range(subsets):
         idx1.append(rng.choice(n1, m, replace=False))
         idx2.append(rng.choice(n2, m, replace=False))
-    idx1_t, idx2_t = torch.from_numpy(np.stack(idx1)), torch.from_numpy(np.stack(idx2))
-    rounds = mmd2_subsets(x, y, idx1_t, idx2_t, method=method)
-    mean, std = mean_std(rounds)
-    assert close(mean, theirs[metric_kid.KEY_METRIC_KID_MEAN])
-    assert close(std, theirs[metric_kid.KEY_METRIC_KID_STD])
+    ir, if_ = kid_subset_indices(n2, n1, subsets, m, preset="torch-fidelity", seed=seed)
+    assert np.array_equal(if_.numpy(), np.stack(idx1)) and np.array_equal(ir.numpy(), np.stack(idx2))
 
 
 @pytest.mark.parametrize("n1,n2,d,subsets,m", KID_CASES)
 def test_kid_clean_fid(n1: int, n2: int, d: int, subsets: int, m: int) -> None:
-    """clean-fid's kernel_distance draws with numpy's global RNG, rows of feats2 first, then
-    feats1, and returns the mean MMD_u^2 only; same subsets -> 1e-12. clean-fid clamps the subset
-    size to min(n1, n2, max_subset_size) where fastgan's kid refuses a size above n."""
+    """clean-fid's kernel_distance(feats1, feats2) draws with numpy's global RNG, rows of feats2
+    first, then feats1, with m = min(n1, n2, max_subset_size), and returns the mean MMD_u^2 only:
+    fastgan's kid(feats1, feats2, preset="clean-fid") draws the same rounds (its fake side first;
+    ``seed=s`` equals clean-fid after ``np.random.seed(s)``; no seed: the global RNG itself).
+    1e-12 on float64 features, including a subset size above n (clamped)."""
     cfid = pytest.importorskip("cleanfid.fid")
     x, y = kid_pair(n1, n2, d)
     seed = 7
-    np.random.seed(seed)
-    theirs = float(cfid.kernel_distance(x.numpy(), y.numpy(), num_subsets=subsets, max_subset_size=m))
-    np.random.seed(seed)
-    idx_y, idx_x = [], []
-    for _ in range(subsets):
-        idx_y.append(np.random.choice(n2, m, replace=False))
-        idx_x.append(np.random.choice(n1, m, replace=False))
-    rounds = mmd2_subsets(y, x, torch.from_numpy(np.stack(idx_y)), torch.from_numpy(np.stack(idx_x)))
-    assert close(float(rounds.mean()), theirs)
+    for size in (m, 10_000):
+        np.random.seed(seed)
+        theirs = float(cfid.kernel_distance(x.numpy(), y.numpy(), num_subsets=subsets, max_subset_size=size))
+        ours = M.kid(x, y, subsets, size, preset="clean-fid", seed=seed)[M.KEY_KID_MEAN]
+        record("clean-fid", "KID on identical features, same rounds (kid_mean)", ours, theirs,
+               tol=f"<= {EXACT_SUMS:g} relative")
+        assert close(ours, theirs)
+        np.random.seed(seed)
+        assert M.kid(x, y, subsets, size, preset="clean-fid")[M.KEY_KID_MEAN] == ours
+    # fastgan's own rule (default preset): a subset size above n is an error, not a clamp
     with pytest.raises(ValueError, match="subset_size"):
         M.kid(x, y, subsets=2, subset_size=min(n1, n2) + 1)
 
@@ -234,6 +265,10 @@ def test_kid_torchmetrics(n1: int, n2: int, d: int, subsets: int, m: int) -> Non
     torch.manual_seed(seed)
     tm_mean, tm_std = (float(v) for v in metric.compute())
     ours = M.kid(x, y, subsets=subsets, subset_size=m, generator=torch.Generator().manual_seed(seed))
+    record("torchmetrics", "KID on identical features, same rounds (kid_mean)", ours[M.KEY_KID_MEAN], tm_mean,
+           tol=f"<= {EXACT_SUMS:g} relative")
+    record("torchmetrics", "KID on identical features, same rounds (kid_std)", ours[M.KEY_KID_STD], tm_std,
+           tol=f"<= {EXACT_SUMS:g} relative")
     assert close(ours[M.KEY_KID_MEAN], tm_mean)
     assert close(ours[M.KEY_KID_STD], tm_std)
     # The same subsets from the global RNG (generator=None), as torchmetrics draws them.
@@ -258,10 +293,14 @@ def test_is_torch_fidelity(n: int, c: int, splits: int, shuffle: bool) -> None:
     z = torch.from_numpy(logits(n, c, 3))
     seed = 2020
     theirs = metric_isc.isc_features_to_metric(z, splits=splits, shuffle=shuffle, rng_seed=seed)
-    order = torch_fidelity_order(n, seed) if shuffle else None
-    ours = M.inception_score(z, splits=splits, order=order)
-    assert close(ours[M.KEY_IS_MEAN], theirs[metric_isc.KEY_METRIC_ISC_MEAN])
-    assert close(ours[M.KEY_IS_STD], theirs[metric_isc.KEY_METRIC_ISC_STD])
+    ours = M.inception_score(z, splits=splits, preset="torch-fidelity" if shuffle else None)
+    if shuffle:
+        assert M.inception_score(z, splits=splits, order=torch_fidelity_order(n, seed)) == ours
+    for key, their_key in ((M.KEY_IS_MEAN, metric_isc.KEY_METRIC_ISC_MEAN),
+                           (M.KEY_IS_STD, metric_isc.KEY_METRIC_ISC_STD)):
+        record("torch-fidelity", f"IS on identical logits ({key})", ours[key], theirs[their_key],
+               tol=f"<= {EXACT_SUMS:g} relative")
+        assert close(ours[key], theirs[their_key])
 
 
 @pytest.mark.parametrize("n,c,splits", [(1000, 50, 10), (600, 1008, 10), (96, 20, 3)])
@@ -278,6 +317,10 @@ def test_is_torchmetrics(n: int, c: int, splits: int) -> None:
     tm_mean, tm_std = (float(v) for v in metric.compute())
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     ours = M.inception_score(z, splits=splits, order=order)
+    record("torchmetrics", "IS on identical logits (is_mean)", ours[M.KEY_IS_MEAN], tm_mean,
+           tol=f"<= {EXACT_SUMS:g} relative")
+    record("torchmetrics", "IS on identical logits (is_std, ddof=1)",
+           ours[M.KEY_IS_STD] * math.sqrt(splits / (splits - 1)), tm_std, tol=f"<= {EXACT_SUMS:g} relative")
     assert close(ours[M.KEY_IS_MEAN], tm_mean)
     assert close(ours[M.KEY_IS_STD] * math.sqrt(splits / (splits - 1)), tm_std)
 
@@ -313,10 +356,12 @@ def test_precision_recall_torch_fidelity(
         torch.from_numpy(fake), torch.from_numpy(real),
         prc_neighborhood=k, prc_batch_size=64, save_cpu_ram=save_cpu_ram, verbose=False,
     )
-    ours = M.precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=k)
+    ours = M.precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=k, preset="torch-fidelity")
     # torch-fidelity averages in float32: equal counts, and equal values once rounded to float32.
     for key, their_key, n in ((M.KEY_PRECISION, metric_prc.KEY_METRIC_PRECISION, n_fake),
                               (M.KEY_RECALL, metric_prc.KEY_METRIC_RECALL, n_real)):
+        record("torch-fidelity", f"{key} on identical features (count)", round(ours[key] * n),
+               round(theirs[their_key] * n), tol="exact", scale=n)
         assert round(ours[key] * n) == round(theirs[their_key] * n), key
         assert np.float32(ours[key]) == np.float32(theirs[their_key]), key
 
@@ -336,8 +381,11 @@ def test_prdc_package(
     capsys.readouterr()  # the package prints the sample counts
     ours = M.prdc(torch.from_numpy(real), torch.from_numpy(fake), k=k, strict=True)
     for key in (M.KEY_PRECISION, M.KEY_RECALL, M.KEY_COVERAGE):
+        record("prdc", f"{key} on identical features", ours[key], theirs[key], tol="exact")
         assert ours[key] == theirs[key], key
     total = k * n_fake
+    record("prdc", "density on identical features (count)", round(ours[M.KEY_DENSITY] * total),
+           round(theirs[M.KEY_DENSITY] * total), tol="exact", scale=total)
     assert round(ours[M.KEY_DENSITY] * total) == round(theirs[M.KEY_DENSITY] * total)
     ulp4 = 4 * np.finfo(np.float64).eps * theirs[M.KEY_DENSITY]
     assert abs(ours[M.KEY_DENSITY] - theirs[M.KEY_DENSITY]) <= ulp4
