@@ -28,15 +28,31 @@ Extractor = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor], str]
 
 
 def build_extractor(name: str, weights: Optional[str] = None, device: Optional[torch.device | str] = None, **kwargs: Any) -> nn.Module:
-    """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2` (weights loaded;
-    ``kwargs`` such as ``preset=`` / ``resize=`` go to the constructor)."""
+    """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2`, a name of
+    :data:`fastgan.features.foundation.FOUNDATION_NAMES` (``"dinov2-vit-l14"``, ``"clip-vit-l14-336"``,
+    ...) -> :class:`~fastgan.features.foundation.FoundationExtractor` (weights loaded; ``kwargs`` such
+    as ``preset=`` / ``resize=`` go to the constructor; an Inception preset name is ignored by the
+    foundation extractors, which take ``"dgm-eval"`` / ``"cmmd"``)."""
+    from fastgan.features.foundation import FOUNDATION_NAMES, FOUNDATION_PRESETS, build_foundation_extractor
     from fastgan.features.inception import InceptionV3FID
     from fastgan.features.vgg import VGG16FC2
 
+    if name.lower().replace("_", "-") in FOUNDATION_NAMES:
+        if kwargs.pop("resize", None) is not None:
+            raise ValueError(
+                f"resize: {name} resizes as its preset says ({tuple(FOUNDATION_PRESETS)}); drop resize="
+            )
+        preset = kwargs.pop("preset", None)
+        if preset is not None and preset not in FOUNDATION_PRESETS:
+            preset = None  # the Inception presets pin the Inception / VGG pipelines only
+        return build_foundation_extractor(name, weights=weights, device=device, preset=preset, **kwargs)
     key = name.lower().replace("-", "").replace("_", "")
     table: dict[str, Any] = {"inception": InceptionV3FID, "inceptionv3": InceptionV3FID, "vgg16": VGG16FC2, "vgg": VGG16FC2}
     if key not in table:
-        raise ValueError(f"extractor: unknown name {name!r}; use 'inception' or 'vgg16', or pass an nn.Module")
+        raise ValueError(
+            f"extractor: unknown name {name!r}; use 'inception', 'vgg16' or one of {FOUNDATION_NAMES}, "
+            "or pass an nn.Module"
+        )
     model: nn.Module = table[key](weights=weights, **kwargs)
     return model.to(device) if device is not None else model
 
@@ -261,10 +277,16 @@ def extract_features(
             kw["preset"] = preset
         extractor = build_extractor(extractor, weights=weights, device=device, **kw)
     elif weights is not None:
-        raise ValueError("weights: only used when extractor is given by name ('inception' or 'vgg16')")
+        raise ValueError(
+            "weights: only used when extractor is given by name ('inception', 'vgg16', 'dinov2-vit-l14', ...)"
+        )
     if not callable(extractor):
         raise TypeError(f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}")
-    if preset is not None:
+    if preset is not None and hasattr(extractor, "foundation_preset"):
+        have_f = extractor.foundation_preset.name  # type: ignore[union-attr]
+        if preset != have_f and preset in ("dgm-eval", "cmmd"):
+            raise ValueError(f"preset: the extractor was built with preset {have_f!r}, not {preset!r}")
+    elif preset is not None:
         want = get_preset(preset)
         have = getattr(extractor, "preset", None)
         if have is None:
