@@ -26,8 +26,9 @@ KID subsets have ``min(1000, n)`` rows on both sides. The JSON (``--out``) holds
 wall seconds of every repeat and their median, images per second (``2 n / wall``), the values,
 fastgan's seconds in the feature networks (``EvalResult.info["seconds"]["network"]``) and the
 ratio tool / fastgan of the median wall times; then the value differences where the conventions
-agree (fastgan's FID vs pytorch-fid's; ``fastgan-tf`` vs torch-fidelity's FID, KID and IS), the
-versions and the machine. The markdown table is printed.
+agree (fastgan's FID vs pytorch-fid's; ``fastgan-tf`` vs torch-fidelity's FID, KID and IS;
+relative to the value, a std relative to its mean), the versions and the machine. The markdown
+table is printed.
 
     python bench/bench_eval.py                      # 2,000 32x32 images per side, CPU
     python bench/bench_eval.py --n 50000 --device cuda --tag cuda
@@ -288,7 +289,7 @@ def environment(device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(), "versions": versions, "device": device,
-        "fastgan_from": str(Path(fastgan.__file__).resolve().parent),
+        "fastgan_from_checkout": Path(fastgan.__file__).resolve().parent == REPO / "fastgan",
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name(0)
@@ -308,7 +309,9 @@ def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             if a is None or b is None:
                 continue
             diff = abs(a - b)
-            rel = diff / abs(b) if b else (0.0 if diff == 0 else float("inf"))
+            # a std relative to its mean (identical KID subsets when n <= subset size: 0 up to rounding)
+            scale = abs(rows[peer]["values"].get(key.replace("_std", "_mean"), b))
+            rel = diff / scale if scale else (0.0 if diff == 0 else float("inf"))
             out.append({"fastgan": ours, "peer": peer, "key": key, "fastgan_value": a, "peer_value": b,
                         "abs_diff": diff, "rel_diff": rel})
     return out
