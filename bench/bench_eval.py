@@ -32,7 +32,7 @@ table is printed.
 
     python bench/bench_eval.py                      # 2,000 32x32 images per side, CPU
     python bench/bench_eval.py --n 50000 --device cuda --tag cuda
-    python bench/bench_eval.py --n 16 --tools fastgan,pytorch-fid --out /tmp/eval.json
+    python bench/bench_eval.py --n 16 --tools fastgan,pytorch-fid --out eval-smoke.json
 
 pytorch-fid and torch-fidelity import torchvision: run it with the environment
 ``tests/peers/make_env.sh`` builds. Children get the checkout's root first on ``PYTHONPATH``,
