@@ -15,15 +15,18 @@ For real features X (N rows) and fake features Y (M rows) in R^D and the kernel
 CMMD is ``scale * MMD^2`` with ``sigma = 10`` and ``scale = 1000`` (Jayasumana et al.,
 "Rethinking FID: Towards a Better Evaluation Metric for Image Generation", CVPR 2024).
 
-Computation: the three kernel sums are accumulated in float64 over square tiles of one GEMM
-each (augmented rows ``[a, -|a|^2/2, 1] . [b, 1, -|b|^2/2] = -|a - b|^2 / 2``, on features
-shifted by the mean of both sets, which the RBF kernel ignores but which keeps the expanded
-form free of cancellation); the two symmetric sums
-visit only the upper triangle of tiles. Memory beyond the inputs is one float64 copy of the
-features plus one ``tile x tile`` block: never an ``N x N`` matrix. A tile that runs out of
-memory is retried with half as many rows (:func:`fastgan.metrics.knn.tiles.retry_on_oom`).
-With the default ``dtype=torch.float64`` the value equals a float64 brute force with direct
-differences to about 1e-12 relative (diagonal distances are exactly 0).
+Computation: the three kernel sums are accumulated in float64 over tiles of one float64 GEMM
+each (augmented rows ``[2 gamma a, -gamma |a|^2, 2 gamma] . [b, 1, -|b|^2/2] = -gamma |a - b|^2``,
+on features shifted by the mean of both sets, which the RBF kernel ignores but which keeps the
+expanded form free of cancellation), written into one reused ``block_size x 2 block_size``
+buffer, then ``exp`` in place and a float64 sum. The two symmetric sums compute each
+off-diagonal pair once and count it twice (only the halves of the row panels' diagonal blocks
+are computed in full), so the three sums cost about two ``N x M x D`` GEMMs. Memory beyond the
+inputs is the float64 augmented copies of the features plus one tile: never an ``N x N``
+matrix. A tile that runs out of memory is retried with half as many rows
+(:func:`fastgan.metrics.knn.tiles.retry_on_oom`). With the default ``dtype=torch.float64`` the
+value equals a float64 brute force with direct differences to about 1e-12 relative (diagonal
+distances are exactly 0).
 
 Matches: google-research ``cmmd`` (``_SIGMA = 10``, ``_SCALE = 1000``, the minimum-variance
 biased estimator of Gretton et al. 2012, Eq. 5) and the ``clip-mmd`` package
@@ -40,7 +43,7 @@ import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.tiles import BlockRunner, default_square_block
+from fastgan.metrics.knn.tiles import BlockRunner
 
 __all__ = ["KEY_CMMD", "CMMD", "cmmd", "rbf_kernel_sum"]
 
@@ -63,6 +66,41 @@ def _check_positive_float(value: Any, name: str) -> float:
     return v
 
 
+def _augmented(
+    a: torch.Tensor, shift: Optional[torch.Tensor], dtype: torch.dtype, *, scale: Optional[float]
+) -> torch.Tensor:
+    """``[s a, -s |a|^2 / 2, s]`` (rows, ``scale=s``) or ``[a, 1, -|a|^2 / 2]`` (columns, ``scale=None``).
+
+    ``a`` is shifted by ``shift`` first (in float64); the squared norms are taken in float64 on
+    the shifted rows. One row of each kind multiplies to ``-s |a - b|^2 / 2``.
+    """
+    n, d = a.shape
+    a64 = a.to(torch.float64, copy=shift is not None)
+    if shift is not None:
+        a64.sub_(shift)
+    out = torch.empty(n, d + 2, dtype=dtype, device=a.device)
+    half_sq = a64.square().sum(1).mul_(-0.5)
+    if scale is None:
+        out[:, :d] = a64
+        out[:, d] = 1.0
+        out[:, d + 1] = half_sq
+    else:
+        out[:, :d] = a64
+        out[:, :d] *= scale
+        out[:, d] = half_sq.mul_(scale)
+        out[:, d + 1] = scale
+    return out
+
+
+def _default_rows(device: torch.device, block_size: Optional[int]) -> int:
+    if block_size is not None:
+        return max(1, int(block_size))
+    # CPU: 1024 x 2048 float64 tiles (16 MiB) stay in a last-level cache for the exp and sum
+    # passes after the GEMM, and each tile is few enough parallel regions that the thread
+    # barriers cost little even on a busy machine; CUDA: large tiles keep the GPU busy
+    return 8192 if device.type == "cuda" else 1024
+
+
 def rbf_kernel_sum(
     a: torch.Tensor,
     b: Optional[torch.Tensor],
@@ -74,53 +112,71 @@ def rbf_kernel_sum(
 
     Args:
         a (Tensor[N, D]): rows (already shifted; any floating dtype, computed in that dtype).
-        b (Tensor[M, D] | None): columns; None means ``b = a`` (symmetric: only the upper
-            triangle of tiles is computed, and the diagonal distances are exactly 0).
+        b (Tensor[M, D] | None): columns; None means ``b = a`` (symmetric: each off-diagonal
+            pair is computed once and counted twice, and the diagonal terms are exactly 1).
         gamma: kernel coefficient ``1 / (2 sigma^2)``.
-        block_size: side of the square tiles (default 2048 on CPU, 8192 on CUDA); halved on
-            out-of-memory.
+        block_size: rows of a tile (default 1024 on CPU, 8192 on CUDA; a tile has twice as
+            many columns); halved on out-of-memory.
 
     Returns:
         The float64 sum as a Python float.
     """
-    sym = b is None
-    cols = a if b is None else b
-    n, m, d = a.shape[0], cols.shape[0], a.shape[1]
-    # augmented rows: aug_i . col_j = a_i.b_j - |a_i|^2/2 - |b_j|^2/2 = -|a_i - b_j|^2 / 2, so each
-    # tile is ONE GEMM scaled by 2 gamma, then clamp (d2 >= 0) and exp: three passes per tile
-    aug = torch.empty(n, d + 2, dtype=a.dtype, device=a.device)
-    aug[:, :d] = a
-    aug[:, d] = a.pow(2).sum(1) * -0.5
-    aug[:, d + 1] = 1.0
-    if sym:
-        col = aug.clone()
-    else:
-        col = torch.empty(m, d + 2, dtype=a.dtype, device=a.device)
-        col[:, :d] = cols
-    col[:, d] = 1.0
-    col[:, d + 1] = cols.pow(2).sum(1) * -0.5
-    side = default_square_block(a.device, block_size)
-    total = [torch.zeros((), dtype=torch.float64, device=a.device)]
+    rows = _augmented(a, None, a.dtype, scale=2.0 * gamma)
+    cols = _augmented(a if b is None else b, None, a.dtype, scale=None)
+    return _tiled_exp_sum(rows, cols, symmetric=b is None, block_size=block_size)
+
+
+def _tiled_exp_sum(
+    rows: torch.Tensor, cols: torch.Tensor, *, symmetric: bool, block_size: Optional[int]
+) -> float:
+    """``sum_{i,j} exp(rows_i . cols_j)`` in GEMM tiles (see :func:`rbf_kernel_sum`).
+
+    Each tile is one GEMM into a reused buffer, then ``exp`` in place and a float64 sum: three
+    passes over a cache-sized tile. With ``symmetric`` (``rows`` and ``cols`` are the two
+    augmented forms of the same set) a row panel ``[s, e)`` visits the columns ``[e, N)`` (counted
+    twice) and its diagonal block, which is split into two diagonal halves and one off-diagonal
+    quarter (counted twice); the diagonal halves are computed in full (both triangles, about
+    ``N * block_size / 4`` pairs computed twice in all) with their diagonal exponents set to
+    exactly 0.
+    """
+    n, m = rows.shape[0], cols.shape[0]
+    dev = rows.device
+    side = _default_rows(dev, block_size)
+    buf: list[Optional[torch.Tensor]] = [None]
+    total = [torch.zeros((), dtype=torch.float64, device=dev)]
+
+    def tile(r0: int, r1: int, c0: int, c1: int, diag: bool) -> torch.Tensor:
+        size = (r1 - r0) * (c1 - c0)
+        b = buf[0]
+        if b is None or b.numel() < size:
+            buf[0] = None  # drop the old buffer before allocating the larger one
+            b = buf[0] = torch.empty(size, dtype=rows.dtype, device=dev)
+        t = b[:size].view(r1 - r0, c1 - c0)
+        torch.mm(rows[r0:r1], cols[c0:c1].T, out=t)  # -gamma |a_i - b_j|^2
+        if diag:
+            t.diagonal().zero_()  # |a_i - a_i| = 0 exactly
+        t.exp_()
+        return t.sum(dtype=torch.float64)
+
+    def diagonal_block(s: int, e: int) -> torch.Tensor:
+        if e - s <= max(1, side // 2):
+            return tile(s, e, s, e, True)
+        h = (s + e) // 2
+        return diagonal_block(s, h) + 2.0 * tile(s, h, h, e, False) + diagonal_block(h, e)
 
     def work(s: int, e: int) -> None:
-        acc = torch.zeros((), dtype=torch.float64, device=a.device)
-        c0 = s if sym else 0
-        for cs in range(c0, m, side):
-            ce = min(m, cs + side)
-            t = torch.addmm(aug.new_zeros(()), aug[s:e], col[cs:ce].T, beta=0, alpha=2.0 * gamma)
-            t.clamp_max_(0.0)
-            if sym and cs < e:  # a tile that meets the diagonal of the symmetric sum
-                r = torch.arange(s, e, device=a.device).unsqueeze(1)
-                c = torch.arange(cs, ce, device=a.device).unsqueeze(0)
-                t.masked_fill_(c == r, 0.0)  # |x_i - x_i| = 0 exactly
-                t.masked_fill_(c < r, -float("inf"))  # the lower triangle is counted by symmetry
-                t.exp_()
-                acc += (t * torch.where(c == r, 1.0, 2.0).to(t.dtype)).sum(dtype=torch.float64)
-            else:
-                t.exp_()
-                acc += t.sum(dtype=torch.float64) * (2.0 if sym else 1.0)
-            del t
-        total[0] = total[0] + acc
+        width = 2 * (e - s)
+        if symmetric:
+            acc = diagonal_block(s, e)
+            off = torch.zeros((), dtype=torch.float64, device=dev)
+            for cs in range(e, m, width):
+                off += tile(s, e, cs, min(m, cs + width), False)
+            acc += 2.0 * off
+        else:
+            acc = torch.zeros((), dtype=torch.float64, device=dev)
+            for cs in range(0, m, width):
+                acc += tile(s, e, cs, min(m, cs + width), False)
+        total[0] = total[0] + acc  # committed only when the whole panel is done (OOM retries)
 
     BlockRunner(side, None, what="cmmd tile").run(n, work)
     return float(total[0])
@@ -136,12 +192,16 @@ def _mmd2(
 ) -> float:
     n, m = x.shape[0], y.shape[0]
     shift = 0.5 * (x.mean(0, dtype=torch.float64) + y.mean(0, dtype=torch.float64))
-    xs = (x.to(torch.float64) - shift).to(dtype)
-    ys = (y.to(torch.float64) - shift).to(dtype)
     gamma = 1.0 / (2.0 * sigma * sigma)
-    sxx = rbf_kernel_sum(xs, None, gamma, block_size=block_size)
-    syy = rbf_kernel_sum(ys, None, gamma, block_size=block_size)
-    sxy = rbf_kernel_sum(xs, ys, gamma, block_size=block_size)
+    rx = _augmented(x, shift, dtype, scale=2.0 * gamma)
+    cx = _augmented(x, shift, dtype, scale=None)
+    sxx = _tiled_exp_sum(rx, cx, symmetric=True, block_size=block_size)
+    del cx
+    cy = _augmented(y, shift, dtype, scale=None)
+    sxy = _tiled_exp_sum(rx, cy, symmetric=False, block_size=block_size)
+    del rx
+    ry = _augmented(y, shift, dtype, scale=2.0 * gamma)
+    syy = _tiled_exp_sum(ry, cy, symmetric=True, block_size=block_size)
     if unbiased:
         return (sxx - n) / (n * (n - 1)) + (syy - m) / (m * (m - 1)) - 2.0 * sxy / (n * m)
     return sxx / (n * n) + syy / (m * m) - 2.0 * sxy / (n * m)
@@ -168,7 +228,7 @@ def cmmd(
             True: the unbiased U-statistic (needs at least 2 samples per side).
         dtype: GEMM dtype of the tiles (sums always accumulate in float64). float64 (default)
             is exact to ~1e-12 relative; float32 is faster (~1e-7 relative per kernel entry).
-        block_size: side of the square tiles (default 2048 CPU / 8192 CUDA).
+        block_size: rows of a tile (default 1024 CPU / 8192 CUDA; twice as many columns).
 
     Returns:
         float. No gradient flows (inputs are read without autograd).

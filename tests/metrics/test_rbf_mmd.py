@@ -130,3 +130,32 @@ def test_exports_are_functions_after_submodule_imports() -> None:
         assert callable(getattr(fm, name)), name
     x = torch.randn(30, 3, dtype=torch.float64)
     assert fm.fd(x, x + 1.0) == fm.fid(x, x + 1.0)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7, 16, 100])
+def test_kernel_sum_tiles_and_diagonal_split(block_size: int) -> None:
+    # panels of block_size rows, diagonal blocks split in halves, columns in chunks of 2 * block_size
+    x, y = clouds(53, 41, 4, seed=10)
+    g = 0.07
+    xn, yn = x.numpy(), y.numpy()
+    full_xx = float(np.exp(-g * ((xn[:, None] - xn[None]) ** 2).sum(-1)).sum())
+    full_xy = float(np.exp(-g * ((xn[:, None] - yn[None]) ** 2).sum(-1)).sum())
+    assert rbf_kernel_sum(x, None, g, block_size=block_size) == pytest.approx(full_xx, rel=1e-13)
+    assert rbf_kernel_sum(x, y, g, block_size=block_size) == pytest.approx(full_xy, rel=1e-13)
+
+
+def test_inputs_are_not_modified() -> None:
+    x, y = clouds(40, 30, 5, seed=11)
+    x0, y0 = x.clone(), y.clone()
+    rbf_kernel_sum(x, None, 0.1)
+    rbf_kernel_sum(x, y, 0.1)
+    cmmd(x, y)
+    assert torch.equal(x, x0) and torch.equal(y, y0)
+
+
+def test_float32_inputs_float64_tiles_exact() -> None:
+    # float32 features are widened once; the value is the float64 brute force on the same numbers
+    x, y = clouds(120, 90, 10, seed=12)
+    x32, y32 = x.float(), y.float()
+    ref = brute_cmmd(x32.double().numpy(), y32.double().numpy())
+    assert cmmd(x32, y32) == pytest.approx(ref, rel=1e-12)

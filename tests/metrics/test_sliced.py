@@ -126,3 +126,64 @@ def test_class_protocol() -> None:
     c.load_state_dict(a.state_dict())
     assert c.compute() == pytest.approx(ref, rel=1e-12)
     assert KEY_SLICED_WASSERSTEIN == "sliced_wasserstein"
+
+
+@pytest.mark.parametrize("p", [1.0, 3.0])
+def test_mc_unequal_sizes_any_p_matches_brute_force(p: float) -> None:
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(45, 5, generator=g, dtype=torch.float64)
+    y = 0.8 * torch.randn(30, 5, generator=g, dtype=torch.float64) - 0.3
+    got = sliced_wasserstein(x, y, projections=20, p=p, generator=torch.Generator().manual_seed(3))
+    theta = random_directions(5, 20, torch.Generator().manual_seed(3)).numpy()
+    ref = float(replicated_wpp(x.numpy() @ theta.T, y.numpy() @ theta.T, p).mean()) ** (1 / p)
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mc_large_chunk_sorted_in_threads(threads: int) -> None:
+    # enough projected values for the CPU sort to split the rows over threads
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(1000, 8, generator=g)  # float32 input: projected in float64
+    y = 1.2 * torch.randn(1000, 8, generator=g) + 0.1
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = sliced_wasserstein(x, y, projections=80, generator=torch.Generator().manual_seed(4))
+    finally:
+        torch.set_num_threads(old)
+    theta = random_directions(8, 80, torch.Generator().manual_seed(4)).numpy()
+    px = np.sort(x.double().numpy() @ theta.T, axis=0)
+    py = np.sort(y.double().numpy() @ theta.T, axis=0)
+    assert got == pytest.approx(float(np.sqrt(((px - py) ** 2).mean())), rel=1e-12)
+
+
+def test_wasserstein_1d_keeps_inputs_and_gradient() -> None:
+    rng = np.random.default_rng(12)
+    u = torch.from_numpy(rng.normal(size=(15, 3)))
+    v = torch.from_numpy(rng.normal(size=(15, 3)) + 1.0)
+    u0 = u.clone()
+    plain = wasserstein_1d(u, v, 2.0)
+    assert torch.equal(u, u0)
+    ug = u.clone().requires_grad_(True)
+    val = wasserstein_1d(ug, v, 2.0)
+    torch.testing.assert_close(val.detach(), plain, rtol=1e-13, atol=0)
+    val.sum().backward()
+    # d/du of mean_i (u_(i) - v_(i))^2 is 2 (u_(i) - v_(i)) / N at the sorted positions
+    su, iu = torch.sort(u, dim=0)
+    sv = torch.sort(v, dim=0).values
+    expect = torch.zeros_like(u).scatter_(0, iu, 2.0 * (su - sv) / 15)
+    torch.testing.assert_close(ug.grad, expect, rtol=1e-12, atol=1e-14)
+
+
+def test_approx_float32_input_exact_in_float64() -> None:
+    rng = np.random.default_rng(13)
+    x = torch.from_numpy(rng.normal(size=(300, 12)).astype(np.float32)) + 100.0
+    y = torch.from_numpy(rng.normal(size=(250, 12)).astype(np.float32)) * 1.3 + 100.5
+    a, b = x.double().numpy(), y.double().numpy()
+    d = a.shape[1]
+    ma, mb = a.mean(0), b.mean(0)
+    mean_term = np.linalg.norm(ma - mb) ** 2 / d
+    sa = (np.linalg.norm(a - ma, axis=1) ** 2).mean() / d
+    sb = (np.linalg.norm(b - mb, axis=1) ** 2).mean() / d
+    ref = (mean_term + (sa**0.5 - sb**0.5) ** 2) ** 0.5
+    assert sliced_wasserstein(x, y, method="approx") == pytest.approx(ref, rel=1e-12)
