@@ -5,17 +5,17 @@ images are resized, how pixels are scaled, the dtype, which logits IS uses, how 
 its subsets, the ``<=`` and ``k`` of precision / recall. Each :class:`Preset` fixes all of
 them at once, after a reference implementation:
 
-================  ====================================================================
-``pytorch-fid``   (default) uint8 -> ``u / 255`` (float32) -> ``F.interpolate`` bilinear
-                  (``align_corners=False``, no antialias) -> ``2x - 1``.
-``torch-fidelity`` uint8 -> float32 ``u`` (0..255) -> TF1 ``resize_bilinear``
-                  (``align_corners=False``, no half-pixel centres, float32 source
-                  coordinates, width then height) -> ``(x - 128) / 128``: the original
-                  TensorFlow TTUR / Inception-Score graph.
-``clean-fid``     clean-fid's "clean" mode: uint8 -> float32 0..255 -> Pillow bicubic
-                  resize of each channel as a mode ``"F"`` (float32) image -> clip to
-                  [0, 255] -> ``(x - 128) / 128``.
-================  ====================================================================
+==================  ======================================================================
+``pytorch-fid``     (default) uint8 -> ``u / 255`` (float32) -> ``F.interpolate`` bilinear
+                    (``align_corners=False``, no antialias) -> ``2x - 1``.
+``torch-fidelity``  uint8 -> float32 ``u`` (0..255) -> TF1 ``resize_bilinear``
+                    (``align_corners=False``, no half-pixel centres, float32 source
+                    coordinates, width then height) -> ``(x - 128) / 128``: the original
+                    TensorFlow TTUR / Inception-Score graph.
+``clean-fid``       clean-fid's "clean" mode: uint8 -> float32 0..255 -> Pillow bicubic
+                    resize of each channel as a mode ``"F"`` (float32) image -> clip to
+                    [0, 255] -> ``(x - 128) / 128``.
+==================  ======================================================================
 
 All three use the same 2015-12-05 TF FID Inception-v3 (2048-d pool3, 1008-way logits).
 
@@ -23,27 +23,27 @@ Metric conventions: the metric functions take the same ``preset=`` (keyword-only
 argument overrides the preset's value; ``preset=None`` is the ``pytorch-fid`` row, i.e. fastgan's
 own defaults, since pytorch-fid computes FID only). Which field drives which function:
 
-=========================================  ==========================================================
-field                                      used by
-=========================================  ==========================================================
+==========================================  ===========================================================
+field                                       used by
+==========================================  ===========================================================
 ``is_splits``, ``is_shuffle_seed``          :func:`~fastgan.metrics.inception_score`,
-                                           :class:`~fastgan.metrics.InceptionScore` (``splits``; the
-                                           shuffle ``RandomState(seed).permutation(N)`` unless
-                                           ``order=`` is given; the class needs ``num_samples``)
+                                            :class:`~fastgan.metrics.InceptionScore` (``splits``; the
+                                            shuffle ``RandomState(seed).permutation(N)`` unless
+                                            ``order=`` is given; the class needs ``num_samples``)
 ``kid_subsets``, ``kid_subset_size``,       :func:`~fastgan.metrics.kid`, :class:`~fastgan.metrics.KID`
 ``kid_subset_rule``, ``kid_degree``,        (``subsets``, ``subset_size``, the too-large-subset rule,
 ``kid_gamma``, ``kid_coef0``, ``kid_rng``,  the kernel, how the rounds' rows are drawn and from which
 ``kid_seed``, ``kid_draw_first``            seed; ``generator=`` / ``seed=`` override the RNG)
 ``kid_std``                                 documentation only: whether the reference reports a std
-                                           (fastgan always returns ``kid_std``)
+                                            (fastgan always returns ``kid_std``)
 ``pr_k``, ``pr_inclusive``                  :func:`~fastgan.metrics.precision_recall` (``k``,
-                                           ``strict = not pr_inclusive``)
+                                            ``strict = not pr_inclusive``)
 ``prdc_k``, ``pr_inclusive``                :func:`~fastgan.metrics.prdc`,
-                                           :func:`~fastgan.metrics.density_coverage`,
-                                           :class:`~fastgan.metrics.PRDC`
+                                            :func:`~fastgan.metrics.density_coverage`,
+                                            :class:`~fastgan.metrics.PRDC`
 ``is_logits``                               documentation: the logits IS uses, those that
-                                           ``extract_features(return_logits=True)`` returns
-=========================================  ==========================================================
+                                            ``extract_features(return_logits=True)`` returns
+==========================================  ===========================================================
 
 The rows' metric conventions:
 
