@@ -18,8 +18,9 @@ CMMD is ``scale * MMD^2`` with ``sigma = 10`` and ``scale = 1000`` (Jayasumana e
 Computation: the three kernel sums are accumulated in float64 over tiles of one float64 GEMM
 each (augmented rows ``[2 gamma a, -gamma |a|^2, 2 gamma] . [b, 1, -|b|^2/2] = -gamma |a - b|^2``,
 on features shifted by the mean of both sets, which the RBF kernel ignores but which keeps the
-expanded form free of cancellation), written into one reused ``block_size x 2 block_size``
-buffer, then ``exp`` in place and a float64 sum. The two symmetric sums compute each
+expanded form free of cancellation), written into a reused ``block_size x 2 block_size``
+buffer, then ``exp`` in place and a float64 sum (on CPU the tiles are shared among
+``torch.get_num_threads()`` threads, each with its own buffer and single-threaded operations). The two symmetric sums compute each
 off-diagonal pair once and count it twice (only the halves of the row panels' diagonal blocks
 are computed in full), so the three sums cost about two ``N x M x D`` GEMMs. Memory beyond the
 inputs is the float64 augmented copies of the features plus one tile: never an ``N x N``
@@ -37,13 +38,16 @@ model is not part of this function: pass CLIP image embeddings (or any features)
 from __future__ import annotations
 
 import logging
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.tiles import BlockRunner
+from fastgan.metrics.knn.tiles import retry_on_oom
 
 __all__ = ["KEY_CMMD", "CMMD", "cmmd", "rbf_kernel_sum"]
 
@@ -95,10 +99,10 @@ def _augmented(
 def _default_rows(device: torch.device, block_size: Optional[int]) -> int:
     if block_size is not None:
         return max(1, int(block_size))
-    # CPU: 1024 x 2048 float64 tiles (16 MiB) stay in a last-level cache for the exp and sum
-    # passes after the GEMM, and each tile is few enough parallel regions that the thread
-    # barriers cost little even on a busy machine; CUDA: large tiles keep the GPU busy
-    return 8192 if device.type == "cuda" else 1024
+    # CPU: 512 x 1024 float64 tiles (4 MiB per worker thread) stay in cache for the exp and sum
+    # passes after the GEMM, which is still large enough to run at full speed on one core;
+    # CUDA: large tiles keep the GPU busy
+    return 8192 if device.type == "cuda" else 512
 
 
 def rbf_kernel_sum(
@@ -115,7 +119,7 @@ def rbf_kernel_sum(
         b (Tensor[M, D] | None): columns; None means ``b = a`` (symmetric: each off-diagonal
             pair is computed once and counted twice, and the diagonal terms are exactly 1).
         gamma: kernel coefficient ``1 / (2 sigma^2)``.
-        block_size: rows of a tile (default 1024 on CPU, 8192 on CUDA; a tile has twice as
+        block_size: rows of a tile (default 512 on CPU, 8192 on CUDA; a tile has twice as
             many columns); halved on out-of-memory.
 
     Returns:
@@ -124,6 +128,24 @@ def rbf_kernel_sum(
     rows = _augmented(a, None, a.dtype, scale=2.0 * gamma)
     cols = _augmented(a if b is None else b, None, a.dtype, scale=None)
     return _tiled_exp_sum(rows, cols, symmetric=b is None, block_size=block_size)
+
+
+def _tiles(n: int, m: int, side: int, symmetric: bool) -> list[tuple[int, int, int, int, bool, float]]:
+    """``(r0, r1, c0, c1, diagonal, weight)`` of the tiles covering the pairs (see :func:`_tiled_exp_sum`)."""
+    out: list[tuple[int, int, int, int, bool, float]] = []
+    width = 2 * side
+    for s in range(0, n, side):
+        e = min(n, s + side)
+        if symmetric:
+            h = (s + e + 1) // 2
+            out.append((s, h, s, h, True, 1.0))
+            if h < e:
+                out.append((h, e, h, e, True, 1.0))
+                out.append((s, h, h, e, False, 2.0))
+            out.extend((s, e, c, min(m, c + width), False, 2.0) for c in range(e, m, width))
+        else:
+            out.extend((s, e, c, min(m, c + width), False, 1.0) for c in range(0, m, width))
+    return out
 
 
 def _tiled_exp_sum(
@@ -138,48 +160,51 @@ def _tiled_exp_sum(
     quarter (counted twice); the diagonal halves are computed in full (both triangles, about
     ``N * block_size / 4`` pairs computed twice in all) with their diagonal exponents set to
     exactly 0.
+
+    On CPU the tiles are shared among ``torch.get_num_threads()`` worker threads, each running
+    its tiles single-threaded (torch and the BLAS release the GIL): no thread barrier per
+    operation, so a busy machine does not stall the work. The intra-op thread setting is
+    restored afterwards. The per-tile sums are added in tile order (deterministic).
     """
     n, m = rows.shape[0], cols.shape[0]
     dev = rows.device
-    side = _default_rows(dev, block_size)
-    buf: list[Optional[torch.Tensor]] = [None]
-    total = [torch.zeros((), dtype=torch.float64, device=dev)]
+    workers = torch.get_num_threads() if dev.type == "cpu" else 1
 
-    def tile(r0: int, r1: int, c0: int, c1: int, diag: bool) -> torch.Tensor:
-        size = (r1 - r0) * (c1 - c0)
-        b = buf[0]
-        if b is None or b.numel() < size:
-            buf[0] = None  # drop the old buffer before allocating the larger one
-            b = buf[0] = torch.empty(size, dtype=rows.dtype, device=dev)
-        t = b[:size].view(r1 - r0, c1 - c0)
-        torch.mm(rows[r0:r1], cols[c0:c1].T, out=t)  # -gamma |a_i - b_j|^2
+    def run_tile(t: tuple[int, int, int, int, bool, float], buf: torch.Tensor) -> torch.Tensor:
+        r0, r1, c0, c1, diag, weight = t
+        out = buf[: (r1 - r0) * (c1 - c0)].view(r1 - r0, c1 - c0)
+        torch.mm(rows[r0:r1], cols[c0:c1].T, out=out)  # -gamma |a_i - b_j|^2
         if diag:
-            t.diagonal().zero_()  # |a_i - a_i| = 0 exactly
-        t.exp_()
-        return t.sum(dtype=torch.float64)
+            out.diagonal().zero_()  # |a_i - a_i| = 0 exactly
+        out.exp_()
+        return out.sum(dtype=torch.float64) * weight
 
-    def diagonal_block(s: int, e: int) -> torch.Tensor:
-        if e - s <= max(1, side // 2):
-            return tile(s, e, s, e, True)
-        h = (s + e) // 2
-        return diagonal_block(s, h) + 2.0 * tile(s, h, h, e, False) + diagonal_block(h, e)
+    def step(side: int) -> float:
+        tiles = _tiles(n, m, side, symmetric)
+        size = max((t[1] - t[0]) * (t[3] - t[2]) for t in tiles)
+        if workers <= 1 or len(tiles) <= 1:
+            buf = torch.empty(size, dtype=rows.dtype, device=dev)
+            total = torch.zeros((), dtype=torch.float64, device=dev)
+            for t in tiles:
+                total += run_tile(t, buf)
+            return float(total)
+        local = threading.local()
 
-    def work(s: int, e: int) -> None:
-        width = 2 * (e - s)
-        if symmetric:
-            acc = diagonal_block(s, e)
-            off = torch.zeros((), dtype=torch.float64, device=dev)
-            for cs in range(e, m, width):
-                off += tile(s, e, cs, min(m, cs + width), False)
-            acc += 2.0 * off
-        else:
-            acc = torch.zeros((), dtype=torch.float64, device=dev)
-            for cs in range(0, m, width):
-                acc += tile(s, e, cs, min(m, cs + width), False)
-        total[0] = total[0] + acc  # committed only when the whole panel is done (OOM retries)
+        def worker(t: tuple[int, int, int, int, bool, float]) -> float:
+            if not hasattr(local, "buf"):
+                torch.set_num_threads(1)  # this thread's operations run single-threaded
+                local.buf = torch.empty(size, dtype=rows.dtype, device=dev)
+            return float(run_tile(t, local.buf))
 
-    BlockRunner(side, None, what="cmmd tile").run(n, work)
-    return float(total[0])
+        threads = torch.get_num_threads()
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                return math.fsum(pool.map(worker, tiles))
+        finally:
+            torch.set_num_threads(threads)
+
+    total, _, _ = retry_on_oom(step, _default_rows(dev, block_size), what="cmmd tile")
+    return total
 
 
 def _mmd2(
@@ -228,7 +253,7 @@ def cmmd(
             True: the unbiased U-statistic (needs at least 2 samples per side).
         dtype: GEMM dtype of the tiles (sums always accumulate in float64). float64 (default)
             is exact to ~1e-12 relative; float32 is faster (~1e-7 relative per kernel entry).
-        block_size: rows of a tile (default 1024 CPU / 8192 CUDA; twice as many columns).
+        block_size: rows of a tile (default 512 CPU / 8192 CUDA; twice as many columns).
 
     Returns:
         float. No gradient flows (inputs are read without autograd).

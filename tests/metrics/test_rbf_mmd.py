@@ -159,3 +159,17 @@ def test_float32_inputs_float64_tiles_exact() -> None:
     x32, y32 = x.float(), y.float()
     ref = brute_cmmd(x32.double().numpy(), y32.double().numpy())
     assert cmmd(x32, y32) == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_worker_threads_same_value_and_setting_restored(threads: int) -> None:
+    x, y = clouds(150, 110, 6, seed=13)
+    ref = brute_cmmd(x.numpy(), y.numpy(), unbiased=True)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = cmmd(x, y, unbiased=True, block_size=16)  # dozens of tiles shared among the threads
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(old)
+    assert got == pytest.approx(ref, rel=1e-12)
