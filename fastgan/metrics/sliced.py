@@ -39,11 +39,13 @@ import torch
 from fastgan._checks import (
     check_choice,
     check_features,
+    check_finite,
     check_positive_int,
     check_same_device,
     check_same_dim,
 )
 from fastgan.metrics._base import BankMetric
+from fastgan.metrics.rbf_mmd import _thread_map
 
 __all__ = [
     "KEY_SLICED_WASSERSTEIN",
@@ -199,15 +201,30 @@ def wasserstein_1d(u: Any, v: Any, p: float = 2.0) -> torch.Tensor:
 
 
 def _sw_mc(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, p: float) -> float:
+    """``SW_p`` over the directions ``theta`` (Tensor[L, D]); ``x``, ``y`` float64.
+
+    The directions are cut into pieces; each piece is projected with one float64 GEMM per side
+    into one sample per contiguous row (Tensor[l, N], Tensor[l, M]), sorted along the rows and
+    reduced to its sum of ``W_p^p``. On CPU the pieces are shared among
+    ``torch.get_num_threads()`` single-threaded workers; at most ``_CHUNK_ELEMS`` projected
+    values are in memory at once.
+    """
     rows = x.shape[0] + y.shape[0]
+    n_dir = theta.shape[0]
     chunk = max(1, _CHUNK_ELEMS // rows)
-    total = 0.0
-    for s in range(0, theta.shape[0], chunk):
-        t = theta[s : s + chunk]  # [c, D]
-        # projections with one sample per contiguous row: [c, N] and [c, M], float64 GEMMs
+    workers = torch.get_num_threads() if x.device.type == "cpu" else 1
+    # one piece per worker (each GEMM call packs the features again: few, large pieces), all the
+    # workers' pieces within the memory budget
+    piece = max(1, min(chunk // workers, -(-n_dir // workers))) if workers > 1 else chunk
+
+    def run(s: int) -> float:
+        t = theta[s : s + piece]  # [l, D]
         px, py = _sort_rows_(torch.mm(t, x.T), torch.mm(t, y.T))
-        total += _wpp_total(px, py, p)
-    return (total / theta.shape[0]) ** (1.0 / p)
+        return _wpp_total(px, py, p)
+
+    starts = range(0, n_dir, piece)
+    total = math.fsum(_thread_map(run, starts, workers))
+    return (total / n_dir) ** (1.0 / p)
 
 
 def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -216,7 +233,10 @@ def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
     def moments(z: torch.Tensor) -> tuple[Any, float]:
         # float64 copy, mean, centred in place, then one dot product: the mean squared centred norm
         if z.device.type == "cpu":
-            a = z.to(torch.float64, memory_format=torch.contiguous_format, copy=True).numpy()
+            if z.dtype in (torch.float32, torch.float64):  # single-threaded numpy passes
+                a = z.numpy().astype(np.float64, order="C", copy=True)
+            else:
+                a = z.to(torch.float64, memory_format=torch.contiguous_format, copy=True).numpy()
             mean = a.mean(0)
             a -= mean
             flat = a.reshape(-1)
@@ -226,8 +246,11 @@ def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
         flat_t = t.sub_(mean_t).view(-1)
         return mean_t.cpu().numpy(), float(torch.dot(flat_t, flat_t)) / z.shape[0]
 
-    mx, sx = moments(x)
-    my, sy = moments(y)
+    if x.device.type == "cpu" and torch.get_num_threads() > 1 and x.numel() + y.numel() >= (1 << 18):
+        with ThreadPoolExecutor(2) as pool:  # one set per thread (numpy releases the GIL)
+            (mx, sx), (my, sy) = pool.map(moments, (x, y))
+    else:
+        (mx, sx), (my, sy) = moments(x), moments(y)
     diff = mx - my
     mean_term = float(np.dot(diff, diff)) / d
     return math.sqrt(mean_term + (math.sqrt(sx / d) - math.sqrt(sy / d)) ** 2)
@@ -265,8 +288,10 @@ def sliced_wasserstein(
     0.0
     """
     check_choice(method, "method", ("mc", "approx"))
-    x = check_features(real, "real").detach()
-    y = check_features(fake, "fake").detach()
+    # finiteness is checked after the computation (a NaN or Inf input makes it non-finite): one
+    # pass over the features less
+    x = check_features(real, "real", finite=False).detach()
+    y = check_features(fake, "fake", finite=False).detach()
     check_same_dim(x, y, "real", "fake")
     check_same_device([x, y], ["real", "fake"])
     try:
@@ -279,10 +304,15 @@ def sliced_wasserstein(
         if method == "approx":
             if pp != 2.0:
                 raise ValueError(f"p: method='approx' is the closed form for p = 2, got p={p!r}")
-            return _sw_approx(x, y)
-        projections = check_positive_int(projections, "projections")
-        theta = random_directions(x.shape[1], projections, generator, device=x.device)
-        return _sw_mc(x.to(torch.float64), y.to(torch.float64), theta, pp)
+            value = _sw_approx(x, y)
+        else:
+            projections = check_positive_int(projections, "projections")
+            theta = random_directions(x.shape[1], projections, generator, device=x.device)
+            value = _sw_mc(x.to(torch.float64), y.to(torch.float64), theta, pp)
+    if not math.isfinite(value):  # raises naming the input that holds NaN or Inf, if one does
+        check_finite(x, "real")
+        check_finite(y, "fake")
+    return value
 
 
 class SlicedWasserstein(BankMetric):

@@ -187,3 +187,15 @@ def test_approx_float32_input_exact_in_float64() -> None:
     sb = (np.linalg.norm(b - mb, axis=1) ** 2).mean() / d
     ref = (mean_term + (sa**0.5 - sb**0.5) ** 2) ** 0.5
     assert sliced_wasserstein(x, y, method="approx") == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["mc", "approx"])
+def test_non_finite_input_named_after_the_computation(method: str) -> None:
+    x = torch.randn(20, 3)
+    bad = x.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="real"):
+        sliced_wasserstein(bad, x, method=method, projections=5)  # type: ignore[arg-type]
+    bad[3, 1] = float("inf")
+    with pytest.raises(ValueError, match="fake"):
+        sliced_wasserstein(x, bad, method=method, projections=5)  # type: ignore[arg-type]
