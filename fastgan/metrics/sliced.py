@@ -127,12 +127,16 @@ def _sort_rows_(*ts: torch.Tensor) -> list[torch.Tensor]:
 
 def _wpp_total(a: torch.Tensor, b: torch.Tensor, p: float) -> float:
     """Sum over rows of ``W_p^p`` between row-sorted ``a`` (Tensor[L, N], overwritten) and ``b``."""
-    n, m = a.shape[1], b.shape[1]
     if a.device.type != "cpu":
         return float(_wpp_sorted_rows(a, b, p).sum())
-    # CPU: a few single-threaded numpy passes over the (cache-sized) chunk
-    ix, iy, w = (t.numpy() for t in _merge_plan(n, m, a.device))
-    an, bn = a.numpy(), b.numpy()
+    # CPU: a few single-threaded numpy passes over the piece
+    with np.errstate(all="ignore"):  # a NaN or Inf input is reported by the caller
+        return _wpp_total_numpy(a.numpy(), b.numpy(), p)
+
+
+def _wpp_total_numpy(an: np.ndarray, bn: np.ndarray, p: float) -> float:
+    n, m = an.shape[1], bn.shape[1]
+    ix, iy, w = (t.numpy() for t in _merge_plan(n, m, torch.device("cpu")))
     diff = np.subtract(an, bn, out=an) if n == m else an[:, ix] - bn[:, iy]
     if p == 2.0:
         if n == m:
@@ -237,10 +241,11 @@ def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
                 a = z.numpy().astype(np.float64, order="C", copy=True)
             else:
                 a = z.to(torch.float64, memory_format=torch.contiguous_format, copy=True).numpy()
-            mean = a.mean(0)
-            a -= mean
-            flat = a.reshape(-1)
-            return mean, float(np.dot(flat, flat)) / z.shape[0]
+            with np.errstate(all="ignore"):  # a NaN or Inf input is reported by the caller
+                mean = a.mean(0)
+                a -= mean
+                flat = a.reshape(-1)
+                return mean, float(np.dot(flat, flat)) / z.shape[0]
         t = z.to(torch.float64, copy=True)
         mean_t = t.mean(0)
         flat_t = t.sub_(mean_t).view(-1)
@@ -251,8 +256,9 @@ def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
             (mx, sx), (my, sy) = pool.map(moments, (x, y))
     else:
         (mx, sx), (my, sy) = moments(x), moments(y)
-    diff = mx - my
-    mean_term = float(np.dot(diff, diff)) / d
+    with np.errstate(all="ignore"):
+        diff = mx - my
+        mean_term = float(np.dot(diff, diff)) / d
     return math.sqrt(mean_term + (math.sqrt(sx / d) - math.sqrt(sy / d)) ** 2)
 
 
