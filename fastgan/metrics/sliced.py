@@ -140,8 +140,7 @@ def _wpp_total_numpy(an: np.ndarray, bn: np.ndarray, p: float) -> float:
     diff = np.subtract(an, bn, out=an) if n == m else an[:, ix] - bn[:, iy]
     if p == 2.0:
         if n == m:
-            flat = diff.reshape(-1)
-            return float(np.dot(flat, flat)) / n
+            return float(np.einsum("ij,ij->", diff, diff)) / n
         np.square(diff, out=diff)
     else:
         np.abs(diff, out=diff)
@@ -244,8 +243,8 @@ def _sw_approx(x: torch.Tensor, y: torch.Tensor) -> float:
             with np.errstate(all="ignore"):  # a NaN or Inf input is reported by the caller
                 mean = a.mean(0)
                 a -= mean
-                flat = a.reshape(-1)
-                return mean, float(np.dot(flat, flat)) / z.shape[0]
+                # einsum: a single-threaded SIMD pass (np.dot would wake the BLAS threads)
+                return mean, float(np.einsum("ij,ij->", a, a)) / z.shape[0]
         t = z.to(torch.float64, copy=True)
         mean_t = t.mean(0)
         flat_t = t.sub_(mean_t).view(-1)
