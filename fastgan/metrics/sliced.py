@@ -12,14 +12,19 @@ arithmetic; with ``N = M`` it is the mean of ``|x_(i) - y_(i)|^p`` over sorted p
 
 * ``method="mc"`` (default): the expectation is the mean over ``projections`` directions
   drawn as normalised standard Gaussian vectors from ``generator`` (float64), so a seeded
-  generator fixes the value. Projections are processed in chunks: memory
-  ``O((N + M) * chunk)``, never ``N x M``.
+  generator fixes the value (to rounding: the per-piece sums depend on the thread count).
+  The directions are cut into pieces (one per CPU thread, at most ``_CHUNK_ELEMS`` projected
+  values in memory in all: never ``N x M``); a piece is projected by one float64 GEMM per side
+  into one sample per contiguous row, the rows are sorted in place (numpy's vectorised sort on
+  CPU, ``torch.sort`` elsewhere) and reduced to the piece's sum of ``W_p^p``; the CPU pieces run
+  in parallel threads, each single-threaded.
 * ``method="approx"``: the closed form of Nadjahi et al. 2021 ("Fast Approximation of the
   Sliced-Wasserstein Distance Using Concentration of Random Projections"), for ``p = 2``::
 
       SW_2 ~ sqrt( |m_x - m_y|^2 / D + (sqrt(s_x / D) - sqrt(s_y / D))^2 ),
 
-  ``m`` the means, ``s = 1/N sum_i |x_i - m_x|^2`` the mean squared centred norms.
+  ``m`` the means, ``s = 1/N sum_i |x_i - m_x|^2`` the mean squared centred norms (two passes
+  in float64: the mean, then the centred copy; the two sets in parallel threads on CPU).
 
 Matches: POT ``ot.sliced_wasserstein_distance`` (uniform weights, normalised Gaussian
 directions, ``(mean_theta W_p^p)^(1/p)``; the directions come from a ``torch.Generator`` here,
