@@ -11,17 +11,32 @@ because ``A^1/2 B A^1/2``, ``A B`` and ``L^T B L`` are similar. When a factor is
 eigen-decomposition ``A = V diag(w) V^T`` truncated to ``w > tol`` gives ``F = V_r diag(sqrt(w_r))``
 with ``A = F F^T``; then ``tr sqrt = sum sqrt(lambda(F^T B F))`` on an r x r matrix, and when both
 are singular ``tr sqrt = ||F_A^T F_B||_*`` (nuclear norm, from singular values).
+
+Singular inputs, accuracy (:func:`trace_sqrt_lowrank`, :func:`nuclear_norm`): the eigenvalues of
+the Gram matrix ``M = F_A^T B F_A`` (or ``C C^T`` for a nuclear norm ``||C||_*``) are the squares
+of the wanted singular values, so a symmetric eigensolver (values only, several times faster
+than an SVD, whose bidiagonalisation is BLAS2-bound) is the fast route. Its eigenvalues carry an
+absolute error ``delta ~ eps ||M||_2`` (LAPACK's error bound for symmetric eigenvalues, doubled
+for the rounding of forming ``M``), so with ``lam_i >= 0`` exact and ``mu_i`` computed,
+
+    |sqrt(lam_i) - sqrt(mu_i)| <= min(sqrt(delta), delta / sqrt(mu_i^+))
+
+(:func:`sqrt_sum_error_bound`): accurate for the large eigenvalues, up to ``sqrt(eps ||M||)`` per
+eigenvalue near zero, where the SVD of the factor product has ``eps ||C||`` instead. The sum of
+those bounds is checked against the caller's tolerance (``tol``; FID: 1e-7 of the distance) and
+only when it is exceeded is the SVD route taken.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from typing import Callable, Optional, Sequence
 
 import torch
 
-from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
+from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_eigh, lapack_eigvalsh, lapack_trace_sqrt
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +150,99 @@ def sqrtm_sym_ref(a: torch.Tensor, *, warn: bool = True) -> torch.Tensor:
     return symmetrize(out).to(a.dtype)
 
 
+def _lapack_ok(m: torch.Tensor) -> bool:
+    """One CPU float64 matrix large enough for scipy's LAPACK drivers to beat ``torch.linalg``."""
+    return m.dim() == 2 and m.device.type == "cpu" and m.dtype == torch.float64 and m.shape[-1] >= LAPACK_MIN_N
+
+
+def sym_eigvalsh(m: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues of symmetric ``m`` (Tensor[..., n, n]); LAPACK ``syevd`` for one CPU float64 matrix."""
+    if _lapack_ok(m) and not m.requires_grad:
+        return lapack_eigvalsh(m.contiguous())
+    return torch.linalg.eigvalsh(m)
+
+
+def sym_eigh(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues and eigenvectors of symmetric ``m``; LAPACK ``syevd`` for one CPU float64 matrix."""
+    if _lapack_ok(m) and not m.requires_grad:
+        return lapack_eigh(m.contiguous())
+    w, v = torch.linalg.eigh(m)
+    return w, v
+
+
+#: Absolute eigenvalue error of the Gram route, in units of ``eps * max|lam|``: 1 for the
+#: symmetric eigensolver (LAPACK's bound) and 1 for the rounding of forming the Gram matrix.
+GRAM_DELTA_FACTOR = 2.0
+#: :func:`trace_sqrt_lowrank` / :func:`nuclear_norm` default: the eigenvalue route's error bound
+#: must stay below this fraction of its result, otherwise the SVD route is taken.
+LOWRANK_RTOL = 1e-9
+
+
+def sqrt_sum_error_bound(lam: torch.Tensor) -> float:
+    """Bound on ``|sum sqrt(lam_exact) - sum sqrt(lam^+)|`` for computed eigenvalues ``lam`` (Tensor[r])
+    of a PSD Gram matrix: ``sum_i min(sqrt(delta), delta / sqrt(lam_i^+))`` with
+    ``delta = GRAM_DELTA_FACTOR * eps * max|lam|`` (see the module docstring)."""
+    if lam.numel() == 0:
+        return 0.0
+    delta = GRAM_DELTA_FACTOR * _EPS64 * max(float(lam.abs().max()), torch.finfo(torch.float64).tiny)
+    lp = lam.detach().clamp_min(0)
+    per = torch.minimum(torch.full_like(lp, math.sqrt(delta)), delta / lp.sqrt())  # lp = 0: inf -> sqrt(delta)
+    return float(per.sum())
+
+
+def _tol_of(tol: Optional[Callable[[float], float]], value: float) -> float:
+    return tol(value) if tol is not None else LOWRANK_RTOL * abs(value)
+
+
+def gram_trace_sqrt(m: torch.Tensor, what: str) -> tuple[torch.Tensor, float]:
+    """``(sum sqrt(lam^+), error bound)`` of a PSD Gram matrix ``m`` (Tensor[r, r], values only)."""
+    lam = _clamp_report(sym_eigvalsh(symmetrize(m)), what)
+    return lam.sqrt().sum(), sqrt_sum_error_bound(lam)
+
+
+def nuclear_norm(c: torch.Tensor, *, tol: Optional[Callable[[float], float]] = None) -> torch.Tensor:
+    """``||C||_*`` (sum of singular values) of ``c`` (Tensor[p, q], float64), 0-d float64.
+
+    Fast route: ``sum sqrt(eigvalsh(C C^T))`` on the smaller side; taken when its error bound
+    (:func:`sqrt_sum_error_bound`) is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``),
+    otherwise ``svdvals(C)`` (absolute error ~ ``eps ||C||`` per singular value). With autograd
+    tracking ``c`` the SVD route is used (its gradient is defined at zero singular values).
+    """
+    if c.requires_grad and torch.is_grad_enabled():
+        return torch.linalg.svdvals(c).sum()
+    cc = c if c.shape[0] <= c.shape[1] else c.t()
+    val, bound = gram_trace_sqrt(cc @ cc.t(), "nuclear_norm")
+    if bound <= _tol_of(tol, float(val)):
+        return val
+    return torch.linalg.svdvals(c).sum()
+
+
+def trace_sqrt_lowrank(
+    a: torch.Tensor, b: torch.Tensor, *, tol: Optional[Callable[[float], float]] = None
+) -> torch.Tensor:
+    """``tr sqrt(A^1/2 B A^1/2)`` for one pair (Tensor[n, n] each, float64) with ``a`` singular.
+
+    One symmetric eigendecomposition of ``a`` gives ``F_A`` (``A = F_A F_A^T``, rank r); the
+    eigenvalues of the r x r ``F_A^T B F_A`` (values only) give the result when their error
+    bound is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``); otherwise ``B`` is
+    factored as well and the result is ``||F_A^T F_B||_*`` from singular values. Returns 0-d float64.
+    """
+    fa = _psd_factor(a)
+    fb: Optional[torch.Tensor] = None
+    if fa.shape[1] > 0:
+        m = fa.t() @ b @ fa
+        val, bound = gram_trace_sqrt(m, "trace_sqrt_product")
+        if bound <= _tol_of(tol, float(val)):
+            return val
+        fb = _psd_factor(b)
+    else:
+        return torch.zeros((), dtype=torch.float64, device=a.device)
+    return torch.linalg.svdvals(fa.t() @ fb).sum()
+
+
 def _psd_factor(a: torch.Tensor) -> torch.Tensor:
     """``F = V diag(sqrt(w))`` with eigenvalues ``w <= rank_tol`` dropped (shape [n, r]); 2-D input."""
-    w, v = torch.linalg.eigh(a)
+    w, v = sym_eigh(a)
     tol = rank_tol(w, a.shape[-1])
     w = _clamp_report(w, "trace_sqrt_product")
     keep = w > tol
@@ -209,14 +314,8 @@ def trace_sqrt_product_ref(
     # of the singular side (a Cholesky factor of the other side would leave rounding-level
     # eigenvalues whose square roots are not negligible).
     for i in (~fast).nonzero().flatten().tolist():
-        if bool(ok_a[i]) or bool(ok_b[i]):
-            sing, other = (bf[i], af[i]) if bool(ok_a[i]) else (af[i], bf[i])
-            f = _psd_factor(sing)
-            m = f.transpose(-1, -2) @ other @ f
-            lam = _clamp_report(torch.linalg.eigvalsh(symmetrize(m)), "trace_sqrt_product")
-            out[i] = lam.sqrt().sum()
-        else:
-            out[i] = torch.linalg.svdvals(_psd_factor(af[i]).transpose(-1, -2) @ _psd_factor(bf[i])).sum()
+        sing, other = (bf[i], af[i]) if bool(ok_a[i]) else (af[i], bf[i])
+        out[i] = trace_sqrt_lowrank(sing, other)
     return out.reshape(batch_shape)
 
 

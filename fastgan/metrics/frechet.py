@@ -42,8 +42,10 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim
-from fastgan.linalg import trace_sqrt_product, trace_sqrt_psd
+from fastgan.linalg import _ref, trace_sqrt_product, trace_sqrt_psd
+from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
 from fastgan.linalg._ref import max_asymmetry
+from fastgan.linalg.sqrtm import CUDA_MAX_N
 from fastgan.metrics._base import Metric
 from fastgan.metrics._stats import FeatureStats
 
@@ -63,6 +65,12 @@ __all__ = [
 ]
 
 _EPS64 = float(torch.finfo(torch.float64).eps)
+
+#: Singular covariances: the fast eigenvalue route of the trace term is kept only when its error
+#: bound (:func:`fastgan.linalg._ref.sqrt_sum_error_bound`, doubled for the ``2 tr sqrt`` in the
+#: distance) is at most this fraction of the distance; otherwise the SVD route is taken.
+FID_RTOL = 1e-7
+
 
 class NegativeFIDWarning(UserWarning):
     """The Frechet distance came out negative beyond rounding (inputs not PSD?)."""
@@ -141,8 +149,33 @@ def _frechet_tensor(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, impl: str) -> 
         raise ValueError(f"inputs are on different devices: {m1.device} and {m2.device}")
     d = m1.shape[0]
     diff = m1 - m2
-    tsp = trace_sqrt_product(s1, s2, impl=impl).to(torch.float64)
-    return _finish(diff @ diff, torch.trace(s1), torch.trace(s2), tsp, d)
+    dmu2, tr1, tr2 = diff @ diff, torch.trace(s1), torch.trace(s2)
+    tsp = _trace_sqrt_fid(s1, s2, float(dmu2.detach() + tr1.detach() + tr2.detach()), impl)
+    return _finish(dmu2, tr1, tr2, tsp, d)
+
+
+def _fid_tol(base: float) -> Any:
+    """Allowed absolute error of ``tr sqrt`` given ``base = ||dmu||^2 + tr S_1 + tr S_2``."""
+    return lambda t: 0.5 * FID_RTOL * abs(base - 2.0 * t)
+
+
+def _trace_sqrt_fid(s1: torch.Tensor, s2: torch.Tensor, base: float, impl: str) -> torch.Tensor:
+    """``tr sqrt(S_1^1/2 S_2 S_1^1/2)`` (0-d float64) with the singular case checked against the
+    distance: a singular covariance (n <= D samples) takes :func:`fastgan.linalg._ref.trace_sqrt_lowrank`
+    with a tolerance of ``FID_RTOL`` of the resulting distance."""
+    d = s1.shape[0]
+    if s1.requires_grad or s2.requires_grad or impl not in ("auto", "torch") or d <= CUDA_MAX_N:
+        return trace_sqrt_product(s1, s2, impl=impl).to(torch.float64)
+    if s1.device.type == "cpu" and d >= LAPACK_MIN_N:
+        lam = lapack_trace_sqrt(s1.contiguous(), s2.contiguous())
+        if lam is not None:
+            return _ref._clamp_report(lam, "trace_sqrt_product").sqrt().sum()
+    a64, b64 = _ref.symmetrize(s1), _ref.symmetrize(s2)
+    ok1 = bool(_ref._chol_ok(a64)[1])
+    if ok1 and bool(_ref._chol_ok(b64)[1]):
+        return trace_sqrt_product(s1, s2, impl=impl).to(torch.float64)
+    sing, other = (b64, a64) if ok1 else (a64, b64)
+    return _ref.trace_sqrt_lowrank(sing, other, tol=_fid_tol(base))
 
 
 def _helmert_factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,21 +254,36 @@ def _to_side(x: Union[_Side, torch.Tensor], as_factor: bool) -> _Side:
     return _Side(n, st.mean, st.cov, None)
 
 
+def _factor_cov_trace_sqrt(z: torch.Tensor, cov: torch.Tensor, base: float) -> torch.Tensor:
+    """``tr sqrt(Z S Z^T)`` = ``||Z F||_*`` (``S = F F^T``) for a factor side ``z`` against a covariance."""
+    if (z.requires_grad or cov.requires_grad) and torch.is_grad_enabled():
+        return trace_sqrt_psd(z @ cov @ z.t())
+    val, bound = _ref.gram_trace_sqrt(z @ cov @ z.t(), "frechet_distance")
+    if bound <= _fid_tol(base)(float(val)):
+        return val
+    c64 = _ref.symmetrize(cov)
+    lower, ok = _ref._chol_ok(c64)
+    f = lower if bool(ok) else _ref._psd_factor(c64)
+    return torch.linalg.svdvals(z @ f).sum()
+
+
 def _fid_sides(a: _Side, b: _Side, impl: str) -> torch.Tensor:
     d = a.mean.shape[0]
     diff = a.mean - b.mean
+    dmu2, tr_a, tr_b = diff @ diff, a.trace, b.trace
+    base = float(dmu2.detach() + tr_a.detach() + tr_b.detach())
     if a.z is not None and b.z is not None:
-        tsp = torch.linalg.svdvals(b.z @ a.z.t()).sum()
+        tsp = _ref.nuclear_norm(b.z @ a.z.t(), tol=_fid_tol(base))
     elif b.z is not None:
         assert a.cov is not None
-        tsp = trace_sqrt_psd(b.z @ a.cov @ b.z.t())
+        tsp = _factor_cov_trace_sqrt(b.z, a.cov, base)
     elif a.z is not None:
         assert b.cov is not None
-        tsp = trace_sqrt_psd(a.z @ b.cov @ a.z.t())
+        tsp = _factor_cov_trace_sqrt(a.z, b.cov, base)
     else:
         assert a.cov is not None and b.cov is not None
-        tsp = trace_sqrt_product(a.cov, b.cov, impl=impl).to(torch.float64)
-    return _finish(diff @ diff, a.trace, b.trace, tsp, d)
+        tsp = _trace_sqrt_fid(a.cov, b.cov, base, impl)
+    return _finish(dmu2, tr_a, tr_b, tsp, d)
 
 
 def fid(
@@ -344,8 +392,8 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
         d = x.shape[1]
         if x.shape[0] - 1 <= d:
             mu, z = _helmert_factor(x.to(torch.float64))
-            tsp = torch.linalg.svdvals(z).sum()
             tr = (z * z).sum()
+            tsp = _ref.nuclear_norm(z, tol=_fid_tol(float((mu @ mu).detach() + tr.detach()) + d))
         else:
             mu, sigma = _cov_direct(x) if x.requires_grad else (lambda s: (s.mean, s.cov))(FeatureStats.from_features(x))
             tsp = trace_sqrt_psd(sigma).to(torch.float64)
