@@ -318,7 +318,10 @@ def sliced_wasserstein(
         else:
             projections = check_positive_int(projections, "projections")
             theta = random_directions(x.shape[1], projections, generator, device=x.device)
-            value = _sw_mc(x.to(torch.float64), y.to(torch.float64), theta, pp)
+            workers = torch.get_num_threads() if x.device.type == "cpu" else 1
+            # the two float64 copies in parallel single-threaded workers (no barrier per operation)
+            x64, y64 = _thread_map(lambda z: z.to(torch.float64), (x, y), workers)
+            value = _sw_mc(x64, y64, theta, pp)
     if not math.isfinite(value):  # raises naming the input that holds NaN or Inf, if one does
         check_finite(x, "real")
         check_finite(y, "fake")
