@@ -37,6 +37,7 @@ model is not part of this function: pass CLIP image embeddings (or any features)
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -132,6 +133,14 @@ def rbf_kernel_sum(
     return _tiled_exp_sum(rows, cols, symmetric=b is None, block_size=block_size)
 
 
+@functools.lru_cache(maxsize=None)
+def _per_thread_settings() -> bool:
+    """True when ATen's parallel backend is OpenMP, whose thread count is a per-thread setting
+    (the native backend refuses a change once its pool has started: the work then runs in the
+    calling thread)."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
 def _thread_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
     """``[fn(item) for item in items]`` on ``workers`` threads whose torch operations run single-threaded.
 
@@ -140,7 +149,7 @@ def _thread_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> l
     stalls on a busy machine). Each worker sets its intra-op threads to 1 on its first item;
     the caller's setting is restored at the end. Results are in the order of ``items``.
     """
-    if workers <= 1 or len(items) <= 1:
+    if workers <= 1 or len(items) <= 1 or not _per_thread_settings():
         return [fn(item) for item in items]
     threads = torch.get_num_threads()
     local = threading.local()
