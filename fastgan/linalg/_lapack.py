@@ -72,3 +72,12 @@ def lapack_eigh(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     view = m.numpy().T
     w, v = eigh(view, lower=False, driver="evd", check_finite=False)
     return torch.from_numpy(w), torch.from_numpy(np.ascontiguousarray(v))
+
+
+def lapack_eigh_smallest(m: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` smallest eigenvalues and their eigenvectors (Tensor[n, k]) of one symmetric CPU
+    float64 matrix (LAPACK ``syevx``: one tridiagonalisation, inverse iteration for the ``k``
+    vectors, their back-transformation; far less than all vectors for ``k << n``)."""
+    view = m.numpy().T
+    w, v = eigh(view, lower=False, subset_by_index=[0, k - 1], driver="evx", check_finite=False)
+    return torch.from_numpy(w), torch.from_numpy(np.ascontiguousarray(v))

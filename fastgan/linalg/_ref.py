@@ -23,8 +23,15 @@ for the rounding of forming ``M``), so with ``lam_i >= 0`` exact and ``mu_i`` co
 
 (:func:`sqrt_sum_error_bound`): accurate for the large eigenvalues, up to ``sqrt(eps ||M||)`` per
 eigenvalue near zero, where the SVD of the factor product has ``eps ||C||`` instead. The sum of
-those bounds is checked against the caller's tolerance (``tol``; FID: 1e-7 of the distance) and
-only when it is exceeded is the SVD route taken.
+those bounds is checked against the caller's tolerance (``tol``; FID: 1e-7 of the distance).
+When it is exceeded, only the ``k`` smallest eigenvalues are refined: their eigenvectors ``W_k``
+(LAPACK ``syevx``, a subset) give ``W_k^T C``, whose singular values are the ``k`` smallest
+singular values of ``C`` to ``2 eps ||C|| + delta / sqrt(gap)`` each (``gap = lam_k - lam_{k-1}``:
+the eigenvector residual couples the two parts by ~``delta``, which moves the eigenvalues of the
+split Gram matrix by at most ``delta^2 / gap``, Li & Li's bound; the large ones by that over
+``sqrt(lam_i)``). ``k`` is the smallest split
+for which ``sum_{i >= k} (min(sqrt(delta), delta / sqrt(mu_i)) + delta^2 / (gap sqrt(mu_i))) + k (delta / sqrt(gap) + 2 eps ||C||)``
+meets the tolerance; when none with ``k <= r / 2`` does, the full SVD of ``C`` is taken.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_eigh, lapack_eigvalsh, lapack_trace_sqrt
+from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_eigh, lapack_eigh_smallest, lapack_eigvalsh, lapack_trace_sqrt
 
 logger = logging.getLogger(__name__)
 
@@ -194,27 +201,82 @@ def _tol_of(tol: Optional[Callable[[float], float]], value: float) -> float:
     return tol(value) if tol is not None else LOWRANK_RTOL * abs(value)
 
 
+#: The refinement of the small eigenvalues is used for at most this fraction of them (beyond,
+#: the full SVD is about as fast).
+REFINE_MAX_FRACTION = 0.5
+
+
+def _split_index(lam: torch.Tensor, allowed: float) -> Optional[int]:
+    """Smallest ``k`` whose refined-route bound (module docstring) is at most ``allowed``; None if
+    no ``k <= REFINE_MAX_FRACTION * r`` qualifies. ``lam`` ascending, clamped at 0."""
+    r = lam.numel()
+    lmax = float(lam[-1])
+    delta = GRAM_DELTA_FACTOR * _EPS64 * max(lmax, torch.finfo(torch.float64).tiny)
+    per = torch.minimum(torch.full_like(lam, math.sqrt(delta)), delta / lam.sqrt())
+    suffix = per.flip(0).cumsum(0).flip(0)  # suffix[k] = sum_{i >= k} per_i
+    suffix = torch.cat([suffix, suffix.new_zeros(1)])
+    ks = torch.arange(r + 1, dtype=torch.float64, device=lam.device)
+    # Split k (small lam_0..lam_{k-1}): the coupling W_s^T M W_b of the computed small eigenvectors
+    # with the rest has norm <= the eigenvector residual ~ delta, so (Li & Li's quadratic bound for an
+    # off-diagonal block) the pinched Gram's eigenvalues move by at most eta = delta^2 / gap_k: the k
+    # small singular values by sqrt(eta) = delta / sqrt(gap_k), each large one by eta / sqrt(lam_i).
+    gap = torch.cat([lam.new_full((1,), math.inf), (lam[1:] - lam[:-1]), lam.new_full((1,), math.inf)])
+    gap = gap.clamp_min(torch.finfo(torch.float64).tiny)
+    inv = (1.0 / lam.sqrt()).flip(0).cumsum(0).flip(0)
+    inv = torch.cat([inv, inv.new_zeros(1)])
+    big2 = torch.where(ks > 0, (delta * delta / gap) * inv, torch.zeros_like(inv))
+    leak = delta / gap.sqrt() + 2.0 * _EPS64 * math.sqrt(max(lmax, 0.0))
+    suffix = suffix + big2.nan_to_num(nan=math.inf)
+    cost = suffix + ks * leak
+    kmax = int(REFINE_MAX_FRACTION * r)
+    ok = (cost[: kmax + 1] <= allowed).nonzero()
+    return int(ok[0]) if ok.numel() else None
+
+
 def gram_trace_sqrt(m: torch.Tensor, what: str) -> tuple[torch.Tensor, float]:
     """``(sum sqrt(lam^+), error bound)`` of a PSD Gram matrix ``m`` (Tensor[r, r], values only)."""
     lam = _clamp_report(sym_eigvalsh(symmetrize(m)), what)
     return lam.sqrt().sum(), sqrt_sum_error_bound(lam)
 
 
+def gram_nuclear(
+    m: torch.Tensor, rows: Callable[[torch.Tensor], torch.Tensor], tol: Optional[Callable[[float], float]], what: str
+) -> Optional[torch.Tensor]:
+    """``||C||_*`` from ``M = C C^T`` (Tensor[r, r]) within ``tol``, or None (take the SVD of ``C``).
+
+    ``rows(W)`` returns ``W^T C`` for orthonormal columns ``W`` (Tensor[r, k]); called only when
+    the small eigenvalues need refinement (module docstring)."""
+    ms = symmetrize(m)
+    lam = _clamp_report(sym_eigvalsh(ms), what)
+    if lam.numel() == 0:
+        return lam.sum()
+    val = lam.sqrt().sum()
+    k = _split_index(lam, _tol_of(tol, float(val)))
+    if k is None:
+        return None
+    if k == 0:
+        return val
+    if _lapack_ok(ms):
+        _, w = lapack_eigh_smallest(ms.contiguous(), k)
+    else:
+        w = torch.linalg.eigh(ms)[1][:, :k]
+    return lam[k:].sqrt().sum() + torch.linalg.svdvals(rows(w)).sum()
+
+
 def nuclear_norm(c: torch.Tensor, *, tol: Optional[Callable[[float], float]] = None) -> torch.Tensor:
     """``||C||_*`` (sum of singular values) of ``c`` (Tensor[p, q], float64), 0-d float64.
 
-    Fast route: ``sum sqrt(eigvalsh(C C^T))`` on the smaller side; taken when its error bound
-    (:func:`sqrt_sum_error_bound`) is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``),
-    otherwise ``svdvals(C)`` (absolute error ~ ``eps ||C||`` per singular value). With autograd
-    tracking ``c`` the SVD route is used (its gradient is defined at zero singular values).
+    Fast route: ``sum sqrt(eigvalsh(C C^T))`` on the smaller side, the small eigenvalues refined
+    where needed (module docstring), so that the error bound is at most ``tol(value)`` (default
+    ``LOWRANK_RTOL * value``); otherwise ``svdvals(C)`` (absolute error ~ ``eps ||C||`` per
+    singular value). With autograd tracking ``c`` the SVD route is used (its gradient is defined
+    at zero singular values).
     """
     if c.requires_grad and torch.is_grad_enabled():
         return torch.linalg.svdvals(c).sum()
     cc = c if c.shape[0] <= c.shape[1] else c.t()
-    val, bound = gram_trace_sqrt(cc @ cc.t(), "nuclear_norm")
-    if bound <= _tol_of(tol, float(val)):
-        return val
-    return torch.linalg.svdvals(c).sum()
+    out = gram_nuclear(cc @ cc.t(), lambda w: w.t() @ cc, tol, "nuclear_norm")
+    return out if out is not None else torch.linalg.svdvals(c).sum()
 
 
 def trace_sqrt_lowrank(
@@ -223,21 +285,24 @@ def trace_sqrt_lowrank(
     """``tr sqrt(A^1/2 B A^1/2)`` for one pair (Tensor[n, n] each, float64) with ``a`` singular.
 
     One symmetric eigendecomposition of ``a`` gives ``F_A`` (``A = F_A F_A^T``, rank r); the
-    eigenvalues of the r x r ``F_A^T B F_A`` (values only) give the result when their error
-    bound is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``); otherwise ``B`` is
-    factored as well and the result is ``||F_A^T F_B||_*`` from singular values. Returns 0-d float64.
+    eigenvalues of the r x r ``F_A^T B F_A`` (values only) give the result, the small ones
+    refined where needed (``C = F_A^T F_B``, ``B = F_B F_B^T`` factored then), so that the
+    error bound is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``); otherwise
+    ``||F_A^T F_B||_*`` from singular values. Returns 0-d float64.
     """
     fa = _psd_factor(a)
-    fb: Optional[torch.Tensor] = None
-    if fa.shape[1] > 0:
-        m = fa.t() @ b @ fa
-        val, bound = gram_trace_sqrt(m, "trace_sqrt_product")
-        if bound <= _tol_of(tol, float(val)):
-            return val
-        fb = _psd_factor(b)
-    else:
+    if fa.shape[1] == 0:
         return torch.zeros((), dtype=torch.float64, device=a.device)
-    return torch.linalg.svdvals(fa.t() @ fb).sum()
+    fb_cache: list[torch.Tensor] = []
+
+    def fb() -> torch.Tensor:
+        if not fb_cache:
+            lower, ok = _chol_ok(b)
+            fb_cache.append(lower if bool(ok) else _psd_factor(b))
+        return fb_cache[0]
+
+    out = gram_nuclear(fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product")
+    return out if out is not None else torch.linalg.svdvals(fa.t() @ fb()).sum()
 
 
 def _psd_factor(a: torch.Tensor) -> torch.Tensor:

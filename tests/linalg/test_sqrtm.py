@@ -374,3 +374,73 @@ def test_blocked_symmetrize_and_asymmetry_match_direct() -> None:
         y = base.clone()
         y[i, j] += 0.25
         assert _ref.max_asymmetry(y) == float((y - y.t()).abs().max()) > 0.2
+
+
+# ------------------------------------------------------------------- singular: Gram route + bound
+def _decaying_factor(n: int, r: int, seed: int, power: float = 1.0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.arange(1, r + 1, dtype=torch.float64) ** -power
+    return torch.randn(n, r, generator=g, dtype=torch.float64) * scale
+
+
+def test_nuclear_norm_routes_match_svd_oracle() -> None:
+    from fastgan.linalg import _ref
+
+    c = _decaying_factor(150, 200, 11, power=2.0)  # singular values over ~8 decades
+    want = float(np.linalg.svd(c.numpy(), compute_uv=False).sum())
+    for tol in (None, lambda v: 1e-6 * v, lambda v: 1e-12 * v, lambda v: 0.0):
+        got = float(_ref.nuclear_norm(c, tol=tol))
+        assert abs(got - want) <= 1e-9 * want
+    # the bound holds: eigenvalue route error <= sqrt_sum_error_bound
+    m = c @ c.t()
+    lam = _ref.sym_eigvalsh(m).clamp_min(0)
+    assert abs(float(lam.sqrt().sum()) - want) <= _ref.sqrt_sum_error_bound(lam)
+
+
+def test_nuclear_norm_takes_refinement_and_svd_only_when_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastgan.linalg import _ref
+
+    calls: list[tuple[int, int]] = []
+    real_svdvals = torch.linalg.svdvals
+
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return real_svdvals(x)
+
+    monkeypatch.setattr(torch.linalg, "svdvals", spy)
+    c = _decaying_factor(200, 300, 12, power=2.5)
+    want = float(np.linalg.svd(c.numpy(), compute_uv=False).sum())
+    got = float(_ref.nuclear_norm(c, tol=lambda v: 1e-3 * v))  # loose: eigenvalues only
+    assert calls == [] and abs(got - want) <= 1e-3 * want
+    got = float(_ref.nuclear_norm(c, tol=lambda v: 0.0))  # nothing meets 0: the full SVD
+    assert calls[-1] == (200, 300) and abs(got - want) <= 1e-12 * want
+    # 20 singular values near 1e-7 far below the rest (a clear gap): the eigenvalue route's
+    # bound (sqrt(delta) each) misses 1e-10 relative, the refined one (k = 20) meets it.
+    g = torch.Generator().manual_seed(15)
+    u = torch.linalg.qr(torch.randn(120, 120, generator=g, dtype=torch.float64))[0]
+    v = torch.linalg.qr(torch.randn(160, 120, generator=g, dtype=torch.float64))[0]
+    sv = torch.cat([torch.linspace(1.0, 10.0, 100, dtype=torch.float64), torch.full((20,), 1e-7, dtype=torch.float64)])
+    c = (u * sv) @ v.t()
+    want = float(np.linalg.svd(c.numpy(), compute_uv=False).sum())
+    lam = _ref.sym_eigvalsh(c @ c.t()).clamp_min(0)
+    assert _ref.sqrt_sum_error_bound(lam) > 1e-10 * want
+    assert _ref._split_index(lam, 1e-10 * want) == 20
+    calls.clear()
+    got = float(_ref.nuclear_norm(c, tol=lambda v: 1e-10 * v))
+    assert calls == [(20, 160)]  # refined the 20 smallest only
+    assert abs(got - want) <= 1e-10 * want
+
+
+@pytest.mark.parametrize("n", [40, 160])  # 160: LAPACK (syevd / syevx) drivers
+def test_trace_sqrt_lowrank_matches_nuclear_oracle(n: int) -> None:
+    from fastgan.linalg import _ref
+
+    fa = _decaying_factor(n, n - 10, 13, power=1.0)
+    fb = _decaying_factor(n, n - 20, 14, power=1.5)
+    a, b = fa @ fa.t(), fb @ fb.t()
+    want = float(np.linalg.svd(fa.numpy().T @ fb.numpy(), compute_uv=False).sum())
+    for tol in (None, lambda v: 0.0, lambda v: 1e-4 * v):
+        got = float(_ref.trace_sqrt_lowrank(a, b, tol=tol))
+        assert abs(got - want) <= (1e-4 if tol is not None and tol(1.0) > 0 else 1e-9) * want
+    got = float(trace_sqrt_product(a, b, impl="torch"))
+    assert abs(got - want) <= 1e-9 * want

@@ -14,6 +14,7 @@ import fastgan.metrics as M
 from fastgan.metrics import NegativeFIDWarning, NotPSDWarning, _stats
 from fastgan.metrics.frechet import (
     FID,
+    FID_RTOL,
     FeatureStats,
     fid,
     fid_from_stats,
@@ -435,3 +436,64 @@ def test_fid_cuda_matches_cpu() -> None:
     s = FeatureStats().update(x.cuda())
     assert s.device.type == "cuda"
     torch.testing.assert_close(s.cov.cpu(), torch.cov(x.T), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------- singular covariances (n <= D)
+def nuclear_oracle(x: np.ndarray, y: np.ndarray) -> float:
+    """Float64 FID with ``tr sqrt(S1 S2) = ||Xc Yc^T||_* / sqrt((n-1)(m-1))`` (numpy SVD): exact for
+    singular covariances, where square roots of rounding-level eigenvalues would cost sqrt(eps)."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    tsp = np.linalg.svd(xc @ yc.T, compute_uv=False).sum() / math.sqrt((len(x) - 1) * (len(y) - 1))
+    diff = x.mean(0) - y.mean(0)
+    return float(diff @ diff + (xc * xc).sum() / (len(x) - 1) + (yc * yc).sum() / (len(y) - 1) - 2.0 * tsp)
+
+
+def decaying_relu_features(n: int, d: int, seed: int) -> torch.Tensor:
+    """ReLU features with a power-law spectrum (like CNN embeddings: many tiny eigenvalues)."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(99), dtype=torch.float64))[0]
+    scale = 3.0 * torch.arange(1, d + 1, dtype=torch.float64) ** -0.75
+    return ((torch.randn(n, d, generator=g, dtype=torch.float64) * scale) @ q).clamp_min(0)
+
+
+@pytest.mark.parametrize("cancel", [False, True])
+def test_fid_singular_covariances_match_nuclear_oracle(cancel: bool) -> None:
+    d, n, m = 192, 150, 140  # both covariances singular; D >= 128 takes the LAPACK drivers
+    x = decaying_relu_features(n, d, 21)
+    if cancel:  # FID ~ 1e-4 of the trace terms: the bound forces refinement / the SVD route
+        g = torch.Generator().manual_seed(23)
+        y = x[:m] + 1e-3 * torch.randn(m, d, generator=g, dtype=torch.float64)
+    else:
+        y = decaying_relu_features(m, d, 22) * 1.05 + 0.01
+    want = nuclear_oracle(x.numpy(), y.numpy())
+    got = fid(x, y)
+    assert abs(got - want) <= FID_RTOL * abs(want), (got, want)
+    sx, sy = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    for value in (
+        fid_from_stats(sx, sy),
+        frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov),
+        fid(sx, y),  # covariance against a factor
+        fid(x, sy),
+    ):
+        assert abs(value - want) <= FID_RTOL * abs(want), (value, want)
+
+
+def test_fid_singular_one_side_full_rank() -> None:
+    d = 160
+    x = decaying_relu_features(100, d, 24)  # singular
+    y = decaying_relu_features(800, d, 25) + 0.05  # full rank
+    want = nuclear_oracle(x.numpy(), y.numpy())
+    sx, sy = FeatureStats.from_features(x), FeatureStats.from_features(y)
+    assert abs(frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov) - want) <= FID_RTOL * abs(want)
+    assert abs(frechet_distance(sy.mean, sy.cov, sx.mean, sx.cov) - want) <= FID_RTOL * abs(want)
+    assert abs(fid(x, y) - want) <= FID_RTOL * abs(want)
+
+
+def test_fid_to_standard_normal_few_samples() -> None:
+    d = 160
+    x = decaying_relu_features(100, d, 26)
+    xn = x.numpy()
+    xc = xn - xn.mean(0)
+    want = float(xn.mean(0) @ xn.mean(0) + (xc * xc).sum() / 99 + d
+                 - 2.0 * np.linalg.svd(xc, compute_uv=False).sum() / math.sqrt(99))
+    assert abs(fid_to_standard_normal(x) - want) <= FID_RTOL * abs(want)
