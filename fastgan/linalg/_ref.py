@@ -203,7 +203,7 @@ def _tol_of(tol: Optional[Callable[[float], float]], value: float) -> float:
 
 #: The refinement of the small eigenvalues is used for at most this fraction of them (beyond,
 #: the full SVD is about as fast).
-REFINE_MAX_FRACTION = 0.5
+REFINE_MAX_FRACTION = 0.75
 
 
 def _split_index(lam: torch.Tensor, allowed: float) -> Optional[int]:
@@ -240,12 +240,17 @@ def gram_trace_sqrt(m: torch.Tensor, what: str) -> tuple[torch.Tensor, float]:
 
 
 def gram_nuclear(
-    m: torch.Tensor, rows: Callable[[torch.Tensor], torch.Tensor], tol: Optional[Callable[[float], float]], what: str
+    m: torch.Tensor,
+    rows: Callable[[torch.Tensor], torch.Tensor],
+    tol: Optional[Callable[[float], float]],
+    what: str,
+    refine: bool = True,
 ) -> Optional[torch.Tensor]:
     """``||C||_*`` from ``M = C C^T`` (Tensor[r, r]) within ``tol``, or None (take the SVD of ``C``).
 
     ``rows(W)`` returns ``W^T C`` for orthonormal columns ``W`` (Tensor[r, k]); called only when
-    the small eigenvalues need refinement (module docstring)."""
+    the small eigenvalues need refinement (module docstring); ``refine=False`` returns None then
+    (where ``C`` itself costs a factorisation, its SVD is as cheap as the refinement)."""
     ms = symmetrize(m)
     lam = _clamp_report(sym_eigvalsh(ms), what)
     if lam.numel() == 0:
@@ -256,6 +261,8 @@ def gram_nuclear(
         return None
     if k == 0:
         return val
+    if not refine:
+        return None
     if _lapack_ok(ms):
         _, w = lapack_eigh_smallest(ms.contiguous(), k)
     else:
@@ -285,10 +292,11 @@ def trace_sqrt_lowrank(
     """``tr sqrt(A^1/2 B A^1/2)`` for one pair (Tensor[n, n] each, float64) with ``a`` singular.
 
     One symmetric eigendecomposition of ``a`` gives ``F_A`` (``A = F_A F_A^T``, rank r); the
-    eigenvalues of the r x r ``F_A^T B F_A`` (values only) give the result, the small ones
-    refined where needed (``C = F_A^T F_B``, ``B = F_B F_B^T`` factored then), so that the
-    error bound is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``); otherwise
-    ``||F_A^T F_B||_*`` from singular values. Returns 0-d float64.
+    eigenvalues of the r x r ``F_A^T B F_A`` (values only) give the result when their error
+    bound is at most ``tol(value)`` (default ``LOWRANK_RTOL * value``); otherwise ``B`` is
+    factored too (``B = F_B F_B^T``) and the result is ``||F_A^T F_B||_*`` from singular values
+    (no partial refinement: with ``F_B`` needed anyway, the full SVD costs about as much).
+    Returns 0-d float64.
     """
     fa = _psd_factor(a)
     if fa.shape[1] == 0:
@@ -301,7 +309,7 @@ def trace_sqrt_lowrank(
             fb_cache.append(lower if bool(ok) else _psd_factor(b))
         return fb_cache[0]
 
-    out = gram_nuclear(fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product")
+    out = gram_nuclear(fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product", refine=False)
     return out if out is not None else torch.linalg.svdvals(fa.t() @ fb()).sum()
 
 
