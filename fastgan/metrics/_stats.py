@@ -110,7 +110,8 @@ def _centred_numpy(xs: torch.Tensor, scratch: list[np.ndarray]) -> tuple[torch.T
     buf = scratch[0][: rows + 1]
     mean = np.add.reduce(xn, axis=0, dtype=np.float64)
     mean /= rows
-    np.subtract(xn, mean, out=buf[:rows])
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf is reported by the caller, by name
+        np.subtract(xn, mean, out=buf[:rows])
     return torch.from_numpy(mean), torch.from_numpy(buf)
 
 
