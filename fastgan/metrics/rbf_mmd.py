@@ -41,20 +41,18 @@ import functools
 import logging
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from typing import Any, Optional
 
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.tiles import retry_on_oom
+from fastgan.metrics.knn.tiles import retry_on_oom, thread_map
 
 __all__ = ["KEY_CMMD", "CMMD", "cmmd", "rbf_kernel_sum"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Result key of :func:`cmmd` (used by registries and reports).
 KEY_CMMD = "cmmd"
@@ -134,39 +132,6 @@ def rbf_kernel_sum(
 
 
 @functools.lru_cache(maxsize=None)
-def _per_thread_settings() -> bool:
-    """True when ATen's parallel backend is OpenMP, whose thread count is a per-thread setting
-    (the native backend refuses a change once its pool has started: the work then runs in the
-    calling thread)."""
-    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
-
-
-def _thread_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
-    """``[fn(item) for item in items]`` on ``workers`` threads whose torch operations run single-threaded.
-
-    For CPU work made of a few large torch/BLAS/numpy calls that release the GIL: the items are
-    shared dynamically among the threads, so there is no thread barrier per operation (which
-    stalls on a busy machine). Each worker sets its intra-op threads to 1 on its first item;
-    the caller's setting is restored at the end. Results are in the order of ``items``.
-    """
-    if workers <= 1 or len(items) <= 1 or not _per_thread_settings():
-        return [fn(item) for item in items]
-    threads = torch.get_num_threads()
-    local = threading.local()
-
-    def run(item: Any) -> T:
-        if not getattr(local, "ready", False):
-            torch.set_num_threads(1)
-            local.ready = True
-        return fn(item)
-
-    try:
-        with ThreadPoolExecutor(min(workers, len(items))) as pool:
-            return list(pool.map(run, items))
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _tiles(n: int, m: int, side: int, symmetric: bool) -> list[tuple[int, int, int, int, bool, float]]:
     """``(r0, r1, c0, c1, diagonal, weight)`` of the tiles covering the pairs (see :func:`_tiled_exp_sum`)."""
     out: list[tuple[int, int, int, int, bool, float]] = []
@@ -232,7 +197,7 @@ def _tiled_exp_sum(
                 local.buf = torch.empty(size, dtype=rows.dtype, device=dev)
             return float(run_tile(t, local.buf))
 
-        return math.fsum(_thread_map(worker, tiles, workers))
+        return math.fsum(thread_map(worker, tiles, workers))
 
     total, _, _ = retry_on_oom(step, _default_rows(dev, block_size), what="cmmd tile")
     return total

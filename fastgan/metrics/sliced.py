@@ -50,7 +50,7 @@ from fastgan._checks import (
     check_same_dim,
 )
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.rbf_mmd import _thread_map
+from fastgan.metrics.knn.tiles import thread_map
 
 __all__ = [
     "KEY_SLICED_WASSERSTEIN",
@@ -231,7 +231,7 @@ def _sw_mc(x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, p: float) -> f
         return _wpp_total(px, py, p)
 
     starts = range(0, n_dir, piece)
-    total = math.fsum(_thread_map(run, starts, workers))
+    total = math.fsum(thread_map(run, starts, workers))
     return (total / n_dir) ** (1.0 / p)
 
 
@@ -320,7 +320,7 @@ def sliced_wasserstein(
             theta = random_directions(x.shape[1], projections, generator, device=x.device)
             workers = torch.get_num_threads() if x.device.type == "cpu" else 1
             # the two float64 copies in parallel single-threaded workers (no barrier per operation)
-            x64, y64 = _thread_map(lambda z: z.to(torch.float64), (x, y), workers)
+            x64, y64 = thread_map(lambda z: z.to(torch.float64), (x, y), workers)
             value = _sw_mc(x64, y64, theta, pp)
     if not math.isfinite(value):  # raises naming the input that holds NaN or Inf, if one does
         check_finite(x, "real")

@@ -1,4 +1,5 @@
-"""Tile and block sizes, and the one out-of-memory retry used by the k-NN engines and FeatureStats.
+"""Tile and block sizes, the one out-of-memory retry (k-NN engines, FeatureStats, CMMD) and
+:func:`thread_map`, the one way CPU tiles are shared among worker threads (CMMD, sliced Wasserstein).
 
 :func:`retry_on_oom` is the only place that catches out-of-memory errors: it calls a step
 with a size (rows of a block, side of a tile, rows of a chunk) and, when the step runs out of
@@ -9,7 +10,9 @@ when they finish, so that a retried step never counts anything twice.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional, Protocol, TypeVar
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 import torch
 
@@ -124,3 +127,36 @@ class BlockRunner:
             if self.progress is not None:
                 self.progress.update(stop - start)
             start = stop
+
+
+def _per_thread_settings() -> bool:
+    """True when ATen's parallel backend is OpenMP, whose thread count is a per-thread setting
+    (the native backend refuses a change once its pool has started: the work then runs in the
+    calling thread)."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def thread_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
+    """``[fn(item) for item in items]`` on ``workers`` threads whose torch operations run single-threaded.
+
+    For CPU work made of a few large torch/BLAS/numpy calls that release the GIL: the items are
+    shared dynamically among the threads, so there is no thread barrier per operation (which
+    stalls on a busy machine). Each worker sets its intra-op threads to 1 on its first item;
+    the caller's setting is restored at the end. Results are in the order of ``items``.
+    """
+    if workers <= 1 or len(items) <= 1 or not _per_thread_settings():
+        return [fn(item) for item in items]
+    threads = torch.get_num_threads()
+    local = threading.local()
+
+    def run(item: Any) -> T:
+        if not getattr(local, "ready", False):
+            torch.set_num_threads(1)
+            local.ready = True
+        return fn(item)
+
+    try:
+        with ThreadPoolExecutor(min(workers, len(items))) as pool:
+            return list(pool.map(run, items))
+    finally:
+        torch.set_num_threads(threads)
