@@ -15,6 +15,7 @@ that file into the README's parity table.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import importlib.metadata
 import json
 import math
@@ -231,3 +232,14 @@ def write_images(
         Image.fromarray(rgb[..., 0] if grey else rgb).save(path)
         files.append(str(path))
     return sorted(files)
+
+
+def need_module(module: str) -> None:
+    """Skip the calling test unless ``module`` imports (a peer may be installed but fail to import,
+    e.g. without torchvision underneath)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not importable")
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
+        pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")

@@ -49,7 +49,7 @@ from torch import nn
 import fastgan.metrics as M
 from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
 
-from peers.conftest import frechet_oracle, record, vgg16_state_dict, write_images
+from peers.conftest import need_module, frechet_oracle, record, vgg16_state_dict, write_images
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
@@ -62,15 +62,6 @@ EXACT = 1e-12
 KID_F32_RTOL = 1e-5  # of the kernel scale, see the module docstring
 FID_RTOL = 1e-9  # fastgan vs the exact float64 value, of the FID scale
 FID_MEAN_F32 = 1e-6  # float32 means (torch-fidelity, clean-fid), of the FID scale
-
-
-def _need(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not importable")
-    try:
-        __import__(module)
-    except Exception as exc:  # noqa: BLE001 - e.g. torchvision missing underneath
-        pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +118,8 @@ def kernel_scale(real: torch.Tensor, fake: torch.Tensor) -> float:
 # ------------------------------------------------------------------------------------------------
 def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor],
                                    tmp_path: Path) -> None:
-    _need("torch_fidelity")
-    _need("torchvision")
+    need_module("torch_fidelity")
+    need_module("torchvision")
     import torch_fidelity
     from torch_fidelity.metric_kid import kid_features_to_metric
 
@@ -230,8 +221,8 @@ def test_clean_fid_end_to_end(
     folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _need("cleanfid")
-    _need("pytorch_fid")
+    need_module("cleanfid")
+    need_module("pytorch_fid")
     import cleanfid.fid as cfid
 
     real_dir, fake_dir = folders
@@ -270,7 +261,7 @@ def test_pytorch_fid_end_to_end(
     folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _need("pytorch_fid")
+    need_module("pytorch_fid")
     import pytorch_fid.inception as pfi
     from pytorch_fid import fid_score
 

@@ -24,9 +24,8 @@ Tolerances, per case:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,21 +34,12 @@ from torch import nn
 
 from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
 
-from peers.conftest import record, vgg16_state_dict
+from peers.conftest import need_module, record, vgg16_state_dict
 
 pytestmark = pytest.mark.peers
 
 SIZES = (32, 64, 299, 512)
 BIASED_LOGITS_RTOL = 1e-5
-
-
-def _need(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not importable")
-    try:
-        __import__(module)
-    except Exception as exc:  # noqa: BLE001 - e.g. torchvision missing underneath
-        pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +85,7 @@ def _pytorch_fid_net(sd: dict[str, torch.Tensor], tmp_path: Path, monkeypatch: p
 
 def test_pytorch_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
                             monkeypatch: pytest.MonkeyPatch) -> None:
-    _need("pytorch_fid")
+    need_module("pytorch_fid")
     from pytorch_fid.fid_score import get_activations
 
     ref_net = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch)
@@ -138,7 +128,7 @@ def _fidelity_features(ext: Any, files: list[str]) -> list[torch.Tensor]:
 
 def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]],
                                tmp_path: Path) -> None:
-    _need("torch_fidelity")
+    need_module("torch_fidelity")
     wfile = tmp_path / "weights-inception-test.pth"
     torch.save(inception_sd, wfile)  # torch-fidelity's weight file layout (torchvision names)
     ext = _fidelity_extractor(["2048", "logits_unbiased", "logits"], wfile)
@@ -163,8 +153,8 @@ def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tu
 
 def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
                           monkeypatch: pytest.MonkeyPatch) -> None:
-    _need("cleanfid")
-    _need("pytorch_fid")
+    need_module("cleanfid")
+    need_module("pytorch_fid")
     from cleanfid.fid import get_files_features
     from cleanfid.inception_torchscript import InceptionV3W
 
@@ -188,8 +178,8 @@ def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[P
 
 
 def test_torch_fidelity_vgg16(images: tuple[Path, list[str]], tmp_path: Path) -> None:
-    _need("torch_fidelity")
-    _need("torchvision")
+    need_module("torch_fidelity")
+    need_module("torchvision")
     wfile = tmp_path / "vgg16-test.pth"
     torch.save(vgg16_state_dict(), wfile)  # torchvision's VGG-16 layout, the file torch-fidelity loads
     ext = _fidelity_extractor(["fc2_relu"], wfile, cls="vgg16")
