@@ -31,7 +31,9 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim
+from fastgan.linalg._ref import sym_eigvalsh
 from fastgan.metrics._base import BankMetric
+from fastgan.metrics._stats import _mirror_upper_, _scatter_update
 
 __all__ = ["KEY_VENDI", "Vendi", "vendi", "vendi_from_kernel", "vendi_from_eigenvalues"]
 
@@ -131,7 +133,11 @@ def _unit_rows(x: torch.Tensor) -> torch.Tensor:
 
 
 def _gram_dual(x: torch.Tensor, normalize: bool) -> torch.Tensor:
-    """``X_hat^T X_hat`` (Tensor[D, D] float64), accumulated over row chunks."""
+    """``X_hat^T X_hat`` (Tensor[D, D] float64), accumulated over row chunks.
+
+    One symmetric rank-k update per chunk (BLAS ``dsyrk`` on the CPU: half the flops of a GEMM),
+    the upper triangle mirrored at the end.
+    """
     n, d = x.shape
     out = torch.zeros(d, d, dtype=torch.float64, device=x.device)
     rows = max(1, _CHUNK_ELEMS // max(1, d))
@@ -139,8 +145,8 @@ def _gram_dual(x: torch.Tensor, normalize: bool) -> torch.Tensor:
         c = x[s : s + rows].to(torch.float64)
         if normalize:
             c = _unit_rows(c)
-        out.addmm_(c.T, c)
-    return out
+        _scatter_update(out, c.contiguous())
+    return _mirror_upper_(out)
 
 
 def vendi(
@@ -188,14 +194,13 @@ def vendi(
     use_dual = (n > d) if dual is None else bool(dual)
     with torch.no_grad():
         if use_dual:
-            s = _gram_dual(x, normalize) / n
-            w = torch.linalg.eigvalsh(0.5 * (s + s.T))
+            w = sym_eigvalsh(_gram_dual(x, normalize).div_(n))
         else:
             xs = x.to(torch.float64)
             if normalize:
                 xs = _unit_rows(xs)
             k = xs @ xs.T / n
-            w = torch.linalg.eigvalsh(0.5 * (k + k.T))
+            w = sym_eigvalsh(0.5 * (k + k.T))
     return vendi_from_eigenvalues(w, qq)
 
 
