@@ -8,7 +8,8 @@ Capabilities (each with a pure-torch reference beside the compiled kernels):
 * Inception Score, KID, feature extractors, the truncation trick
 * ``fastgan.evaluate(real, fake, metrics=...)``: every metric from one embedding pass per input
   (image folders, arrays, data loaders, statistics, or a generator via ``fastgan.Sampler``),
-  sharded across ``torch.distributed`` ranks; ``fastgan eval`` on the command line
+  sharded across ``torch.distributed`` ranks (:mod:`fastgan.evaluation`); ``fastgan eval`` on
+  the command line
 
 ``fastgan.backends()`` reports which native kernels are available.
 """
@@ -22,10 +23,14 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "backends", "FastganFallbackWarning", "evaluate", "EvalResult", "Sampler"]
 
-# ``evaluate`` is a package whose module object is callable: ``fastgan.evaluate(real, fake)``
-_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli", "evaluate"}
-#: names re-exported lazily from a submodule
-_EXPORTS = {"EvalResult": "fastgan.evaluate.api", "Sampler": "fastgan.evaluate.sampler"}
+_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli", "evaluation"}
+#: names re-exported lazily from a submodule (``fastgan.evaluate`` is the function of
+#: :mod:`fastgan.evaluation`)
+_EXPORTS = {
+    "evaluate": "fastgan.evaluation.api",
+    "EvalResult": "fastgan.evaluation.api",
+    "Sampler": "fastgan.evaluation.sampler",
+}
 
 
 def __getattr__(name: str) -> object:

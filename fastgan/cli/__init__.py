@@ -22,7 +22,7 @@ mismatch, unknown metric, an argument the library refuses), printed as one line
 with its traceback.
 
 Modules: :mod:`fastgan.cli.commands` (parser and subcommands; inputs are read by
-:func:`fastgan.evaluate.open_source` and embedded by :mod:`fastgan.evaluate.embed`),
+:func:`fastgan.evaluation.open_source` and embedded by :mod:`fastgan.evaluation.embed`),
 :mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the demo) happen
 inside the subcommand that needs them.
 """

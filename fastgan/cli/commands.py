@@ -13,7 +13,7 @@ from fastgan.cli.table import format_table
 
 __all__ = ["build_parser", "main", "UsageError"]
 
-#: names of fastgan.features.presets.PRESETS and of fastgan.evaluate.METRICS (spelled out so that
+#: names of fastgan.features.presets.PRESETS and of fastgan.evaluation.METRICS (spelled out so that
 #: ``--help`` imports neither torch nor the networks; a test checks both against their tables)
 PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
 DEFAULT_PRESET = "pytorch-fid"
@@ -45,12 +45,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- stats
 def _cmd_stats(args: argparse.Namespace) -> int:
-    """``fastgan stats``: the input through :func:`fastgan.evaluate.sources.open_source` and
-    :func:`fastgan.evaluate.embed.embed` (as ``fastgan eval``), then float64 statistics."""
+    """``fastgan stats``: the input through :func:`fastgan.evaluation.sources.open_source` and
+    :func:`fastgan.evaluation.embed.embed` (as ``fastgan eval``), then float64 statistics."""
     import fastgan.metrics as fm
-    from fastgan.evaluate.api import _weights_map
-    from fastgan.evaluate.embed import embed
-    from fastgan.evaluate.sources import open_source
+    from fastgan.evaluation.api import _weights_map
+    from fastgan.evaluation.embed import embed
+    from fastgan.evaluation.sources import open_source
 
     name = "FEATURES"
     out = args.output
@@ -128,9 +128,9 @@ def _init_distributed(args: argparse.Namespace) -> tuple[bool, int, Optional[str
 
 
 def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
-    """``fastgan eval``'s arguments -> :func:`fastgan.evaluate.evaluate`."""
-    from fastgan.evaluate.api import evaluate
-    from fastgan.evaluate.registry import DEFAULT_METRICS, parse_metrics
+    """``fastgan eval``'s arguments -> :func:`fastgan.evaluation.evaluate`."""
+    from fastgan.evaluation.api import evaluate
+    from fastgan.evaluation.registry import DEFAULT_METRICS, parse_metrics
 
     metrics = DEFAULT_METRICS if args.metrics is None else parse_metrics(args.metrics, arg="--metrics")
     return evaluate(
@@ -144,7 +144,7 @@ def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
 
 def _label(key: str, info: dict[str, Any]) -> tuple[str, Optional[str]]:
     """Table label and std key of a result key."""
-    from fastgan.evaluate.registry import METRICS
+    from fastgan.evaluation.registry import METRICS
 
     opts = info.get("options", {})
     labels = {"fid": "FID", "kid_mean": "KID", "is_mean": "Inception Score", "fd": "FD", "cmmd": "CMMD",
@@ -160,7 +160,7 @@ def _label(key: str, info: dict[str, Any]) -> tuple[str, Optional[str]]:
 
 
 def _metric_of(key: str) -> str:
-    from fastgan.evaluate.registry import METRICS
+    from fastgan.evaluation.registry import METRICS
 
     return next(name for name, spec in METRICS.items() if key in spec.keys)
 
@@ -395,7 +395,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``fastgan`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
     User errors (``ValueError`` from input validation, including :class:`UsageError` and the input
-    errors of :func:`fastgan.evaluate.sources.open_source`; ``OSError`` on files) print one line on
+    errors of :func:`fastgan.evaluation.sources.open_source`; ``OSError`` on files) print one line on
     stderr and give 2; argparse exits with 2 itself. Any other exception propagates.
     """
     args = build_parser().parse_args(argv)

@@ -117,7 +117,7 @@ class _Tiny(torch.nn.Module):
 @pytest.fixture
 def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[_Tiny]:
     """Every feature network the commands build is a fresh :class:`_Tiny` (returned in build order)."""
-    import fastgan.evaluate.embed as emb
+    import fastgan.evaluation.embed as emb
 
     built: list[_Tiny] = []
 

@@ -7,8 +7,8 @@ import torch
 
 import fastgan.metrics as fm
 from fastgan.cli import commands
-from fastgan.evaluate import registry
-from fastgan.evaluate.registry import DEFAULT_METRICS, METRICS, get_metric, parse_metrics, resolve_options
+from fastgan.evaluation import registry
+from fastgan.evaluation.registry import DEFAULT_METRICS, METRICS, get_metric, parse_metrics, resolve_options
 from fastgan.features.presets import PRESET_NAMES, PRESETS, get_preset
 
 

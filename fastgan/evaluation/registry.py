@@ -3,7 +3,7 @@
 Each :class:`MetricSpec` says
 
 * ``name``: what ``metrics=`` / ``--metrics`` accepts;
-* ``keys``: the result keys it adds to :class:`~fastgan.evaluate.EvalResult` (the ``KEY_*``
+* ``keys``: the result keys it adds to :class:`~fastgan.evaluation.EvalResult` (the ``KEY_*``
   constants of :mod:`fastgan.metrics`; ``pr`` prefixes its two keys with ``pr_`` so that it can
   sit beside ``prdc``);
 * ``needs``: which array of an embedded input it reads: ``"inception"`` (Inception-v3 pool3,
@@ -17,7 +17,7 @@ Each :class:`MetricSpec` says
   ``"logits"`` (Inception Score split sums, all-reduced) or ``"bank"`` (feature banks,
   all-gathered once per array and shared by every bank metric);
 * ``options``: which conventions it takes from the preset (:func:`fastgan.features.get_preset`)
-  and from :func:`~fastgan.evaluate.evaluate`'s keyword arguments (:func:`resolve_options`);
+  and from :func:`~fastgan.evaluation.evaluate`'s keyword arguments (:func:`resolve_options`);
 * ``factory``: the :class:`~fastgan.metrics.Metric` it builds from those options.
 
 Defaults that no preset fixes are in :data:`DEFAULTS` (``p_pr_k`` = 4 as Park & Kim; 1000

@@ -565,7 +565,7 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
             * a :class:`fastgan.metrics.FeatureStats`;
             * a ``torch.utils.data.DataLoader`` or another iterable of image batches (Tensor,
               ``(images, labels, ...)`` or a dict with an ``"image"`` / ``"images"`` key);
-            * a :class:`fastgan.evaluate.sampler.Sampler`.
+            * a :class:`fastgan.evaluation.sampler.Sampler`.
         name: the argument's name in messages (``"real"``, ``"fake"``).
         layout: ``"auto"``, ``"NCHW"`` or ``"NHWC"`` for image arrays.
         skip_bad: skip unreadable / truncated image files and list them (``Source.skipped``,
@@ -587,7 +587,7 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
     """
     if layout not in ("auto", "NCHW", "NHWC"):
         raise ValueError(f"layout: must be 'auto', 'NCHW' or 'NHWC', got {layout!r}")
-    from fastgan.evaluate.sampler import Sampler
+    from fastgan.evaluation.sampler import Sampler
     from fastgan.metrics import FeatureStats
 
     if isinstance(x, Source):

@@ -1,4 +1,4 @@
-"""Sampler (fastgan/evaluate/sampler.py): per-sample determinism, truncation, uint8 output, errors."""
+"""Sampler (fastgan/evaluation/sampler.py): per-sample determinism, truncation, uint8 output, errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from fastgan.evaluate.sampler import LATENT_BLOCK, Sampler, block_seed, to_uint8_images
+from fastgan.evaluation.sampler import LATENT_BLOCK, Sampler, block_seed, to_uint8_images
 from fastgan.truncation import psi_truncation, truncated_normal
 
 
@@ -168,7 +168,7 @@ def test_fingerprint() -> None:
 
 
 def test_fingerprint_follows_training_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fastgan.evaluate.sampler as sampler_mod
+    import fastgan.evaluation.sampler as sampler_mod
 
     G = ToyG()
     s = Sampler(G, 8, n=10)

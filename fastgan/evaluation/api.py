@@ -2,13 +2,13 @@
 
 The steps (each input is read and embedded exactly once):
 
-1. :func:`fastgan.evaluate.sources.open_source` classifies each input: an image folder, a list
+1. :func:`fastgan.evaluation.sources.open_source` classifies each input: an image folder, a list
    of image paths, an image or feature array / tensor, a feature or statistics file, a
-   ``DataLoader``, or a :class:`~fastgan.evaluate.Sampler` (a generator).
-2. The requested metrics decide the arrays (:mod:`fastgan.evaluate.registry`): Inception pool3
+   ``DataLoader``, or a :class:`~fastgan.evaluation.Sampler` (a generator).
+2. The requested metrics decide the arrays (:mod:`fastgan.evaluation.registry`): Inception pool3
    and its logits come from the same forward pass; VGG-16 runs only when ``pr`` is requested on
    images; ``extractor=`` replaces the feature network of every feature-set metric.
-3. :func:`fastgan.evaluate.embed.embed` runs every network in one pass over the decoded images
+3. :func:`fastgan.evaluation.embed.embed` runs every network in one pass over the decoded images
    (optionally through the on-disk cache) and returns only this rank's shard of the rows.
 4. Each metric's :class:`~fastgan.metrics.Metric` is fed with ``update(..., real=)``, merged
    across ranks with :meth:`~fastgan.metrics.Metric.sync` (all-reduce of float64 statistics for
@@ -34,7 +34,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import torch
 
 from fastgan._checks import check_positive_int
-from fastgan.evaluate.registry import DEFAULT_METRICS, METRICS, MetricSpec, parse_metrics, resolve_options
+from fastgan.evaluation.registry import DEFAULT_METRICS, METRICS, MetricSpec, parse_metrics, resolve_options
 from fastgan.metrics._base import BankMetric
 
 __all__ = ["evaluate", "EvalResult"]
@@ -50,7 +50,7 @@ class EvalResult(Mapping[str, float]):
 
     Keys are the metrics' result keys in table order (``fid``, ``kid_mean``, ``kid_std``,
     ``precision``, ``recall``, ``density``, ``coverage``, ``pr_precision``, ``pr_recall``,
-    ``is_mean``, ``is_std``, ``fd``, ``cmmd``, ...; see :data:`fastgan.evaluate.METRICS`).
+    ``is_mean``, ``is_std``, ``fd``, ``cmmd``, ...; see :data:`fastgan.evaluation.METRICS`).
 
     ``info`` (JSON-serialisable dict):
 
@@ -263,8 +263,8 @@ def evaluate(
             (``.npy`` / ``.npz`` / ``.pt``), images ``Tensor[N, H, W, 3]`` / ``[N, 3, H, W]``
             (uint8, or float in [0, 1]), features ``Tensor[N, D]`` (float, used as given),
             a :class:`~fastgan.metrics.FeatureStats` (FID only), a ``DataLoader`` of image batches,
-            or a :class:`~fastgan.evaluate.Sampler` (``fake=fastgan.Sampler(G, z_dim, n=50_000)``).
-        metrics: names or a comma-separated string (:data:`fastgan.evaluate.METRICS`: fid, kid,
+            or a :class:`~fastgan.evaluation.Sampler` (``fake=fastgan.Sampler(G, z_dim, n=50_000)``).
+        metrics: names or a comma-separated string (:data:`fastgan.evaluation.METRICS`: fid, kid,
             prdc, pr, is, fd, cmmd, vendi, sliced_wasserstein, p_precision_recall, top_pr; ``"all"``
             = fid, kid, prdc, pr). Default: fid, kid, prdc.
         extractor: feature network for the feature-set metrics on images (default: Inception-v3
@@ -335,8 +335,8 @@ def evaluate(
     dev = None if device is None else torch.device(device)
     rank, world = _rank_world(group)
 
-    from fastgan.evaluate.embed import embed
-    from fastgan.evaluate.sources import open_source
+    from fastgan.evaluation.embed import embed
+    from fastgan.evaluation.sources import open_source
 
     notes: list[str] = []
     src_r = open_source(real, name="real", skip_bad=skip_bad)

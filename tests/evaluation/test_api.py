@@ -14,7 +14,7 @@ from torch import nn
 
 import fastgan
 import fastgan.metrics as fm
-from fastgan.evaluate import EvalResult, Sampler, evaluate
+from fastgan.evaluation import EvalResult, Sampler, evaluate
 from fastgan.features.presets import prepare_pixels
 from fastgan.metrics.inception import torch_fidelity_order
 
@@ -248,7 +248,7 @@ class TinyVGG(nn.Module):
 @pytest.fixture
 def tiny_nets(monkeypatch: pytest.MonkeyPatch) -> list[nn.Module]:
     """Replace the feature networks by tiny ones; returns every network built, in order."""
-    import fastgan.evaluate.embed as emb
+    import fastgan.evaluation.embed as emb
     import fastgan.features.extract as ext
 
     built: list[nn.Module] = []

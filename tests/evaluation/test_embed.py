@@ -1,4 +1,4 @@
-"""embed (fastgan/evaluate/embed.py): one decode for every network, equality with extract_features,
+"""embed (fastgan/evaluation/embed.py): one decode for every network, equality with extract_features,
 rank shards, pass-through of features and statistics, skipped files."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-import fastgan.evaluate.sources as sources_mod
-from fastgan.evaluate.embed import embed, shard_range
-from fastgan.evaluate.sampler import Sampler
-from fastgan.evaluate.sources import open_source
+import fastgan.evaluation.sources as sources_mod
+from fastgan.evaluation.embed import embed, shard_range
+from fastgan.evaluation.sampler import Sampler
+from fastgan.evaluation.sources import open_source
 from fastgan.features import InceptionV3FID, extract_features
 from fastgan.metrics import FeatureStats
 from features.conftest import TinyNet

@@ -1,4 +1,4 @@
-"""open_source (fastgan/evaluate/sources.py): kinds, fingerprints, decoding, readable errors."""
+"""open_source (fastgan/evaluation/sources.py): kinds, fingerprints, decoding, readable errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.evaluate.sampler import Sampler
-from fastgan.evaluate.sources import ImageReadError, open_source
+from fastgan.evaluation.sampler import Sampler
+from fastgan.evaluation.sources import ImageReadError, open_source
 from fastgan.metrics import FeatureStats, save_stats
 
 

@@ -1,8 +1,8 @@
 """Embed one input once: decode each image once and feed every requested network.
 
-:func:`embed` reads a :class:`~fastgan.evaluate.sources.Source` in batches and runs all
+:func:`embed` reads a :class:`~fastgan.evaluation.sources.Source` in batches and runs all
 extractors on each decoded batch (Inception pool3 and its logits come from one forward pass),
-optionally through the resumable chunk cache of :mod:`fastgan.evaluate.cache`, and only over
+optionally through the resumable chunk cache of :mod:`fastgan.evaluation.cache`, and only over
 this rank's shard of the samples.
 """
 
@@ -21,9 +21,9 @@ from torch import nn
 from tqdm import tqdm
 
 from fastgan._checks import check_positive_int
-from fastgan.evaluate.cache import PIPELINE_VERSION, Chunk, FeatureCache, chunk_grid
-from fastgan.evaluate.sampler import module_fingerprint
-from fastgan.evaluate.sources import Source, open_source
+from fastgan.evaluation.cache import PIPELINE_VERSION, Chunk, FeatureCache, chunk_grid
+from fastgan.evaluation.sampler import module_fingerprint
+from fastgan.evaluation.sources import Source, open_source
 from fastgan.features.extract import _native_input, _stack_resized, _to_images, build_extractor
 from fastgan.features.presets import get_preset
 from fastgan.features.resize import resize_images
@@ -233,8 +233,8 @@ def embed(
     """Embed an input once with every requested network (this rank's shard only).
 
     Args:
-        source: a :class:`~fastgan.evaluate.sources.Source`, or anything
-            :func:`~fastgan.evaluate.sources.open_source` accepts (opened with ``name``).
+        source: a :class:`~fastgan.evaluation.sources.Source`, or anything
+            :func:`~fastgan.evaluation.sources.open_source` accepts (opened with ``name``).
         extractors: network names: ``"inception"`` (gives ``"inception"`` pool3 and ``"logits"``
             in one pass), ``"vgg16"``, or any name :func:`fastgan.features.build_extractor` knows.
         preset: image pipeline of a reference (:mod:`fastgan.features.presets`; None: default).
@@ -244,7 +244,7 @@ def embed(
         num_workers: DataLoader worker processes decoding image files (0: in this process).
         device: where the networks run (default: CUDA when available, else CPU). Decoded
             batches are pinned for CUDA.
-        cache_dir: cache extracted features there (:mod:`fastgan.evaluate.cache`): chunks of
+        cache_dir: cache extracted features there (:mod:`fastgan.evaluation.cache`): chunks of
             rows written atomically; an interrupted run resumes from its completed chunks. Inputs
             without a fingerprint (a user DataLoader, a non-module generator) are not cached.
         progress: progress bar on stderr with rate and ETA (None: only when stderr is a terminal).

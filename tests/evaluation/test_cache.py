@@ -1,4 +1,4 @@
-"""The feature cache (fastgan/evaluate/cache.py): readable keys, atomic chunks, verification,
+"""The feature cache (fastgan/evaluation/cache.py): readable keys, atomic chunks, verification,
 resume after SIGKILL bit-identical to an uninterrupted run, reuse across world sizes."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.evaluate.cache import PIPELINE_VERSION, Chunk, FeatureCache, cache_key
-from fastgan.evaluate.embed import embed
+from fastgan.evaluation.cache import PIPELINE_VERSION, Chunk, FeatureCache, cache_key
+from fastgan.evaluation.embed import embed
 from features.conftest import TinyNet
 
 _FIELDS = {
@@ -125,7 +125,7 @@ _SCRIPT = textwrap.dedent(
     import sys, time, torch
     from torch import nn
     torch.set_num_threads(1)
-    from fastgan.evaluate.embed import embed
+    from fastgan.evaluation.embed import embed
 
     class Net(nn.Module):
         input_size = 16

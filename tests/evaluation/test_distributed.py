@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from fastgan.evaluate import evaluate
+from fastgan.evaluation import evaluate
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
@@ -52,9 +52,9 @@ def _data() -> dict[str, torch.Tensor]:
 
 
 def _patch_tiny_nets() -> None:
-    from evaluate.test_api import TinyInception
+    from evaluation.test_api import TinyInception
 
-    import fastgan.evaluate.embed as emb
+    import fastgan.evaluation.embed as emb
     import fastgan.features.extract as ext
 
     def build(name: str, weights: Any = None, device: Any = None, **kwargs: Any) -> Any:
@@ -149,7 +149,7 @@ def test_two_processes_equal_one(one_torch_thread: None, tmp_path: Path) -> None
 
 
 def _single_images(d: dict[str, torch.Tensor], folder: str) -> tuple[dict[str, float], Any]:
-    import fastgan.evaluate.embed as emb
+    import fastgan.evaluation.embed as emb
     import fastgan.features.extract as ext
 
     saved = (ext.build_extractor, emb.build_extractor)

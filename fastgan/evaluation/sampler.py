@@ -1,6 +1,6 @@
 """Sampling a generator on the fly: uint8 image batches, deterministic per sample index.
 
-:class:`Sampler` turns a generator network into an input of :func:`fastgan.evaluate.embed.embed`
+:class:`Sampler` turns a generator network into an input of :func:`fastgan.evaluation.embed.embed`
 (and of ``fastgan.evaluate``): images are produced batch by batch and embedded straight away;
 nothing is written to disk.
 

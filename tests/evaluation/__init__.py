@@ -1,0 +1,1 @@
+"""Tests of fastgan.evaluation (fastgan.evaluate and its parts)."""
