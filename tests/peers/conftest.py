@@ -243,3 +243,19 @@ def need_module(module: str) -> None:
         importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
         pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
+
+
+def cleanfid_wrapper(pfid: "torch.nn.Module") -> "torch.nn.Module":
+    """clean-fid's ``InceptionV3W`` (its own input normalisation in ``forward``) around
+    pytorch-fid's ``InceptionV3`` ``pfid`` (built with ``resize_input=False``,
+    ``normalize_input=False``), standing in for the TorchScript graph clean-fid downloads."""
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    class Layers(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return pfid(x)[0]
+
+    w = InceptionV3W.__new__(InceptionV3W)
+    torch.nn.Module.__init__(w)
+    w.layers, w.resize_inside = Layers(), False
+    return w

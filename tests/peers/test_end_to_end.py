@@ -49,7 +49,14 @@ from torch import nn
 import fastgan.metrics as M
 from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
 
-from peers.conftest import need_module, frechet_oracle, record, vgg16_state_dict, write_images
+from peers.conftest import (
+    cleanfid_wrapper,
+    frechet_oracle,
+    need_module,
+    record,
+    vgg16_state_dict,
+    write_images,
+)
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
@@ -199,7 +206,6 @@ def _clean_fid_model(
 ) -> nn.Module:
     """clean-fid's InceptionV3W (its normalisation) around pytorch-fid's network with ``sd``."""
     import pytorch_fid.inception as pfi
-    from cleanfid.inception_torchscript import InceptionV3W
 
     path = tmp_path / "pt_inception-test.pth"
     torch.save(dict(sd), path)
@@ -207,14 +213,7 @@ def _clean_fid_model(
     pfid = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False,
                            normalize_input=False).eval()
 
-    class Layers(nn.Module):  # stands in for the TorchScript graph behind InceptionV3W.layers
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return pfid(x)[0]
-
-    w = InceptionV3W.__new__(InceptionV3W)
-    nn.Module.__init__(w)
-    w.layers, w.resize_inside = Layers(), False
-    return w
+    return cleanfid_wrapper(pfid)
 
 
 def test_clean_fid_end_to_end(

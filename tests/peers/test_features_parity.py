@@ -30,11 +30,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
 
-from peers.conftest import need_module, record, vgg16_state_dict
+from peers.conftest import cleanfid_wrapper, need_module, record, vgg16_state_dict
 
 pytestmark = pytest.mark.peers
 
@@ -156,17 +155,10 @@ def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[P
     need_module("cleanfid")
     need_module("pytorch_fid")
     from cleanfid.fid import get_files_features
-    from cleanfid.inception_torchscript import InceptionV3W
 
     pfid = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch, resize_input=False, normalize_input=False)
 
-    class Layers(nn.Module):  # stands in for the TorchScript graph behind InceptionV3W.layers
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return pfid(x)[0]
-
-    w = InceptionV3W.__new__(InceptionV3W)
-    nn.Module.__init__(w)
-    w.layers, w.resize_inside = Layers(), False
+    w = cleanfid_wrapper(pfid)
     ref = torch.from_numpy(get_files_features(images[1], model=w, num_workers=0, batch_size=1,
                                               device=torch.device("cpu"), mode="clean", verbose=False))
     net = InceptionV3FID(random_init=True, preset="clean-fid")
