@@ -59,6 +59,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from _machine import cpu_name, package_versions
+
 REPO = Path(__file__).resolve().parents[1]
 SEED = 2026
 TOOLS = ("fastgan", "fastgan-tf", "pytorch-fid", "torch-fidelity")
@@ -263,27 +265,13 @@ def run_tool(tool: str, cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- report
 def environment(device: str) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
     import torch
 
-    versions: dict[str, Optional[str]] = {}
-    for dist in DISTRIBUTIONS:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
     import fastgan
 
+    versions = package_versions(DISTRIBUTIONS)
     versions["fastgan"] = fastgan.__version__
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     env: dict[str, Any] = {
         "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
         "cpu_count": os.cpu_count(),

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from _machine import cpu_name, package_versions
+
 SEED = 2026
 KID_SEED = 0  # seed of the references' global RNGs (clean-fid: numpy, torchmetrics: torch)
 
@@ -518,22 +520,8 @@ def worker(row: str, impl: str, size: Size, repeats: int, result: Path) -> None:
 
 
 def environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for dist in DISTRIBUTIONS:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    versions = package_versions(DISTRIBUTIONS)
+    cpu = cpu_name()
     blas: Any = None
     try:
         import numpy  # noqa: F401 - loads its BLAS so threadpoolctl can see it
