@@ -39,6 +39,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_ext)
 
 
+@pytest.fixture(autouse=True)
+def _hermetic_weights(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reaches the network or reads this machine's weight caches.
+
+    ``FASTGAN_OFFLINE=1`` and empty cache folders (fastgan's, torch.hub's, Hugging Face's); the
+    download tests serve files from a loopback HTTP server and set the variables they need. The
+    peers suite keeps the environment, since the reference packages read their own caches.
+    """
+    if "peers" in request.keywords:
+        return
+    home = tmp_path_factory.mktemp("caches")
+    monkeypatch.setenv("FASTGAN_OFFLINE", "1")
+    monkeypatch.delenv("FASTGAN_WEIGHTS_MIRROR", raising=False)
+    monkeypatch.setenv("FASTGAN_CACHE", str(home / "fastgan"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("HF_HOME", str(home / "huggingface"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
     """Each available device: "cpu", plus "cuda" when a GPU is present."""

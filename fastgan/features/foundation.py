@@ -1,6 +1,7 @@
 """DINOv2 and CLIP image embeddings (optional: timm / open_clip), with the references' preprocessing.
 
-The networks are built by the packages that define them, never downloaded implicitly:
+The networks are built by the packages that define them (their default weights come from
+:mod:`fastgan.features.hub`: found in fastgan's or a peer's cache, else downloaded on first use):
 
 * DINOv2 ViT-S/B/L/g with patch 14 through ``timm`` (``pip install "fastgan[dinov2]"``): the
   class token after the final norm (``num_classes=0``), the embedding of dgm-eval's FD-DINOv2
@@ -10,7 +11,8 @@ The networks are built by the packages that define them, never downloaded implic
   the CMMD embedding (Jayasumana et al., CVPR 2024).
 
 Both extras need torchvision (a dependency of timm and open_clip). Weights: a local file
-(``weights=``, with ``sha256=`` to verify it), or a URL with ``download=True``; state dicts
+(``weights=``, with ``sha256=`` to verify it), a URL, or None: the published file of
+:data:`fastgan.features.hub.KNOWN_WEIGHTS` (DINOv2's ``.pth``, open_clip's ``.safetensors``); state dicts
 are read with ``torch.load(weights_only=True)`` or from ``.safetensors``, and checked key by
 key. DINOv2 accepts the original checkpoints (``dinov2_vit*14_pretrain.pth``) and timm's
 layout (both mapped by timm's ``checkpoint_filter_fn``, which also resamples the position
@@ -132,7 +134,6 @@ class FoundationModel:
         dim: embedding dimension.
         input_size: network input side in pixels.
         preset: default preprocessing preset.
-        default_url: official weights URL (used with ``download=True`` when ``weights`` is None).
         reference: where the embedding is used as a metric space.
     """
 
@@ -142,21 +143,18 @@ class FoundationModel:
     dim: int
     input_size: int
     preset: str
-    default_url: Optional[str]
     reference: str
 
 
 def _dinov2(size: str, arch: str, dim: int) -> FoundationModel:
-    tag = f"dinov2_vit{size}14"
     return FoundationModel(
         f"dinov2-vit-{size}14", "dinov2", arch, dim, 224, "dgm-eval",
-        f"https://dl.fbaipublicfiles.com/dinov2/{tag}/{tag}_pretrain.pth",
         "FD-DINOv2 (dgm-eval, Stein et al. 2023)" if size == "l" else "DINOv2 (Oquab et al. 2023)",
     )
 
 
 def _clip(name: str, arch: str, dim: int, size: int, reference: str) -> FoundationModel:
-    return FoundationModel(name, "clip", arch, dim, size, "cmmd", None, reference)
+    return FoundationModel(name, "clip", arch, dim, size, "cmmd", reference)
 
 
 FOUNDATION_MODELS: dict[str, FoundationModel] = {
@@ -308,9 +306,9 @@ class FoundationExtractor(nn.Module):
     Args:
         name: one of :data:`FOUNDATION_NAMES`.
         weights: path or URL of a state dict (``.pth`` / ``.bin`` / ``.safetensors``); None: the
-            official URL where one is known (DINOv2), fetched only with ``download=True``.
+            published file (:data:`fastgan.features.hub.KNOWN_WEIGHTS`), fetched when missing.
         sha256: expected sha256 of the weights file (full digest or a prefix of >= 8 digits).
-        download: allow fetching a URL into the cache.
+        download: None: fetch a missing file unless ``FASTGAN_OFFLINE`` is set; False: never.
         cache_dir: cache directory for downloads.
         preset: preprocessing preset (:data:`FOUNDATION_PRESETS`); None: the model's
             (``"dgm-eval"`` for DINOv2, ``"cmmd"`` for CLIP).
@@ -338,7 +336,7 @@ class FoundationExtractor(nn.Module):
         weights: Optional[str | os.PathLike[str]] = None,
         *,
         sha256: Optional[str] = None,
-        download: bool = False,
+        download: Optional[bool] = None,
         cache_dir: Optional[str | os.PathLike[str]] = None,
         preset: str | FoundationPreset | None = None,
         random_init: bool = False,
@@ -355,13 +353,8 @@ class FoundationExtractor(nn.Module):
             raise ValueError("weights: cannot be combined with random_init=True")
         path: Optional[Path] = None
         if not random_init:
-            if weights is None and self.spec.default_url is None:
-                raise ValueError(
-                    f"weights: {self.name} needs a weights file (an open_clip state dict); "
-                    "pass weights='path'"
-                )
             path = resolve_weights(
-                weights, default_url=self.spec.default_url, sha256=sha256, download=download,
+                weights, known=self.spec.name, sha256=sha256, download=download,
                 cache=cache_dir, what=self.name,
             )
         self.network = self._build()
@@ -421,7 +414,7 @@ def build_foundation_extractor(
     name: str,
     weights: Optional[str | os.PathLike[str]] = None,
     device: Optional[torch.device | str] = None,
-    download: bool = False,
+    download: Optional[bool] = None,
     **kwargs: Any,
 ) -> FoundationExtractor:
     """:class:`FoundationExtractor` ``name`` with its weights, moved to ``device``.
@@ -430,7 +423,7 @@ def build_foundation_extractor(
         name: one of :data:`FOUNDATION_NAMES` (e.g. ``"dinov2-vit-l14"``, ``"clip-vit-l14-336"``).
         weights: local file or URL (see :class:`FoundationExtractor`).
         device: where the network runs.
-        download: allow fetching a URL.
+        download: None: fetch missing weights unless ``FASTGAN_OFFLINE`` is set; False: never.
         kwargs: ``sha256``, ``cache_dir``, ``preset``, ``random_init``.
     """
     net = FoundationExtractor(name, weights, download=download, **kwargs)

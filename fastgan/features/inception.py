@@ -33,16 +33,15 @@ from torch import nn
 
 from fastgan.features.presets import Preset, get_preset, prepare_pixels
 from fastgan.features.resize import RESIZE_MODES, resize_images
+from fastgan.features.hub import KNOWN_WEIGHTS
 from fastgan.features.weights import load_weights_into, resolve_weights
 
 __all__ = ["InceptionV3FID", "FID_WEIGHTS_URL"]
 
 logger = logging.getLogger(__name__)
 
-#: Converted TF FID weights (pytorch-fid release). Fetched only with ``download=True``.
-FID_WEIGHTS_URL = (
-    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
-)
+#: Converted TF FID weights (pytorch-fid release): the default file (:mod:`fastgan.features.hub`).
+FID_WEIGHTS_URL = KNOWN_WEIGHTS["inception"].url
 
 _OUTPUTS = ("pool3", "logits", "logits_unbiased")
 
@@ -173,11 +172,12 @@ class InceptionV3FID(nn.Module):
         weights: path (or URL) of a weights-only state dict: pytorch-fid's / torch-fidelity's
             weight files, or the ``state_dict()`` of pytorch-fid's ``InceptionV3`` module (no fc:
             pool3 only) or of torch-fidelity's ``FeatureExtractorInceptionV3``. None: the pytorch-fid file
-            ``pt_inception-2015-12-05-6726825d.pth``, looked up in the cache directory
-            (``$FASTGAN_CACHE`` or ``~/.cache/fastgan``); if absent, an error explains where
-            to put it (or pass ``download=True``).
+            ``pt_inception-2015-12-05-6726825d.pth`` from the cache directory (``$FASTGAN_CACHE``
+            or ``~/.cache/fastgan``) or a peer's cache (torch.hub's checkpoints: pytorch-fid's
+            or torch-fidelity's copy), else downloaded and verified on first use
+            (:func:`fastgan.features.hub.fetch`; ``FASTGAN_OFFLINE=1`` never downloads).
         sha256: expected sha256 of the file (full digest or >= 8-digit prefix); verified if given.
-        download: allow downloading a URL into the cache.
+        download: None: fetch a missing file unless ``FASTGAN_OFFLINE`` is set; False: never.
         cache_dir: cache directory override.
         output: what :meth:`forward` returns: ``"pool3"`` (Tensor[N, 2048], FID/KID/PR),
             ``"logits"`` (Tensor[N, 1008], with fc bias) or ``"logits_unbiased"``
@@ -212,7 +212,7 @@ class InceptionV3FID(nn.Module):
         weights: Optional[str | os.PathLike[str]] = None,
         *,
         sha256: Optional[str] = None,
-        download: bool = False,
+        download: Optional[bool] = None,
         cache_dir: Optional[str | os.PathLike[str]] = None,
         output: str = "pool3",
         preset: str | Preset | None = None,
@@ -250,7 +250,7 @@ class InceptionV3FID(nn.Module):
                 raise ValueError("weights: cannot be combined with random_init=True")
         else:
             path = resolve_weights(
-                weights, default_url=FID_WEIGHTS_URL, sha256=sha256, download=download,
+                weights, known="inception", sha256=sha256, download=download,
                 cache=cache_dir, what="InceptionV3FID",
             )
             absent = load_weights_into(self, path, optional=("fc.",))

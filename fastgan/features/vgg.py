@@ -46,7 +46,9 @@ class VGG16FC2(nn.Module):
     """VGG-16 features -> 7x7 adaptive average pool -> fc1 -> ReLU -> fc2 -> ReLU (4096-d).
 
     Args:
-        weights: path or URL of a weights-only state dict (required unless ``random_init``).
+        weights: path or URL of a weights-only state dict. None: torchvision's ImageNet file
+            ``vgg16-397923af.pth`` (the VGG-16 of torch-fidelity and prdc), found in the cache or
+            torch.hub's checkpoints, else downloaded on first use (:func:`fastgan.features.hub.fetch`).
         sha256, download, cache_dir: as :class:`fastgan.features.InceptionV3FID`.
         preset: ``"pytorch-fid"`` (default) or ``"torch-fidelity"``: resize and normalisation
             (``"clean-fid"`` has no VGG-16 and is refused).
@@ -71,7 +73,7 @@ class VGG16FC2(nn.Module):
         weights: Optional[str | os.PathLike[str]] = None,
         *,
         sha256: Optional[str] = None,
-        download: bool = False,
+        download: Optional[bool] = None,
         cache_dir: Optional[str | os.PathLike[str]] = None,
         preset: str | Preset | None = None,
         normalize: Optional[str] = None,
@@ -91,11 +93,6 @@ class VGG16FC2(nn.Module):
             raise ValueError(f"normalize: must be one of {_NORMALIZE}, got {normalize!r}")
         if resize not in RESIZE_MODES:
             raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
-        if weights is None and not random_init:
-            raise ValueError(
-                "weights: VGG16FC2 needs a weights file (an ImageNet VGG-16 state dict, e.g. saved with "
-                "torch.save(vgg16.state_dict(), path)); pass weights='path/to/vgg16.pth'"
-            )
         self.normalize = normalize
         self.resize = resize
         layers: list[nn.Module] = []
@@ -122,7 +119,8 @@ class VGG16FC2(nn.Module):
             if weights is not None:
                 raise ValueError("weights: cannot be combined with random_init=True")
         else:
-            path = resolve_weights(weights, sha256=sha256, download=download, cache=cache_dir, what="VGG16FC2")
+            path = resolve_weights(weights, known="vgg16", sha256=sha256, download=download, cache=cache_dir,
+                                   what="VGG16FC2")
             load_weights_into(self, path, ignore_unexpected=("classifier.6.",))
         self.eval()
         self.requires_grad_(False)

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -79,27 +78,42 @@ def _is_url(s: str) -> bool:
 def resolve_weights(
     weights: Optional[str | os.PathLike[str]],
     *,
+    known: Optional[str] = None,
     default_url: Optional[str] = None,
     sha256: Optional[str] = None,
-    download: bool = False,
+    download: Optional[bool] = None,
     cache: Optional[str | os.PathLike[str]] = None,
     what: str = "model",
+    progress: Optional[bool] = None,
 ) -> Path:
     """Turn a ``weights`` argument into a verified local file.
 
     Args:
-        weights: a local path, a URL, or None (use ``default_url``).
-        default_url: URL used when ``weights`` is None (its file name is looked up in the
-            cache directory first).
+        weights: a local path, a URL, or None (the network's default file: ``known``, else
+            ``default_url``).
+        known: name of the default file in :data:`fastgan.features.hub.KNOWN_WEIGHTS`: found in
+            the cache or a peer's cache, else downloaded (see :func:`fastgan.features.hub.fetch`).
+        default_url: URL used when ``weights`` and ``known`` are None.
         sha256: expected sha256 (full hex digest or a prefix of >= 8 digits). Verified for
-            local files and downloads; None skips verification (a debug log says so).
-        download: allow fetching a URL into the cache when it is not cached yet.
+            local files and downloads; None: the known file's digest, else not verified.
+        download: None: fetch a missing file unless ``FASTGAN_OFFLINE`` is set (the default, as
+            the peers do); False: never; True: fetch (``FASTGAN_OFFLINE`` still wins).
         cache: cache directory (see :func:`cache_dir`).
         what: model name for messages.
+        progress: download progress bar on stderr (None: only on a terminal).
 
     Raises:
-        WeightsError: the file is missing (with instructions), or the checksum differs.
+        WeightsError: the file is missing (with instructions), the download failed, or the
+            checksum differs.
     """
+    from fastgan.features import hub
+
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{8,64}", sha256):
+        raise ValueError(f"sha256: expected 8 to 64 hex digits (a full digest or a prefix), got {sha256!r}")
+    if weights is None and known is not None:
+        path = hub.fetch(known, cache=cache_dir(cache), download=download, progress=progress)
+        _check_sha(path, sha256)
+        return path
     if weights is None and default_url is None:
         raise WeightsError(f"{what}: no weights given; pass weights='path/to/file.pth'")
     src = str(weights) if weights is not None else str(default_url)
@@ -114,27 +128,16 @@ def resolve_weights(
     if target.is_file():
         _check_sha(target, sha256)
         return target
-    if not download:
+    if hub.offline() or download is False:
+        why = "FASTGAN_OFFLINE is set" if hub.offline() else "download=False"
         raise WeightsError(
-            f"{what}: weights are not available locally. Download\n    {src}\n"
-            f"on a machine with network access and either save it as {str(target)!r} "
-            f"(the cache directory; set FASTGAN_CACHE to move it) or pass weights='/path/to/{name}'. "
-            "Alternatively pass download=True to fetch it automatically."
+            f"{what}: weights are not available locally and {why}: fetch {src} on a machine with network "
+            f"access and save it as {str(target)!r} (the cache directory; set FASTGAN_CACHE to move it), "
+            f"or pass weights='/path/to/{name}'"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=name + ".", suffix=".part")
-    os.close(fd)
-    try:
-        logger.info("downloading %s weights from %s to %s", what, src, target)
-        torch.hub.download_url_to_file(src, tmp, progress=False)
-        if sha256 is None:
-            logger.warning("%s: downloaded weights were not checksum-verified (no sha256 given)", what)
-        _check_sha(Path(tmp), sha256)
-        os.replace(tmp, target)  # atomic: a half-written file never sits under the final name
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
+    if sha256 is None:
+        logger.warning("%s: weights from %s are not checksum-verified (no sha256 given)", what, src)
+    return hub.download_file(src, target, sha256=sha256, what=what, progress=progress)
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

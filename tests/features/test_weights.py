@@ -73,17 +73,24 @@ def test_bad_files(tmp_path: Path, inception: InceptionV3FID) -> None:
 
 def test_missing_default_weights_explains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FASTGAN_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(WeightsError, match="not available locally") as info:
+    with pytest.raises(WeightsError, match="FASTGAN_OFFLINE is set") as info:
         InceptionV3FID()
     msg = str(info.value)
-    assert "pt_inception-2015-12-05-6726825d.pth" in msg and str(tmp_path / "cache") in msg and "download=True" in msg
+    assert "pt_inception-2015-12-05-6726825d.pth" in msg and str(tmp_path / "cache") in msg
+    assert "https://github.com/mseitzer/pytorch-fid/releases/download/" in msg and "\n" not in msg
+    monkeypatch.delenv("FASTGAN_OFFLINE")
+    with pytest.raises(WeightsError, match="download=False"):
+        InceptionV3FID(download=False)
 
 
-def test_url_cache_and_download(tmp_path: Path, inception_file: Path) -> None:
+def test_url_cache_and_download(tmp_path: Path, inception_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = inception_file.resolve().as_uri()  # file:// URL: exercises the download path offline
     cache = tmp_path / "cache"
-    with pytest.raises(WeightsError, match="not available locally"):
+    with pytest.raises(WeightsError, match="not available locally and FASTGAN_OFFLINE is set"):
         resolve_weights(url, cache=cache)
+    monkeypatch.delenv("FASTGAN_OFFLINE")
+    with pytest.raises(WeightsError, match="not available locally and download=False"):
+        resolve_weights(url, cache=cache, download=False)
     digest = hashlib.sha256(inception_file.read_bytes()).hexdigest()
     with pytest.raises(WeightsError, match="sha256 mismatch"):
         resolve_weights(url, cache=cache, download=True, sha256="1" * 64)
@@ -91,7 +98,8 @@ def test_url_cache_and_download(tmp_path: Path, inception_file: Path) -> None:
     path = resolve_weights(url, cache=cache, download=True, sha256=digest)
     assert path == cache / inception_file.name and path.read_bytes() == inception_file.read_bytes()
     assert resolve_weights(url, cache=cache) == path  # now served from the cache
-    assert [p.name for p in cache.iterdir()] == [inception_file.name]  # no temporary files left
+    # no temporary files left; the verified digest is noted beside the file
+    assert sorted(p.name for p in cache.iterdir()) == [inception_file.name, inception_file.name + ".sha256"]
 
 
 
