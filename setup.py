@@ -157,6 +157,15 @@ class BuildExt(build_ext):
             return list(pool.map(compile_one, sources))
 
 
+def _version() -> str:
+    """The one version string, from fastgan/_version.py (read as text: no import of the package)."""
+    with open(os.path.join(HERE, "fastgan", "_version.py"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("__version__"):
+                return line.split("=", 1)[1].strip().strip("\"'")
+    raise RuntimeError("fastgan/_version.py: no __version__ line")
+
+
 def _extensions() -> list[Pybind11Extension]:
     if _env_flag("FASTGAN_NO_EXTENSION"):
         return []
@@ -171,6 +180,7 @@ def _extensions() -> list[Pybind11Extension]:
             "fastgan._C",
             sources,
             include_dirs=["csrc"],
+            define_macros=[("FASTGAN_VERSION", f'"{_version()}"')],
             cxx_std=17,
             extra_compile_args=cflags,
             extra_link_args=["-pthread"],

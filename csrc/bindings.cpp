@@ -26,7 +26,11 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+// setup.py passes the package version (fastgan/_version.py), so the module and the package agree
+#ifndef FASTGAN_VERSION
+#define FASTGAN_VERSION "unknown"
+#endif
+constexpr const char* kVersion = FASTGAN_VERSION;
 
 #ifdef WITH_CUDA
 constexpr bool kWithCuda = true;

@@ -19,7 +19,7 @@ from __future__ import annotations
 from fastgan._info import backends
 from fastgan._dispatch import FastganFallbackWarning
 
-__version__ = "0.1.0"
+from fastgan._version import __version__
 
 __all__ = ["__version__", "backends", "FastganFallbackWarning", "evaluate", "EvalResult", "Sampler"]
 

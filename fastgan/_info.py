@@ -48,7 +48,10 @@ def backends() -> dict[str, Any]:
         * ``faiss`` (dict): installed, flavour (cpu / gpu), version, GPU count.
         * ``knn_impl`` (str): what ``impl="auto"`` of the exact k-NN metrics runs.
         * ``torch_cuda`` (bool): torch sees a GPU.
-        * ``versions`` (dict): fastgan, torch, numpy, python, platform.
+        * ``versions`` (dict): fastgan, the loaded extension's (None without it; equal to
+          fastgan's for a matching build), torch, numpy, python, platform.
+        * ``weights`` (dict): the weights cache folder, ``offline`` (``FASTGAN_OFFLINE``) and the
+          ``mirror`` (``FASTGAN_WEIGHTS_MIRROR``) of :mod:`fastgan.features.hub`.
 
     Example:
         >>> import fastgan
@@ -56,6 +59,8 @@ def backends() -> dict[str, Any]:
         True
     """
     from fastgan import __version__
+    from fastgan.features import hub
+    from fastgan.features.weights import cache_dir
 
     return {
         "cpp": _ext.HAS_EXT,
@@ -69,11 +74,13 @@ def backends() -> dict[str, Any]:
         "torch_cuda": torch.cuda.is_available(),
         "versions": {
             "fastgan": __version__,
+            "extension": getattr(_ext._C, "__version__", None),
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
+        "weights": {"cache": str(cache_dir()), "offline": hub.offline(), "mirror": hub.mirror()},
     }
 
 
@@ -93,5 +100,11 @@ def format_backends(info: dict[str, Any]) -> str:
         "  faiss                : "
         + (f"{faiss['flavour']} {faiss['version']} ({faiss['gpus']} GPU(s))" if faiss["installed"] else "not installed"),
         f"  FASTGAN_BACKEND      : {info['backend_setting']}",
+        f"  weights cache        : {info['weights']['cache']}"
+        + (" (offline)" if info["weights"]["offline"] else "")
+        + (f" (mirror {info['weights']['mirror']})" if info["weights"]["mirror"] else ""),
     ]
+    ext = info["versions"].get("extension")
+    if ext is not None and ext != info["versions"]["fastgan"]:
+        lines.append(f"  warning: the loaded fastgan._C is version {ext}: rebuild it (pip install .)")
     return "\n".join(lines)

@@ -22,6 +22,19 @@ def test_backends_report_keys() -> None:
     assert info["cpp"] == _ext.HAS_EXT
     assert info["versions"]["fastgan"] == fastgan.__version__
     assert isinstance(info["cuda"]["message"], str)
+    assert info["weights"]["offline"] is True  # the suite runs offline (tests/conftest.py)
+
+
+@pytest.mark.ext
+def test_one_version_string() -> None:
+    """Package metadata, fastgan.__version__ and the compiled module all come from fastgan/_version.py."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    assert _ext._C is not None and _ext._C.__version__ == fastgan.__version__
+    try:
+        assert version("fastgan") == fastgan.__version__
+    except PackageNotFoundError:  # a source checkout on sys.path without an install
+        pass
 
 
 @pytest.mark.skipif(os.environ.get("FASTGAN_EXPECT_EXT", "1") == "0", reason="FASTGAN_EXPECT_EXT=0")
