@@ -48,7 +48,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     """``fastgan stats``: the input through :func:`fastgan.evaluation.sources.open_source` and
     :func:`fastgan.evaluation.embed.embed` (as ``fastgan eval``), then float64 statistics."""
     import fastgan.metrics as fm
-    from fastgan.evaluation.api import _weights_map
+    from fastgan.evaluation.api import _weights_map, check_device
     from fastgan.evaluation.embed import embed
     from fastgan.evaluation.sources import open_source
 
@@ -57,6 +57,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     out_dir = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {out}: directory {out_dir} does not exist")
+    check_device(args.device, "--device")
     src = open_source(args.features, name=name, skip_bad=args.skip_bad)
     if src.kind == "stats":
         raise UsageError(f"{args.features}: is already a statistics file (mu, sigma); expected features")
@@ -64,6 +65,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         src, extractors=(args.extractor,), preset=args.preset,
         weights=_weights_map(_weights_arg(args.weights), args.extractor), batch_size=args.batch_size,
         num_workers=args.num_workers, device=args.device, cache_dir=args.cache, progress=_progress_flag(args),
+        verify=args.verify,
     )
     (features,) = [v for k, v in emb.arrays.items() if k != "logits"]  # logits: Inception's by-product
     n, d = (int(v) for v in features.shape)
@@ -127,18 +129,70 @@ def _init_distributed(args: argparse.Namespace) -> tuple[bool, int, Optional[str
     return True, int(dist.get_rank()), device
 
 
+#: torch-fidelity's metric switches, accepted as they are
+_FIDELITY_METRIC_FLAGS = {"--isc": "is", "--fid": "fid", "--kid": "kid", "--prc": "pr"}
+
+#: options of pytorch-fid's and torch-fidelity's command lines that fastgan spells otherwise: one line each
+PEER_HINTS = {
+    "--input1": "torch-fidelity's --input1/--input2 are positional here: fastgan eval REAL FAKE",
+    "--input2": "torch-fidelity's --input1/--input2 are positional here: fastgan eval REAL FAKE",
+    "--gpu": "torch-fidelity's --gpu N is --device cuda:N here",
+    "--cuda": "torch-fidelity's --cuda is --device cuda here",
+    "--no-cuda": "torch-fidelity's --no-cuda is --device cpu here (the default)",
+    "--dims": "pytorch-fid's --dims: fastgan uses the 2048-d pool3 features (pytorch-fid's default); other "
+              "embeddings: --extractor NAME",
+    "--save-stats": "pytorch-fid's --save-stats is a command here: fastgan stats IMAGES -o STATS.npz",
+    "--feature-extractor": "torch-fidelity's --feature-extractor is --extractor NAME here",
+    "--feature-extractor-weights-path": "torch-fidelity's --feature-extractor-weights-path is --weights PATH here",
+    "--silent": "torch-fidelity's --silent is --no-progress here",
+    "--verbose": "fastgan eval prints its table; progress bars show on a terminal (--no-progress turns them off)",
+    "--save-cpu-ram": "not needed: fastgan eval streams the images and keeps only the features",
+}
+
+
+def _peer_hint(argv: Sequence[str]) -> Optional[str]:
+    """The hint for the first option of ``fastgan eval`` that is a peer's spelling, or None."""
+    for token in argv:
+        if token == "--":
+            break
+        flag = token.split("=", 1)[0]
+        if flag in PEER_HINTS:
+            return f"{flag}: {PEER_HINTS[flag]}"
+    return None
+
+
+def _inputs(args: argparse.Namespace) -> tuple[str, str]:
+    """REAL and FAKE, positional (as pytorch-fid takes them) or as --real / --fake."""
+    out = []
+    for side in ("real", "fake"):
+        pos, opt = getattr(args, f"{side}_pos"), getattr(args, side)
+        if pos is not None and opt is not None and pos != opt:
+            raise UsageError(f"--{side}: given twice ({opt!r} and the positional {pos!r}); give it once")
+        value = pos if pos is not None else opt
+        if value is None:
+            raise UsageError("give the two inputs: fastgan eval REAL FAKE (or --real R --fake F)")
+        out.append(value)
+    return out[0], out[1]
+
+
 def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
     """``fastgan eval``'s arguments -> :func:`fastgan.evaluation.evaluate`."""
     from fastgan.evaluation.api import evaluate
     from fastgan.evaluation.registry import DEFAULT_METRICS, parse_metrics
 
-    metrics = DEFAULT_METRICS if args.metrics is None else parse_metrics(args.metrics, arg="--metrics")
+    real, fake = _inputs(args)
+    extra = [m for flag, m in _FIDELITY_METRIC_FLAGS.items() if getattr(args, flag.lstrip("-"))]
+    if args.metrics is None and not extra:
+        metrics = DEFAULT_METRICS
+    else:
+        listed = [] if args.metrics is None else list(parse_metrics(args.metrics, arg="--metrics"))
+        metrics = tuple(dict.fromkeys(listed + extra))
     return evaluate(
-        args.real, args.fake, metrics=metrics, extractor=args.extractor, preset=args.preset,
+        real, fake, metrics=metrics, extractor=args.extractor, preset=args.preset,
         cache_dir=args.cache, device=device, batch_size=args.batch_size, num_workers=args.num_workers,
         weights=_weights_arg(args.weights), k=args.k, kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size, splits=args.splits, seed=args.seed, skip_bad=args.skip_bad,
-        progress=_progress_flag(args), logits=args.logits,
+        progress=_progress_flag(args), logits=args.logits, verify=args.verify,
     )
 
 
@@ -166,6 +220,9 @@ def _metric_of(key: str) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from fastgan.evaluation.api import check_device
+
+    check_device(args.device, "--device")  # before torchrun's set_device: one line, exit 2
     created, rank, device = _init_distributed(args)
     try:
         result = _evaluate(args, device)
@@ -292,8 +349,11 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="reference whose image pipeline (resize, pixel scaling) and metric conventions are "
                    f"reproduced (default: {DEFAULT_PRESET}; see fastgan.features.presets)")
     p.add_argument("--weights", metavar="PATH", action="append",
-                   help="weights file of the feature network, or NAME=PATH per network (repeatable; "
-                   "never downloaded)")
+                   help="weights file of the feature network, or NAME=PATH per network (repeatable; default: "
+                   "the published file, found in fastgan's or a peer's cache or downloaded once and verified)")
+    p.add_argument("--offline", action="store_true",
+                   help="never touch the network (as FASTGAN_OFFLINE=1): a missing weights file is an error "
+                   "that names the file and where to put it")
     p.add_argument("--cache", metavar="DIR",
                    help="feature cache folder (resumable; reused when inputs are unchanged)")
     p.add_argument("--batch-size", type=_positive_int, default=50, help="images per batch (default: 50)")
@@ -301,6 +361,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="image decoding workers (default: 0)")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable image files (listed in the report)")
+    p.add_argument("--verify", action="store_true",
+                   help="--cache: key the cache on a sha256 of every file's contents (reads each file once) "
+                   "instead of trusting unchanged names, sizes and mtimes")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu; eval under "
                    "torchrun: cuda means cuda:LOCAL_RANK)")
@@ -330,16 +393,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("eval", help="evaluate fake against real samples (FID, KID, precision/recall, ...)",
-                       description="Evaluate --fake against --real with fastgan.evaluate: each input is "
+                       description="Evaluate FAKE against REAL with fastgan.evaluate: each input is "
                        "embedded once and every metric reads that one pass. Inputs: image folders, feature "
                        "files (.npy/.npz/.pt holding [N, D] floats), statistics files (.npz with mu/sigma; "
                        "FID only). Under torchrun (torchrun --nproc_per_node=N -m fastgan eval ...) the "
                        "inputs are sharded across the ranks and rank 0 prints the result.")
-    p.add_argument("--real", required=True, metavar="R", help="real image folder, features or statistics")
-    p.add_argument("--fake", required=True, metavar="F", help="fake image folder, features or statistics")
+    p.add_argument("real_pos", nargs="?", metavar="REAL", help="real image folder, features or statistics")
+    p.add_argument("fake_pos", nargs="?", metavar="FAKE", help="fake image folder, features or statistics")
+    p.add_argument("--real", metavar="R", help="REAL given as an option")
+    p.add_argument("--fake", metavar="F", help="FAKE given as an option")
     p.add_argument("--metrics", metavar="LIST",
                    help="comma-separated: " + ", ".join(METRIC_NAMES) + "; all = fid,kid,prdc,pr "
                    "(default: fid,kid,prdc)")
+    for flag, metric in _FIDELITY_METRIC_FLAGS.items():
+        p.add_argument(flag, action="store_true", help=f"torch-fidelity's spelling: add {metric} to --metrics")
     p.add_argument("--extractor", metavar="NAME",
                    help="feature network for the feature-set metrics on images (default: inception; "
                    "pr: vgg16); the Inception Score always uses Inception logits")
@@ -398,7 +465,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     errors of :func:`fastgan.evaluation.sources.open_source`; ``OSError`` on files) print one line on
     stderr and give 2; argparse exits with 2 itself. Any other exception propagates.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:
+        hint = _peer_hint(argv[1:])
+        if hint is not None:
+            _echo(f"fastgan eval: error: {hint}", err=True)
+            return 2
     args = build_parser().parse_args(argv)
+    if getattr(args, "offline", False):
+        os.environ["FASTGAN_OFFLINE"] = "1"  # the weights lookup reads it (fastgan.features.hub)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

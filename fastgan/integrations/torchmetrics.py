@@ -17,8 +17,8 @@ meaning carries over, same ``update`` / ``compute`` / ``reset`` / ``forward`` / 
 and distributed sync), and add :class:`PrecisionRecallDensityCoverage`. The values come from
 fastgan's exact float64 code.
 
-What ``feature`` means here. fastgan never downloads network weights implicitly, so there is
-no built-in Inception network behind an integer ``feature``:
+What ``feature`` means here. An integer ``feature`` declares the feature dimension; no network
+is built behind it (build one, whose published weights are fetched on first use, and pass it):
 
 * ``feature=<int>`` (or ``None`` where allowed): ``update`` takes FEATURES, Tensor[N, D]; the
   integer is D and is checked. torchmetrics' integers 64 / 192 / 768 / 2048 are Inception
@@ -95,8 +95,8 @@ def _resolve_feature(
     if isinstance(feature, str):
         raise TypeError(
             f"feature: {cls} takes an int (the feature dimension D: update() receives features), None or an "
-            f"nn.Module extractor, got the string {feature!r}; fastgan never downloads weights implicitly "
-            "(build e.g. fastgan.features.InceptionV3FID and pass extractor=)"
+            f"nn.Module extractor, got the string {feature!r}; a name is not a network here: build one "
+            "(e.g. fastgan.features.InceptionV3FID(), weights fetched on first use) and pass extractor="
         )
     return check_positive_int(feature, "feature"), extractor
 

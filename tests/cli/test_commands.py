@@ -435,8 +435,10 @@ def test_eval_library_errors_are_one_line(feats: dict[str, Any], capsys: pytest.
 
 def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        cli.main(["eval", "--real", "x.npy"])  # --fake missing
-    assert exc.value.code == 2 and "--fake" in capsys.readouterr().err
+        cli.main(["eval", "x.npy", "y.npy", "--batch-size", "0"])
+    assert exc.value.code == 2 and "--batch-size" in capsys.readouterr().err
+    assert cli.main(["eval", "--real", "x.npy"]) == 2  # FAKE missing: one line, exit 2
+    assert "fastgan eval REAL FAKE" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------- demo
@@ -558,7 +560,7 @@ def test_library_bug_is_not_a_user_error(feats: dict[str, Any], monkeypatch: pyt
     def broken(*args: Any, **kwargs: Any) -> float:
         raise exc_type("a bug inside the metric")
 
-    monkeypatch.setattr(fm.FID, "compute", broken)
+    monkeypatch.setattr(fm, "fid", broken)  # what evaluate computes FID with
     d = feats["dir"]
     with pytest.raises(exc_type, match="a bug inside the metric"):
         cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fid"])
