@@ -17,9 +17,12 @@ The steps (each input is read and embedded exactly once):
 Distributed: inside an initialised ``torch.distributed`` process group (or with ``group=``)
 every input is sharded across the ranks (rank r embeds the contiguous rows
 ``[r N / W, (r + 1) N / W)``), every rank must call :func:`evaluate` with the same arguments,
-and every rank returns the same :class:`EvalResult`. FID, KID and the Inception Score equal the
-single-process values to ~1e-12 relative (sums in a different order); PRDC and the other
-k-NN metrics exactly.
+and every rank returns the same :class:`EvalResult`. Given the same features, FID, KID and the
+Inception Score equal the single-process values to ~1e-12 relative (sums in a different order),
+PRDC and the other k-NN metrics exactly. Images embedded on the CPU are the same features only
+at the same thread count and batch size: oneDNN's convolutions round by thread count, and
+``torchrun`` sets ``OMP_NUM_THREADS=1`` where a plain run uses every core (see
+:mod:`fastgan.evaluation.cache`, which keys on the thread count).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from fastgan._checks import check_positive_int
 from fastgan.evaluation.registry import DEFAULT_METRICS, METRICS, MetricSpec, parse_metrics, resolve_options
 from fastgan.metrics._base import BankMetric
 
-__all__ = ["evaluate", "EvalResult"]
+__all__ = ["evaluate", "EvalResult", "check_device"]
 
 #: array name -> the extractor that produces it (logits come from the Inception pass)
 _PRODUCER = {"logits": "inception"}
@@ -173,6 +176,45 @@ def _check_optional_int(value: Any, name: str, minimum: int = 1) -> Optional[int
     return None if value is None else check_positive_int(value, name, minimum=minimum)
 
 
+def check_device(device: Any, name: str = "device") -> Optional[torch.device]:
+    """``device`` as a ``torch.device`` that exists here (None stays None), else a one-line ValueError
+    naming ``name`` (``"device"``; the command line passes ``"--device"``).
+
+    Refused: a string torch cannot parse (``"foo"``), CUDA without a usable GPU, a GPU index
+    beyond the ones present, MPS where it is not available, any other device type on which an
+    empty tensor cannot be created.
+    """
+    if device is None:
+        return None
+    if not isinstance(device, (str, torch.device)) or isinstance(device, bool):
+        raise ValueError(f"{name}: expected a device name such as 'cpu' or 'cuda:0', got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(why) > 120:
+            why = why[:117] + "..."
+        raise ValueError(f"{name}: {str(device)!r} is not a torch device (e.g. cpu, cuda, cuda:1): {why}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}: {str(device)!r}: no CUDA GPU is available here "
+                             "(torch.cuda.is_available() is False); use cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{name}: {str(device)!r}: there {'is' if count == 1 else 'are'} only {count} "
+                             f"CUDA device(s) here (cuda:0 .. cuda:{count - 1})")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"{name}: {str(device)!r}: MPS is not available here; use cpu")
+    elif dev.type not in ("cpu", "meta"):
+        try:
+            torch.empty(0, device=dev)
+        except Exception as exc:  # whatever the backend raises: the device is not usable
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise ValueError(f"{name}: {str(device)!r} is not usable here: {why}") from None
+    return dev
+
+
 def _weights_map(weights: Any, primary: str) -> dict[str, Optional[str]]:
     """``weights=``: a path (for the primary feature network) or ``{extractor name: path}``."""
     if weights is None:
@@ -255,6 +297,7 @@ def evaluate(
     progress: Optional[bool] = None,
     group: Any = None,
     logits: Any = None,
+    verify: bool = False,
 ) -> EvalResult:
     """Evaluate ``fake`` against ``real`` with every requested metric, embedding each input once.
 
@@ -274,7 +317,16 @@ def evaluate(
         preset: ``"pytorch-fid"`` | ``"torch-fidelity"`` | ``"clean-fid"`` or a
             :class:`~fastgan.features.Preset`: the image pipeline and every metric convention
             (KID subsets and subset rule, IS splits and shuffle, precision / recall k and ``<=``).
-        cache_dir: folder of the on-disk feature cache (None: no cache).
+        cache_dir: folder of the on-disk feature cache (None: no cache; see
+            :mod:`fastgan.evaluation.cache`). An entry is reused when its key matches: the
+            input's fingerprint, the network and its weights, the preset, ``skip_bad``, and the
+            arithmetic settings that change the features' last bits (device, torch version, CPU
+            thread count). What the default fingerprint trusts: for image files their relative
+            paths, sizes and modification times, so a file rewritten with the same size and its
+            mtime restored (``cp -p``, ``rsync -t``, ``touch -r``) still hits the old features;
+            pass ``verify=True`` where that can happen. Reading a complete entry writes nothing.
+        verify: fingerprint image files by a sha256 of their contents (every file read once
+            more per run) instead of their paths, sizes and mtimes.
         device: where the networks and the metrics run (None: the networks on CUDA when
             available, else the CPU; the metrics on the CPU). Under ``torchrun`` with NCCL pass
             this rank's GPU (``cuda:LOCAL_RANK``).
@@ -300,7 +352,8 @@ def evaluate(
 
     Raises:
         ValueError / TypeError naming the argument (``"fake: ..."``, ``"metrics: ..."``,
-        ``"kid_subset_size: ..."``); a statistics input with a metric that needs per-sample
+        ``"kid_subset_size: ..."``, ``"device: ..."`` for a device that does not parse or does not
+        exist here, e.g. ``cuda`` without a GPU); a statistics input with a metric that needs per-sample
         features named explicitly.
 
     Matches: each metric's reference through its function (see :mod:`fastgan.metrics`) with
@@ -332,7 +385,7 @@ def evaluate(
         raise TypeError(f"extractor: expected a name (str) or None, got {type(extractor).__name__}")
     if extractor is not None and extractor.lower().replace("-", "").replace("_", "") in _INCEPTION_ALIASES:
         extractor = "inception"  # the array name embed() gives Inception, whatever alias was used
-    dev = None if device is None else torch.device(device)
+    dev = check_device(device, "device")
     rank, world = _rank_world(group)
 
     from fastgan.evaluation.embed import embed
@@ -429,7 +482,7 @@ def evaluate(
         return embed(
             src, extractors=extractors_for(arrays, src.kind), preset=p.name, weights=wmap, models=models,
             batch_size=batch_size, num_workers=num_workers, device=net_dev, cache_dir=cache_dir,
-            progress=progress, shard=(rank, world),
+            progress=progress, shard=(rank, world), verify=verify,
         )
 
     emb_r = _collective(lambda: run_embed(src_r, need_r), group, world, dev, "real")
@@ -473,7 +526,8 @@ def evaluate(
                                splits=splits, seed=seed)
         options[name] = dict(opts)
         if spec.state == "stats":
-            values.update(spec.result(_frechet(spec, src_r, src_f, emb_r, emb_f, extractor, p, local, group)))
+            values.update(spec.result(_frechet(spec, src_r, src_f, emb_r, emb_f, extractor, p, local, group,
+                                               world, dev)))
         elif spec.state == "logits":
             if emb_l is not None:
                 lg, emb_src = local(emb_l, "features", "logits"), emb_l
@@ -564,9 +618,17 @@ def evaluate(
 
 
 def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, extractor: Optional[str],
-             preset: Any, local: Any, group: Any) -> float:
-    """FID / FD: float64 statistics of each side (all-reduced across ranks), or the given statistics."""
-    from fastgan.metrics import fid_from_stats
+             preset: Any, local: Any, group: Any, world: int, device: Optional[torch.device]) -> float:
+    """FID / FD through :func:`fastgan.metrics.fid`, the routine of a direct call, so that the exact
+    method it picks (low-rank factors for a side of at most D + 1 rows) is also taken here.
+
+    Each side of per-sample features is given to it as its rows gathered from every rank (one
+    all-gather) when it has at most D + 1 rows in all, which the low-rank routes need and which
+    are few; otherwise as float64 :class:`~fastgan.metrics.FeatureStats` all-reduced across the
+    ranks (O(D^2) whatever N). A statistics input is given as is. With one process and two
+    feature inputs this is exactly ``fid(real, fake)``.
+    """
+    from fastgan.metrics import FeatureStats, fid
 
     sides = ((src_r, emb_r, "real"), (src_f, emb_f, "fake"))
     fixed = {side: emb.stats for src, emb, side in sides if src.kind == "stats"}
@@ -576,16 +638,28 @@ def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, e
     dims.update({side: int(t.shape[1]) for side, t in feats.items()})
     if dims["real"] != dims["fake"]:
         raise ValueError(f"real and fake: feature dimensions differ (D={dims['real']} vs D={dims['fake']})")
-    if len(fixed) == 2:
-        return float(fid_from_stats(fixed["real"], fixed["fake"]))
-    # a statistics input is the metric's fixed reference; the distance is symmetric, so a fixed
-    # fake side takes that place too and the features of the other side are fed as "fake"
-    reference = next(iter(fixed.values()), None)
-    metric = spec.factory({"real_stats": reference})
+    d = dims["real"]
+    # next to given statistics, the features are used on the statistics' device
+    target = next(iter(fixed.values())).mean.device if fixed else None
+    args: dict[str, Any] = dict(fixed)
     for side, t in feats.items():
-        if t.shape[0]:
-            # next to given statistics, the features' statistics are accumulated on their device
-            t = t if reference is None else t.to(reference.mean.device)
-            metric.update(t, real=side == "real" and not fixed)
-    metric.sync(group)
-    return float(metric.compute())
+        t = t if target is None else t.to(target)
+        total = int(t.shape[0])
+        if world > 1:
+            from fastgan.metrics._base import comm_device, gather_meta
+
+            total = sum(m[0] for m in gather_meta([total], group, comm_device(group, device)))
+        if world == 1:
+            args[side] = t  # one process: the rows, as a direct call
+        elif total - 1 <= d:  # few rows: all of them, in rank order (the single-process rows)
+            bank = _Banks()
+            if t.shape[0]:
+                bank.update(t, real=True)
+            bank.sync(group)
+            args[side] = bank._bank(real=True).to(t.device)
+        else:
+            st = FeatureStats(device=t.device)
+            if t.shape[0]:
+                st.update(t)
+            args[side] = st.sync(group)
+    return float(fid(args["real"], args["fake"]))

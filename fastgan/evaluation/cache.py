@@ -10,10 +10,28 @@ Layout (one folder per key under ``cache_dir``)::
         manifest.json                             written last, once every chunk exists
 
 The key is the JSON of (source fingerprint, number of samples, extractor name and class,
-resize mode, preset, dtype, sha256 of the network's state dict, :data:`PIPELINE_VERSION`); the
-folder name shows its readable parts and ends with the first 12 hex digits of its sha256 (a
-folder with that suffix is found whatever its label, so renaming an input folder -- same
-fingerprint -- still hits the cache).
+resize mode, preset, dtype, sha256 of the network's state dict, the unreadable-file policy
+``skip_bad``, :data:`PIPELINE_VERSION`, and the arithmetic environment of
+:func:`numeric_key`: device type, torch version, and on the CPU the thread count and SIMD level,
+on CUDA the GPU and its cuDNN / TF32 settings); the folder name shows its readable parts and
+ends with the first 12 hex digits of its sha256 (a folder with that suffix is found whatever its
+label, so renaming an input folder -- same fingerprint -- still hits the cache).
+
+What the fingerprint trusts: by default an image folder's fingerprint is the sha256 of each
+file's relative path, size and modification time (:mod:`fastgan.evaluation.sources`), so a file
+rewritten with the same size whose mtime is then restored (``cp -p``, ``rsync -t``, ``touch -r``,
+an archive extracted again) is *not* noticed and its old features are reused. ``verify=True``
+(``--verify``) keys the cache on :func:`content_fingerprint` instead: a sha256 of every file's
+bytes, read once per run.
+
+Why the arithmetic environment is in the key: the networks' CPU convolutions (oneDNN) and
+matrix products pick their blocking by thread count and batch size, so the same images give
+features that differ in the last bits (Inception pool3 between 1 and 2 threads: 4.8e-8 absolute
+measured with random weights, features up to 0.2; 4.4e-5 absolute reported with the FID
+weights). ``torchrun`` sets ``OMP_NUM_THREADS=1``, a plain run uses every core. No cheap
+deterministic path exists (with oneDNN off, 1.4-1.6x slower, the convolutions still differ at 8
+threads and the fc layer by batch size), so the cache instead never mixes rows computed under
+different settings: each setting has its own entry, and the batch size is in every chunk's name.
 
 Chunks cover fixed global row ranges ``[k * chunk_rows, (k + 1) * chunk_rows)`` of the sample
 order, whatever the number of ranks: a run with any world size reuses every chunk a previous
@@ -23,6 +41,9 @@ multiple of the batch size, so the batches inside a chunk are those of an uninte
 results assembled from cached and fresh chunks are bit-identical to a run without the cache
 (on the same device and settings). The batch size is part of the chunk's name: a different
 batch size recomputes rather than mixing batch groupings.
+
+Reading a complete entry writes nothing (a cache on a read-only mount works): folders are created
+only when missing and ``manifest.json`` is rewritten only when its content would change.
 
 Atomicity: a chunk is written to ``.tmp-*`` (a name that never matches ``chunk-*.npz``),
 flushed, ``fsync``-ed and renamed with ``os.replace``; the directory is then ``fsync``-ed.
@@ -48,7 +69,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-__all__ = ["PIPELINE_VERSION", "FeatureCache", "Chunk", "cache_key", "chunk_grid"]
+__all__ = ["PIPELINE_VERSION", "FeatureCache", "Chunk", "cache_key", "chunk_grid", "content_fingerprint",
+           "numeric_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +85,46 @@ _TMP_MAX_AGE_S = 24 * 3600
 def chunk_grid(n: int, chunk_rows: int) -> list[tuple[int, int]]:
     """The global chunk ranges ``[(0, c), (c, 2c), ..., (.., n)]``."""
     return [(a, min(a + chunk_rows, n)) for a in range(0, n, chunk_rows)]
+
+
+def numeric_key(device: Any) -> dict[str, Any]:
+    """What changes the rounding of a network's output on ``device``, beyond the inputs and weights.
+
+    ``torch`` (version: kernels change between releases) and the device type; on the CPU the
+    intra-op thread count (``torch.get_num_threads()``: oneDNN and the BLAS block the work by
+    it), the SIMD level ATen dispatches to and whether oneDNN is enabled; on CUDA the GPU's name,
+    the cuDNN version and its ``benchmark`` / ``deterministic`` / TF32 settings (algorithm choice).
+    """
+    import torch
+
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    out: dict[str, Any] = {"torch": torch.__version__, "device_type": dev.type}
+    if dev.type == "cpu":
+        out["threads"] = int(torch.get_num_threads())
+        out["cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+        out["mkldnn"] = bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
+    elif dev.type == "cuda":
+        cudnn = torch.backends.cudnn
+        out["gpu"] = torch.cuda.get_device_name(dev)
+        out["cudnn"] = [cudnn.version(), bool(cudnn.benchmark), bool(cudnn.deterministic), bool(cudnn.allow_tf32)]
+        out["matmul_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    return out
+
+
+def content_fingerprint(paths: Any) -> str:
+    """sha256 over the contents of ``paths`` in order (each file's suffix and sha256 of its bytes).
+
+    What ``verify=True`` keys the cache on: any change of any byte changes it, whatever the
+    size and mtime; renaming or moving the files (same order, same suffixes) does not.
+    """
+    h = hashlib.sha256(b"content-v1\n")
+    for p in paths:
+        f = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                f.update(block)
+        h.update(f"{Path(p).suffix.lower()}\0{f.hexdigest()}\n".encode())
+    return h.hexdigest()
 
 
 def _label(text: str) -> str:
@@ -154,10 +216,12 @@ class FeatureCache:
         self.root = Path(root)
         self.fields = dict(fields)
         name, self.digest = cache_key(fields)
-        self.root.mkdir(parents=True, exist_ok=True)
-        existing = [p for p in self.root.glob(f"*-{self.digest[:12]}") if p.is_dir()]
+        if not self.root.is_dir():  # an existing folder is left alone (it may be read-only)
+            self.root.mkdir(parents=True, exist_ok=True)
+        existing = sorted(p for p in self.root.glob(f"*-{self.digest[:12]}") if p.is_dir())
         self.dir = existing[0] if existing else self.root / name
-        self.dir.mkdir(exist_ok=True)
+        if not self.dir.is_dir():
+            self.dir.mkdir(exist_ok=True)
         self._clean_stale_tmp()
 
     def _clean_stale_tmp(self) -> None:
@@ -234,7 +298,13 @@ class FeatureCache:
     def write_manifest(
         self, n_total: int, chunk_rows: int, batch_size: int, extra: Optional[dict[str, Any]] = None
     ) -> bool:
-        """Write ``manifest.json`` if every chunk of the grid is present; returns whether it did."""
+        """Write ``manifest.json`` if every chunk of the grid is present; returns whether the entry is
+        complete.
+
+        An existing manifest with the same key, grid and chunks is left as it is (reading a complete
+        entry writes nothing); one that cannot be written (read-only folder) is skipped with a
+        warning in the log, since loading never depends on it.
+        """
         chunks = []
         for a, b in chunk_grid(n_total, chunk_rows):
             p = self.chunk_path(a, b, batch_size)
@@ -252,6 +322,23 @@ class FeatureCache:
             "complete": True,
             **(extra or {}),
         }
+        path = self.dir / "manifest.json"
+        if self._manifest_current(path, manifest):
+            return True
         data = json.dumps(manifest, indent=1, sort_keys=True).encode()
-        _atomic_write(self.dir / "manifest.json", lambda f: f.write(data))
+        try:
+            _atomic_write(path, lambda f: f.write(data))
+        except OSError as exc:
+            logger.warning("feature cache: cannot write %s (%s); the cache works without it", path, exc)
         return True
+
+    @staticmethod
+    def _manifest_current(path: Path, manifest: dict[str, Any]) -> bool:
+        """Whether ``path`` already records ``manifest`` (all but the ``extra`` descriptions, which
+        e.g. name the input as it was spelled)."""
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        same = ("key", "key_sha256", "n_total", "chunk_rows", "batch_size", "pipeline_version", "chunks", "complete")
+        return isinstance(old, dict) and all(old.get(k) == manifest[k] for k in same)

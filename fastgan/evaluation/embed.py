@@ -21,7 +21,14 @@ from torch import nn
 from tqdm import tqdm
 
 from fastgan._checks import check_positive_int
-from fastgan.evaluation.cache import PIPELINE_VERSION, Chunk, FeatureCache, chunk_grid
+from fastgan.evaluation.cache import (
+    PIPELINE_VERSION,
+    Chunk,
+    FeatureCache,
+    chunk_grid,
+    content_fingerprint,
+    numeric_key,
+)
 from fastgan.evaluation.sampler import module_fingerprint
 from fastgan.evaluation.sources import Source, open_source
 from fastgan.features.extract import _native_input, _stack_resized, _to_images, build_extractor
@@ -148,15 +155,16 @@ class _Net:
             return "none"
         return module_fingerprint(self.module)
 
-    def key_fields(self, source: Source, preset: str) -> Optional[dict[str, Any]]:
+    def key_fields(self, source: Source, preset: str, fingerprint: Optional[str]) -> Optional[dict[str, Any]]:
         wid = self.weights_id()
-        if wid is None or source.fingerprint is None or source.n is None:
+        if wid is None or fingerprint is None or source.n is None:
             return None
         label = source.path.rstrip("/").split("/")[-1] if source.path else source.origin
         return {
             "label": label,
-            "source_fingerprint": source.fingerprint,
+            "source_fingerprint": fingerprint,
             "n": source.n,
+            "skip_bad": bool(source.skip_bad),  # a run that skips bad files must not serve one that raises
             "extractor": self.name,
             "network": type(self.module).__qualname__,
             "resize": self.resize,
@@ -165,7 +173,21 @@ class _Net:
             "weights_sha256": wid,
             "outputs": self.keys,
             "pipeline_version": PIPELINE_VERSION,
+            **numeric_key(self.device),  # thread count etc.: they change the features' last bits
         }
+
+
+def _key_fingerprint(src: Source, verify: bool) -> Optional[str]:
+    """The fingerprint the cache key uses: the source's (files: path, size, mtime), or with
+    ``verify`` a sha256 of the files' contents (:func:`fastgan.evaluation.cache.content_fingerprint`;
+    in-memory arrays and generators are fingerprinted by content already)."""
+    if not verify or src.fingerprint is None:
+        return src.fingerprint
+    if src.origin in ("folder", "files"):
+        return content_fingerprint(src.files)
+    if src.origin == "array" and src.path is not None:  # an image stack read from one file
+        return content_fingerprint([src.path])
+    return src.fingerprint
 
 
 def _build_nets(
@@ -229,6 +251,7 @@ def embed(
     models: Optional[Mapping[str, Any]] = None,
     chunk_rows: Optional[int] = None,
     name: str = "input",
+    verify: bool = False,
 ) -> Embedding:
     """Embed an input once with every requested network (this rank's shard only).
 
@@ -255,6 +278,9 @@ def embed(
         chunk_rows: rows per cache chunk (rounded up to a multiple of ``batch_size``; default
             about :data:`DEFAULT_CHUNK_ROWS`).
         name: the input's name in messages when ``source`` is not a Source yet.
+        verify: key the cache on a sha256 of the files' contents (each file read once more)
+            instead of their paths, sizes and mtimes, which miss a rewrite that keeps the size
+            and restores the mtime (see :mod:`fastgan.evaluation.cache`).
 
     Returns:
         :class:`Embedding`. For a features input, ``arrays == {"features": rows of the shard}``;
@@ -365,8 +391,9 @@ def embed(
         with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo, desc) as bar:
             caches: dict[str, FeatureCache] = {}
             if cache_dir is not None and src.n is not None:
+                fingerprint = _key_fingerprint(src, bool(verify))
                 for net in nets:
-                    fields = net.key_fields(src, preset_name)
+                    fields = net.key_fields(src, preset_name, fingerprint)
                     if fields is not None:
                         caches[net.name] = FeatureCache(cache_dir, fields)
                 if not caches:

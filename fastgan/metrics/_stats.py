@@ -70,6 +70,59 @@ def default_chunk_rows(dim: int, device: torch.device) -> int:
     return 256 * panels - 1
 
 
+#: Relative tolerance of :func:`check_covariance`: a covariance whose most negative eigenvalue is
+#: below ``-rtol * max |eigenvalue|`` is refused (beyond rounding), by the precision it was
+#: stored in. Measured rounding (D = 2048, n = 100 < D, a singular covariance; n = 10, D = 64):
+#: float64 covariances reach -2.7e-15 (fastgan's float64 statistics), float32 ones -5.4e-8
+#: (``torch.cov`` in float32, or float64 statistics stored as float32), so each tolerance is a
+#: margin of 10^3..10^4 over rounding while a really indefinite matrix (e.g. ``diag(4, -3)``:
+#: -0.75) is refused.
+PSD_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 1e-1,
+                                      torch.bfloat16: 1e-1}
+
+
+def check_covariance(sigma: torch.Tensor, name: str, *, stored: Optional[torch.dtype] = None) -> None:
+    """Refuse a matrix that is not a covariance: ValueError ``"{name}: ..."`` (one line).
+
+    Checks, in order: finite values; symmetry (``max |S - S^T| <= 1e-5 max |S|``, as
+    :func:`fastgan.metrics.frechet_distance`); positive semi-definite up to rounding: the most
+    negative eigenvalue must be at least ``-PSD_RTOL[stored] * max |eigenvalue|`` (``stored``:
+    the dtype the matrix was stored or computed in; default ``sigma``'s own). One Cholesky
+    factorisation of ``S + rtol * b I`` (``b <= max |eigenvalue|``: the largest diagonal entry
+    and ``||S||_F / sqrt(D)`` are both lower bounds of it) accepts every matrix within the
+    tolerance; only when it fails are the eigenvalues computed, to decide and to report the
+    most negative one.
+    """
+    from fastgan._checks import check_finite
+    from fastgan.linalg._ref import max_asymmetry
+
+    check_finite(sigma, name)
+    s = sigma.detach().to(torch.float64)
+    d = int(s.shape[-1])
+    if d == 0:
+        return
+    asym = max_asymmetry(s)
+    scale = float(s.abs().max())
+    if asym > 1e-5 * max(scale, 1e-300):
+        raise ValueError(f"{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})")
+    if scale == 0.0:
+        return
+    rtol = PSD_RTOL.get(stored if stored is not None else sigma.dtype, PSD_RTOL[torch.float32])
+    s = 0.5 * (s + s.mT)
+    lower = max(float(s.diagonal().abs().max()), float(torch.linalg.matrix_norm(s)) / math.sqrt(d))
+    shifted = s + (rtol * lower) * torch.eye(d, dtype=s.dtype, device=s.device)
+    if int(torch.linalg.cholesky_ex(shifted).info) == 0:
+        return
+    lam = torch.linalg.eigvalsh(s)
+    lam_min, lam_max = float(lam[0]), float(lam.abs().max())
+    if lam_min < -rtol * lam_max:
+        raise ValueError(
+            f"{name}: not positive semi-definite: most negative eigenvalue {lam_min:.6g} "
+            f"(largest |eigenvalue| {lam_max:.6g}; a covariance may be negative by rounding only, "
+            f"at most {rtol:g} of it)"
+        )
+
+
 def _mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
     """Copy the upper triangle of square ``m`` onto its lower one, in place; returns ``m``.
 
@@ -411,16 +464,34 @@ class FeatureStats:
         """Build from a count, mean (Tensor[D]) and unbiased covariance (Tensor[D, D]).
 
         ``count=None`` means the sample count is unknown (class docstring).
+
+        Raises:
+            ValueError: NaN / Inf in ``mean`` or ``cov``, or ``cov`` not symmetric or not positive
+                semi-definite beyond rounding (:func:`check_covariance`, which names the most
+                negative eigenvalue).
         """
+        return cls._from_moments(count, mean, cov, check="cov")
+
+    @classmethod
+    def _from_moments(cls, count: Optional[int], mean: Any, cov: Any, *, check: Optional[str],
+                      stored: Optional[torch.dtype] = None) -> "FeatureStats":
+        """:meth:`from_moments`; ``check``: the name under which ``cov`` is validated
+        (:func:`check_covariance`; None: already validated by the caller)."""
         known = count is not None
         if known and (isinstance(count, bool) or not isinstance(count, int) or count < 2):
             raise ValueError(f"count: expected an integer >= 2 or None, got {count!r}")
         mu = as_float_tensor(mean, "mean").to(torch.float64)
-        sigma = as_float_tensor(cov, "cov").to(device=mu.device, dtype=torch.float64)
+        raw = as_float_tensor(cov, "cov")
+        sigma = raw.to(device=mu.device, dtype=torch.float64)
         check_ndim(mu, "mean", 1, "[D]")
         d = int(mu.shape[0])
         if tuple(sigma.shape) != (d, d):
-            raise ValueError(f"cov: expected shape ({d}, {d}) to match mean, got {tuple(sigma.shape)}")
+            raise ValueError(f"{check or 'cov'}: expected shape ({d}, {d}) to match mean, got {tuple(sigma.shape)}")
+        if check is not None:
+            from fastgan._checks import check_finite
+
+            check_finite(mu, "mean" if check == "cov" else check.replace("sigma", "mu", 1))
+            check_covariance(sigma, check, stored=stored or raw.dtype)
         out = cls(d, device=mu.device)
         out._n = count if count is not None else 2
         out._count_known = known

@@ -58,7 +58,7 @@ from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
 from fastgan.linalg._ref import max_asymmetry
 from fastgan.linalg.sqrtm import CUDA_MAX_N
 from fastgan.metrics._base import Metric
-from fastgan.metrics._stats import FeatureStats
+from fastgan.metrics._stats import FeatureStats, check_covariance
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,15 @@ def _as_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.Te
         if asym > 1e-5 * max(scale, 1e-300):
             raise ValueError(f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})")
     return m, s
+
+
+def _dtype_of(x: Any) -> Optional[torch.dtype]:
+    """The torch dtype a given matrix was stored in (numpy arrays mapped), None if unknown."""
+    if isinstance(x, torch.Tensor):
+        return x.dtype
+    kind = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
+    dt = getattr(x, "dtype", None)
+    return kind.get(np.dtype(dt), torch.float64) if isinstance(dt, np.dtype) else None
 
 
 def _finish(dmu2: torch.Tensor, tr1: torch.Tensor, tr2: torch.Tensor, tsp: torch.Tensor, d: int) -> torch.Tensor:
@@ -231,6 +240,7 @@ def _side_from(x: Any, name: str, *, factor_ok: bool, device: Optional[torch.dev
         return _Side(x.count or 0, x.mean, x.cov, None)
     if isinstance(x, tuple):
         mu, sigma = _as_mu_sigma(x[0], x[1], f" ({name})")
+        check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(x[1]))
         return _Side(0, mu, sigma, None)
     t = check_features(x, name, min_rows=2)
     return t
@@ -369,7 +379,10 @@ def _stats_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(s, FeatureStats):
         return s.mean, s.cov
     if isinstance(s, (tuple, list)) and len(s) == 2:
-        return s[0], s[1]
+        # given moments are checked here, by name (a FeatureStats was checked when it was built)
+        mu, sigma = _as_mu_sigma(s[0], s[1], f" ({name})")
+        check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(s[1]))
+        return mu, sigma
     raise TypeError(f"{name}: expected FeatureStats, a (mu, sigma) tuple or a stats file path, got {type(s).__name__}")
 
 
@@ -472,7 +485,9 @@ def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a valid stats file (corrupt, truncated, pickled, missing key, bad shape,
-            non-finite values).
+            non-finite values, ``sigma`` not symmetric or not positive semi-definite beyond
+            rounding: :func:`fastgan.metrics._stats.check_covariance`, which names the most
+            negative eigenvalue).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -504,14 +519,15 @@ def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
             raise ValueError(f"load_stats: {path}: '{key}' contains {bad} non-finite value(s)")
     mu_t = torch.from_numpy(mu.astype(np.float64))
     sigma_t = torch.from_numpy(sigma.astype(np.float64))
+    check_covariance(sigma_t, f"load_stats: {path}: 'sigma'", stored=_dtype_of(sigma))
     if n_arr is not None:
         if n_arr.dtype.kind not in "iu" or n_arr.size != 1:
             raise ValueError(f"load_stats: {path}: 'n' must be an integer scalar, got {n_arr.dtype} {n_arr.shape}")
         n = int(n_arr.reshape(()))
         if n >= 2:
-            return FeatureStats.from_moments(n, mu_t, sigma_t)
+            return FeatureStats._from_moments(n, mu_t, sigma_t, check=None)
         raise ValueError(f"load_stats: {path}: 'n' must be >= 2, got {n}")
-    return FeatureStats.from_moments(None, mu_t, sigma_t)
+    return FeatureStats._from_moments(None, mu_t, sigma_t, check=None)
 
 
 # ----------------------------------------------------------------------------- stateful class
@@ -547,9 +563,8 @@ class FID(Metric):
             if isinstance(real_stats, FeatureStats):
                 self.real = real_stats.copy()
             else:
-                mu, sigma = _stats_of(real_stats, "real_stats")
-                mu, sigma = _as_mu_sigma(mu, sigma, " (real_stats)")
-                self.real = FeatureStats.from_moments(None, mu, sigma)
+                mu, sigma = _stats_of(real_stats, "real_stats")  # (mu, sigma): checked by name there
+                self.real = FeatureStats._from_moments(None, mu, sigma, check=None)
 
     def update(self, features: Any, *, real: bool) -> None:
         """Add a batch ``features`` (Tensor[N, D]) to the real (``real=True``) or fake statistics."""

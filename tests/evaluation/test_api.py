@@ -352,3 +352,132 @@ def test_generator_input(tiny_nets: list[nn.Module]) -> None:
     again = evaluate(real, images, metrics="fid,prdc", k=2)
     assert dict(res) == dict(again)
     assert res.info["fake"]["kind"] == "images"
+
+
+# ----------------------------------------------------------------------------- issue 23
+def test_fid_takes_the_route_of_the_direct_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """60 vs 4 rows at D = 2048 took 21.9 s in evaluate against 0.1 s in fm.fid: evaluate formed both
+    2048 x 2048 covariances and eigendecomposed them. It now calls fm.fid itself, which factors the
+    small sides (at most D + 1 rows); the D x D trace-sqrt must not run."""
+    import fastgan.metrics.frechet as fr
+
+    g = torch.Generator().manual_seed(0)
+    r, f = torch.randn(60, 2048, generator=g), torch.randn(4, 2048, generator=g)
+    want = fm.fid(r, f)
+    routes: list[tuple[bool, bool]] = []
+    real_sides = fr._fid_sides
+
+    def spy(a: Any, b: Any, impl: str) -> Any:
+        routes.append((a.z is not None, b.z is not None))
+        return real_sides(a, b, impl)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the D x D covariance route was taken")
+
+    monkeypatch.setattr(fr, "_fid_sides", spy)
+    monkeypatch.setattr(fr, "_trace_sqrt_fid", refuse)
+    monkeypatch.setattr(fm.FeatureStats, "update", refuse)
+    res = evaluate(r, f, metrics="fid")
+    assert routes == [(True, True)]  # both sides as Helmert factors, as fm.fid does
+    assert res["fid"] == want
+    # a statistics input with the small side: the factor of the small side against the covariance
+    routes.clear()
+    monkeypatch.undo()
+    st = fm.FeatureStats.from_features(r)
+    want = fm.fid(st, f)
+    monkeypatch.setattr(fr, "_fid_sides", spy)
+    monkeypatch.setattr(fr, "_trace_sqrt_fid", refuse)
+    assert evaluate(st, f, metrics="fid")["fid"] == want
+    assert routes == [(False, True)]
+
+
+@pytest.mark.parametrize("device,match", [
+    ("foo", "^device: 'foo' is not a torch device"),
+    ("cuda:99", "^device: 'cuda:99': "),
+    (3.5, "^device: expected a device name"),
+])
+def test_bad_device_is_one_line_naming_it(data: dict[str, torch.Tensor], device: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as info:
+        evaluate(data["real"], data["fake"], metrics="fid", device=device)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu_is_one_line_naming_device(data: dict[str, torch.Tensor]) -> None:
+    with pytest.raises(ValueError, match="^device: 'cuda': no CUDA GPU is available here"):
+        evaluate(data["real"], data["fake"], metrics="fid", device="cuda")
+
+
+def test_statistics_files_with_a_bad_covariance_name_the_input(tmp_path: Any) -> None:
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    np.savez(a, mu=np.zeros(2), sigma=np.eye(2))
+    for sigma, match in ((np.diag([4.0, -3.0]), "most negative eigenvalue -3"),
+                         (-np.eye(2), "most negative eigenvalue -1"),
+                         (np.array([[1.0, 0.5], [0.0, 1.0]]), "not symmetric"),
+                         (np.array([[1.0, np.nan], [np.nan, 1.0]]), "non-finite")):
+        np.savez(b, mu=np.zeros(2), sigma=sigma)
+        with pytest.raises(ValueError, match=f"^fake: {b}: invalid statistics file: 'sigma'.*{match}"):
+            evaluate(a, b, metrics="fid")
+        with pytest.raises(ValueError, match=f"^real: {b}: "):
+            evaluate(b, a, metrics="fid")
+
+
+def _png_folder(root: Any, n: int, bad: int | None = None) -> Any:
+    from PIL import Image
+
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        path = root / f"{i:03d}.png"
+        if i == bad:
+            path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"truncated")
+        else:
+            Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(path)
+    return root
+
+
+def test_cache_made_with_skip_bad_does_not_serve_a_run_without_it(tiny_nets: list[nn.Module], tmp_path: Any) -> None:
+    """Issue 23 case 5: the cache ignored skip_bad, so a run without it succeeded on a cache filled
+    with it, where an uncached run fails on the unreadable file."""
+    from fastgan.evaluation.sources import ImageReadError
+
+    folder = _png_folder(tmp_path / "imgs", 7, bad=2)
+    other = _images(9, 6)
+    kw: dict[str, Any] = dict(metrics="fid", batch_size=2)
+    with pytest.raises(ImageReadError, match="002.png"):
+        evaluate(folder, other, **kw)
+    cache = tmp_path / "cache"
+    first = evaluate(folder, other, skip_bad=True, cache_dir=cache, **kw)
+    assert first.info["real"]["skipped"] == 1 and first.info["real"]["arrays"]["inception"][0] == 6
+    with pytest.raises(ImageReadError, match="002.png"):
+        evaluate(folder, other, cache_dir=cache, **kw)
+    again = evaluate(folder, other, skip_bad=True, cache_dir=cache, **kw)
+    assert again.info["real"]["rows_computed"] == 0 and dict(again) == dict(first)
+
+
+def _cache_is_never_input() -> bool:
+    import fastgan.evaluation.sources as src
+
+    return hasattr(src, "list_folder")
+
+
+@pytest.mark.xfail(not _cache_is_never_input(), strict=True,
+                   reason="needs the folder listing to leave the feature cache out (sources.py, another change)")
+def test_cache_inside_the_input_folder_hits_with_skip_bad(tiny_nets: list[nn.Module], tmp_path: Any) -> None:
+    """Issue 23 case 6: with the cache inside an input folder and skip_bad, every run listed the cache's
+    own chunk files as (unreadable) images, so the fingerprint changed and the cache never hit."""
+    folder = _png_folder(tmp_path / "imgs", 6)
+    cache = folder / "cache"
+    other = _images(10, 5)
+    kw: dict[str, Any] = dict(metrics="fid", batch_size=2, skip_bad=True, cache_dir=cache)
+    first = evaluate(folder, other, **kw)
+    assert first.info["real"]["rows_computed"] == 6
+    fingerprint = first.info["real"]["fingerprint"]
+    for _ in range(2):
+        again = evaluate(folder, other, **kw)
+        assert again.info["real"]["fingerprint"] == fingerprint
+        assert (again.info["real"]["rows_cached"], again.info["real"]["rows_computed"]) == (6, 0)
+        assert again.info["real"]["n"] == 6 and "skipped" not in again.info["real"]
+        assert dict(again) == dict(first)
+    entries = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(entries) == 2  # one per input (real folder, fake array), never a new one per run

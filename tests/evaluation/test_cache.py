@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import torch
 
 from fastgan.evaluation.cache import PIPELINE_VERSION, Chunk, FeatureCache, cache_key
 from fastgan.evaluation.embed import embed
-from features.conftest import TinyNet
+from features.conftest import TinyNet, inception  # noqa: F401 (the random-weight Inception fixture)
 
 _FIELDS = {
     "label": "my imgs",
@@ -203,3 +204,134 @@ def test_progress_counts_only_the_shard(tmp_path: Path, capsys: pytest.CaptureFi
         embed(folder, cache_dir=str(tmp_path / "c"), shard=(1, 3), progress=True, **kw)
         err = capsys.readouterr().err
         assert "4/4" in err and "8/4" not in err
+
+
+# ----------------------------------------------------------------------------- issue 23
+def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, size, mtime_ns) of every file and folder under ``root`` (a rewrite by rename changes the inode)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            st = os.lstat(os.path.join(dirpath, name))
+            out[os.path.relpath(os.path.join(dirpath, name), root)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_reading_a_complete_cache_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23 case 4: every run rewrote manifest.json, so a complete cache on a read-only mount failed.
+    We run as root, whom chmod does not stop: every call that could write under the cache is refused
+    as a read-only file system would, and the files are compared (inode, size, mtime) afterwards."""
+    import builtins
+    import errno
+    import io
+    import stat
+
+    folder = _folder(tmp_path / "imgs", 11)
+    kw = dict(extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", chunk_rows=4)
+    cache = tmp_path / "cache"
+    first = embed(folder, cache_dir=str(cache), **kw)
+    assert first.rows_computed == 11 and (Path(first.cache_dirs["tiny"]) / "manifest.json").is_file()
+    for dirpath, _, filenames in os.walk(cache):
+        for p in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+            os.chmod(p, os.stat(p).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    before = _snapshot(cache)
+    root = os.path.realpath(cache)
+    attempts: list[str] = []
+
+    def under(path: object) -> bool:
+        return isinstance(path, (str, os.PathLike)) and os.path.realpath(os.fspath(path)).startswith(root)
+
+    def refuse_paths(fn):  # type: ignore[no-untyped-def]
+        def guarded(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if any(under(a) for a in args[:2]):
+                attempts.append(f"{fn.__name__}{args[:2]}")
+                raise OSError(errno.EROFS, "Read-only file system (test)", os.fspath(args[0]))
+            return fn(*args, **kwargs)
+        return guarded
+
+    for name in ("replace", "rename", "mkdir", "makedirs", "unlink", "remove", "rmdir", "utime", "chmod"):
+        monkeypatch.setattr(os, name, refuse_paths(getattr(os, name)))
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    real_os_open, real_open = os.open, builtins.open
+
+    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if flags & writes and under(path):
+            attempts.append(f"os.open({path!r}, {flags})")
+            raise OSError(errno.EROFS, "Read-only file system (test)", os.fspath(path))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(c in mode for c in "wax+") and under(file):
+            attempts.append(f"open({file!r}, {mode!r})")
+            raise OSError(errno.EROFS, "Read-only file system (test)", os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io, "open", open_)
+    try:
+        again = embed(folder, cache_dir=str(cache), **kw)
+        shard = embed(folder, cache_dir=str(cache), shard=(1, 2), **kw)
+    finally:
+        monkeypatch.undo()
+    assert attempts == []
+    assert (again.rows_cached, again.rows_computed) == (11, 0) and shard.rows_computed == 0
+    assert torch.equal(again.arrays["tiny"], first.arrays["tiny"])
+    assert _snapshot(cache) == before
+
+
+def test_verify_fingerprints_contents(tmp_path: Path) -> None:
+    """Issue 23 case 7: a file rewritten with the same size and its mtime restored kept hitting the old
+    features. The default fingerprint trusts (path, size, mtime); verify=True hashes the contents."""
+    folder = _folder(tmp_path / "imgs", 6)
+    kw = dict(extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", chunk_rows=4)
+    cache = str(tmp_path / "cache")
+    first = embed(folder, cache_dir=cache, **kw)
+    assert embed(folder, cache_dir=cache, verify=True, **kw).rows_computed == 6  # its own entry, once
+    p = folder / "002.npy"
+    st = p.stat()
+    np.save(p, 255 - np.load(p))  # other pixels, same size ...
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... and the mtime restored (cp -p, rsync -t)
+    assert p.stat().st_size == st.st_size
+    truth = embed(folder, **kw).arrays["tiny"]
+    assert not torch.equal(truth, first.arrays["tiny"])
+    stale = embed(folder, cache_dir=cache, **kw)  # the default trusts size and mtime: documented
+    assert stale.rows_computed == 0 and torch.equal(stale.arrays["tiny"], first.arrays["tiny"])
+    fresh = embed(folder, cache_dir=cache, verify=True, **kw)
+    assert fresh.rows_computed == 6 and torch.equal(fresh.arrays["tiny"], truth)
+    again = embed(folder, cache_dir=cache, verify=True, **kw)
+    assert (again.rows_cached, again.rows_computed) == (6, 0) and torch.equal(again.arrays["tiny"], truth)
+    # contents, not names: a renamed folder still hits
+    moved = folder.rename(tmp_path / "renamed")
+    assert embed(moved, cache_dir=cache, verify=True, **kw).rows_computed == 0
+
+
+def test_thread_count_is_in_the_key(tmp_path: Path, inception: Any) -> None:  # noqa: F811 (the fixture)
+    """Issue 23 case 8: oneDNN's convolutions (and the fc GEMM) round differently with the thread count
+    (torchrun sets OMP_NUM_THREADS=1), so the cache keys on it and never mixes rows of two settings.
+    What is guaranteed: same threads and batch size -> bit-identical rows, cached or not."""
+    folder = _folder(tmp_path / "imgs", 5, size=80)  # the random-weight Inception, no resize
+    kw = dict(extractors=["inception"], models={"inception": inception}, batch_size=2, device="cpu", chunk_rows=2)
+    cache = str(tmp_path / "cache")
+    prev = torch.get_num_threads()
+    runs = {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            plain = embed(folder, **kw)
+            part = embed(folder, cache_dir=cache, shard=(0, 2), **kw)  # half the chunks at this setting
+            full = embed(folder, cache_dir=cache, **kw)
+            runs[threads] = (plain, part, full)
+    finally:
+        torch.set_num_threads(prev)
+    (p1, _, f1), (p2, s2, f2) = runs[1], runs[2]
+    assert f1.cache_dirs["inception"] != f2.cache_dirs["inception"]
+    assert s2.rows_cached == 0 and f2.rows_cached == s2.rows_computed  # nothing from the 1-thread entry
+    for plain, full in ((p1, f1), (p2, f2)):
+        for key in ("inception", "logits"):
+            assert torch.equal(full.arrays[key], plain.arrays[key]), key
+    for threads, full in ((1, f1), (2, f2)):
+        manifest = json.loads((Path(full.cache_dirs["inception"]) / "manifest.json").read_text())
+        assert manifest["key"]["threads"] == threads and manifest["key"]["device_type"] == "cpu"
+    # the rows may differ in the last bits between the settings (by how much is machine-dependent)
+    assert torch.allclose(f1.arrays["inception"], f2.arrays["inception"], rtol=1e-4, atol=1e-6)

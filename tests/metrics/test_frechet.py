@@ -301,6 +301,55 @@ def test_stats_file_validation(tmp_path: Path, arrays: dict, match: str) -> None
         load_stats(p)
 
 
+def test_indefinite_or_asymmetric_covariance_is_refused_by_name(tmp_path: Path) -> None:
+    """Issue 23 case 2: sigma = diag(4, -3) gave FID -1.0 and sigma = -I gave 0.0, silently."""
+    mu = np.zeros(2)
+    cases = [
+        (np.diag([4.0, -3.0]), r"not positive semi-definite: most negative eigenvalue -3 \(largest \|eigenvalue\| 4"),
+        (-np.eye(2), "most negative eigenvalue -1 "),
+        (np.array([[1.0, 0.5], [0.0, 1.0]]), r"not symmetric \(max \|S - S\^T\| = 0.5"),
+        (np.array([[1.0, np.inf], [np.inf, 1.0]]), "non-finite"),
+    ]
+    for i, (sigma, match) in enumerate(cases):
+        p = tmp_path / f"bad{i}.npz"
+        np.savez(p, mu=mu, sigma=sigma)
+        with pytest.raises(ValueError, match=f"^load_stats: {p}: 'sigma'.*{match}") as info:
+            load_stats(p)
+        assert "\n" not in str(info.value)
+        # the same moments given in memory are refused under their argument's name
+        if np.isfinite(sigma).all():
+            with pytest.raises(ValueError, match=f"^sigma \\(s2\\): .*{match}"):
+                fid_from_stats((mu, np.eye(2)), (mu, sigma))
+            with pytest.raises(ValueError, match=f"^sigma \\(real_stats\\): .*{match}"):
+                FID(real_stats=(mu, sigma))
+            with pytest.raises(ValueError, match=f"^cov: .*{match}"):
+                FeatureStats.from_moments(None, mu, sigma)
+            with pytest.raises(ValueError, match=f"^sigma \\(real_features\\): .*{match}"):
+                fid((torch.zeros(2), torch.as_tensor(sigma)), torch.randn(10, 2))
+
+
+def test_rounding_level_negative_eigenvalues_are_accepted(tmp_path: Path) -> None:
+    """Singular covariances (n <= D) have eigenvalues ~-1e-15 (float64) or ~-1e-8 (float32) of the
+    largest: within the check's tolerance (PSD_RTOL), so real statistics files still load."""
+    x = features(30, 64, 40) * 3 + 100
+    st = FeatureStats.from_features(x)
+    assert float(torch.linalg.eigvalsh(st.cov)[0]) < 0  # rounding-level, as in real files
+    for dtype in (np.float64, np.float32):
+        p = tmp_path / f"singular-{np.dtype(dtype).name}.npz"
+        np.savez(p, mu=st.mean.numpy().astype(dtype), sigma=np.cov(x.numpy().astype(dtype), rowvar=False).astype(dtype))
+        got = load_stats(p)
+        torch.testing.assert_close(got.cov, st.cov, rtol=1e-3, atol=1e-3)
+    # just beyond the tolerance is refused, just within it accepted
+    lam = torch.tensor([1.0, 0.5, -0.5 * _stats.PSD_RTOL[torch.float64]], dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64))
+    within = q @ torch.diag(lam) @ q.T
+    _stats.check_covariance(0.5 * (within + within.T), "x")
+    lam[2] = -3 * _stats.PSD_RTOL[torch.float64]
+    beyond = q @ torch.diag(lam) @ q.T
+    with pytest.raises(ValueError, match="^x: not positive semi-definite"):
+        _stats.check_covariance(0.5 * (beyond + beyond.T), "x")
+
+
 def test_finite_check_sum_shortcut() -> None:
     from fastgan._checks import check_finite
 
