@@ -14,14 +14,28 @@ and the path (the ``fastgan`` command line reads its inputs here too).
 Sample order: a folder is searched recursively and sorted by path (as
 :func:`fastgan.features.extract_features`); an ``.npy`` / ``.npz`` image stack ``[n, H, W, C]``
 contributes its ``n`` images in order.
+
+Folders (:func:`list_folder`): symbolic links to folders are followed, each real folder read once
+(a link back to an ancestor is a loop, not a second copy); a dangling link, a FIFO, a socket or a
+device under an image / array name is never opened: it is an unreadable entry, named in an error
+or, with ``skip_bad``, skipped and listed. The feature cache is never read as input: a folder given
+in ``exclude`` (``evaluate`` passes its ``cache_dir``), a folder laid out as a
+:mod:`fastgan.evaluation.cache` entry and cache chunk files are left out of the listing.
+
+File names need not be UTF-8: an undecodable name is read (it is fingerprinted by its bytes) and
+shown with ``\\xNN`` escapes in messages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import pickle
+import re
+import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +48,14 @@ from fastgan.features.extract import (
     _ARRAY_EXTENSIONS,
     IMAGE_EXTENSIONS,
     _detect_layout,
+    _file_type,
+    _native_order,
     _read_file,
+    _require_regular_file,
     _to_images,
-    list_image_files,
 )
 
-__all__ = ["Source", "Batch", "open_source", "SOURCE_KINDS", "ImageReadError"]
+__all__ = ["Source", "Batch", "open_source", "list_folder", "SOURCE_KINDS", "ImageReadError"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +68,39 @@ _READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, 
 
 class ImageReadError(ValueError):
     """An image file could not be decoded; the message names the file."""
+
+
+#: the end of every "cannot read" message (the Python argument and the command-line option)
+_SKIP_HINT = "pass skip_bad=True (--skip-bad on the command line) to skip and count unreadable files"
+
+
+def _show(path: Any) -> str:
+    """``path`` for a message: a name that is not valid UTF-8 (undecodable bytes, which Python
+    keeps as lone surrogates) is shown with ``\\xNN`` escapes, so that printing never fails."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@contextlib.contextmanager
+def _quiet(where: Any) -> Iterator[None]:
+    """Warnings of a file reader (numpy's overflow in a corrupt header, torch.load's notes on a
+    legacy file, ...) are about its internals, not the user's input: logged at debug level, never
+    shown on stderr. Dropped when the file is refused (its error says what is wrong)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        logger.debug("%s: the reader warned: %s", _show(where), w.message)
+
+
+def _strip_path(path: Path, exc: BaseException) -> str:
+    """``exc`` in one line without a leading ``"<path>: "`` (the caller names the file itself); the
+    exception type is kept unless it is a ValueError that named the file (a reader's own message)."""
+    msg = " ".join(str(exc).split())
+    head = f"{path}: "
+    if msg.startswith(head):
+        rest = msg[len(head):]
+        return rest if isinstance(exc, ValueError) else f"{type(exc).__name__}: {rest}"
+    return f"{type(exc).__name__}: {msg or 'failed'}"
 
 
 @dataclass
@@ -80,7 +129,8 @@ def _file_fingerprint(paths: Sequence[Path], root: Optional[Path]) -> str:
     for p in paths:
         st = p.stat()
         rel = p.relative_to(root).as_posix() if root is not None else str(p)
-        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        # surrogateescape: a file name that is not valid UTF-8 is hashed as its bytes
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -96,18 +146,33 @@ def _array_fingerprint(x: Union[torch.Tensor, np.ndarray], layout: str) -> str:
 
 
 def _images_in_file(path: Path) -> int:
-    """How many images ``path`` holds: 1 for an image file, n for an .npy/.npz stack [n, H, W, C]."""
+    """How many images ``path`` holds: 1 for an image file, n for an .npy/.npz stack [n, H, W, C].
+
+    A malformed .npy / .npz (whatever numpy raises) is a ValueError; a path that is not a regular
+    file is refused before it is opened."""
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        return int(arr.shape[0]) if arr.ndim == 4 else 1
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if len(z.files) != 1:
-                raise ValueError(f".npz must hold exactly one array, found {z.files}")
-            a = z[z.files[0]]
-            return int(a.shape[0]) if a.ndim == 4 else 1
-    return 1
+    if suffix not in (".npy", ".npz"):
+        return 1
+    _require_regular_file(path)
+    try:
+        if suffix == ".npy":
+            with _quiet(path):
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            return int(arr.shape[0]) if arr.ndim == 4 else 1
+        with _quiet(path):
+            z = np.load(path, allow_pickle=False)
+            if isinstance(z, np.ndarray):  # a plain .npy under an .npz name
+                return int(z.shape[0]) if z.ndim == 4 else 1
+            with z:
+                if len(z.files) != 1:
+                    raise ValueError(f".npz must hold exactly one array, found {z.files}")
+                a = z[z.files[0]]
+                return int(a.shape[0]) if a.ndim == 4 else 1
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- a malformed header / archive fails in many ways
+        why = " ".join(str(exc).split())
+        raise ValueError(f"not a valid {suffix} file ({type(exc).__name__}: {why})") from None
 
 
 class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
@@ -126,7 +191,15 @@ class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         if self._last is None or self._last[0] != fi:
             f = self.files[fi]
             # .npy stacks are memory-mapped: a worker reads only the images it decodes
-            arr = np.load(f, mmap_mode="r", allow_pickle=False) if f.suffix.lower() == ".npy" else _read_file(f)
+            if f.suffix.lower() == ".npy":
+                _require_regular_file(f)
+                try:
+                    with _quiet(f):
+                        arr = np.load(f, mmap_mode="r", allow_pickle=False)
+                except Exception as exc:  # noqa: BLE001 -- any failure: the file is malformed
+                    raise ValueError(f"{f}: not a valid .npy file ({_strip_path(f, exc)})") from None
+            else:
+                arr = _read_file(f)
             self._last = (fi, arr)
         return self._last[1]
 
@@ -148,8 +221,7 @@ class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         except ImportError:
             raise
         except _READ_ERRORS as exc:
-            msg = " ".join(str(exc).split()) or type(exc).__name__
-            return i, None, f"{path}: {type(exc).__name__}: {msg}"
+            return i, None, f"{_show(path)}: {_strip_path(path, exc)}"
 
 
 def _collate(rows: list[tuple[int, Optional[torch.Tensor], Optional[str]]]) -> list[Any]:
@@ -200,7 +272,7 @@ class Source:
             "fingerprint": self.fingerprint,
         }
         if self.path is not None:
-            d["path"] = self.path
+            d["path"] = _show(self.path)
         if self.origin == "loader":
             d["type"] = type(self.loader).__name__
         if self.sampler is not None:
@@ -277,10 +349,7 @@ class Source:
                     logger.warning("%s: skipping unreadable file %s", self.name, err)
                     bad.append((i, err))
                 else:
-                    raise ImageReadError(
-                        f"{self.name}: cannot read image {err} "
-                        "(pass skip_bad=True to skip and count unreadable files)"
-                    )
+                    raise ImageReadError(f"{self.name}: cannot read image {err} ({_SKIP_HINT})")
             yield Batch(a, b, good, bad)
 
     def _loader_batches(self, start: int, stop: int, whole: bool) -> Iterator[Batch]:
@@ -320,6 +389,123 @@ def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
+#: a cache entry folder of :mod:`fastgan.evaluation.cache` (``cache_key``):
+#: ``<label>-<extractor>-<preset>-w<weights12>-p<pipeline>-<key12>``
+_CACHE_ENTRY_RE = re.compile(r"-w[0-9A-Za-z._-]+-p[0-9A-Za-z._]+-[0-9a-f]{12}$")
+#: a cache chunk file (``FeatureCache.chunk_path``)
+_CACHE_CHUNK_RE = re.compile(r"^chunk-b\d+-\d{10}-\d{10}\.npz$")
+
+
+def _is_cache_entry(folder: Path) -> bool:
+    """A folder named and filled as a feature-cache entry (a manifest or a chunk file inside)."""
+    if not _CACHE_ENTRY_RE.search(folder.name):
+        return False
+    try:
+        with os.scandir(folder) as it:
+            return any(e.name == "manifest.json" or _CACHE_CHUNK_RE.match(e.name) for e in it)
+    except OSError:
+        return False
+
+
+def _irregular(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be read as a file (``"<path>: reason"``), or None for a regular file.
+
+    Only ``stat`` is called: a FIFO, a socket or a device is never opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"{_show(path)}: dangling symbolic link (to {_show(os.readlink(path))!r})"
+        return f"{_show(path)}: does not exist"
+    except OSError as exc:  # e.g. a symbolic link loop (ELOOP), permission denied
+        return f"{_show(path)}: {type(exc).__name__}: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return f"{_show(path)}: not a regular file ({_file_type(mode)}); not opened"
+    return None
+
+
+def list_folder(
+    root: Union[str, os.PathLike[str]], exclude: Sequence[Union[str, os.PathLike[str]]] = ()
+) -> tuple[list[Path], list[str]]:
+    """The image and ``.npy`` / ``.npz`` files under ``root``, and the entries that cannot be read.
+
+    * The search is recursive and follows symbolic links to folders; each real folder (by its
+      resolved path) is read once, so a link loop ends and a folder linked twice is not counted
+      twice (the first path in sorted order is kept).
+    * A regular file (or a link to one) with an image / array suffix is listed. A dangling link, a
+      link loop, a FIFO, a socket or a device under such a name is not opened: it is returned in
+      ``problems`` as ``"<path>: reason"``, as is a folder that cannot be listed.
+    * Never read as input: the folders in ``exclude`` (e.g. the feature cache folder) and anything
+      under them, folders laid out as a :mod:`fastgan.evaluation.cache` entry (named
+      ``...-w<weights>-p<pipeline>-<key12>`` and holding ``manifest.json`` or ``chunk-*.npz``) and
+      cache chunk files (``chunk-b<batch>-<start>-<stop>.npz``). ``root`` itself is always read.
+
+    Returns:
+        ``(files, problems)``: ``files`` sorted by path (each a path under ``root``, through the
+        links followed), ``problems`` in the same order.
+    """
+    root = Path(root)
+    exts = set(IMAGE_EXTENSIONS + _ARRAY_EXTENSIONS)
+    excluded = {os.path.realpath(e) for e in exclude}
+    seen: set[str] = set()
+    files: list[Path] = []
+    problems: list[tuple[Path, str]] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            logger.debug("%s: already read (a symbolic link loop or a second link to it)", _show(folder))
+            continue
+        seen.add(real)
+        if folder is not root and (real in excluded or _is_cache_entry(folder)):
+            logger.debug("%s: not read as input (feature cache)", _show(folder))
+            continue
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append((folder, f"{_show(folder)}: cannot list the folder ({exc.strerror or exc})"))
+            continue
+        subfolders: list[Path] = []
+        for e in entries:
+            path = folder / e.name
+            try:
+                is_dir = e.is_dir()  # follows a symbolic link
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subfolders.append(path)
+                continue
+            suffix = os.path.splitext(e.name)[1].lower()
+            if suffix not in exts:
+                if e.is_symlink() and not os.path.exists(path):
+                    logger.warning("%s: ignoring a dangling symbolic link", _show(path))
+                continue
+            if suffix == ".npz" and _CACHE_CHUNK_RE.match(e.name):
+                continue
+            why = _irregular(path)
+            if why is None:
+                files.append(path)
+            else:
+                problems.append((path, why))
+        stack.extend(reversed(subfolders))  # depth first, in sorted order
+    problems.sort(key=lambda t: t[0])
+    return sorted(files), [why for _, why in problems]
+
+
+def _unreadable(problems: list[str], *, name: str, where: str, skip_bad: bool) -> list[str]:
+    """Entries that cannot be read: an ImageReadError naming them, or with ``skip_bad`` logged and
+    returned (they join ``Source.skipped``)."""
+    if problems and not skip_bad:
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        raise ImageReadError(f"{name}: {len(problems)} unreadable entr{'y' if len(problems) == 1 else 'ies'} "
+                             f"in {where}: {shown} ({_SKIP_HINT})")
+    for why in problems:
+        logger.warning("%s: skipping unreadable file %s", name, why)
+    return list(problems)
+
+
 def _open_files(
     files: list[Path],
     *,
@@ -329,19 +515,18 @@ def _open_files(
     origin: str,
     root: Optional[Path],
     path: Optional[str],
+    skipped: Optional[list[str]] = None,
 ) -> Source:
     items: list[tuple[int, int]] = []
-    skipped: list[str] = []
+    skipped = list(skipped or [])
     for fi, f in enumerate(files):
         if f.suffix.lower() in _ARRAY_EXTENSIONS:
             try:
                 count = _images_in_file(f)
             except _READ_ERRORS as exc:
-                msg = f"{f}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                msg = f"{_show(f)}: {_strip_path(f, exc)}"
                 if not skip_bad:
-                    raise ImageReadError(
-                        f"{name}: cannot read {msg} (pass skip_bad=True to skip it)"
-                    ) from None
+                    raise ImageReadError(f"{name}: cannot read {msg} ({_SKIP_HINT})") from None
                 logger.warning("%s: skipping unreadable file %s", name, msg)
                 skipped.append(msg)
                 continue
@@ -352,7 +537,11 @@ def _open_files(
         else:
             items.append((fi, -1))
     if not items:
-        raise ValueError(f"{name}: no readable images in {path or 'the file list'}")
+        what = _show(path) if path else "the file list"
+        raise ValueError(
+            f"{name}: no readable images in {what}"
+            + (f" ({len(skipped)} unreadable skipped, e.g. {skipped[0]})" if skipped else "")
+        )
     fp = _file_fingerprint(files, root)
     return Source(
         kind="images",
@@ -369,8 +558,6 @@ def _open_files(
     )
 
 
-#: what reading a malformed .npy / .npz raises
-_ARRAY_FILE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile)
 #: what ``torch.load(weights_only=True)`` raises for a file that is not a (safe) tensor file
 _TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
 #: names under which a feature matrix is looked up in an .npz / a dict of tensors
@@ -422,7 +609,7 @@ def _stack_source(arr: Any, p: Path, *, name: str, layout: str) -> Source:
     st = p.stat()
     if arr.ndim == 3:
         arr = arr[None]
-    _detect_layout(arr.shape, layout, f"{name} ({p})")
+    _detect_layout(arr.shape, layout, f"{name} ({_show(p)})")
     return Source(
         kind="images",
         name=name,
@@ -436,6 +623,12 @@ def _stack_source(arr: Any, p: Path, *, name: str, layout: str) -> Source:
 
 
 def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
+    """:func:`_read_array_file`, its readers' warnings not shown (see :func:`_quiet`)."""
+    with _quiet(p):
+        return _read_array_file(p, name=name, layout=layout)
+
+
+def _read_array_file(p: Path, *, name: str, layout: str) -> Source:
     """A single ``.npy`` / ``.npz`` / ``.pt`` file: features [N, D], statistics (mu, sigma) or images.
 
     * ``.npy``: a float array ``[N, D]``, or an image / image stack (3-D / 4-D, memory-mapped);
@@ -446,10 +639,16 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
       read with ``torch.load(weights_only=True)`` (no code runs).
 
     No Python object is unpickled (numpy: ``allow_pickle=False``; torch: ``weights_only=True``).
-    Every malformed file is a ValueError naming ``name`` and the path.
+    Every malformed file is a ValueError naming ``name`` and the path, whatever the reader raised;
+    a path that is not a regular file (a FIFO would block) is refused before it is opened; a
+    big-endian array is read in the machine's byte order; warnings of ``torch.load`` are not shown
+    (logged at debug level).
     """
-    where = f"{name}: {p}"
+    where = f"{name}: {_show(p)}"
     suffix = p.suffix.lower()
+    why = _irregular(p)
+    if why is not None:
+        raise ValueError(f"{name}: {why}")
     if suffix in (".npy", ".npz"):
         with open(p, "rb") as fh:
             magic = fh.read(6)
@@ -460,19 +659,29 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
     if suffix == ".npy":
         try:
             arr = np.load(p, mmap_mode="r", allow_pickle=False)
-        except _ARRAY_FILE_ERRORS as exc:
+        except Exception as exc:  # noqa: BLE001 -- a malformed header fails in many ways
             raise _read_error(where, "not a valid .npy file", exc) from None
         if arr.ndim in (3, 4):
             return _stack_source(arr, p, name=name, layout=layout)
-        return _features_source(_file_features(np.array(arr), where), name=name, path=str(p))
+        try:
+            arr = _native_order(np.array(arr))
+        except Exception as exc:  # noqa: BLE001
+            raise _read_error(where, "not a valid .npy file", exc) from None
+        return _features_source(_file_features(arr, where), name=name, path=str(p))
     if suffix == ".npz":
         return _open_npz(p, where, name=name, layout=layout)
     if suffix in (".pt", ".pth"):
+        # torch.load warns on some files (legacy storages, sparse tensors, ...): see _quiet
         try:
             obj = torch.load(p, map_location="cpu", weights_only=True)
-        except _TORCH_LOAD_ERRORS as exc:
-            why = _first_line(exc)
-            if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            err: Optional[BaseException] = None
+        except Exception as exc:  # noqa: BLE001 -- the weights-only unpickler raises KeyError, ...
+            err = exc
+        if err is not None:
+            why = _first_line(err)
+            if not isinstance(err, _TORCH_LOAD_ERRORS):
+                why = f"{type(err).__name__}: {why}"
+            if "weights_only" in str(err) or "Unsupported global" in str(err):
                 why = "it contains Python objects that are not plain tensors (refused for safety)"
             raise ValueError(f"{where}: cannot load as a tensor file: {why}") from None
         if isinstance(obj, dict):
@@ -482,6 +691,9 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
             obj = tensors[_pick_key(names, where, f"dict holds {len(names)} tensors ({shown})")]
         if not isinstance(obj, torch.Tensor):
             raise ValueError(f"{where}: expected a tensor [N, D], found {type(obj).__name__}")
+        if obj.layout != torch.strided:
+            raise ValueError(f"{where}: holds a {str(obj.layout).replace('torch.', '')} tensor; expected a "
+                             "dense tensor [N, D] (convert it with .to_dense())")
         return _features_source(_file_features(obj.detach().cpu(), where), name=name, path=str(p))
     raise ValueError(
         f"{where}: unknown file type {suffix or '(none)'}; expected an image, "
@@ -492,9 +704,10 @@ def _open_array_file(p: Path, *, name: str, layout: str) -> Source:
 def _open_npz(p: Path, where: str, *, name: str, layout: str) -> Source:
     try:
         archive = np.load(p, allow_pickle=False)
-    except _ARRAY_FILE_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 -- a malformed archive fails in many ways
         raise _read_error(where, "not a valid .npz file", exc) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):  # a plain .npy under an .npz name
+        archive = _native_order(archive)
         if archive.ndim in (3, 4):
             return _stack_source(archive, p, name=name, layout=layout)
         return _features_source(_file_features(archive, where), name=name, path=str(p))
@@ -505,13 +718,15 @@ def _open_npz(p: Path, where: str, *, name: str, layout: str) -> Source:
 
             try:
                 st = load_stats(p)
-            except (ValueError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 -- a malformed archive fails in many ways
                 msg = " ".join(str(exc).split()).replace(f"load_stats: {p}: ", "")
+                if not isinstance(exc, (ValueError, OSError)):
+                    msg = f"{type(exc).__name__}: {msg}"
                 raise ValueError(f"{where}: invalid statistics file: {msg}") from None
             return _stats_source(st, name=name, path=str(p))
         try:
-            arrays = {k: archive[k] for k in keys}
-        except _ARRAY_FILE_ERRORS as exc:
+            arrays = {k: _native_order(archive[k]) for k in keys}
+        except Exception as exc:  # noqa: BLE001 -- a malformed member fails in many ways
             raise _read_error(where, "malformed .npz member", exc) from None
     if len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
         return _stack_source(next(iter(arrays.values())), p, name=name, layout=layout)
@@ -521,10 +736,26 @@ def _open_npz(p: Path, where: str, *, name: str, layout: str) -> Source:
     return _features_source(_file_features(arrays[key], where), name=name, path=str(p))
 
 
+#: the largest feature magnitude accepted: float32's largest finite value (larger values become
+#: inf in float32, and their squares overflow even float64: no network produces them)
+_FEATURE_MAX = float(torch.finfo(torch.float32).max)
+
+
 def _features_source(x: Any, *, name: str, path: Optional[str] = None) -> Source:
     from fastgan._checks import check_features
 
-    t = check_features(x, name, min_rows=1)
+    where = f"{name}: {_show(path)}" if path else name
+    if isinstance(x, np.ndarray):
+        x = _native_order(x)
+    t = check_features(x, where, min_rows=1)
+    if t.dtype == torch.float64 and t.numel():
+        top = float(t.abs().max())
+        if top > _FEATURE_MAX:
+            raise ValueError(
+                f"{where}: holds values up to {top:.3g} in magnitude, beyond float32's range "
+                f"({_FEATURE_MAX:.3g}): statistics of such features overflow to inf; these are not "
+                "network features (rescale them, or check how they were computed)"
+            )
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
     t = t.detach().cpu().contiguous()
@@ -549,7 +780,14 @@ def _stats_source(st: Any, *, name: str, path: Optional[str] = None) -> Source:
     )
 
 
-def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = False) -> Source:
+def open_source(
+    x: Any,
+    *,
+    name: str,
+    layout: str = "auto",
+    skip_bad: bool = False,
+    exclude: Sequence[Union[str, os.PathLike[str]]] = (),
+) -> Source:
     """Classify an input and prepare it for reading.
 
     Args:
@@ -569,7 +807,10 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
         name: the argument's name in messages (``"real"``, ``"fake"``).
         layout: ``"auto"``, ``"NCHW"`` or ``"NHWC"`` for image arrays.
         skip_bad: skip unreadable / truncated image files and list them (``Source.skipped``,
-            ``Embedding.skipped``) instead of raising an error that names the file.
+            ``Embedding.skipped``) instead of raising an error that names the file. In a folder,
+            dangling links and FIFOs / sockets / devices under an image name count as unreadable.
+        exclude: folders never read as input when ``x`` is a folder (e.g. the feature cache
+            folder, when it lies inside the input folder); see :func:`list_folder`.
 
     Returns:
         :class:`Source`. Fingerprints: files -> sha256 of the sorted relative paths, sizes and
@@ -599,17 +840,22 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
     if _is_path(x):
         p = Path(x)
         if p.is_dir():
-            files = list_image_files(p)
-            if not files:
+            files, problems = list_folder(p, exclude)
+            if not files and not problems:
                 raise ValueError(
                     f"{name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) or .npy/.npz image arrays "
-                    f"under {str(p)!r}"
+                    f"under {_show(p)!r}"
                 )
+            skipped = _unreadable(problems, name=name, where=repr(_show(p)), skip_bad=skip_bad)
             return _open_files(
-                files, name=name, layout=layout, skip_bad=skip_bad, origin="folder", root=p, path=str(p)
+                files, name=name, layout=layout, skip_bad=skip_bad, origin="folder", root=p, path=str(p),
+                skipped=skipped,
             )
-        if not p.exists():
-            raise FileNotFoundError(f"{name}: {str(p)!r} does not exist")
+        if not os.path.lexists(p):
+            raise FileNotFoundError(f"{name}: {_show(p)!r} does not exist")
+        why = _irregular(p)  # a dangling link, a FIFO (reading it would block), ...: refused unopened
+        if why is not None:
+            raise ImageReadError(f"{name}: cannot read {why}")
         if p.suffix.lower() in IMAGE_EXTENSIONS:
             return _open_files(
                 [p], name=name, layout=layout, skip_bad=skip_bad, origin="files", root=p.parent, path=str(p)
@@ -617,13 +863,20 @@ def open_source(x: Any, *, name: str, layout: str = "auto", skip_bad: bool = Fal
         return _open_array_file(p, name=name, layout=layout)
     if isinstance(x, (list, tuple)) and x and all(_is_path(f) for f in x):
         files = [Path(f) for f in x]
-        missing = [str(f) for f in files if not f.is_file()]
+        missing = [_show(f) for f in files if not os.path.lexists(f)]
         if missing:
             raise FileNotFoundError(f"{name}: {len(missing)} file(s) do not exist, e.g. {missing[0]!r}")
+        reasons = [_irregular(f) for f in files]
+        problems = [why for why in reasons if why is not None]
+        skipped = _unreadable(problems, name=name, where="the file list", skip_bad=skip_bad)
+        files = [f for f, why in zip(files, reasons) if why is None]
         return _open_files(
-            files, name=name, layout=layout, skip_bad=skip_bad, origin="files", root=None, path=None
+            files, name=name, layout=layout, skip_bad=skip_bad, origin="files", root=None, path=None,
+            skipped=skipped,
         )
     if isinstance(x, (torch.Tensor, np.ndarray)):
+        if isinstance(x, np.ndarray):
+            x = _native_order(x)
         if x.ndim == 2:
             return _features_source(x, name=name)
         if x.ndim == 3:

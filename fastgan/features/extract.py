@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -58,10 +60,15 @@ def build_extractor(name: str, weights: Optional[str] = None, device: Optional[t
 
 
 def list_image_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image and .npy/.npz files under ``folder`` (recursive), sorted by path."""
-    root = Path(folder)
-    exts = IMAGE_EXTENSIONS + _ARRAY_EXTENSIONS
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+    """Image and .npy/.npz files under ``folder`` (recursive, following links to folders), sorted by
+    path, as :func:`fastgan.evaluation.sources.list_folder` lists them; an entry that cannot be read
+    (a dangling link, a FIFO, ...) is a ValueError naming it."""
+    from fastgan.evaluation.sources import list_folder
+
+    files, problems = list_folder(folder)
+    if problems:
+        raise ValueError(f"{folder}: {len(problems)} unreadable entries, e.g. {problems[0]}")
+    return files
 
 
 def _detect_layout(shape: Sequence[int], layout: str, name: str) -> str:
@@ -93,7 +100,7 @@ def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: t
 def _to_images(x: Any, layout: str, name: str, dtype: torch.dtype, keep_uint8: bool) -> torch.Tensor:
     """:func:`to_float_images`, or with ``keep_uint8`` uint8 images stay uint8 [N, 3, H, W]."""
     if isinstance(x, np.ndarray):
-        x = np.ascontiguousarray(x)
+        x = np.ascontiguousarray(_native_order(x))
         t = torch.from_numpy(x if x.flags.writeable else x.copy())
     else:
         t = x
@@ -133,16 +140,107 @@ def _to_images(x: Any, layout: str, name: str, dtype: torch.dtype, keep_uint8: b
     return t
 
 
+def _require_regular_file(path: Path) -> None:
+    """Refuse (before anything opens it) a path that is not a regular file: a FIFO would block
+    the reader forever, a device or socket is no image. A ValueError naming the path."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"{path}: dangling symbolic link (to {os.readlink(path)!r})") from None
+        raise
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: not a regular file ({_file_type(mode)}); refused without opening it")
+
+
+def _file_type(mode: int) -> str:
+    """``st_mode`` -> what the path is, in words."""
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO / named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _native_order(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (a big-endian ``>f4`` .npy becomes ``float32``)."""
+    if not a.dtype.isnative:
+        return a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def _pil_to_array(im: Any, path: Path) -> np.ndarray:
+    """A Pillow image -> uint8 array [H, W, 3] in the 8-bit convention every preset expects.
+
+    * 8-bit modes (``L``, ``P``, ``RGB``, ``RGBA``, ``CMYK``, ``1``, ...): ``convert("RGB")``.
+    * 16-bit greyscale (``I;16`` / ``I;16B`` / ``I;16L``, e.g. a 16-bit PNG or TIFF) and 32-bit
+      integer ``I`` images holding 16-bit values (0..65535): the high byte, ``value >> 8``. That is
+      how Pillow itself decodes 16-bit RGB / RGBA PNGs, so a 16-bit picture gives the same pixels
+      whether it was stored grey or RGB. (``convert("RGB")`` would clip every value above 255 to
+      white.) An ``I`` image with values outside 0..65535 is refused: its scale is unknown.
+    * 32-bit float (``F``, e.g. a float TIFF): values in [0, 1] -> ``round(value * 255)``; NaN /
+      Inf or values outside [0, 1] (beyond the 1e-3 tolerance of :func:`to_float_images`) are
+      refused, naming the file.
+
+    Grey results are repeated to three channels.
+    """
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im)
+        if a.ndim != 2:
+            raise ValueError(f"{path}: unsupported {mode} image of shape {a.shape}")
+        if mode == "I" and a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ValueError(
+                f"{path}: 32-bit integer image (mode I) with values in [{int(a.min())}, {int(a.max())}]: "
+                "outside 0..65535, its scale is unknown; save it as 8- or 16-bit"
+            )
+        g = (a.astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float32)
+        if a.size and not np.isfinite(a).all():
+            raise ValueError(f"{path}: float image holds {int((~np.isfinite(a)).sum())} NaN / Inf value(s)")
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(
+                f"{path}: float image values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}] "
+                "(rescale it, or save it as 8-bit)"
+            )
+        g = np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
 def _read_file(path: Path) -> np.ndarray:
-    """One file -> uint8/float array [n, H, W, C] or [H, W, C]."""
+    """One file -> uint8/float array [n, H, W, C] or [H, W, C].
+
+    Any malformed file is a one-line ``ValueError`` starting with ``path`` (``FileNotFoundError``
+    when it does not exist): a path that is not a regular file (a FIFO would block the reader;
+    checked before opening), an image larger than Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS`` pixels, checked from the header before decoding; raise that
+    limit for trusted files), a failure of numpy or of a Pillow decoder of any kind. High-bit-depth
+    and float images are decoded as :func:`_pil_to_array` says. Pillow's warnings about a file
+    (corrupt EXIF data, ...) are logged naming it.
+    """
+    _require_regular_file(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if len(z.files) != 1:
-                raise ValueError(f"{path}: .npz must hold exactly one array, found {z.files}")
-            return z[z.files[0]]
+    if suffix in (".npy", ".npz"):
+        try:
+            with warnings.catch_warnings():  # e.g. numpy's overflow warning on a corrupt header
+                warnings.simplefilter("ignore")
+                if suffix == ".npy":  # mapped first: a header declaring more data than the file holds
+                    # fails here, before anything is allocated for it
+                    return _native_order(np.array(np.load(path, mmap_mode="r", allow_pickle=False)))
+                z = np.load(path, allow_pickle=False)
+                if isinstance(z, np.ndarray):  # a plain .npy under an .npz name
+                    return _native_order(z)
+                with z:
+                    if len(z.files) != 1:
+                        raise ValueError(f"{path}: .npz must hold exactly one array, found {z.files}")
+                    return _native_order(z[z.files[0]])
+        except Exception as exc:  # noqa: BLE001 -- a malformed header / archive fails in many ways
+            raise _named(path, exc) from None
     try:
         from PIL import Image
     except ImportError as e:
@@ -150,8 +248,31 @@ def _read_file(path: Path) -> np.ndarray:
             f"{path}: reading {suffix} images needs Pillow (`pip install pillow`); without it, pass a tensor, "
             "a numpy array, or a folder of .npy files"
         ) from e
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # above MAX_IMAGE_PIXELS Pillow only warns (an error above twice that): refuse both
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                arr = _pil_to_array(im, path)
+        for w in caught:  # e.g. "Corrupt EXIF data": said once per file, naming it
+            logger.warning("%s: %s", path, " ".join(str(w.message).split()))
+        return arr
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(
+            f"{path}: refused as a possible decompression bomb ({' '.join(str(exc).split())}); "
+            "raise PIL.Image.MAX_IMAGE_PIXELS to read a trusted file this large"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 -- decoders of malformed files raise struct.error, ...
+        raise _named(path, exc) from None
+
+
+def _named(path: Path, exc: BaseException) -> ValueError:
+    """``exc`` as a one-line ``ValueError`` starting with ``path`` (kept when it already does)."""
+    msg = " ".join(str(exc).split())
+    if isinstance(exc, ValueError) and msg.startswith(f"{path}: "):
+        return ValueError(msg)
+    return ValueError(f"{path}: {type(exc).__name__}: {msg or 'failed'}")
 
 
 def _file_batches(files: Sequence[Path], batch_size: int, layout: str, keep_uint8: bool = False) -> Iterator[list[torch.Tensor]]:
