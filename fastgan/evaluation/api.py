@@ -392,8 +392,8 @@ def evaluate(
     from fastgan.evaluation.sources import open_source
 
     notes: list[str] = []
-    src_r = open_source(real, name="real", skip_bad=skip_bad)
-    src_f = open_source(fake, name="fake", skip_bad=skip_bad)
+    src_r = open_source(real, name="real", skip_bad=skip_bad, exclude=[cache_dir] if cache_dir else [])
+    src_f = open_source(fake, name="fake", skip_bad=skip_bad, exclude=[cache_dir] if cache_dir else [])
 
     # ---- metrics a statistics input cannot give
     stats_sides = [n for n, s in (("real", src_r), ("fake", src_f)) if s.kind == "stats"]

@@ -196,3 +196,18 @@ def test_cache_inside_the_input_folder(tmp_path: Path, tiny_net: list[_Tiny],
     assert any(p.suffix == ".npz" for p in (folder / ".cache").rglob("*"))
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 5 and tiny_net[-1].rows == 0  # a cache hit
+
+
+def test_eval_never_lists_its_cache_folder(tmp_path: Path, tiny_net: list[_Tiny],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """evaluate passes cache_dir to open_source(exclude=): whatever the cache folder holds is not input."""
+    folder = _image_folder(tmp_path / "imgs", 5)
+    (folder / "cache").mkdir()
+    (folder / "cache" / "notes.npy").write_bytes(b"not an image, and not the cache's")
+    np.save(tmp_path / "f.npy", np.random.default_rng(2).standard_normal((6, 4)))
+    argv = ["eval", "--real", str(folder), "--fake", str(tmp_path / "f.npy"), "--metrics", "fid", "--json",
+            "--no-progress"]
+    assert cli.main(argv) == 2  # without --cache the file is input, and unreadable
+    _one_error_line(capsys, "notes.npy")
+    assert cli.main(argv + ["--cache", str(folder / "cache")]) == 0
+    assert json.loads(capsys.readouterr().out)["real"]["n"] == 5
