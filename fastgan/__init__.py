@@ -17,6 +17,7 @@ Capabilities (each with a pure-torch reference beside the compiled kernels):
 from __future__ import annotations
 
 from fastgan._info import backends
+from fastgan._lazy import lazy_exports
 from fastgan._dispatch import FastganFallbackWarning
 
 from fastgan._version import __version__
@@ -33,14 +34,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    # Import subpackages on first access: `import fastgan; fastgan.metrics.fid(...)`.
-    if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f"fastgan.{name}")
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'fastgan' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS, _SUBMODULES)

@@ -18,8 +18,7 @@ Names are resolved lazily, so importing the package is cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fastgan._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "evaluate": "api",
@@ -35,15 +34,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastgan.evaluation' has no attribute {name!r}")
-    mod = importlib.import_module(f"fastgan.evaluation.{module}")
-    value = getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

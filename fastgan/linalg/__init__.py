@@ -3,8 +3,10 @@
 * :func:`sqrtm_sym` -- principal square root, batched ``(..., n, n)``, differentiable.
 * :func:`trace_sqrt_product` -- ``tr sqrt(A^1/2 B A^1/2)``, batched, differentiable.
 * :func:`trace_sqrt_psd` -- ``tr sqrt(M)``, batched, differentiable.
+* :class:`NotPSDWarning` -- clamped negative eigenvalues beyond rounding (input not PSD?).
 """
 
+from fastgan.linalg._ref import NotPSDWarning
 from fastgan.linalg.sqrtm import CUDA_MAX_N, sqrtm_sym, trace_sqrt_product, trace_sqrt_psd
 
-__all__ = ["CUDA_MAX_N", "sqrtm_sym", "trace_sqrt_product", "trace_sqrt_psd"]
+__all__ = ["CUDA_MAX_N", "NotPSDWarning", "sqrtm_sym", "trace_sqrt_product", "trace_sqrt_psd"]

@@ -22,7 +22,7 @@ LAPACK_MIN_N = 128
 def _lapack_cholesky(a: torch.Tensor) -> Optional["np.ndarray"]:
     """Upper Cholesky factor ``U`` (``a = U^T U``) of CPU float64 ``a`` (Tensor[n, n], symmetric) as
     LAPACK returns it (Fortran-ordered, lower part zeroed), or None when it fails or a pivot is at
-    rounding level (the criterion of :func:`fastgan.linalg._ref._chol_ok`). Reads one triangle of
+    rounding level (the criterion of :func:`fastgan.linalg._ref.chol_ok`). Reads one triangle of
     ``a``; its transposed view needs no copy."""
     n = a.shape[-1]
     view = a.numpy().T  # Fortran-ordered; equals a for symmetric input

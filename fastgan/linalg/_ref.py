@@ -111,7 +111,7 @@ def rank_tol(w: torch.Tensor, n: int) -> torch.Tensor:
     return 10.0 * n * _EPS64 * w.abs().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 
-def _clamp_report(lam: torch.Tensor, what: str) -> torch.Tensor:
+def clamp_report(lam: torch.Tensor, what: str) -> torch.Tensor:
     """Clamp negative eigenvalues to 0, warning when their mass is not rounding-level."""
     neg = (-lam).clamp_min(0).sum(dim=-1)
     total = lam.abs().sum(dim=-1)
@@ -128,7 +128,7 @@ def _clamp_report(lam: torch.Tensor, what: str) -> torch.Tensor:
 
 
 def report_neg_ratio(ratio: torch.Tensor, what: str) -> None:
-    """Warn like :func:`_clamp_report` from per-matrix clamped-mass ratios (native tiers)."""
+    """Warn like :func:`clamp_report` from per-matrix clamped-mass ratios (native tiers)."""
     bad = ratio > NEG_MASS_WARN_RTOL
     if bool(bad.any()):
         msg = (
@@ -152,7 +152,7 @@ def sqrtm_sym_ref(a: torch.Tensor, *, warn: bool = True) -> torch.Tensor:
     a64 = symmetrize(a.to(torch.float64))
     w, v = torch.linalg.eigh(a64)
     # warn=False keeps the computation free of data-dependent control flow (traced backward).
-    s = (_clamp_report(w, "sqrtm_sym") if warn else w.clamp_min(0)).sqrt()
+    s = (clamp_report(w, "sqrtm_sym") if warn else w.clamp_min(0)).sqrt()
     out = (v * s.unsqueeze(-2)) @ v.transpose(-1, -2)
     return symmetrize(out).to(a.dtype)
 
@@ -235,7 +235,7 @@ def _split_index(lam: torch.Tensor, allowed: float) -> Optional[int]:
 
 def gram_trace_sqrt(m: torch.Tensor, what: str) -> tuple[torch.Tensor, float]:
     """``(sum sqrt(lam^+), error bound)`` of a PSD Gram matrix ``m`` (Tensor[r, r], values only)."""
-    lam = _clamp_report(sym_eigvalsh(symmetrize(m)), what)
+    lam = clamp_report(sym_eigvalsh(symmetrize(m)), what)
     return lam.sqrt().sum(), sqrt_sum_error_bound(lam)
 
 
@@ -252,7 +252,7 @@ def gram_nuclear(
     the small eigenvalues need refinement (module docstring); ``refine=False`` returns None then
     (where ``C`` itself costs a factorisation, its SVD is as cheap as the refinement)."""
     ms = symmetrize(m)
-    lam = _clamp_report(sym_eigvalsh(ms), what)
+    lam = clamp_report(sym_eigvalsh(ms), what)
     if lam.numel() == 0:
         return lam.sum()
     val = lam.sqrt().sum()
@@ -298,31 +298,31 @@ def trace_sqrt_lowrank(
     (no partial refinement: with ``F_B`` needed anyway, the full SVD costs about as much).
     Returns 0-d float64.
     """
-    fa = _psd_factor(a)
+    fa = psd_factor(a)
     if fa.shape[1] == 0:
         return torch.zeros((), dtype=torch.float64, device=a.device)
     fb_cache: list[torch.Tensor] = []
 
     def fb() -> torch.Tensor:
         if not fb_cache:
-            lower, ok = _chol_ok(b)
-            fb_cache.append(lower if bool(ok) else _psd_factor(b))
+            lower, ok = chol_ok(b)
+            fb_cache.append(lower if bool(ok) else psd_factor(b))
         return fb_cache[0]
 
     out = gram_nuclear(fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product", refine=False)
     return out if out is not None else torch.linalg.svdvals(fa.t() @ fb()).sum()
 
 
-def _psd_factor(a: torch.Tensor) -> torch.Tensor:
+def psd_factor(a: torch.Tensor) -> torch.Tensor:
     """``F = V diag(sqrt(w))`` with eigenvalues ``w <= rank_tol`` dropped (shape [n, r]); 2-D input."""
     w, v = sym_eigh(a)
     tol = rank_tol(w, a.shape[-1])
-    w = _clamp_report(w, "trace_sqrt_product")
+    w = clamp_report(w, "trace_sqrt_product")
     keep = w > tol
     return v[:, keep] * w[keep].sqrt()
 
 
-def _chol_ok(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def chol_ok(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched Cholesky; ok is False where it failed or a pivot is at rounding level."""
     n = a.shape[-1]
     lower, info = torch.linalg.cholesky_ex(a)
@@ -350,19 +350,19 @@ def trace_sqrt_product_ref(
         # One pair on the CPU: the Cholesky factorisations read one triangle, so no symmetrized copies.
         lam = lapack_trace_sqrt(a.to(torch.float64).contiguous(), b.to(torch.float64).contiguous())
         if lam is not None:
-            return _clamp_report(lam, "trace_sqrt_product").sqrt().sum()
+            return clamp_report(lam, "trace_sqrt_product").sqrt().sum()
     a64 = symmetrize(a.to(torch.float64))
     b64 = symmetrize(b.to(torch.float64))
     if n > 0 and a64.shape[:-2].numel() == 1 and b64.shape[:-2].numel() > 1:
         # One A against many B (FID of many samples against one reference): factor A once.
-        la, ok_a = _chol_ok(a64.reshape(n, n))
-        _, ok_b = _chol_ok(b64)
+        la, ok_a = chol_ok(a64.reshape(n, n))
+        _, ok_b = chol_ok(b64)
         if bool(ok_a) and bool(ok_b.all()):
             batch_shape = broadcast_batch_shape(a64.shape[:-2], b64.shape[:-2])
             assert batch_shape is not None
             m = la.transpose(-1, -2) @ b64 @ la
             lam = eigvalsh(symmetrize(m))
-            return _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
+            return clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
     a64, b64 = torch.broadcast_tensors(a64, b64)
     batch_shape = a64.shape[:-2]
     if n == 0:
@@ -370,19 +370,19 @@ def trace_sqrt_product_ref(
     af = a64.reshape(-1, n, n)
     bf = b64.reshape(-1, n, n)
     out = torch.empty(af.shape[0], dtype=torch.float64, device=af.device)
-    la, ok_a = _chol_ok(af)
-    _, ok_b = _chol_ok(bf)
+    la, ok_a = chol_ok(af)
+    _, ok_b = chol_ok(bf)
     fast = ok_a & ok_b
     if bool(fast.all()):
         m = la.transpose(-1, -2) @ bf @ la
         lam = eigvalsh(symmetrize(m))
-        return _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
+        return clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1).reshape(batch_shape)
     idx_ok = fast.nonzero().flatten()
     if idx_ok.numel():
         lo = la[idx_ok]
         m = lo.transpose(-1, -2) @ bf[idx_ok] @ lo
         lam = eigvalsh(symmetrize(m))
-        out[idx_ok] = _clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1)
+        out[idx_ok] = clamp_report(lam, "trace_sqrt_product").sqrt().sum(dim=-1)
     # A singular factor: rare, handled one matrix at a time with an exact rank truncation
     # of the singular side (a Cholesky factor of the other side would leave rounding-level
     # eigenvalues whose square roots are not negligible).

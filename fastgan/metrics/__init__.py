@@ -31,10 +31,9 @@ a name with a function, so ``fastgan.metrics.fid`` is always the function, whate
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fastgan._lazy import lazy_exports
 
-# public name -> submodule that defines it
+# public name -> submodule that defines it (or a full dotted path)
 _EXPORTS: dict[str, str] = {
     # _base.py: the protocol and the result keys
     "Metric": "_base",
@@ -49,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "KEY_COVERAGE": "_base",
     # warnings
     "NegativeFIDWarning": "frechet",
-    "NotPSDWarning": "fastgan.linalg",
+    "NotPSDWarning": "fastgan.linalg",  # defined in fastgan.linalg._ref, exported by fastgan.linalg
     # frechet.py
     "FeatureStats": "frechet",
     "fid": "frechet",
@@ -103,20 +102,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fastgan.metrics' has no attribute {name!r}")
-    if module.startswith("fastgan."):
-        mod = importlib.import_module(module)
-        value = getattr(mod, name, None)
-        if value is None:  # defined in a private submodule of that package
-            value = getattr(importlib.import_module(f"{module}._ref"), name)
-    else:
-        value = getattr(importlib.import_module(f"fastgan.metrics.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -62,7 +62,7 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
-from fastgan.metrics.knn.tiles import chunk_rows
+from fastgan.metrics._tiles import chunk_rows
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_ndim
-from fastgan.metrics.knn.tiles import retry_on_oom
+from fastgan.metrics._tiles import retry_on_oom
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def check_covariance(sigma: torch.Tensor, name: str, *, stored: Optional[torch.d
         )
 
 
-def _mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
+def mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
     """Copy the upper triangle of square ``m`` onto its lower one, in place; returns ``m``.
 
     Block by block, so each transposed copy stays in cache (a whole-matrix transposed
@@ -177,7 +177,7 @@ def _centred_torch(xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, buf
 
 
-def _scatter_update(m2: torch.Tensor, xc: torch.Tensor) -> None:
+def scatter_update(m2: torch.Tensor, xc: torch.Tensor) -> None:
     """Upper triangle of ``m2`` += ``xc^T xc`` in place (the strict lower triangle may be left stale).
 
     ``m2`` (Tensor[D, D] float64, C-contiguous) and ``xc`` (Tensor[R, D] float64, C-contiguous).
@@ -294,7 +294,7 @@ class FeatureStats:
     def _full_m2(self) -> Optional[torch.Tensor]:
         """The state's M2 with its lower triangle mirrored from the upper one (in place, once)."""
         if self._m2 is not None and self._lower_stale:
-            _mirror_upper_(self._m2)
+            mirror_upper_(self._m2)
             self._lower_stale = False
         return self._m2
 
@@ -304,7 +304,7 @@ class FeatureStats:
             raise ValueError("FeatureStats: no samples accumulated yet (call update first)")
         m2 = self._full_m2()
         assert m2 is not None
-        if m2.device.type == "cpu":  # numpy on the calling thread (see _mirror_upper_)
+        if m2.device.type == "cpu":  # numpy on the calling thread (see mirror_upper_)
             return torch.from_numpy(np.multiply(m2.numpy(), scale))
         return m2.clone() if scale == 1.0 else m2 * scale
 
@@ -361,7 +361,7 @@ class FeatureStats:
             bad = int((~torch.isfinite(x)).sum().item())
             raise ValueError(f"features: contains {bad} non-finite value(s) (NaN or Inf) out of {x.numel()}")
         torch.sub(mean, self._mean, out=buf[rows]).mul_(weight)
-        _scatter_update(self._m2, buf)
+        scatter_update(self._m2, buf)
         return mean
 
     def update(self, features: Any) -> "FeatureStats":

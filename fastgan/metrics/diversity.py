@@ -33,7 +33,7 @@ import torch
 from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim
 from fastgan.linalg._ref import sym_eigvalsh
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics._stats import _mirror_upper_, _scatter_update
+from fastgan.metrics._stats import mirror_upper_, scatter_update
 
 __all__ = ["KEY_VENDI", "Vendi", "vendi", "vendi_from_kernel", "vendi_from_eigenvalues"]
 
@@ -145,8 +145,8 @@ def _gram_dual(x: torch.Tensor, normalize: bool) -> torch.Tensor:
         c = x[s : s + rows].to(torch.float64)
         if normalize:
             c = _unit_rows(c)
-        _scatter_update(out, c.contiguous())
-    return _mirror_upper_(out)
+        scatter_update(out, c.contiguous())
+    return mirror_upper_(out)
 
 
 def vendi(

@@ -92,7 +92,8 @@ class NegativeFIDWarning(UserWarning):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def check_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mu`` [D] and ``sigma`` [D, D] as float tensors, shapes checked (``name`` suffixes the messages)."""
     m = as_float_tensor(mu, f"mu{name}")
     s = as_float_tensor(sigma, f"sigma{name}")
     check_ndim(m, f"mu{name}", 1, "[D]")
@@ -120,8 +121,12 @@ def _dtype_of(x: Any) -> Optional[torch.dtype]:
     return kind.get(np.dtype(dt), torch.float64) if isinstance(dt, np.dtype) else None
 
 
-def _finish(dmu2: torch.Tensor, tr1: torch.Tensor, tr2: torch.Tensor, tsp: torch.Tensor, d: int) -> torch.Tensor:
-    """Assemble FID and clamp rounding-level negatives to 0 (see module docstring)."""
+def frechet_from_terms(
+    dmu2: torch.Tensor, tr1: torch.Tensor, tr2: torch.Tensor, tsp: torch.Tensor, d: int
+) -> torch.Tensor:
+    """Assemble FID and clamp rounding-level negatives to 0 (see module docstring).
+
+    Shared with :mod:`fastgan.metrics.frechet_extra` (not part of the public API)."""
     val = dmu2 + tr1 + tr2 - 2.0 * tsp
     tol = 100.0 * max(d, 1) * _EPS64 * (tr1.detach().abs() + tr2.detach().abs() + dmu2.detach().abs())
     tol = tol + torch.finfo(torch.float64).tiny
@@ -165,8 +170,8 @@ def frechet_distance(
 
 def _frechet_tensor(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, impl: str) -> torch.Tensor:
     """:func:`frechet_distance` as a 0-d float64 tensor (differentiable)."""
-    m1, s1 = _as_mu_sigma(mu1, sigma1, "1")
-    m2, s2 = _as_mu_sigma(mu2, sigma2, "2")
+    m1, s1 = check_mu_sigma(mu1, sigma1, "1")
+    m2, s2 = check_mu_sigma(mu2, sigma2, "2")
     if m1.shape[0] != m2.shape[0]:
         raise ValueError(f"mu1 and mu2: feature dimensions differ ({m1.shape[0]} vs {m2.shape[0]})")
     if m1.device != m2.device:
@@ -175,7 +180,7 @@ def _frechet_tensor(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, impl: str) -> 
     diff = m1 - m2
     dmu2, tr1, tr2 = diff @ diff, torch.trace(s1), torch.trace(s2)
     tsp = _trace_sqrt_fid(s1, s2, float(dmu2.detach() + tr1.detach() + tr2.detach()), impl)
-    return _finish(dmu2, tr1, tr2, tsp, d)
+    return frechet_from_terms(dmu2, tr1, tr2, tsp, d)
 
 
 def _fid_tol(base: float) -> Any:
@@ -193,10 +198,10 @@ def _trace_sqrt_fid(s1: torch.Tensor, s2: torch.Tensor, base: float, impl: str) 
     if s1.device.type == "cpu" and d >= LAPACK_MIN_N:
         lam = lapack_trace_sqrt(s1.contiguous(), s2.contiguous())
         if lam is not None:
-            return _ref._clamp_report(lam, "trace_sqrt_product").sqrt().sum()
+            return _ref.clamp_report(lam, "trace_sqrt_product").sqrt().sum()
     a64, b64 = _ref.symmetrize(s1), _ref.symmetrize(s2)
-    ok1 = bool(_ref._chol_ok(a64)[1])
-    if ok1 and bool(_ref._chol_ok(b64)[1]):
+    ok1 = bool(_ref.chol_ok(a64)[1])
+    if ok1 and bool(_ref.chol_ok(b64)[1]):
         return trace_sqrt_product(s1, s2, impl=impl).to(torch.float64)
     sing, other = (b64, a64) if ok1 else (a64, b64)
     return _ref.trace_sqrt_lowrank(sing, other, tol=_fid_tol(base))
@@ -239,7 +244,7 @@ def _side_from(x: Any, name: str, *, factor_ok: bool, device: Optional[torch.dev
     if isinstance(x, FeatureStats):
         return _Side(x.count or 0, x.mean, x.cov, None)
     if isinstance(x, tuple):
-        mu, sigma = _as_mu_sigma(x[0], x[1], f" ({name})")
+        mu, sigma = check_mu_sigma(x[0], x[1], f" ({name})")
         check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(x[1]))
         return _Side(0, mu, sigma, None)
     t = check_features(x, name, min_rows=2)
@@ -288,8 +293,8 @@ def _factor_cov_trace_sqrt(z: torch.Tensor, cov: torch.Tensor, base: float) -> t
     def f() -> torch.Tensor:
         if not f_cache:
             c64 = _ref.symmetrize(cov)
-            lower, ok = _ref._chol_ok(c64)
-            f_cache.append(lower if bool(ok) else _ref._psd_factor(c64))
+            lower, ok = _ref.chol_ok(c64)
+            f_cache.append(lower if bool(ok) else _ref.psd_factor(c64))
         return f_cache[0]
 
     out = _ref.gram_nuclear(z @ cov @ z.t(), lambda w: (w.t() @ z) @ f(), _fid_tol(base), "frechet_distance")
@@ -312,7 +317,7 @@ def _fid_sides(a: _Side, b: _Side, impl: str) -> torch.Tensor:
     else:
         assert a.cov is not None and b.cov is not None
         tsp = _trace_sqrt_fid(a.cov, b.cov, base, impl)
-    return _finish(dmu2, tr_a, tr_b, tsp, d)
+    return frechet_from_terms(dmu2, tr_a, tr_b, tsp, d)
 
 
 def fid(
@@ -373,14 +378,15 @@ def fid(
 fd = fid
 
 
-def _stats_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def mu_sigma_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mu, sigma)`` of a stats file path, a :class:`FeatureStats` or a checked ``(mu, sigma)`` pair."""
     if isinstance(s, (str, os.PathLike)):
         s = load_stats(s)
     if isinstance(s, FeatureStats):
         return s.mean, s.cov
     if isinstance(s, (tuple, list)) and len(s) == 2:
         # given moments are checked here, by name (a FeatureStats was checked when it was built)
-        mu, sigma = _as_mu_sigma(s[0], s[1], f" ({name})")
+        mu, sigma = check_mu_sigma(s[0], s[1], f" ({name})")
         check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(s[1]))
         return mu, sigma
     raise TypeError(f"{name}: expected FeatureStats, a (mu, sigma) tuple or a stats file path, got {type(s).__name__}")
@@ -397,8 +403,8 @@ def fid_from_stats(s1: Any, s2: Any, *, impl: str = "auto") -> Union[float, torc
     Returns:
         float (0-d Tensor when autograd tracks the inputs).
     """
-    mu1, sigma1 = _stats_of(s1, "s1")
-    mu2, sigma2 = _stats_of(s2, "s2")
+    mu1, sigma1 = mu_sigma_of(s1, "s1")
+    mu2, sigma2 = mu_sigma_of(s2, "s2")
     return _result(_frechet_tensor(mu1, sigma1, mu2, sigma2, impl))
 
 
@@ -414,8 +420,8 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
         float (0-d Tensor when autograd tracks the inputs).
     """
     if isinstance(features_or_stats, (FeatureStats, tuple, list, str, os.PathLike)):
-        mu, sigma = _stats_of(features_or_stats, "features_or_stats")
-        mu, sigma = _as_mu_sigma(mu, sigma, "")
+        mu, sigma = mu_sigma_of(features_or_stats, "features_or_stats")
+        mu, sigma = check_mu_sigma(mu, sigma, "")
         d = mu.shape[0]
         tsp = trace_sqrt_psd(sigma).to(torch.float64)
         tr = torch.trace(sigma)
@@ -432,7 +438,7 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
             tr = torch.trace(sigma)
     dmu2 = mu @ mu
     ident = torch.tensor(float(d), dtype=torch.float64, device=mu.device)
-    return _result(_finish(dmu2, tr, ident, tsp, d))
+    return _result(frechet_from_terms(dmu2, tr, ident, tsp, d))
 
 
 # ----------------------------------------------------------------------------- stats files
@@ -453,7 +459,7 @@ def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
         n = int(stats[2]) if len(stats) == 3 else None
     else:
         raise TypeError(f"stats: expected FeatureStats or (mu, sigma[, n]), got {type(stats).__name__}")
-    m, s = _as_mu_sigma(mu, sigma, "")
+    m, s = check_mu_sigma(mu, sigma, "")
     arrays: dict[str, np.ndarray] = {
         "mu": m.detach().cpu().numpy().astype(np.float64),
         "sigma": s.detach().cpu().numpy().astype(np.float64),
@@ -563,7 +569,7 @@ class FID(Metric):
             if isinstance(real_stats, FeatureStats):
                 self.real = real_stats.copy()
             else:
-                mu, sigma = _stats_of(real_stats, "real_stats")  # (mu, sigma): checked by name there
+                mu, sigma = mu_sigma_of(real_stats, "real_stats")  # (mu, sigma): checked by name there
                 self.real = FeatureStats._from_moments(None, mu, sigma, check=None)
 
     def update(self, features: Any, *, real: bool) -> None:

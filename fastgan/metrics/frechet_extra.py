@@ -15,7 +15,7 @@ from fastgan._checks import check_features, check_positive_int
 from fastgan.linalg import trace_sqrt_product
 from fastgan.metrics._base import KEY_FID
 from fastgan.metrics._stats import FeatureStats
-from fastgan.metrics.frechet import _as_mu_sigma, _finish, _stats_of, fid
+from fastgan.metrics.frechet import check_mu_sigma, fid, frechet_from_terms, mu_sigma_of
 
 __all__ = ["BATCH_MEMORY_BYTES", "fid_bootstrap", "fid_infinity", "fid_per_class"]
 
@@ -50,7 +50,7 @@ def _fids_from_batches(mu1: torch.Tensor, s1: torch.Tensor, mu2: torch.Tensor, s
     tr1 = torch.diagonal(s1, dim1=-2, dim2=-1).sum(-1)
     tr2 = torch.diagonal(s2, dim1=-2, dim2=-1).sum(-1)
     dmu2, tr1, tr2 = torch.broadcast_tensors(dmu2, tr1, tr2)
-    return _finish(dmu2, tr1, tr2, tsp, d)
+    return frechet_from_terms(dmu2, tr1, tr2, tsp, d)
 
 
 def _weighted_stats(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,8 +201,8 @@ def fid_infinity(
     xf = check_features(fake_features, "fake_features", min_rows=3).detach()
     m, d = xf.shape
     if isinstance(real, (FeatureStats, tuple)):
-        mu_r, s_r = _stats_of(real, "real")
-        mu_r, s_r = _as_mu_sigma(mu_r, s_r, " (real)")
+        mu_r, s_r = mu_sigma_of(real, "real")
+        mu_r, s_r = check_mu_sigma(mu_r, s_r, " (real)")
     else:
         st = FeatureStats.from_features(check_features(real, "real", min_rows=2))
         mu_r, s_r = st.mean, st.cov

@@ -19,7 +19,7 @@ Definitions (real features ``X = {x_i}``, ``N`` rows; fake features ``Y = {y_j}`
 Exactness: every decision above equals the one a brute-force float64 computation with
 direct differences (``sum_d (a_d - b_d)**2``) makes on the given features; comparisons are
 made on squared distances (``d^2 <= r^2``), which is the same test as on Euclidean distances
-up to the rounding of a square root. See :mod:`fastgan.metrics.knn.bounds` for the certified
+up to the rounding of a square root. See :mod:`fastgan.metrics._bounds` for the certified
 float32 + float64 refinement scheme; values are therefore independent of the engine, the
 block size and the device (ties included: a tie in float64 is decided by the convention).
 

@@ -45,8 +45,8 @@ from fastgan._checks import (
 )
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.bounds import U64, error_coeff, mean64, pair_sqdist
-from fastgan.metrics.knn.tiles import BlockRunner, chunk_rows, default_block_rows
+from fastgan.metrics._bounds import U64, error_coeff, mean64, pair_sqdist
+from fastgan.metrics._tiles import BlockRunner, chunk_rows, default_block_rows
 
 __all__ = [
     "KEY_P_PRECISION",

@@ -25,7 +25,7 @@ off-diagonal pair once and count it twice (only the halves of the row panels' di
 are computed in full), so the three sums cost about two ``N x M x D`` GEMMs. Memory beyond the
 inputs is the float64 augmented copies of the features plus one tile: never an ``N x N``
 matrix. A tile that runs out of memory is retried with half as many rows
-(:func:`fastgan.metrics.knn.tiles.retry_on_oom`). With the default ``dtype=torch.float64`` the
+(:func:`fastgan.metrics._tiles.retry_on_oom`). With the default ``dtype=torch.float64`` the
 value equals a float64 brute force with direct differences to about 1e-12 relative (diagonal
 distances are exactly 0).
 
@@ -47,7 +47,7 @@ import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.tiles import retry_on_oom, thread_map
+from fastgan.metrics._tiles import retry_on_oom, thread_map
 
 __all__ = ["KEY_CMMD", "CMMD", "cmmd", "rbf_kernel_sum"]
 

@@ -50,7 +50,7 @@ from fastgan._checks import (
     check_same_dim,
 )
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.tiles import thread_map
+from fastgan.metrics._tiles import thread_map
 
 __all__ = [
     "KEY_SLICED_WASSERSTEIN",

@@ -62,8 +62,8 @@ from tqdm import tqdm
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
-from fastgan.metrics.knn.bounds import mean64, pair_sqdist
-from fastgan.metrics.knn.tiles import BlockRunner, default_square_block, retry_on_oom
+from fastgan.metrics._bounds import mean64, pair_sqdist
+from fastgan.metrics._tiles import BlockRunner, default_square_block, retry_on_oom
 
 __all__ = [
     "KEY_TOP_PRECISION",

@@ -184,7 +184,7 @@ def test_stats_low_precision_inputs_accumulate_in_float64(dtype: torch.dtype) ->
 
 def test_stats_oom_halves_chunk(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     x = features(500, 10, 14)
-    real_update = _stats._scatter_update
+    real_update = _stats.scatter_update
     calls = {"n": 0}
 
     def flaky(m2: torch.Tensor, xc: torch.Tensor) -> None:
@@ -193,14 +193,14 @@ def test_stats_oom_halves_chunk(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
             raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes")
         real_update(m2, xc)
 
-    monkeypatch.setattr(_stats, "_scatter_update", flaky)
+    monkeypatch.setattr(_stats, "scatter_update", flaky)
     s = FeatureStats(chunk_rows=256)
     with caplog.at_level("WARNING"):
         s.update(x)
     assert s.chunk_rows == 128 and "out of memory" in caplog.text
     torch.testing.assert_close(s.cov, torch.cov(x.T), rtol=1e-12, atol=1e-12)
     # other errors are not swallowed
-    monkeypatch.setattr(_stats, "_scatter_update", lambda m2, xc: (_ for _ in ()).throw(RuntimeError("shape bug")))
+    monkeypatch.setattr(_stats, "scatter_update", lambda m2, xc: (_ for _ in ()).throw(RuntimeError("shape bug")))
     with pytest.raises(RuntimeError, match="shape bug"):
         FeatureStats().update(x)
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from fastgan.metrics import knn
-from fastgan.metrics.knn import bounds, faiss_engine, torch_engine
+from fastgan.metrics import _bounds as bounds
+from fastgan.metrics.knn import faiss_engine, torch_engine
 
 HAS_FAISS = knn.faiss_module() is not None
 RADII = [torch_engine.knn_sqradii_torch] + ([faiss_engine.knn_sqradii_faiss] if HAS_FAISS else [])

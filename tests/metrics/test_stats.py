@@ -164,7 +164,7 @@ def test_scatter_update_touches_only_the_upper_triangle() -> None:
     g = torch.Generator().manual_seed(8)
     xc = torch.randn(9, 6, generator=g, dtype=torch.float64)
     m2 = torch.full((6, 6), 7.0, dtype=torch.float64)
-    _stats._scatter_update(m2, xc)
+    _stats.scatter_update(m2, xc)
     want = 7.0 + xc.T @ xc
     iu = torch.triu_indices(6, 6)
     torch.testing.assert_close(m2[iu[0], iu[1]], want[iu[0], iu[1]], rtol=1e-15, atol=1e-13)
@@ -178,8 +178,8 @@ def test_mirror_upper() -> None:
         g = torch.Generator().manual_seed(d)
         m = torch.randn(d, d, generator=g, dtype=torch.float64)
         want = m.triu() + m.triu(1).mT
-        assert torch.equal(_stats._mirror_upper_(m.clone(), block=128), want)
-        assert torch.equal(_stats._mirror_upper_(m.clone(), block=7), want)
+        assert torch.equal(_stats.mirror_upper_(m.clone(), block=128), want)
+        assert torch.equal(_stats.mirror_upper_(m.clone(), block=7), want)
 
 
 def test_default_chunk_rows() -> None:

@@ -4,10 +4,10 @@ The engine behind :mod:`fastgan.metrics.manifold`. Every result equals a brute-f
 float64 computation on the given feature values (direct differences
 ``sum_d (a_d - b_d)**2``), not merely a float32 approximation of it.
 
-Modules, by role:
+Modules, by role (shared with the other metric families, one level up:
+:mod:`fastgan.metrics._bounds`, certified float32 arithmetic and the error bound, the proof;
+:mod:`fastgan.metrics._tiles`, tile and block sizes and the one out-of-memory retry):
 
-* :mod:`~fastgan.metrics.knn.bounds`: certified float32 arithmetic and the error bound (the proof).
-* :mod:`~fastgan.metrics.knn.tiles`: tile and block sizes, and the one out-of-memory retry.
 * :mod:`~fastgan.metrics.knn.radii`: k-NN radii as certified intervals, exact on demand.
 * :mod:`~fastgan.metrics.knn.torch_engine`: the float32 GEMM-tile engine (CPU or CUDA).
 * :mod:`~fastgan.metrics.knn.faiss_engine`: the faiss engine and faiss discovery.

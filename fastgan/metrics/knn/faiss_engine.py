@@ -6,7 +6,7 @@ faiss is used through its torch interop (``faiss.contrib.torch_utils``): indexes
 return torch tensors, so CUDA features searched with a faiss GPU index never leave the GPU.
 Range searches exist only on CPU indexes (faiss has no GPU range search), so the ball
 statistics of CUDA features are searched on the CPU. Candidates are refined in float64
-exactly as in the torch engine (the error bound: :mod:`fastgan.metrics.knn.bounds`), so both
+exactly as in the torch engine (the error bound: :mod:`fastgan.metrics._bounds`), so both
 engines return identical results.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import torch
 
-from fastgan.metrics.knn.bounds import (
+from fastgan.metrics._bounds import (
     U32,
     Centered,
     abs_term,
@@ -30,8 +30,8 @@ from fastgan.metrics.knn.bounds import (
     mean64,
     pair_sqdist,
 )
+from fastgan.metrics._tiles import ProgressBar, default_block_rows
 from fastgan.metrics.knn.radii import RadiiLike, RadiusView, refine_sorted
-from fastgan.metrics.knn.tiles import ProgressBar, default_block_rows
 from fastgan.metrics.knn.torch_engine import cross_ball_stats_torch, knn_sqradii_torch
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def cross_ball_stats_faiss(
     membership ``|y - x_i|^2 <= r_i^2`` is rewritten as an inner product,
     ``<[2 x_i, r_i^2 - |x_i|^2, 1], [y, 1, -|y|^2]> = r_i^2 - |y - x_i|^2 >= 0``, so one
     ``IndexFlatIP`` range search per query set returns every pair whose float32 score exceeds
-    ``-margin`` (:func:`fastgan.metrics.knn.bounds.ip_margin`). Pairs with score ``> margin``
+    ``-margin`` (:func:`fastgan.metrics._bounds.ip_margin`). Pairs with score ``> margin``
     are certain members; the rest are decided in float64 from the original features.
 
     Args:

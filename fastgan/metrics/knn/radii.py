@@ -5,7 +5,7 @@ neighbour among the OTHER rows (the row itself is excluded by index; a duplicate
 index is a neighbour at distance 0). The engines find, per row, the smallest float32 squared
 distances (complete for everything within twice the error bound of the k-th);
 :class:`Radii` keeps them and computes an exact value only for the rows whose decisions the
-float32 interval cannot certify (see :mod:`fastgan.metrics.knn.bounds` for the proof).
+float32 interval cannot certify (see :mod:`fastgan.metrics._bounds` for the proof).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from fastgan.metrics.knn.bounds import pair_sqdist, round_down32, round_up32
+from fastgan.metrics._bounds import pair_sqdist, round_down32, round_up32
 
 
 def kth_from_candidates(

@@ -1,12 +1,12 @@
 """The torch engine: k-NN radii, ball statistics and realism ratios from float32 GEMM tiles.
 
 Works on whatever device holds the features (CPU or CUDA). Each tile is one GEMM of
-augmented rows (:func:`fastgan.metrics.knn.bounds.block_sqdist`); decisions the error bound
+augmented rows (:func:`fastgan.metrics._bounds.block_sqdist`); decisions the error bound
 certifies are taken in float32, the rest in float64 from the original features, so every
-result equals the brute-force float64 computation (proof: :mod:`fastgan.metrics.knn.bounds`).
+result equals the brute-force float64 computation (proof: :mod:`fastgan.metrics._bounds`).
 Extra memory is ``O((N + M) * D + tile^2)``: shifted float32 copies of the features (at most
 two per set) and one tile; a tile that runs out of memory is retried with half the size
-(:func:`fastgan.metrics.knn.tiles.retry_on_oom`).
+(:func:`fastgan.metrics._tiles.retry_on_oom`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from fastgan.metrics.knn.bounds import (
+from fastgan.metrics._bounds import (
+    U64,
     Centered,
     abs_term,
     block_sqdist,
@@ -28,16 +29,15 @@ from fastgan.metrics.knn.bounds import (
     pair_sqdist,
     round_down32,
     round_up32,
-    U64,
 )
-from fastgan.metrics.knn.radii import Radii, RadiiLike, RadiusView, kth_from_candidates
-from fastgan.metrics.knn.tiles import (
+from fastgan.metrics._tiles import (
     BlockRunner,
     ProgressBar,
     default_block_rows,
     default_square_block,
     retry_on_oom,
 )
+from fastgan.metrics.knn.radii import Radii, RadiiLike, RadiusView, kth_from_candidates
 
 
 def _merge_topk(
