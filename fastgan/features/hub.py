@@ -39,7 +39,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import tempfile
 import time
 import urllib.error
@@ -273,11 +272,10 @@ class DownloadError(OSError):
 
 
 def _bar(total: Optional[int], desc: str, progress: Optional[bool]) -> Any:
-    from tqdm.auto import tqdm
+    from fastgan._progress import progress_bar
 
-    on = sys.stderr.isatty() if progress is None else bool(progress)
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not on,
-                dynamic_ncols=True, leave=False)
+    return progress_bar(progress, total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                        leave=False)
 
 
 def _try_once(url: str, out: Any, timeout: float, desc: str, progress: Optional[bool]) -> None:
@@ -372,7 +370,8 @@ def download_file(
         if not _check_digest(sha256, digest):
             raise WeightsError(
                 f"{what}: sha256 mismatch for the download of {url} (expected {sha256}"
-                f"{'...' if len(sha256) < 64 else ''}, got {digest}): corrupt or not these weights; nothing was saved"
+                f"{'...' if len(sha256 or '') < 64 else ''}, got {digest}): corrupt or not these weights; "
+                "nothing was saved"
             )
         if sha256 is None:
             logger.warning("%s: %s has no published sha256; recorded %s and trusted from now on", what, url, digest)
