@@ -31,6 +31,7 @@ import torch
 from conftest import timeit  # type: ignore[import-not-found]
 
 import fastgan.metrics.kernel_distance as kd
+from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics.kernel_distance import kid_subset_indices, mmd2_subsets
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -162,33 +163,33 @@ def test_kid_cost_model(record) -> None:  # type: ignore[no-untyped-def]
     x = torch.randn(10_000, d, generator=g)
     idx = torch.randperm(10_000, generator=g)[: b * m]
     s_gather = _rate(lambda: torch.index_select(x, 0, idx), b * m * d)
-    p = torch.rand(100, kd.BLOCK_ROWS, generator=g)
-    k = torch.rand(kd.BLOCK_ROWS, 10_000, generator=g)
-    s_reduce = _rate(lambda: p @ k, 100 * kd.BLOCK_ROWS * 10_000)
-    # union tiles vs batched blocks, in situ: solve the full path's cost for _COST_FULL_MAC
+    p = torch.rand(100, kb.BLOCK_ROWS, generator=g)
+    k = torch.rand(kb.BLOCK_ROWS, 10_000, generator=g)
+    s_reduce = _rate(lambda: p @ k, 100 * kb.BLOCK_ROWS * 10_000)
+    # union tiles vs batched blocks, in situ: solve the full path's cost for COST_FULL_MAC
     n, s_, m_ = 4000, 10, 500
     xf = torch.randn(n, d, generator=g).abs()
     ir, jf = kid_subset_indices(n, n, s_, m_, torch.Generator().manual_seed(2))
     t_full = timeit(lambda: mmd2_subsets(xf, xf, ir, jf, dtype=torch.float32, method="full"), repeat=3)
     t_sub = timeit(lambda: mmd2_subsets(xf, xf, ir, jf, dtype=torch.float32, method="subsets"), repeat=3)
-    ux, uy = kd._union_size(ir), kd._union_size(jf)
-    base = kd._full_cost(s_, ux, uy, d, False)
-    r = kd.BLOCK_ROWS
+    ux, uy = kb.union_size(ir), kb.union_size(jf)
+    base = kb.full_cost(s_, ux, uy, d, False)
+    r = kb.BLOCK_ROWS
     entries = ux * (ux + r) / 2 + uy * (uy + r) / 2 + ux * uy
-    rest = base - entries * d * kd._COST_FULL_MAC
-    measured_full_mac = (t_full / t_sub * kd._subsets_cost(s_, m_, d, False) - rest) / (entries * d)
+    rest = base - entries * d * kb.COST_FULL_MAC
+    measured_full_mac = (t_full / t_sub * kb.subsets_cost(s_, m_, d, False) - rest) / (entries * d)
     record(
         "constants",
         measured_full_mac=measured_full_mac,
-        module_full_mac=kd._COST_FULL_MAC,
+        module_full_mac=kb.COST_FULL_MAC,
         measured_f64_mac=s_mac64 / s_mac32,
         measured_entry=s_entry / s_mac32,
         measured_gather=s_gather / s_mac32,
         measured_reduce=s_reduce / s_mac32,
-        module_f64_mac=kd._COST_F64_MAC,
-        module_entry=kd._COST_ENTRY,
-        module_gather=kd._COST_GATHER,
-        module_reduce=kd._COST_REDUCE,
+        module_f64_mac=kb.COST_F64_MAC,
+        module_entry=kb.COST_ENTRY,
+        module_gather=kb.COST_GATHER,
+        module_reduce=kb.COST_REDUCE,
         f32_gmac_per_s=1e-9 / s_mac32,
         load_avg=_load(),
         threads=torch.get_num_threads(),

@@ -24,7 +24,7 @@ from fastgan._version import __version__
 
 __all__ = ["__version__", "backends", "FastganFallbackWarning", "evaluate", "EvalResult", "Sampler"]
 
-_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "cli", "evaluation"}
+_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "plotting", "cli", "evaluation"}
 #: names re-exported lazily from a submodule (``fastgan.evaluate`` is the function of
 #: :mod:`fastgan.evaluation`)
 _EXPORTS = {

@@ -1,6 +1,6 @@
 """The truncation trick: BigGAN truncated latents, StyleGAN w-space truncation, sweeps.
 
-* :func:`truncated_normal` -- z ~ N(0, I) conditioned on every coordinate |z_i| <= psi
+* :func:`truncated_normal` -- z ~ N(0, I) conditioned on every coordinate |z_i| <= threshold
   (Brock et al. 2018, "Elements of z which fall outside a predefined range are
   resampled"). Exact: rejection sampling that redraws only the rejected entries, or, for
   small thresholds, inverse-CDF sampling (see the function's docstring).
@@ -9,8 +9,9 @@
 * :func:`psi_truncation` -- StyleGAN: w' = w_avg + psi (w - w_avg), optionally only for
   the first ``cutoff`` layers of a [N, L, D] w (Karras et al. 2019).
 * :func:`estimate_w_avg` -- Monte-Carlo estimate of E_z[mapping(z)].
-* :func:`truncation_sweep` / :func:`plot_truncation_sweep` -- precision, recall, FID, ...
-  as a function of psi (the diversity / fidelity trade-off).
+* :func:`truncation_sweep` -- precision, recall, FID, ... as a function of psi (the
+  diversity / fidelity trade-off); its figure: :func:`fastgan.plotting.plot_truncation_sweep`
+  (still importable from here; matplotlib, the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 
 from fastgan._checks import check_positive_int
+from fastgan._compat import renamed_kwarg
+from fastgan._lazy import lazy_exports
 
 __all__ = [
     "truncated_normal",
@@ -29,7 +32,6 @@ __all__ = [
     "psi_truncation",
     "estimate_w_avg",
     "truncation_sweep",
-    "plot_truncation_sweep",
     "INVERSE_CDF_BELOW",
 ]
 
@@ -64,49 +66,52 @@ def _bound_in_dtype(psi: float, dtype: torch.dtype) -> float:
     return float(b)
 
 
+@renamed_kwarg("psi", "threshold")
 def truncated_normal(
     shape: Sequence[int] | torch.Size | int,
-    psi: float,
+    threshold: float,
     generator: Optional[torch.Generator] = None,
     dtype: torch.dtype = torch.float32,
     device: Optional[torch.device | str] = None,
     method: str = "auto",
 ) -> torch.Tensor:
-    """Standard normal samples with every coordinate conditioned on |z| <= psi.
+    """Standard normal samples with every coordinate conditioned on |z| <= threshold.
 
     Args:
         shape: output shape, e.g. ``(N, z_dim)``.
-        psi: truncation threshold (> 0; ``math.inf`` gives plain N(0, 1)).
+        threshold: truncation threshold (> 0; ``math.inf`` gives plain N(0, 1)); ``psi=`` is its
+            deprecated name (``psi`` is the StyleGAN interpolation factor, :func:`psi_truncation`).
         generator: ``torch.Generator`` on ``device`` (None: global RNG).
         dtype: output floating dtype.
         device: output device (default: the generator's device, else CPU).
-        method: ``"auto"`` (inverse CDF for psi < :data:`INVERSE_CDF_BELOW`, rejection
+        method: ``"auto"`` (inverse CDF for threshold < :data:`INVERSE_CDF_BELOW`, rejection
             otherwise), ``"rejection"`` or ``"inverse_cdf"``.
 
     Returns:
-        Tensor[shape] with density N(z|0,1) / (2 Phi(psi) - 1) on [-psi, psi], per coordinate,
-        i.i.d.; every value satisfies |z| <= psi exactly (after rounding to ``dtype``).
+        Tensor[shape] with density N(z|0,1) / (2 Phi(t) - 1) on [-t, t] (t = ``threshold``), per
+        coordinate, i.i.d.; every value satisfies |z| <= threshold exactly (after rounding to ``dtype``).
 
     Sampling (both exact in distribution):
 
-    * rejection: draw N(0, 1); redraw only the entries with |z| > psi (vectorised over the
-      indices still rejected, loop until none are left). Acceptance 2 Phi(psi) - 1 per entry, so few rounds for psi >= 0.5.
-    * inverse CDF: u ~ U(Phi(-psi), Phi(psi)), z = Phi^{-1}(u) (``torch.special.ndtr`` /
-      ``ndtri``), evaluated in float64 so that even tiny psi keep full resolution, then
+    * rejection: draw N(0, 1); redraw only the entries with |z| > threshold (vectorised over the
+      indices still rejected, loop until none are left). Acceptance 2 Phi(threshold) - 1 per entry,
+      so few rounds for threshold >= 0.5.
+    * inverse CDF: u ~ U(Phi(-threshold), Phi(threshold)), z = Phi^{-1}(u) (``torch.special.ndtr``
+      / ``ndtri``), evaluated in float64 so that even tiny thresholds keep full resolution, then
       rounded to ``dtype`` and clamped to the representable bound. One pass, no loop;
-      used for small psi where rejection would need many rounds. (For large psi the tails
-      would lose resolution in 1 - Phi(psi), which is why rejection is used there.)
+      used for small thresholds where rejection would need many rounds. (For large ones the tails
+      would lose resolution in 1 - Phi(threshold), which is why rejection is used there.)
 
     Matches: Brock et al. 2018 (BigGAN) "truncation trick" as a threshold-only truncation:
-    values outside [-psi, psi] are resampled, not clipped and not rescaled. For the
+    values outside [-threshold, threshold] are resampled, not clipped and not rescaled. For the
     official BigGAN sample code's "truncate at 2 then multiply by truncation" see
     :func:`biggan_truncated_noise`.
 
-    >>> z = truncated_normal((4, 128), psi=0.7, generator=torch.Generator().manual_seed(0))
+    >>> z = truncated_normal((4, 128), threshold=0.7, generator=torch.Generator().manual_seed(0))
     >>> bool(z.abs().max() <= 0.7)
     True
     """
-    psi = _check_psi(psi)
+    threshold = _check_psi(threshold, "threshold")
     if isinstance(shape, numbers.Integral):
         shape = (int(shape),)
     shape = tuple(int(s) for s in shape)
@@ -121,14 +126,14 @@ def truncated_normal(
     device = torch.device(device)
     if generator is not None and generator.device.type != device.type:
         raise ValueError(f"generator: is on {generator.device} but device={device}")
-    if math.isinf(psi):
+    if math.isinf(threshold):
         return torch.randn(shape, generator=generator, dtype=dtype, device=device)
     if method == "auto":
-        method = "inverse_cdf" if psi < INVERSE_CDF_BELOW else "rejection"
-    bound = _bound_in_dtype(psi, dtype)
+        method = "inverse_cdf" if threshold < INVERSE_CDF_BELOW else "rejection"
+    bound = _bound_in_dtype(threshold, dtype)
     if method == "inverse_cdf":
-        lo = float(torch.special.ndtr(torch.tensor(-psi, dtype=torch.float64)))
-        hi = 1.0 - lo  # Phi(psi) = 1 - Phi(-psi): symmetric, avoids rounding asymmetry
+        lo = float(torch.special.ndtr(torch.tensor(-threshold, dtype=torch.float64)))
+        hi = 1.0 - lo  # Phi(threshold) = 1 - Phi(-threshold): symmetric, avoids rounding asymmetry
         u = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
         z = torch.special.ndtri(lo + (hi - lo) * u)
         return z.to(dtype).clamp_(-bound, bound)
@@ -372,99 +377,5 @@ def truncation_sweep(
     return rows
 
 
-#: y-axis labels of the metrics a sweep can hold
-_AXIS_LABELS = {
-    "fid": "FID (squared feature distance)",
-    "kid": "KID (polynomial-kernel MMD$^2$)",
-}
-
-
-def plot_truncation_sweep(
-    table: Sequence[dict[str, float]],
-    path: Optional[str] = None,
-    *,
-    ax: Any = None,
-    title: Optional[str] = None,
-    dpi: int = 150,
-) -> Any:
-    """Plot every metric column of a :func:`truncation_sweep` table against psi.
-
-    Precision / recall / density / coverage share the left axis; FID and KID get their own
-    axes on the right (dashed lines). One legend, in a free band at the top, lists every curve.
-
-    Args:
-        table: the rows :func:`truncation_sweep` returned (each with ``"psi"``).
-        path: save the figure there (format from the suffix, e.g. ``.png`` / ``.pdf``).
-        ax: a matplotlib ``Axes`` to draw into (e.g. one panel of your own figure); default: a new
-            :class:`matplotlib.figure.Figure` rendered with the Agg backend (no display, no pyplot
-            state).
-        title: axes title (default: ``"Truncation sweep"``).
-        dpi: resolution used when saving to ``path``.
-
-    Returns:
-        The :class:`matplotlib.figure.Figure` drawn into.
-
-    Raises:
-        ValueError: an empty table, or rows without ``"psi"`` or without any metric column.
-
-    >>> fig = plot_truncation_sweep([{"psi": 0.5, "precision": 0.9, "recall": 0.2},
-    ...                              {"psi": 1.0, "precision": 0.7, "recall": 0.6}])  # doctest: +SKIP
-    """
-    if not table:
-        raise ValueError("table: empty")
-    if any("psi" not in row for row in table):
-        raise ValueError("table: every row needs a 'psi' entry (use truncation_sweep's output)")
-    left = [c for c in ("precision", "recall", "density", "coverage") if c in table[0]]
-    right = [c for c in ("fid", "kid") if c in table[0]]
-    if not left and not right:
-        raise ValueError(f"table: no metric column to plot; columns are {sorted(table[0])}")
-
-    if ax is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    psis = [row["psi"] for row in table]
-    n_curves = len(left) + len(right)
-    ncol = min(n_curves, 3)
-    # every axis spans this multiple of its data range, so the legend has the top band to itself
-    headroom = 1.12 + 0.13 * math.ceil(n_curves / ncol)
-    for i, c in enumerate(left):
-        ax.plot(psis, [row[c] for row in table], marker="o", markersize=4, color=f"C{i}", label=c)
-    ax.set_xlabel("truncation $\\psi$ (1 = no truncation)")
-    if left:
-        unit = "" if "density" in left else " (fraction)"  # density is a ratio that may exceed 1
-        ax.set_ylabel(" / ".join(left) + unit)
-        top = max(1.0, max(row[c] for row in table for c in left))
-        ax.set_ylim(0.0, headroom * top)
-        ax.set_yticks([t for t in ax.get_yticks() if t <= top])
-    else:
-        ax.set_yticks([])
-    ax.grid(alpha=0.3)
-    ax.set_title(title if title is not None else "Truncation sweep", fontsize=10)
-    handles, labels = ax.get_legend_handles_labels()
-    legend_ax = ax
-    for j, c in enumerate(right):
-        color = f"C{len(left) + j}"
-        twin = ax.twinx()
-        if j:
-            twin.spines["right"].set_position(("axes", 1.0 + 0.18 * j))
-        twin.plot(psis, [row[c] for row in table], marker="s", markersize=4, linestyle="--", color=color,
-                  label=c.upper())
-        lo, hi = min(row[c] for row in table), max(row[c] for row in table)
-        span = hi - lo if hi > lo else max(abs(hi), 1.0)
-        twin.set_ylim(lo - 0.05 * span, lo + headroom * 1.05 * span)
-        twin.set_ylabel(_AXIS_LABELS[c], color=color)
-        twin.tick_params(axis="y", colors=color)
-        h, lab = twin.get_legend_handles_labels()
-        handles += h
-        labels += lab
-        legend_ax = twin  # the topmost axes, so no curve is drawn over the legend
-    legend_ax.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=8, frameon=False)
-    if path is not None:
-        fig.savefig(path, dpi=dpi)
-    return fig
+# the figure moved to fastgan.plotting (matplotlib is an optional extra); the old name stays importable
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {"plot_truncation_sweep": "fastgan.plotting"})

@@ -284,7 +284,7 @@ def _fid(light: bool) -> list[Any]:
 
 def _fid_random(light: bool) -> list[Any]:
     x, y = _FEAT_X[:300, :12], _FEAT_Y[:250, :12]
-    return [fm.fid_bootstrap(x, y, n_boot=20, generator=_gen(12)),
+    return [fm.fid_bootstrap(x, y, n_bootstrap=20, generator=_gen(12)),
             fm.fid_infinity(x, y, sizes=[50, 100, 150, 250], generator=_gen(13))]
 
 

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from fastgan._checks import check_positive_int
+from fastgan._compat import warn_renamed
 
 __all__ = ["Sampler", "sample_seed", "block_seed", "to_uint8_images", "module_fingerprint", "LATENT_BLOCK"]
 
@@ -107,6 +108,26 @@ def to_uint8_images(x: torch.Tensor, output_range: tuple[float, float] = (-1.0, 
     return (x * scale + (0.5 - lo * scale)).clamp_(0, 255).to(torch.uint8)
 
 
+def _truncation_arg(
+    mode: str, threshold: Optional[float], psi: Optional[float], truncation: Optional[float]
+) -> tuple[Optional[float], str]:
+    """The truncation value of a Sampler and the keyword that gave it (for messages).
+
+    ``threshold=`` belongs to ``mode="z"``, ``psi=`` to ``mode="w"``; the deprecated
+    ``truncation=`` meant whichever of the two the mode uses."""
+    if truncation is not None:
+        new = "threshold" if mode == "z" else "psi"
+        if threshold is not None or psi is not None:
+            raise TypeError(f"Sampler: pass {new}= only (truncation= is its deprecated name)")
+        warn_renamed("Sampler", "truncation", new, stacklevel=4)
+        return truncation, "truncation"
+    if threshold is not None and mode != "z":
+        raise ValueError("threshold: the z-space truncation threshold needs mode='z' (in w space pass psi=)")
+    if psi is not None and mode != "w":
+        raise ValueError("psi: StyleGAN's w-space truncation needs mode='w' (in z space pass threshold=)")
+    return (threshold, "threshold") if mode == "z" else (psi, "psi")
+
+
 class Sampler:
     """Images from a generator, in uint8 batches [B, 3, H, W], drawn on the fly.
 
@@ -119,11 +140,13 @@ class Sampler:
         seed: sample ``i``'s latent is row ``i % LATENT_BLOCK`` of the draw
             ``Tensor[LATENT_BLOCK, z_dim]`` of a generator seeded with :func:`block_seed`
             ``(seed, i // LATENT_BLOCK)`` (see the module docstring).
-        truncation: ``mode="z"``: threshold psi of the truncated normal (every coordinate
-            conditioned on ``|z| <= psi``, :func:`fastgan.truncation.truncated_normal`);
-            ``mode="w"``: psi of ``w' = w_avg + psi (w - w_avg)``
-            (:func:`fastgan.truncation.psi_truncation`). None: no truncation (plain N(0, I);
-            psi = 1 in w space).
+        threshold: ``mode="z"`` only: truncation threshold of the truncated normal (every
+            coordinate conditioned on ``|z| <= threshold``,
+            :func:`fastgan.truncation.truncated_normal`). None: plain N(0, I).
+        psi: ``mode="w"`` only: StyleGAN's ``w' = w_avg + psi (w - w_avg)``
+            (:func:`fastgan.truncation.psi_truncation`). None (or 1): no truncation.
+        truncation: deprecated name of ``threshold`` (``mode="z"``) or ``psi`` (``mode="w"``),
+            which it meant depending on ``mode``; warns, same samples.
         mode: ``"z"`` or ``"w"``.
         batch_size: samples per call of G.
         device: where z is fed to G (default: G's first parameter's device, else CPU).
@@ -160,7 +183,8 @@ class Sampler:
         n: int = 50_000,
         *,
         seed: int = 0,
-        truncation: Optional[float] = None,
+        threshold: Optional[float] = None,
+        psi: Optional[float] = None,
         mode: str = "z",
         batch_size: int = 64,
         device: Optional[torch.device | str] = None,
@@ -168,6 +192,7 @@ class Sampler:
         w_avg: Optional[torch.Tensor] = None,
         mapping: Optional[Callable[..., torch.Tensor]] = None,
         w_avg_samples: int = 100_000,
+        truncation: Optional[float] = None,
     ) -> None:
         if not callable(G):
             raise TypeError(f"G: expected a callable generator, got {type(G).__name__}")
@@ -181,19 +206,24 @@ class Sampler:
         if mode not in ("z", "w"):
             raise ValueError(f"mode: must be 'z' or 'w', got {mode!r}")
         self.mode = mode
+        truncation, name = _truncation_arg(mode, threshold, psi, truncation)
         if truncation is not None:
             if (
                 isinstance(truncation, bool)
                 or not isinstance(truncation, numbers.Real)
                 or math.isnan(truncation)
             ):
-                raise ValueError(f"truncation: must be a real number or None, got {truncation!r}")
+                raise ValueError(f"{name}: the truncation must be a real number or None, got {truncation!r}")
             truncation = float(truncation)
             if mode == "z" and truncation <= 0:
-                raise ValueError(f"truncation: the z-space threshold must be > 0, got {truncation}")
+                raise ValueError(f"{name}: the z-space truncation threshold must be > 0, got {truncation}")
             if mode == "w" and not math.isfinite(truncation):
-                raise ValueError(f"truncation: psi must be finite in w space, got {truncation}")
+                raise ValueError(f"{name}: the w-space truncation psi must be finite, got {truncation}")
+        #: the truncation in effect: ``threshold`` (mode "z") or ``psi`` (mode "w"); one key of the
+        #: fingerprint, so cached features of samplers built with ``truncation=`` stay valid
         self.truncation = truncation
+        self.threshold = truncation if mode == "z" else None
+        self.psi = truncation if mode == "w" else None
         if (
             len(output_range) != 2
             or not all(math.isfinite(float(v)) for v in output_range)
@@ -239,7 +269,8 @@ class Sampler:
     def __repr__(self) -> str:
         return (
             f"Sampler(n={self.n}, z_dim={self.z_dim}, seed={self.seed}, mode={self.mode!r}, "
-            f"truncation={self.truncation}, batch_size={self.batch_size}, device={str(self.device)!r})"
+            f"{'threshold' if self.mode == 'z' else 'psi'}={self.truncation}, batch_size={self.batch_size}, "
+            f"device={str(self.device)!r})"
         )
 
     # -- sampling -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import check_features, check_positive_int
+from fastgan._compat import renamed_kwarg
 from fastgan.linalg import trace_sqrt_product
 from fastgan.metrics._base import KEY_FID
 from fastgan.metrics._stats import FeatureStats
@@ -61,23 +62,24 @@ def _weighted_stats(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, tor
     return mean, (y.t() @ (y * w[:, None])) / (n - 1)
 
 
+@renamed_kwarg("n_boot", "n_bootstrap")
 def fid_bootstrap(
     real_features: Any,
     fake_features: Any,
     *,
-    n_boot: int = 100,
+    n_bootstrap: int = 100,
     ci: float = 0.95,
     generator: Optional[torch.Generator] = None,
     impl: str = "auto",
 ) -> dict[str, float]:
     """FID with a percentile bootstrap confidence interval.
 
-    Both sets are resampled with replacement ``n_boot`` times; the ``n_boot`` trace-sqrt
+    Both sets are resampled with replacement ``n_bootstrap`` times; the ``n_bootstrap`` trace-sqrt
     evaluations are batched.
 
     Args:
         real_features (Tensor[N, D]), fake_features (Tensor[M, D]).
-        n_boot: number of bootstrap replicates (>= 2).
+        n_bootstrap: number of bootstrap replicates (>= 2); ``n_boot=`` is its deprecated name.
         ci: confidence level in (0, 1).
         generator: random source of the resampling (CPU generator).
 
@@ -85,7 +87,7 @@ def fid_bootstrap(
         ``{"fid": FID of the full sets, "fid_low": lower, "fid_high": upper}``: the bootstrap
         percentile interval at level ``ci``.
     """
-    n_boot = check_positive_int(n_boot, "n_boot", minimum=2)
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap", minimum=2)
     if not 0.0 < float(ci) < 1.0:
         raise ValueError(f"ci: must be in (0, 1), got {ci}")
     xr = check_features(real_features, "real_features", min_rows=2).detach().to(torch.float64)
@@ -97,8 +99,8 @@ def fid_bootstrap(
     n, m, d = xr.shape[0], xf.shape[0], xr.shape[1]
     g = _group_size(d)
     vals = []
-    for start in range(0, n_boot, g):
-        cnt = min(g, n_boot - start)
+    for start in range(0, n_bootstrap, g):
+        cnt = min(g, n_bootstrap - start)
         mus1, covs1, mus2, covs2 = [], [], [], []
         for _ in range(cnt):
             ir = torch.randint(n, (n,), generator=generator)

@@ -39,62 +39,20 @@ Evaluation strategies (``method``; same numbers up to floating-point summation o
   row-wise dot with P), which gives every round's block sum without gathering m x m blocks. Costs about
   (U_x^2 / 2 + U_y^2 / 2 + U_x U_y) D multiply-adds for U distinct rows, independent of the
   number of rounds, plus ``subsets`` times that many entries for the reduction.
-* ``"auto"``: the cheaper of the two under a cost model whose unit is one float32 GEMM
-  multiply-add: GEMM multiply-adds (float64 ones cost ``_COST_F64_MAC``, those of the union
-  tiles ``_COST_FULL_MAC``), kernel entries (elementwise work, ``_COST_ENTRY``), gathered
-  feature values (``_COST_GATHER``) and the membership reduction (``_COST_REDUCE`` per
-  multiply-add). The constants are measured by
-  ``bench/bench_kid.py`` (``test_kid_cost_model``) on a CPU with MKL.
+* ``"auto"``: the cheaper of the two under the cost model of :mod:`fastgan.metrics._kid_bounds`.
 
 Precision and the certified error bound
 ---------------------------------------
 
-``dtype=torch.float64`` (the default) computes everything in float64 (exact to ~1e-12
-relative). ``dtype=torch.float32`` runs float32 GEMMs and kernel evaluations (as the reference
-packages do) and accumulates the sums in float64. For every round a rigorous bound on the
-absolute error of the round's MMD_u^2 is computed from the row norms (cheap), for any
-summation order the BLAS uses:
-
-1. Dot products. ``s = gamma * x.y`` comes from a GEMM with ``alpha = gamma``. Each term of
-   the sum passes through at most ``D + 2`` roundings (its product, the additions, the
-   scaling by alpha wherever the BLAS applies it), so by Higham (*Accuracy and Stability of
-   Numerical Algorithms*, 2nd ed., Lemma 3.1 and eq. 3.5) the computed value is
-   ``gamma_32 * t'`` with ``|t' - x.y| <= gamma_{D+2} sum_k |x_k y_k| <= gamma_{D+2} |x| |y|``,
-   ``gamma_n = n u / (1 - n u)``, u the unit roundoff (2^-24 for float32), and ``gamma_32``
-   the scalar rounded to float32 (relative error u). Inputs rounded to the compute dtype add
-   ``(2u + u^2) |x| |y|``. Underflow adds at most ``(D + 3)`` times the smallest subnormal.
-2. Kernel. With T = |x| |y| (Cauchy-Schwarz bounds |x.y| by T) the computed ``w = s + coef0``
-   satisfies ``|w - (gamma x.y + coef0)| <= eta(T)``, an affine function of T (the bound above,
-   the rounding of coef0 and of the addition). The power ``w ** degree`` is evaluated by
-   multiplication (at most ``degree - 1`` roundings) or a pow with at most one ulp of error:
-   relative ``gamma_{max(degree - 1, 2)}``. With M(T) = gamma T + |coef0| + eta(T) >= |w|, the
-   mean value theorem gives the per-entry bound
-   ``beta(T) = degree M^(degree-1) eta + M^degree gamma_pow + (sum rounding)``, a polynomial in
-   T with non-negative coefficients.
-3. Sums. Row sums of at most ``r`` entries in the compute dtype add ``gamma_r sum |k|``; the
-   float64 accumulation adds ``gamma_n`` in double precision (n terms).
-4. Rounds. ``sum_{i,j} beta(|x_i| |y_j|) = sum_q beta_q (sum_i |x_i|^q)(sum_j |y_j|^q)``: power
-   sums of the norms per round, O(m) work. The round's bound is
-   ``(B_XX + B_YY) / (m (m-1)) + 2 B_XY / m^2`` (the diagonal entries included in B: an upper
-   bound). The norms are themselves certified upper bounds (float32 sums of squares widened
-   by their own gamma bound). TF32 / bf16 matmuls are switched off while the GEMMs run; where
-   that is impossible the bound uses the bf16 unit roundoff.
-
-The bound is deterministic (no probabilistic rounding model) and therefore pessimistic: it
-grows like ``D u`` times the kernel's slope, while observed float32 errors are orders of
-magnitude smaller. :func:`kid` reports it (``stats=``) and, with ``tol=``, recomputes in
-float64 unless the bound on the error of ``kid_mean`` is at most ``tol`` times the (lower
-bound on the) std over rounds. For Inception-sized features (D = 2048) ``gamma_{D+2}`` is
-about 1.2e-4, so the bound is about 1e-4 of the kernel's scale: far above 1e-3 of a typical
-KID std, so a certified float32 result needs a loose ``tol`` or falls back. Even with exact
-dot products, storing them in float32 (relative u = 6e-8) exceeds such a ``tol`` in the
-worst case; certification at that level needs the float64 path.
+``dtype=torch.float64`` (the default) is exact to ~1e-12 relative. ``dtype=torch.float32`` runs
+float32 GEMMs and kernel evaluations (as the reference packages do), sums in float64 and bounds
+each round's absolute error from the row norms, for any BLAS summation order (the proof:
+:mod:`fastgan.metrics._kid_bounds`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -103,6 +61,7 @@ import torch
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
+from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics._bounds import ieee_matmul
 
 __all__ = ["kid", "KID", "kid_subset_indices", "mmd2_subsets", "polynomial_kernel"]
@@ -111,16 +70,6 @@ logger = logging.getLogger(__name__)
 
 Method = Literal["auto", "full", "subsets"]
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of temporaries per call (gathered rows, kernel blocks and tiles)
-#: Rows per block of the symmetric diagonal-block GEMMs and of the union tiles.
-BLOCK_ROWS = 512
-
-# Cost model (unit: one float32 multiply-add of the batched block GEMMs), measured by
-# bench/bench_kid.py (test_kid_cost_model) on a 2-core MKL CPU; see the module docstring.
-_COST_F64_MAC = 2.2  # a float64 GEMM multiply-add
-_COST_FULL_MAC = 1.5  # a multiply-add of the union tiles, in situ (measured full / subsets ratio)
-_COST_ENTRY = 105.0  # kernel evaluation + reduction of one kernel entry
-_COST_GATHER = 100.0  # one gathered feature value (index_select of a round's rows)
-_COST_REDUCE = 2.5  # one multiply-add of the membership reduction P K (small leading dimension)
 
 
 def polynomial_kernel(
@@ -243,102 +192,6 @@ def kid_subset_indices(
     return idx_r.cpu(), idx_f.cpu()
 
 
-# ----------------------------------------------------------------------------- error bound
-def _unit_roundoff(dtype: torch.dtype) -> float:
-    return float(torch.finfo(dtype).eps) / 2.0
-
-
-def _gamma(n: int, u: float) -> float:
-    """Higham's gamma_n = n u / (1 - n u) (inf when n u >= 1)."""
-    nu = max(n, 0) * u
-    return math.inf if nu >= 1.0 else nu / (1.0 - nu)
-
-
-def _cast_roundoff(src: torch.dtype, dst: torch.dtype) -> float:
-    """Relative error of converting ``src`` values to ``dst`` (0 when every value is representable)."""
-    widening = dst == torch.float32 and src in (torch.float16, torch.bfloat16)
-    if src == dst or dst == torch.float64 or widening:
-        return 0.0
-    return _unit_roundoff(dst)
-
-
-def _entry_bound_poly(
-    d: int, degree: int, g: float, coef0: float, dtype: torch.dtype, cast_u: float,
-    row_terms: int, sum_terms: int,
-) -> np.ndarray:
-    """Coefficients beta_0..beta_degree (float64, >= 0) of the per-entry bound (module docstring).
-
-    |computed k(x, y) - exact k(x, y)| <= sum_q beta_q T^q with T = |x| |y|, including that
-    entry's share of the row-sum (``row_terms`` entries, compute dtype) and float64
-    accumulation (``sum_terms`` terms) errors.
-    """
-    u = _unit_roundoff(dtype)
-    tiny = float(torch.finfo(dtype).tiny) * float(torch.finfo(dtype).eps)  # smallest subnormal
-    c = abs(coef0)
-    eps1 = _gamma(d + 2, u) * (1.0 + cast_u) ** 2 + 2.0 * cast_u + cast_u**2  # |t' - x.y| <= eps1 T
-    e1 = g * ((1.0 + u) * eps1 + u + u * (1.0 + eps1) * (1.0 + u))  # eta(T) = e1 T + e0
-    e0 = u * c * (2.0 + u) + (d + 3) * tiny
-    eta = np.array([e0, e1])
-    big_m = np.array([c + e0, g + e1])  # M(T) >= |w|, |gamma x.y + coef0|
-    p = degree
-    g_pow = _gamma(max(p - 1, 2), u) if p > 1 else 0.0
-    g_row = _gamma(row_terms, u)
-    g_sum = _gamma(sum_terms, _unit_roundoff(torch.float64))
-    mp1 = np.polynomial.polynomial.polypow(big_m, p - 1) if p > 1 else np.array([1.0])
-    mp = np.polynomial.polynomial.polymul(mp1, big_m)
-    beta = np.polynomial.polynomial.polyadd(
-        p * np.polynomial.polynomial.polymul(mp1, eta),
-        mp * (g_pow + (1.0 + g_pow) * (g_row + g_sum * (1.0 + g_row))),
-    )
-    beta = np.asarray(beta, dtype=np.float64)
-    beta[0] += (p + 1) * tiny
-    return beta
-
-
-def _power_sums(norms: torch.Tensor, q: int) -> torch.Tensor:
-    """Tensor[S, q+1] float64: sum_i norms[s, i] ** j for j = 0..q."""
-    return torch.stack([norms.pow(j).sum(dim=-1) for j in range(q + 1)], dim=-1)
-
-
-def _norm_bounds(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Upper bounds on the row norms (Tensor[N] float64), without a float64 copy of ``x``.
-
-    Squared norms are summed in the working dtype w (float32 for float16/bfloat16/float32
-    inputs, exact widening): ``fl(sum x_k^2) <= (1 + gamma_{D+1}) sum x_k^2`` plus at most
-    ``D + 1`` times w's smallest normal for squares that underflow, hence
-    ``sum x_k^2 <= (fl + (D + 1) tiny) / (1 - gamma_{D+1})``.
-    """
-    return _norm_bounds_in(x, torch.float64 if x.dtype == torch.float64 else torch.float32, chunk)
-
-
-def _norm_bounds_in(x: torch.Tensor, w: torch.dtype, chunk: int) -> torch.Tensor:
-    d = x.shape[1]
-    g = _gamma(d + 1, _unit_roundoff(w))
-    tiny = float(torch.finfo(w).tiny)
-    parts = []
-    for i in range(0, x.shape[0], chunk):
-        c = x[i : i + chunk].to(w)
-        parts.append(torch.linalg.vecdot(c, c).to(torch.float64))
-    sq = torch.cat(parts)
-    if w != torch.float64 and not bool(torch.isfinite(sq).all()):  # squares overflowed float32
-        return _norm_bounds_in(x, torch.float64, chunk)
-    return torch.sqrt((sq + (d + 1) * tiny) / (1.0 - g)) * (1.0 + 4 * _unit_roundoff(torch.float64))
-
-
-def _round_bounds(
-    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor, beta: np.ndarray
-) -> torch.Tensor:
-    """Tensor[S] float64: certified bound on |computed - exact| MMD_u^2 of each round."""
-    m = idx_r.shape[1]
-    nx, ny = _norm_bounds(x), _norm_bounds(y)
-    q = len(beta) - 1
-    px, py = _power_sums(nx[idx_r], q), _power_sums(ny[idx_f], q)
-    b = torch.as_tensor(beta, dtype=torch.float64, device=px.device)
-    bxx, byy, bxy = (px * px * b).sum(-1), (py * py * b).sum(-1), (px * py * b).sum(-1)
-    out = (bxx + byy) / (m * (m - 1)) + 2.0 * bxy / (m * m)
-    return out * (1.0 + 1e-9)  # rounding of this float64 evaluation itself
-
-
 # ----------------------------------------------------------------------------- kernel blocks
 def _kernel_(
     out: torch.Tensor, a: torch.Tensor, bt: torch.Tensor, gamma: float, coef0: float, degree: int
@@ -361,12 +214,6 @@ def _sum_last2(k: torch.Tensor) -> torch.Tensor:
     return k.sum(dim=-1).to(torch.float64).sum(dim=-1)
 
 
-def _blocks(m: int) -> list[tuple[int, int]]:
-    nb = max(1, round(m / BLOCK_ROWS))
-    edges = [round(i * m / nb) for i in range(nb + 1)]
-    return [(edges[i], edges[i + 1]) for i in range(nb)]
-
-
 def _sym_offdiag_sums(
     xs: torch.Tensor, gamma: float, coef0: float, degree: int, buf: torch.Tensor
 ) -> torch.Tensor:
@@ -376,7 +223,7 @@ def _sym_offdiag_sums(
     """
     bsz, m, _ = xs.shape
     total = torch.zeros(bsz, dtype=torch.float64, device=xs.device)
-    blocks = _blocks(m)
+    blocks = kb.blocks(m)
     for i, (lo, hi) in enumerate(blocks):
         for lo2, hi2 in blocks[i:]:
             out = buf[: bsz * (hi - lo) * (hi2 - lo2)].view(bsz, hi - lo, hi2 - lo2)
@@ -464,43 +311,6 @@ def _mmd2_full(
     return _combine(sxx, syy, sxy, m)
 
 
-# ----------------------------------------------------------------------------- cost model
-def _union_size(idx: torch.Tensor) -> int:
-    return int(torch.unique(idx).numel())
-
-
-def _subsets_cost(s: int, m: int, d: int, f64: bool) -> float:
-    blocks = _blocks(m)
-    sym = sum((hi - lo) * (hi2 - lo2) for i, (lo, hi) in enumerate(blocks) for lo2, hi2 in blocks[i:])
-    entries = s * (2 * sym + m * m)
-    mac = _COST_F64_MAC if f64 else 1.0
-    return entries * d * mac + entries * _COST_ENTRY + 2 * s * m * d * _COST_GATHER
-
-
-def _full_cost(s: int, ux: int, uy: int, d: int, f64: bool) -> float:
-    r = BLOCK_ROWS
-    entries = ux * (ux + r) / 2 + uy * (uy + r) / 2 + ux * uy  # upper block-triangles + cross
-    mac = _COST_F64_MAC if f64 else 1.0
-    return entries * d * mac * _COST_FULL_MAC + entries * _COST_ENTRY + s * entries * mac * _COST_REDUCE
-
-
-def _choose_method(
-    method: str, idx_r: torch.Tensor, idx_f: torch.Tensor, d: int, dtype: torch.dtype, max_memory: int
-) -> str:
-    if method not in ("auto", "full", "subsets"):
-        raise ValueError(f"method: must be one of ('auto', 'full', 'subsets'), got {method!r}")
-    if method != "auto":
-        return method
-    s, m = idx_r.shape
-    ux, uy = _union_size(idx_r), _union_size(idx_f)
-    f64 = dtype == torch.float64
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    fits = (ux + uy) * (d + s) * itemsize <= max_memory  # union rows + memberships
-    if fits and _full_cost(s, ux, uy, d, f64) < _subsets_cost(s, m, d, f64):
-        return "full"
-    return "subsets"
-
-
 def _mmd2_eval(
     x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
     degree: int, g: float, coef0: float, dtype: torch.dtype, method: str, max_memory: int,
@@ -508,17 +318,17 @@ def _mmd2_eval(
     """(values Tensor[S] float64, bounds Tensor[S] float64, method used)."""
     s, m = idx_r.shape
     d = x.shape[1]
-    cast_u = max(_cast_roundoff(x.dtype, dtype), _cast_roundoff(y.dtype, dtype))
+    cast_u = max(kb.cast_roundoff(x.dtype, dtype), kb.cast_roundoff(y.dtype, dtype))
     xc = x.to(dtype).contiguous()
     yc = y.to(dtype).contiguous()
     itemsize = torch.empty((), dtype=dtype).element_size()
-    chosen = _choose_method(method, idx_r, idx_f, d, dtype, max_memory)
+    chosen = kb.choose_method(method, idx_r, idx_f, d, dtype, max_memory)
     logger.debug("kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)",
                  chosen, dtype, x.shape[0], y.shape[0], d, s, m)
     with ieee_matmul(x.device) as u_mm:
         if chosen == "full":
             n_max = max(x.shape[0], y.shape[0])
-            tile = max(1, min(BLOCK_ROWS, max_memory // max(1, 2 * n_max * itemsize)))
+            tile = max(1, min(kb.BLOCK_ROWS, max_memory // max(1, 2 * n_max * itemsize)))
             vals = _mmd2_full(xc, yc, idx_r, idx_f, degree, g, coef0, tile)
             # P K sums a tile's rows (products with the counts); float64 sums over columns and tiles
             row_terms, sum_terms = tile + 1, n_max + (n_max // tile + 1) + 4
@@ -526,11 +336,12 @@ def _mmd2_eval(
             per_round = (2 * m * d + m * m) * itemsize
             batch = max(1, min(s, max_memory // per_round))
             vals = _mmd2_subsets(xc, yc, idx_r, idx_f, degree, g, coef0, batch)
-            row_terms, sum_terms = m, m + 2 * len(_blocks(m)) ** 2 + 4
+            row_terms, sum_terms = m, m + 2 * len(kb.blocks(m)) ** 2 + 4
     # float32 matmuls that could not be kept in IEEE precision (TF32 / bf16): bound with the bf16 roundoff
-    bound_dtype = torch.bfloat16 if dtype == torch.float32 and u_mm > _unit_roundoff(torch.float32) else dtype
-    beta = _entry_bound_poly(d, degree, g, coef0, bound_dtype, cast_u, row_terms, sum_terms)
-    bounds = _round_bounds(x, y, idx_r, idx_f, beta)
+    tf32 = dtype == torch.float32 and u_mm > kb.unit_roundoff(torch.float32)
+    bound_dtype = torch.bfloat16 if tf32 else dtype
+    beta = kb.entry_bound_poly(d, degree, g, coef0, bound_dtype, cast_u, row_terms, sum_terms)
+    bounds = kb.round_bounds(x, y, idx_r, idx_f, beta)
     return vals, bounds, chosen
 
 
@@ -658,7 +469,9 @@ def kid(
             2020; ``"clean-fid"``: ``RandomState(seed)``, which reproduces clean-fid run after
             ``numpy.random.seed(seed)``; with ``seed=None`` this draws from numpy's global RNG
             as clean-fid does; default preset: ``torch.Generator().manual_seed(seed)``).
-            Not together with ``generator``.
+            Not together with ``generator``. Why a function takes ``seed=`` here (the API's rule is
+            ``generator=``): a preset reproduces a reference's numpy ``RandomState`` stream, which
+            an int seeds and no ``torch.Generator`` can stand in for.
 
     Returns:
         ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with

@@ -319,6 +319,9 @@ def top_precision_recall(
         projection_dim: project to this many dimensions when ``D`` exceeds it (top-pr: 32);
             None: never project.
         projection_seed: seed of the projection (:func:`projection_matrix`; top-pr: 99).
+            Both are int seeds, not ``generator=`` (the API's rule for functions): they name the
+            streams top-pr draws from (numpy's MT19937, ``torch.manual_seed``), so its defaults
+            42 and 99 reproduce its result.
         bandwidth: None (the balloon estimate of each set, :func:`balloon_bandwidth`), a number
             for both sets, or a ``(real, fake)`` pair.
         block_size: side of the square distance tiles (default 2048 on CPU, 8192 on CUDA).

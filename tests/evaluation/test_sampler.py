@@ -54,7 +54,7 @@ def test_samples_do_not_depend_on_batch_size_or_range() -> None:
 def test_latents_across_blocks_depend_only_on_seed_and_index(truncation: float | None) -> None:
     """Ranges that cut the block grid anywhere, in any order, give the rows of the per-block draws."""
     n = 2 * LATENT_BLOCK + 37
-    s = Sampler(ToyG(), 3, n=n, seed=5, truncation=truncation)
+    s = Sampler(ToyG(), 3, n=n, seed=5, threshold=truncation)
     g = [torch.Generator().manual_seed(block_seed(5, j)) for j in range(3)]
     if truncation is None:
         want = torch.cat([torch.randn(LATENT_BLOCK, 3, generator=gj) for gj in g])[:n]
@@ -64,7 +64,7 @@ def test_latents_across_blocks_depend_only_on_seed_and_index(truncation: float |
     cuts = [(LATENT_BLOCK - 3, LATENT_BLOCK + 4), (0, 1), (n - 1, n), (5, n), (2 * LATENT_BLOCK, n), (7, 7)]
 
     def fresh(n: int, batch_size: int = 64) -> Sampler:
-        return Sampler(ToyG(), 3, n=n, seed=5, truncation=truncation, batch_size=batch_size)
+        return Sampler(ToyG(), 3, n=n, seed=5, threshold=truncation, batch_size=batch_size)
 
     for a, b in cuts:  # a fresh sampler per range, and the same one in another order
         torch.testing.assert_close(fresh(n).latents(a, b), want[a:b], rtol=0, atol=0)
@@ -82,7 +82,7 @@ def test_latents_across_blocks_depend_only_on_seed_and_index(truncation: float |
 
 
 def test_z_truncation_uses_the_truncated_normal() -> None:
-    s = Sampler(ToyG(), 8, n=20, truncation=0.5)
+    s = Sampler(ToyG(), 8, n=20, threshold=0.5)
     z = s.latents(0, 20)
     assert float(z.abs().max()) <= 0.5
     g = torch.Generator().manual_seed(block_seed(0, 0))
@@ -94,7 +94,7 @@ def test_w_truncation_matches_the_definition() -> None:
     torch.manual_seed(1)
     G = ToyStyleG()
     w_avg = torch.randn(6)
-    s = Sampler(G, 8, n=5, mode="w", truncation=0.7, w_avg=w_avg)
+    s = Sampler(G, 8, n=5, mode="w", psi=0.7, w_avg=w_avg)
     with torch.no_grad():
         w = G.mapping(s.latents(0, 5))
         want = to_uint8_images(G.synthesis(w_avg + 0.7 * (w - w_avg)))
@@ -108,7 +108,7 @@ def test_w_truncation_matches_the_definition() -> None:
     with torch.no_grad():
         torch.testing.assert_close(plain.generate(0, 5), to_uint8_images(G.synthesis(w)), rtol=0, atol=0)
     # without w_avg it is estimated from the mapping (E[Az + b] = b for a linear mapping)
-    est = Sampler(G, 8, n=5, mode="w", truncation=0.5, w_avg_samples=20_000)
+    est = Sampler(G, 8, n=5, mode="w", psi=0.5, w_avg_samples=20_000)
     assert est.w_avg is not None
     torch.testing.assert_close(est.w_avg, G.mapping.bias.detach(), rtol=0, atol=0.05)
 
@@ -144,7 +144,7 @@ def test_generator_errors_name_the_batch() -> None:
     ):
         list(s)
     with pytest.raises(ValueError, match="truncation"):
-        Sampler(ToyG(), 8, truncation=0.0)
+        Sampler(ToyG(), 8, threshold=0.0)
     with pytest.raises(ValueError, match="mapping"):
         Sampler(ToyG(), 8, mode="w")
     with pytest.raises(ValueError, match="mode"):
@@ -159,7 +159,7 @@ def test_fingerprint() -> None:
     a = Sampler(G, 8, n=10, seed=1)
     assert a.fingerprint == Sampler(G, 8, n=10, seed=1, batch_size=3).fingerprint  # batch size: same samples
     assert a.fingerprint != Sampler(G, 8, n=10, seed=2).fingerprint
-    assert a.fingerprint != Sampler(G, 8, n=10, seed=1, truncation=0.5).fingerprint
+    assert a.fingerprint != Sampler(G, 8, n=10, seed=1, threshold=0.5).fingerprint
     G2 = ToyG()
     assert a.fingerprint != Sampler(G2, 8, n=10, seed=1).fingerprint
     assert Sampler(lambda z: z, 8).fingerprint is None
@@ -194,3 +194,26 @@ def test_random_generators_are_reproducible_and_leave_the_global_rng_alone() -> 
     b = torch.cat(list(s))
     torch.manual_seed(123)
     assert torch.equal(a, b) and torch.equal(torch.rand(3), after)
+
+
+def test_deprecated_truncation_keyword_warns_and_samples_the_same() -> None:
+    """truncation= (one keyword for two ideas) still works: threshold= in z space, psi= in w space."""
+    with pytest.warns(DeprecationWarning, match="truncation= is deprecated.*threshold="):
+        old = Sampler(g0 := ToyG(), 8, n=10, seed=3, truncation=0.5)
+    new = Sampler(g0, 8, n=10, seed=3, threshold=0.5)
+    assert old.fingerprint == new.fingerprint and old.threshold == new.threshold == 0.5
+    torch.testing.assert_close(old.generate(0, 10), new.generate(0, 10), rtol=0, atol=0)
+    torch.manual_seed(1)
+    G, w_avg = ToyStyleG(), torch.randn(6)
+    with pytest.warns(DeprecationWarning, match="truncation= is deprecated.*psi="):
+        old_w = Sampler(G, 8, n=5, mode="w", truncation=0.7, w_avg=w_avg)
+    new_w = Sampler(G, 8, n=5, mode="w", psi=0.7, w_avg=w_avg)
+    assert old_w.fingerprint == new_w.fingerprint and old_w.psi == 0.7 and old_w.threshold is None
+    with torch.no_grad():
+        torch.testing.assert_close(old_w.generate(0, 5), new_w.generate(0, 5), rtol=0, atol=0)
+    with pytest.raises(TypeError, match="threshold= only"):
+        Sampler(ToyG(), 8, truncation=0.5, threshold=0.5)
+    with pytest.raises(ValueError, match="mode='w'"):
+        Sampler(ToyG(), 8, psi=0.5)
+    with pytest.raises(ValueError, match="mode='z'"):
+        Sampler(G, 8, mode="w", threshold=0.5, w_avg=w_avg)

@@ -411,8 +411,8 @@ def test_fid_class() -> None:
 
 def test_fid_bootstrap() -> None:
     x, y = features(400, 6, 20), features(300, 6, 21, shift=0.3)
-    out1 = fid_bootstrap(x, y, n_boot=30, generator=torch.Generator().manual_seed(1))
-    out2 = fid_bootstrap(x, y, n_boot=30, generator=torch.Generator().manual_seed(1))
+    out1 = fid_bootstrap(x, y, n_bootstrap=30, generator=torch.Generator().manual_seed(1))
+    out2 = fid_bootstrap(x, y, n_bootstrap=30, generator=torch.Generator().manual_seed(1))
     assert out1 == out2
     assert set(out1) == {"fid", "fid_low", "fid_high"} and all(type(v) is float for v in out1.values())
     point, low, high = out1["fid"], out1["fid_low"], out1["fid_high"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import fastgan.metrics.kernel_distance as kd
+from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics.kernel_distance import KID, kid, kid_subset_indices, mmd2_subsets
 
 
@@ -247,7 +247,7 @@ def test_union_and_symmetric_paths_on_partial_and_repeated_rows(
 ) -> None:
     # rounds covering part of the rows (the union is a strict subset), rows repeated within a
     # round (indices given directly), several row blocks and tiles (BLOCK_ROWS made small)
-    monkeypatch.setattr(kd, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(kb, "BLOCK_ROWS", 16)
     x, y = clouds(300, 250, 24, 0.2, seed=22)
     g = torch.Generator().manual_seed(3)
     idx_r = torch.randint(0, 120, (5, 50), generator=g)  # repeats, rows >= 120 unused
@@ -267,15 +267,15 @@ def test_auto_method_follows_the_cost_model() -> None:
     small = kid_subset_indices(300, 300, 100, 200, torch.Generator().manual_seed(0))
     big = kid_subset_indices(20_000, 20_000, 3, 200, torch.Generator().manual_seed(0))
     for dtype in (torch.float32, torch.float64):
-        assert kd._choose_method("auto", *small, 256, dtype, 1 << 30) == "full"
-        assert kd._choose_method("auto", *big, 256, dtype, 1 << 30) == "subsets"
-        assert kd._choose_method("subsets", *small, 256, dtype, 1 << 30) == "subsets"
+        assert kb.choose_method("auto", *small, 256, dtype, 1 << 30) == "full"
+        assert kb.choose_method("auto", *big, 256, dtype, 1 << 30) == "subsets"
+        assert kb.choose_method("subsets", *small, 256, dtype, 1 << 30) == "subsets"
     # and the choice is the cheaper of the two modelled costs
     s, m = small[0].shape
-    ux, uy = kd._union_size(small[0]), kd._union_size(small[1])
-    assert kd._full_cost(s, ux, uy, 256, False) < kd._subsets_cost(s, m, 256, False)
+    ux, uy = kb.union_size(small[0]), kb.union_size(small[1])
+    assert kb.full_cost(s, ux, uy, 256, False) < kb.subsets_cost(s, m, 256, False)
     # too little memory for the union rows: per round
-    assert kd._choose_method("auto", *small, 256, torch.float32, 1 << 10) == "subsets"
+    assert kb.choose_method("auto", *small, 256, torch.float32, 1 << 10) == "subsets"
 
 
 def test_stats_and_stateful_tol() -> None:
