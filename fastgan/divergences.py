@@ -151,10 +151,12 @@ class Divergence:
 
     def consts(self) -> tuple[float, float, float, float]:
         """Kernel constants (c0, c1, c2, c3) derived from alpha (zeros otherwise)."""
-        return _alpha_consts(self.kernel_id, self.alpha)
+        return alpha_consts(self.kernel_id, self.alpha)
 
 
-def _alpha_consts(kernel_id: int, alpha: Optional[float]) -> tuple[float, float, float, float]:
+def alpha_consts(kernel_id: int, alpha: Optional[float]) -> tuple[float, float, float, float]:
+    """Kernel constants (c0, c1, c2, c3) of ``kernel_id`` at ``alpha`` (zeros for kernels without
+    alpha); shared with the fused losses' reference path (:mod:`fastgan.losses._fused`)."""
     if kernel_id == KERNEL_IDS["alpha_lt1"]:
         a = float(alpha)  # type: ignore[arg-type]
         return 1.0 / (1.0 - a), math.log(1.0 - a), a / (a - 1.0), 1.0 / a

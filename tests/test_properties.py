@@ -64,9 +64,9 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:
-    from fastgan.divergences import _alpha_consts
+    from fastgan.divergences import alpha_consts
 
-    return _alpha_consts(kernel_id, alpha)
+    return alpha_consts(kernel_id, alpha)
 
 
 # every Divergence of the registry (the alpha family at both kernels and both signs of alpha)

@@ -21,7 +21,7 @@ from torch import Tensor
 from fastgan import _ext
 from fastgan._dispatch import use_extension
 from fastgan._ops import NativeOp
-from fastgan.divergences import _alpha_consts
+from fastgan.divergences import alpha_consts
 from fastgan.losses._ref import fdiv_term_ref
 
 __all__ = ["fdiv_term", "fdiv_term_ext", "fdiv_term_backward_ext", "fused_term", "fused_terms_sum"]
@@ -92,7 +92,7 @@ def _fdiv_term_impl(
     CUDA kernel ran (its backward recomputes the derivative, :func:`fdiv_term_backward_ext`)."""
     if use_extension(OP_NAME, impl, x, deterministic_cuda=True):
         return fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce, store_grad=store_grad)
-    return fdiv_term_ref(x, kernel_id, term, _alpha_consts(kernel_id, alpha), coef, reduce)
+    return fdiv_term_ref(x, kernel_id, term, alpha_consts(kernel_id, alpha), coef, reduce)
 
 
 def _fdiv_term_forward(

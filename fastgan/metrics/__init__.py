@@ -2,8 +2,9 @@
 
 Pure functions (features -> statistics -> value) with thin stateful classes on top:
 
-* FID: :func:`fid`, :func:`fid_from_stats`, :func:`frechet_distance`, :class:`FeatureStats`,
-  :func:`save_stats`, :func:`load_stats` (module :mod:`fastgan.metrics.frechet`);
+* FID: :func:`fid`, :func:`fid_from_stats`, :func:`frechet_distance`, :class:`FeatureStats`
+  (module :mod:`fastgan.metrics.frechet`); :func:`save_stats`, :func:`load_stats` (module
+  :mod:`fastgan.metrics.stats_io`);
   :func:`fid_bootstrap`, :func:`fid_per_class`, :func:`fid_infinity`
   (module :mod:`fastgan.metrics.frechet_extra`)
 * precision / recall / density / coverage / realism: :func:`prdc`, :func:`precision_recall`,
@@ -55,8 +56,8 @@ _EXPORTS: dict[str, str] = {
     "fid_from_stats": "frechet",
     "fid_to_standard_normal": "frechet",
     "frechet_distance": "frechet",
-    "save_stats": "frechet",
-    "load_stats": "frechet",
+    "save_stats": "stats_io",
+    "load_stats": "stats_io",
     "fid_bootstrap": "frechet_extra",
     "fid_per_class": "frechet_extra",
     "fid_infinity": "frechet_extra",

@@ -46,19 +46,17 @@ import logging
 import math
 import os
 import warnings
-import zipfile
 from typing import Any, Optional, Union
 
-import numpy as np
 import torch
 
-from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim
+from fastgan._checks import check_features
 from fastgan.linalg import _ref, trace_sqrt_product, trace_sqrt_psd
 from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
-from fastgan.linalg._ref import max_asymmetry
 from fastgan.linalg.sqrtm import CUDA_MAX_N
 from fastgan.metrics._base import Metric
 from fastgan.metrics._stats import FeatureStats, check_covariance
+from fastgan.metrics.stats_io import check_mu_sigma, load_stats, save_stats, stored_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -92,35 +90,6 @@ class NegativeFIDWarning(UserWarning):
 
 
 # ----------------------------------------------------------------------------- helpers
-def check_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``mu`` [D] and ``sigma`` [D, D] as float tensors, shapes checked (``name`` suffixes the messages)."""
-    m = as_float_tensor(mu, f"mu{name}")
-    s = as_float_tensor(sigma, f"sigma{name}")
-    check_ndim(m, f"mu{name}", 1, "[D]")
-    d = m.shape[0]
-    if s.dim() != 2 or tuple(s.shape) != (d, d):
-        raise ValueError(f"sigma{name}: expected shape [D, D] = ({d}, {d}) to match mu{name}, got {tuple(s.shape)}")
-    check_finite(m, f"mu{name}")
-    check_finite(s, f"sigma{name}")
-    m = m.to(torch.float64)
-    s = s.to(device=m.device, dtype=torch.float64)
-    if d:
-        asym = max_asymmetry(s)
-        scale = float(s.abs().max())
-        if asym > 1e-5 * max(scale, 1e-300):
-            raise ValueError(f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})")
-    return m, s
-
-
-def _dtype_of(x: Any) -> Optional[torch.dtype]:
-    """The torch dtype a given matrix was stored in (numpy arrays mapped), None if unknown."""
-    if isinstance(x, torch.Tensor):
-        return x.dtype
-    kind = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
-    dt = getattr(x, "dtype", None)
-    return kind.get(np.dtype(dt), torch.float64) if isinstance(dt, np.dtype) else None
-
-
 def frechet_from_terms(
     dmu2: torch.Tensor, tr1: torch.Tensor, tr2: torch.Tensor, tsp: torch.Tensor, d: int
 ) -> torch.Tensor:
@@ -245,7 +214,7 @@ def _side_from(x: Any, name: str, *, factor_ok: bool, device: Optional[torch.dev
         return _Side(x.count or 0, x.mean, x.cov, None)
     if isinstance(x, tuple):
         mu, sigma = check_mu_sigma(x[0], x[1], f" ({name})")
-        check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(x[1]))
+        check_covariance(sigma, f"sigma ({name})", stored=stored_dtype(x[1]))
         return _Side(0, mu, sigma, None)
     t = check_features(x, name, min_rows=2)
     return t
@@ -387,7 +356,7 @@ def mu_sigma_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(s, (tuple, list)) and len(s) == 2:
         # given moments are checked here, by name (a FeatureStats was checked when it was built)
         mu, sigma = check_mu_sigma(s[0], s[1], f" ({name})")
-        check_covariance(sigma, f"sigma ({name})", stored=_dtype_of(s[1]))
+        check_covariance(sigma, f"sigma ({name})", stored=stored_dtype(s[1]))
         return mu, sigma
     raise TypeError(f"{name}: expected FeatureStats, a (mu, sigma) tuple or a stats file path, got {type(s).__name__}")
 
@@ -439,101 +408,6 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
     dmu2 = mu @ mu
     ident = torch.tensor(float(d), dtype=torch.float64, device=mu.device)
     return _result(frechet_from_terms(dmu2, tr, ident, tsp, d))
-
-
-# ----------------------------------------------------------------------------- stats files
-def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
-    """Write statistics as an ``.npz`` with float64 ``mu`` [D] and ``sigma`` [D, D] (+ ``n`` if known).
-
-    Readable by pytorch-fid (same key names). The file is written atomically at exactly ``path``.
-
-    Args:
-        path: destination file.
-        stats: :class:`FeatureStats`, or ``(mu, sigma)`` / ``(mu, sigma, n)``.
-    """
-    n: Optional[int] = None
-    if isinstance(stats, FeatureStats):
-        mu, sigma, n = stats.mean, stats.cov, stats.count  # count None: no "n" in the file
-    elif isinstance(stats, (tuple, list)) and len(stats) in (2, 3):
-        mu, sigma = stats[0], stats[1]
-        n = int(stats[2]) if len(stats) == 3 else None
-    else:
-        raise TypeError(f"stats: expected FeatureStats or (mu, sigma[, n]), got {type(stats).__name__}")
-    m, s = check_mu_sigma(mu, sigma, "")
-    arrays: dict[str, np.ndarray] = {
-        "mu": m.detach().cpu().numpy().astype(np.float64),
-        "sigma": s.detach().cpu().numpy().astype(np.float64),
-    }
-    if n is not None:
-        arrays["n"] = np.asarray(n, dtype=np.int64)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
-    """Read an ``.npz`` stats file (pytorch-fid format: keys ``mu`` and ``sigma``).
-
-    Pickled object arrays are refused (``allow_pickle=False``). Shapes, dtypes and finiteness
-    are validated.
-
-    Returns:
-        :class:`FeatureStats` (float64, CPU). When the file records no sample count ``n``
-        (pytorch-fid files), its ``count`` is None: mean and covariance are usable, but it
-        cannot be updated or merged (see :class:`FeatureStats`).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a valid stats file (corrupt, truncated, pickled, missing key, bad shape,
-            non-finite values, ``sigma`` not symmetric or not positive semi-definite beyond
-            rounding: :func:`fastgan.metrics._stats.check_covariance`, which names the most
-            negative eigenvalue).
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_stats: no such file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive (expected keys 'mu' and 'sigma')")
-            missing = [k for k in ("mu", "sigma") if k not in data.files]
-            if missing:
-                raise ValueError(f"missing key(s) {missing}; found {sorted(data.files)}")
-            mu = data["mu"]
-            sigma = data["sigma"]
-            n_arr = data["n"] if "n" in data.files else None
-    except ValueError as exc:
-        raise ValueError(f"load_stats: {path}: {exc}") from exc
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"load_stats: {path}: corrupt or truncated stats file ({type(exc).__name__}: {exc})") from exc
-    for key, arr in (("mu", mu), ("sigma", sigma)):
-        if arr.dtype.kind != "f":
-            raise ValueError(f"load_stats: {path}: '{key}' must be a floating array, got dtype {arr.dtype}")
-    if mu.ndim != 1:
-        raise ValueError(f"load_stats: {path}: 'mu' must be 1-D [D], got shape {mu.shape}")
-    if sigma.ndim != 2 or sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise ValueError(f"load_stats: {path}: 'sigma' must be [D, D] with D = {mu.shape[0]}, got shape {sigma.shape}")
-    for key, arr in (("mu", mu), ("sigma", sigma)):
-        bad = int((~np.isfinite(arr)).sum())
-        if bad:
-            raise ValueError(f"load_stats: {path}: '{key}' contains {bad} non-finite value(s)")
-    mu_t = torch.from_numpy(mu.astype(np.float64))
-    sigma_t = torch.from_numpy(sigma.astype(np.float64))
-    check_covariance(sigma_t, f"load_stats: {path}: 'sigma'", stored=_dtype_of(sigma))
-    if n_arr is not None:
-        if n_arr.dtype.kind not in "iu" or n_arr.size != 1:
-            raise ValueError(f"load_stats: {path}: 'n' must be an integer scalar, got {n_arr.dtype} {n_arr.shape}")
-        n = int(n_arr.reshape(()))
-        if n >= 2:
-            return FeatureStats._from_moments(n, mu_t, sigma_t, check=None)
-        raise ValueError(f"load_stats: {path}: 'n' must be >= 2, got {n}")
-    return FeatureStats._from_moments(None, mu_t, sigma_t, check=None)
 
 
 # ----------------------------------------------------------------------------- stateful class

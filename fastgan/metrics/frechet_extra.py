@@ -16,7 +16,8 @@ from fastgan._compat import renamed_kwarg
 from fastgan.linalg import trace_sqrt_product
 from fastgan.metrics._base import KEY_FID
 from fastgan.metrics._stats import FeatureStats
-from fastgan.metrics.frechet import check_mu_sigma, fid, frechet_from_terms, mu_sigma_of
+from fastgan.metrics.frechet import fid, frechet_from_terms, mu_sigma_of
+from fastgan.metrics.stats_io import check_mu_sigma
 
 __all__ = ["BATCH_MEMORY_BYTES", "fid_bootstrap", "fid_infinity", "fid_per_class"]
 

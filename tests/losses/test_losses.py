@@ -50,9 +50,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _consts(kernel_id: int, alpha: float) -> tuple[float, float, float, float]:
-    from fastgan.divergences import _alpha_consts
+    from fastgan.divergences import alpha_consts
 
-    return _alpha_consts(kernel_id, alpha)
+    return alpha_consts(kernel_id, alpha)
 
 
 def _logits(n: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
