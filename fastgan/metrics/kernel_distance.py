@@ -60,8 +60,8 @@ import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.features.presets import Preset, get_preset
-from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
 from fastgan.metrics import _kid_bounds as kb
+from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
 from fastgan.metrics._bounds import ieee_matmul
 
 __all__ = ["kid", "KID", "kid_subset_indices", "mmd2_subsets", "polynomial_kernel"]
