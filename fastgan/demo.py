@@ -194,16 +194,15 @@ def evaluate(real: torch.Tensor, fake: torch.Tensor, k: int) -> dict[str, float]
     Args:
         real (Tensor[N, 2]): reference samples.
         fake (Tensor[M, 2]): generated samples; non-finite ones (a diverged run) give NaN metrics.
-        k: neighbourhood size of :func:`fastgan.metrics.prdc`.
+        k: neighbourhood size of :func:`fastgan.metrics.prdc` (metric ``prdc`` of the registry).
     """
-    import fastgan.metrics as fm
+    from fastgan.evaluation.registry import resolve_options, run_metric
 
     if not torch.isfinite(fake).all():
         return {"fid": math.nan, "precision": math.nan, "recall": math.nan,
                 "density": math.nan, "coverage": math.nan, "modes": 0}
-    out: dict[str, float] = {"fid": float(fm.fid(real.double(), fake.double()))}
-    pr = fm.prdc(real, fake, k=k)
-    out.update({key: float(pr[key]) for key in ("precision", "recall", "density", "coverage")})
+    out: dict[str, float] = dict(run_metric("fid", real.double(), fake.double(), {})[0])
+    out.update(run_metric("prdc", real, fake, resolve_options("prdc", None, options={"k": k}))[0])
     out["modes"] = modes_covered(fake)
     return out
 

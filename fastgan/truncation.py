@@ -294,20 +294,18 @@ def estimate_w_avg(
     return (total / n).to(out_dtype)
 
 
-_METRIC_CHOICES = ("precision", "recall", "density", "coverage", "fid", "kid")
-
-
-def _metric_functions(metrics: Sequence[str]) -> dict[str, Callable[..., Any]]:
-    """The metric functions the sweep needs, imported lazily from :mod:`fastgan.metrics`."""
-    import fastgan.metrics as fm
-
-    wanted = {
-        "precision_recall": {"precision", "recall"},
-        "density_coverage": {"density", "coverage"},
-        "fid": {"fid"},
-        "kid": {"kid"},
-    }
-    return {fn: getattr(fm, fn) for fn, uses in wanted.items() if uses & set(metrics)}
+#: the sweep's metric names -> (the registry metric that computes it, the registry keys it reports)
+_SWEEP_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "precision": ("pr", ("pr_precision",)),
+    "recall": ("pr", ("pr_recall",)),
+    "density": ("prdc", ("density",)),
+    "coverage": ("prdc", ("coverage",)),
+    "fid": ("fid", ("fid",)),
+    "kid": ("kid", ("kid_mean", "kid_std")),
+}
+_METRIC_CHOICES = tuple(_SWEEP_METRICS)
+#: registry keys reported under the sweep's own column names (precision / recall of ``pr``, k = 3)
+_COLUMNS = {"pr_precision": "precision", "pr_recall": "recall"}
 
 
 def truncation_sweep(
@@ -321,23 +319,34 @@ def truncation_sweep(
 ) -> list[dict[str, float]]:
     """Evaluate metrics of generated samples for each truncation value psi.
 
+    Every metric is computed through the metric registry (:data:`fastgan.evaluation.METRICS`,
+    :func:`fastgan.evaluation.registry.run_metric`) with its default conventions, as
+    :func:`fastgan.evaluate` computes it on features.
+
     Args:
         sample_fn: ``psi -> fake features (Tensor[M, D])``; it generates samples with that
             truncation and embeds them (e.g. with :func:`fastgan.features.extract_features`).
         psis: truncation values, evaluated in the given order.
         real_features (Tensor[N, D]): reference features (computed once, reused).
-        metrics: any of ``"precision"``, ``"recall"`` (``fastgan.metrics.precision_recall``
-            with ``k``), ``"density"``, ``"coverage"`` (``density_coverage`` with
-            ``density_k``), ``"fid"`` (:func:`fastgan.metrics.fid`), ``"kid"`` (mean, plus
-            ``kid_std``; :func:`fastgan.metrics.kid` with ``kid_kwargs``).
+        metrics: any of ``"precision"``, ``"recall"`` (metric ``pr``:
+            ``fastgan.metrics.precision_recall`` with ``k``), ``"density"``, ``"coverage"``
+            (metric ``prdc`` with ``density_k``), ``"fid"`` (:func:`fastgan.metrics.fid`),
+            ``"kid"`` (metric ``kid``, reported as ``kid_mean`` and ``kid_std``).
         k: neighbourhood size for precision / recall (Kynkaanniemi et al.: 3).
         density_k: neighbourhood size for density / coverage (Naeem et al.: 5).
+        kid_kwargs: options of metric ``kid`` (``subsets``, ``subset_size``, ``seed``, ...: its
+            registry options; ``seed`` default 0, so every psi draws the same subsets).
 
     Returns:
-        One dict per psi: ``{"psi": psi, "n_fake": M, <metric>: value, ...}``.
+        One dict per psi: ``{"psi": psi, "n_fake": M, <key>: value, ...}`` with the keys
+        ``precision``, ``recall``, ``density``, ``coverage``, ``fid``, ``kid_mean``, ``kid_std``
+        of the metrics requested.
 
     >>> table = truncation_sweep(lambda psi: fake_feats(psi), [0.5, 0.7, 1.0], real)  # doctest: +SKIP
     """
+    from fastgan._checks import check_features
+    from fastgan.evaluation.registry import given_options, resolve_options, run_metric
+
     metrics = tuple(metrics)
     for name in metrics:
         if name not in _METRIC_CHOICES:
@@ -347,10 +356,10 @@ def truncation_sweep(
     psis = [float(p) for p in psis]
     if not psis:
         raise ValueError("psis: at least one truncation value is needed")
-    from fastgan._checks import check_features
-
     real = check_features(real_features, "real_features")
-    fm = _metric_functions(metrics)
+    wanted = list(dict.fromkeys(_SWEEP_METRICS[m][0] for m in metrics))  # registry metrics, in order
+    keys = [key for m in metrics for key in _SWEEP_METRICS[m][1]]
+    given = given_options(wanted, {"pr": {"k": k}, "prdc": {"k": density_k}, "kid": dict(kid_kwargs or {})})
 
     rows: list[dict[str, float]] = []
     for psi in psis:
@@ -358,21 +367,10 @@ def truncation_sweep(
         if fake.shape[1] != real.shape[1]:
             raise ValueError(f"sample_fn({psi}): feature dimension {fake.shape[1]} != real_features' {real.shape[1]}")
         row: dict[str, float] = {"psi": psi, "n_fake": float(fake.shape[0])}
-        if "precision" in metrics or "recall" in metrics:
-            pr = fm["precision_recall"](real, fake, k=k)
-            for key in ("precision", "recall"):
-                if key in metrics:
-                    row[key] = float(pr[key])
-        if "density" in metrics or "coverage" in metrics:
-            dc = fm["density_coverage"](real, fake, k=density_k)
-            for key in ("density", "coverage"):
-                if key in metrics:
-                    row[key] = float(dc[key])
-        if "fid" in metrics:
-            row["fid"] = float(fm["fid"](real, fake))
-        if "kid" in metrics:
-            out = fm["kid"](real, fake, **(kid_kwargs or {}))
-            row["kid"], row["kid_std"] = out["kid_mean"], out["kid_std"]
+        for name in wanted:
+            opts = resolve_options(name, None, options=given[name])
+            result, _ = run_metric(name, real, fake, opts, given=frozenset(given[name]))
+            row.update({_COLUMNS.get(key, key): v for key, v in result.items() if key in keys})
         rows.append(row)
     return rows
 

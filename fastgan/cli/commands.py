@@ -19,6 +19,13 @@ PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
 DEFAULT_PRESET = "pytorch-fid"
 METRIC_NAMES = ("fid", "kid", "prdc", "pr", "is", "fd", "cmmd", "vendi", "sliced_wasserstein",
                 "p_precision_recall", "top_pr")
+#: the per-metric option flags of ``fastgan eval``: flag -> (metric, option, help), the ``Option.flag`` s of
+#: fastgan.evaluation.METRICS (spelled out for the same reason; the same test checks them)
+OPTION_FLAGS = {
+    "--prdc-k": ("prdc", "k", "prdc's neighbourhood size (default: the preset's 5)"),
+    "--pr-k": ("pr", "k", "pr's neighbourhood size (default: the preset's 3)"),
+    "--ppr-k": ("p_precision_recall", "k", "p_precision_recall's neighbourhood size (default: 4)"),
+}
 
 
 class UsageError(ValueError):
@@ -190,10 +197,29 @@ def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
     return evaluate(
         real, fake, metrics=metrics, extractor=args.extractor, preset=args.preset,
         cache_dir=args.cache, device=device, batch_size=args.batch_size, num_workers=args.num_workers,
-        weights=_weights_arg(args.weights), k=args.k, kid_subsets=args.kid_subsets,
+        weights=_weights_arg(args.weights), options=_metric_options(args, metrics), kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size, splits=args.splits, seed=args.seed, skip_bad=args.skip_bad,
         progress=_progress_flag(args), logits=args.logits, verify=args.verify,
     )
+
+
+def _metric_options(args: argparse.Namespace, metrics: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The per-metric option flags as ``evaluate(options=)``; the deprecated ``--k`` sets ``k`` of every
+    requested metric that the old shared keyword set and that has no flag of its own (one note on stderr)."""
+    from fastgan.evaluation.registry import keyword_targets, parse_metrics
+
+    options: dict[str, dict[str, Any]] = {}
+    for flag, (metric, option, _) in OPTION_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            options.setdefault(metric, {})[option] = value
+    if args.k is not None:
+        targets = [m for m in keyword_targets("k", parse_metrics(list(metrics))) if "k" not in options.get(m, {})]
+        for m in targets:
+            options.setdefault(m, {})["k"] = args.k
+        _echo(f"fastgan eval: --k is deprecated; it set k of {', '.join(targets) or 'no metric'} "
+              "(use --prdc-k / --pr-k / --ppr-k)", err=True)
+    return options
 
 
 def _label(key: str, info: dict[str, Any]) -> tuple[str, Optional[str]]:
@@ -411,8 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feature network for the feature-set metrics on images (default: inception; "
                    "pr: vgg16); the Inception Score always uses Inception logits")
     _add_input_options(p)
-    p.add_argument("--k", type=_positive_int, help="neighbourhood size for prdc / pr / p_precision_recall "
-                   "(default: 5 / the preset's 3 / 4)")
+    for flag, (_, _, text) in OPTION_FLAGS.items():
+        p.add_argument(flag, type=_positive_int, metavar="K", help=text)
+    p.add_argument("--k", type=_positive_int, help="deprecated: one neighbourhood size for prdc / pr / "
+                   "p_precision_recall (use --prdc-k / --pr-k / --ppr-k)")
     p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
     p.add_argument("--kid-subset-size", type=_positive_int,
                    help="KID subset size (default: the preset's 1000, reduced to the sample count "

@@ -31,13 +31,25 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import torch
 
 from fastgan._checks import check_positive_int
-from fastgan.evaluation.registry import DEFAULT_METRICS, METRICS, MetricSpec, parse_metrics, resolve_options
+from fastgan.evaluation.registry import (
+    DEFAULT_METRICS,
+    METRICS,
+    MetricSpec,
+    given_options,
+    keyword_targets,
+    parse_metrics,
+    resolve_options,
+    run_metric,
+)
 from fastgan.metrics._base import BankMetric
 
 __all__ = ["evaluate", "EvalResult", "check_device"]
@@ -237,7 +249,7 @@ def _weights_map(weights: Any, primary: str) -> dict[str, Optional[str]]:
     return out
 
 
-def _array_for(spec: MetricSpec, kind: str, extractor: Optional[str], preset: Any) -> str:
+def _array_for(spec: MetricSpec, kind: str, extractor: Optional[str]) -> str:
     """Which array of an embedded input of ``kind`` the metric reads."""
     if kind != "images":
         return "features"
@@ -288,6 +300,7 @@ def evaluate(
     batch_size: int = 50,
     num_workers: int = 0,
     weights: Any = None,
+    options: Optional[Mapping[str, Mapping[str, Any]]] = None,
     k: Optional[int] = None,
     kid_subsets: Optional[int] = None,
     kid_subset_size: Optional[int] = None,
@@ -333,8 +346,12 @@ def evaluate(
         batch_size: images per forward pass. num_workers: ``DataLoader`` workers for decoding.
         weights: weights file of the feature network (``extractor`` or Inception), or a dict
             ``{extractor name: path}``. Nothing is downloaded.
-        k: neighbourhood size of prdc / pr / p_precision_recall (default: 5 / the preset's
-            ``pr_k`` / 4).
+        options: per-metric options ``{metric: {option: value}}``, e.g.
+            ``{"prdc": {"k": 5}, "pr": {"k": 3}, "kid": {"subsets": 50}}`` (each metric's options
+            and defaults: :data:`fastgan.evaluation.METRICS`, :class:`~fastgan.evaluation.registry.Option`);
+            they override the shared keywords below and the preset.
+        k: deprecated (DeprecationWarning): one neighbourhood size for prdc, pr and
+            p_precision_recall at once (their defaults: 5 / the preset's ``pr_k`` / 4); use ``options``.
         kid_subsets, kid_subset_size, splits: KID rounds and rows per round, IS splits
             (default: the preset's). A default subset size larger than a sample count is reduced
             to it with a note; an explicit one that is too large is an error.
@@ -369,35 +386,103 @@ def evaluate(
     t_start = time.perf_counter()
     from fastgan.features.presets import get_preset
 
-    explicit = metrics is not DEFAULT_METRICS
+    # ---- the arguments, and THE resolution of the preset (everything below gets plain values)
     names = parse_metrics(metrics)
     p = get_preset(preset)
-    k = _check_optional_int(k, "k")
-    kid_subsets = _check_optional_int(kid_subsets, "kid_subsets")
-    kid_subset_size = _check_optional_int(kid_subset_size, "kid_subset_size", minimum=2)
-    splits = _check_optional_int(splits, "splits")
+    if k is not None:
+        warnings.warn(f"evaluate: k= is deprecated; it set k of {', '.join(keyword_targets('k', names)) or 'no metric'}"
+                      "; pass options={'prdc': {'k': ...}, 'pr': {...}, 'p_precision_recall': {...}}",
+                      DeprecationWarning, stacklevel=2)
+    given = given_options(names, options, k=_check_optional_int(k, "k"),
+                          kid_subsets=_check_optional_int(kid_subsets, "kid_subsets"),
+                          kid_subset_size=_check_optional_int(kid_subset_size, "kid_subset_size", minimum=2),
+                          splits=_check_optional_int(splits, "splits"), seed=_check_seed(seed))
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers: must be a non-negative integer, got {num_workers!r}")
+    extractor = _check_extractor(extractor)
+    dev = check_device(device, "device")
+    rank, world = _rank_world(group)
+    run = _Run(group=group, rank=rank, world=world, dev=dev,
+               net_dev=dev if dev is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+    # ---- 1. open the inputs
+    inputs = _open_inputs(run, real, fake, logits, names, explicit=metrics is not DEFAULT_METRICS,
+                          extractor=extractor, no_vgg=p.name if p.vgg_resize is None else None, skip_bad=skip_bad,
+                          cache_dir=cache_dir)
+
+    # ---- 2. embed each input once (the preset's image pipeline goes to the networks as the resolved Preset)
+    emb = _embed_inputs(run, inputs, extractor=extractor, preset=p, weights=weights, batch_size=batch_size,
+                        num_workers=num_workers, cache_dir=cache_dir, progress=progress, verify=verify)
+
+    # ---- 3. every metric from the one pass (its options as plain values, from the preset's conventions)
+    values, opts_used, seconds = _compute_metrics(run, inputs, emb, p.conventions, given, extractor, progress)
+
+    # ---- 4. the report
+    info = _report(run, inputs, emb, p, extractor, opts_used, seconds, t_start)
+    for key, v in values.items():
+        if not math.isfinite(v):
+            run.notes.append(f"{key} is not finite ({v})")
+    return EvalResult(values, info)
+
+
+# ----------------------------------------------------------------------------- evaluate's stages
+@dataclass
+class _Run:
+    """What every stage of one :func:`evaluate` call shares."""
+
+    group: Any
+    rank: int
+    world: int
+    dev: Optional[torch.device]  # where the metrics run (None: where the features are)
+    net_dev: torch.device  # where the networks run
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Inputs:
+    """The opened inputs and the metrics they allow (stage 1)."""
+
+    names: list[str]
+    real: Any
+    fake: Any
+    logits: Any = None
+
+
+@dataclass
+class _Embedded:
+    """The embeddings of the inputs (stage 2; None: that input needed no array)."""
+
+    real: Any
+    fake: Any
+    logits: Any = None
+
+
+def _check_seed(seed: Any) -> Optional[int]:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
+    return seed  # type: ignore[no-any-return]
+
+
+def _check_extractor(extractor: Any) -> Optional[str]:
     if extractor is not None and not isinstance(extractor, str):
         raise TypeError(f"extractor: expected a name (str) or None, got {type(extractor).__name__}")
     if extractor is not None and extractor.lower().replace("-", "").replace("_", "") in _INCEPTION_ALIASES:
-        extractor = "inception"  # the array name embed() gives Inception, whatever alias was used
-    dev = check_device(device, "device")
-    rank, world = _rank_world(group)
+        return "inception"  # the array name embed() gives Inception, whatever alias was used
+    return extractor
 
-    from fastgan.evaluation.embed import embed
+
+def _open_inputs(run: _Run, real: Any, fake: Any, logits: Any, names: list[str], *, explicit: bool,
+                 extractor: Optional[str], no_vgg: Optional[str], skip_bad: bool, cache_dir: Any) -> _Inputs:
+    """Stage 1: classify each input and drop (with a note) or refuse the metrics it cannot give."""
     from fastgan.evaluation.sources import open_source
 
-    notes: list[str] = []
-    src_r = open_source(real, name="real", skip_bad=skip_bad, exclude=[cache_dir] if cache_dir else [])
-    src_f = open_source(fake, name="fake", skip_bad=skip_bad, exclude=[cache_dir] if cache_dir else [])
+    exclude = [cache_dir] if cache_dir else []
+    src_r = open_source(real, name="real", skip_bad=skip_bad, exclude=exclude)
+    src_f = open_source(fake, name="fake", skip_bad=skip_bad, exclude=exclude)
 
-    # ---- metrics a statistics input cannot give
     stats_sides = [n for n, s in (("real", src_r), ("fake", src_f)) if s.kind == "stats"]
-    if stats_sides:
+    if stats_sides:  # metrics a statistics input cannot give
         impossible = [m for m in names if not METRICS[m].stats_ok]
         what = " and ".join(stats_sides)
         if impossible and explicit:
@@ -407,11 +492,10 @@ def evaluate(
                 "(pass features or images)"
             )
         if impossible:
-            notes.append(f"only fid computed: {what} holds statistics, not per-sample features")
+            run.notes.append(f"only fid computed: {what} holds statistics, not per-sample features")
         names = [m for m in names if METRICS[m].stats_ok]
 
-    # ---- the Inception Score reads logits of the fake samples
-    src_l = None
+    src_l = None  # the Inception Score reads logits of the fake samples
     if "is" in names:
         if logits is not None:
             src_l = open_source(logits, name="logits")
@@ -423,202 +507,214 @@ def evaluate(
                 "(or a generator) or logits= (an [N, C] array or file)"
             )
     elif logits is not None:
-        notes.append("logits= ignored: the Inception Score was not requested")
+        run.notes.append("logits= ignored: the Inception Score was not requested")
 
-    if extractor is None and "images" in (src_r.kind, src_f.kind):
+    images = "images" in (src_r.kind, src_f.kind)
+    if extractor is None and images:
         newer = [m for m in names if METRICS[m].needs == "extractor"]
         if newer:
-            notes.append(
+            run.notes.append(
                 f"{', '.join(newer)} on Inception pool3 features (pass extractor= for another network)"
             )
-    if "pr" in names and extractor is None and p.vgg_resize is None and "images" in (src_r.kind, src_f.kind):
+    if "pr" in names and extractor is None and no_vgg is not None and images:
         raise ValueError(
-            f"metrics: 'pr' on images needs VGG-16, which preset {p.name!r} does not define; "
+            f"metrics: 'pr' on images needs VGG-16, which preset {no_vgg!r} does not define; "
             "use another preset or pass extractor="
         )
+    return _Inputs(names, src_r, src_f, src_l)
 
-    # ---- which arrays each side needs
-    def arrays_needed(kind: str, side: str) -> list[str]:
-        out: list[str] = []
-        for m in names:
-            spec = METRICS[m]
-            if spec.needs == "logits" and (side != "fake" or src_l is not None):
-                continue
-            a = _array_for(spec, kind, extractor, p)
-            if a not in out:
-                out.append(a)
-        return out
 
-    def extractors_for(arrays: list[str], kind: str) -> list[str]:
-        if kind != "images":
-            return []
-        out: list[str] = []
-        for a in arrays:
-            e = _PRODUCER.get(a, a)
-            if e not in out:
-                out.append(e)
-        return out
+def _arrays_needed(inputs: _Inputs, kind: str, side: str, extractor: Optional[str]) -> list[str]:
+    """The arrays of one side (of input ``kind``) that the requested metrics read."""
+    out: list[str] = []
+    for m in inputs.names:
+        spec = METRICS[m]
+        if spec.needs == "logits" and (side != "fake" or inputs.logits is not None):
+            continue
+        a = _array_for(spec, kind, extractor)
+        if a not in out:
+            out.append(a)
+    return out
 
-    need_r = arrays_needed(src_r.kind, "real")
-    need_f = arrays_needed(src_f.kind, "fake")
-    primary = extractor or "inception"
-    wmap = _weights_map(weights, primary)
 
-    # a network both sides need is built (and its weights read) once
-    ext_r, ext_f = extractors_for(need_r, src_r.kind), extractors_for(need_f, src_f.kind)
-    net_dev = dev if dev is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def _extractors_for(arrays: list[str], kind: str) -> list[str]:
+    """The networks that produce ``arrays`` (none for a feature input)."""
+    if kind != "images":
+        return []
+    out: list[str] = []
+    for a in arrays:
+        e = _PRODUCER.get(a, a)
+        if e not in out:
+            out.append(e)
+    return out
 
-    def build_shared() -> dict[str, Any]:
-        from fastgan.features.extract import build_extractor
 
-        return {e: build_extractor(e, weights=wmap.get(e), preset=p.name, device=net_dev)
-                for e in ext_r if e in ext_f}
+def _embed_inputs(run: _Run, inputs: _Inputs, *, extractor: Optional[str], preset: Any, weights: Any,
+                  batch_size: int, num_workers: int, cache_dir: Any, progress: Optional[bool],
+                  verify: bool) -> _Embedded:
+    """Stage 2: every network in one pass over each input; a network both sides need is built once, here.
 
-    models = _collective(build_shared, group, world, dev, "extractor")
+    ``preset`` is the resolved :class:`~fastgan.features.Preset`, given as is to the networks built
+    here and to ``embed`` (``get_preset`` returns a Preset unchanged)."""
+    need_r = _arrays_needed(inputs, inputs.real.kind, "real", extractor)
+    need_f = _arrays_needed(inputs, inputs.fake.kind, "fake", extractor)
+    wmap = _weights_map(weights, extractor or "inception")
+    ext_r, ext_f = _extractors_for(need_r, inputs.real.kind), _extractors_for(need_f, inputs.fake.kind)
+    models = _collective(partial(_build_shared, ext_r, ext_f, wmap, preset, run.net_dev), run.group, run.world,
+                         run.dev, "extractor")
 
-    def run_embed(src: Any, arrays: list[str]) -> Any:
-        if src.kind == "images" and not arrays:
-            return None  # e.g. the real images when only the Inception Score (of the fake side) is asked
-        return embed(
-            src, extractors=extractors_for(arrays, src.kind), preset=p.name, weights=wmap, models=models,
-            batch_size=batch_size, num_workers=num_workers, device=net_dev, cache_dir=cache_dir,
-            progress=progress, shard=(rank, world), verify=verify,
-        )
-
-    emb_r = _collective(lambda: run_embed(src_r, need_r), group, world, dev, "real")
-    emb_f = _collective(lambda: run_embed(src_f, need_f), group, world, dev, "fake")
+    kw = dict(preset=preset, weights=wmap, models=models, batch_size=batch_size, num_workers=num_workers,
+              device=run.net_dev, cache_dir=cache_dir, progress=progress, shard=(run.rank, run.world), verify=verify)
+    emb_r = _collective(partial(_embed_one, inputs.real, need_r, **kw), run.group, run.world, run.dev, "real")
+    emb_f = _collective(partial(_embed_one, inputs.fake, need_f, **kw), run.group, run.world, run.dev, "fake")
     emb_l = None
-    if src_l is not None:
-        emb_l = _collective(lambda: run_embed(src_l, ["features"]), group, world, dev, "logits")
+    if inputs.logits is not None:
+        emb_l = _collective(partial(_embed_one, inputs.logits, ["features"], **kw), run.group, run.world, run.dev,
+                            "logits")
+    return _Embedded(emb_r, emb_f, emb_l)
 
-    def local(emb: Any, array: str, side: str) -> torch.Tensor:
-        t = emb.arrays.get(array)
-        if t is None:
-            raise RuntimeError(f"{side}: the embedding lacks array {array!r} (has {sorted(emb.arrays)})")
-        return t if dev is None else t.to(dev)
 
-    # ---- every metric from the one pass
+def _build_shared(ext_r: list[str], ext_f: list[str], wmap: dict[str, Optional[str]], preset: Any,
+                  device: torch.device) -> dict[str, Any]:
+    """The networks both sides need, built (and their weights read) once, from the resolved preset."""
+    from fastgan.features.extract import build_extractor
+
+    return {e: build_extractor(e, weights=wmap.get(e), preset=preset, device=device) for e in ext_r if e in ext_f}
+
+
+def _embed_one(src: Any, arrays: list[str], **kw: Any) -> Any:
+    """One input through :func:`fastgan.evaluation.embed.embed` (None when it needs no array)."""
+    from fastgan.evaluation.embed import embed
+
+    if src.kind == "images" and not arrays:
+        return None  # e.g. the real images when only the Inception Score (of the fake side) is asked
+    return embed(src, extractors=_extractors_for(arrays, src.kind), **kw)
+
+
+def _local(emb: Any, array: str, side: str, dev: Optional[torch.device]) -> torch.Tensor:
+    """This rank's rows of one array of an embedding (on ``dev`` when given)."""
+    t = emb.arrays.get(array)
+    if t is None:
+        raise RuntimeError(f"{side}: the embedding lacks array {array!r} (has {sorted(emb.arrays)})")
+    return t if dev is None else t.to(dev)
+
+
+def _gathered(run: _Run, emb: _Embedded, a_r: str, a_f: str, name: str,
+              banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and fake rows of all ranks: one :class:`_Banks` synced once per array pair, shared by the
+    bank metrics through ``banks``."""
+    if (a_r, a_f) not in banks:
+        x, y = _local(emb.real, a_r, "real", run.dev), _local(emb.fake, a_f, "fake", run.dev)
+        if x.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) for {name}"
+            )
+        shared = _Banks()
+        for t, is_real in ((x, True), (y, False)):
+            if t.shape[0]:
+                shared.update(t, real=is_real)
+        shared.sync(run.group)
+        banks[(a_r, a_f)] = shared.compute()
+    return banks[(a_r, a_f)]
+
+
+def _inception_score(run: _Run, spec: MetricSpec, emb: _Embedded, opts: dict[str, Any]) -> dict[str, float]:
+    """The Inception Score from the logits of every rank (split sums all-reduced)."""
+    if emb.logits is not None:
+        lg, emb_src = _local(emb.logits, "features", "logits", run.dev), emb.logits
+    else:
+        lg, emb_src = _local(emb.fake, "logits", "fake", run.dev), emb.fake
+    rows = _rows(emb_src, run.group, run.world, run.dev)
+    offset, n_local, n_total = rows["offset"], rows["local"], rows["total"]
+    if n_total < opts["splits"]:
+        raise ValueError(f"splits: {opts['splits']} splits need at least as many fake samples, got {n_total}")
+    index = torch.arange(offset, offset + n_local, dtype=torch.int64)  # global sample indices
+    metric = spec.factory({**opts, "num_samples": n_total})
+    if n_local:
+        metric.update(lg, index=index.to(lg.device))
+    metric.sync(run.group)
+    return spec.result(metric.compute())
+
+
+def _compute_metrics(run: _Run, inputs: _Inputs, emb: _Embedded, conventions: Any,
+                     given: dict[str, dict[str, Any]], extractor: Optional[str], progress: Optional[bool],
+                     ) -> tuple[dict[str, float], dict[str, dict[str, Any]], dict[str, float]]:
+    """Stage 3: each metric with its options (:func:`resolve_options`), by how its state combines.
+
+    Returns:
+        (values, the options each metric ran with, seconds per metric).
+    """
     values: dict[str, float] = {}
-    options: dict[str, dict[str, Any]] = {}
+    used: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
     banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def gathered(a_r: str, a_f: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real and fake rows of all ranks: one :class:`_Banks` synced once, shared by the bank metrics."""
-        if (a_r, a_f) not in banks:
-            x, y = local(emb_r, a_r, "real"), local(emb_f, a_f, "fake")
-            if x.shape[1] != y.shape[1]:
-                raise ValueError(
-                    f"real and fake: feature dimensions differ (D={x.shape[1]} vs D={y.shape[1]}) for {name}"
-                )
-            shared = _Banks()
-            for t, is_real in ((x, True), (y, False)):
-                if t.shape[0]:
-                    shared.update(t, real=is_real)
-            shared.sync(group)
-            banks[(a_r, a_f)] = shared.compute()
-        return banks[(a_r, a_f)]
-
-    for name in names:
+    for name in inputs.names:
         spec = METRICS[name]
         t0 = time.perf_counter()
-        opts = resolve_options(name, p, k=k, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                               splits=splits, seed=seed)
-        options[name] = dict(opts)
+        opts = resolve_options(name, conventions, options=given[name])
         if spec.state == "stats":
-            values.update(spec.result(_frechet(spec, src_r, src_f, emb_r, emb_f, extractor, p, local, group,
-                                               world, dev)))
+            values.update(spec.result(_frechet(spec, inputs.real, inputs.fake, emb.real, emb.fake, extractor,
+                                               run.group, run.world, run.dev)))
         elif spec.state == "logits":
-            if emb_l is not None:
-                lg, emb_src = local(emb_l, "features", "logits"), emb_l
-            else:
-                lg, emb_src = local(emb_f, "logits", "fake"), emb_f
-            rows = _rows(emb_src, group, world, dev)
-            offset, n_local, n_total = rows["offset"], rows["local"], rows["total"]
-            opts["num_samples"] = n_total
-            if n_total < opts["splits"]:
-                raise ValueError(
-                    f"splits: {opts['splits']} splits need at least as many fake samples, got {n_total}"
-                )
-            index = torch.arange(offset, offset + n_local, dtype=torch.int64)  # global sample indices
-            metric = spec.factory({**opts, "preset": p})
-            if n_local:
-                metric.update(lg, index=index.to(lg.device))
-            metric.sync(group)
-            values.update(spec.result(metric.compute()))
+            values.update(_inception_score(run, spec, emb, opts))
         else:
-            a_r = _array_for(spec, src_r.kind, extractor, p)
-            a_f = _array_for(spec, src_f.kind, extractor, p)
-            x, y = gathered(a_r, a_f, name)
-            if name == "kid":
-                n_min = min(x.shape[0], y.shape[0])
-                if opts["subset_size"] > n_min:
-                    if kid_subset_size is not None and opts["subset_rule"] == "error":
-                        side = "real" if x.shape[0] == n_min else "fake"
-                        raise ValueError(f"kid_subset_size: {opts['subset_size']} is larger than the number "
-                                         f"of {side} samples ({n_min})")
-                    notes.append(f"kid subset size reduced from {opts['subset_size']} to {n_min} "
-                                 "(the smaller sample count)")
-                    opts["subset_size"] = n_min
-                    options[name]["subset_size"] = n_min
-            metric = spec.factory({**opts, "progress": progress, "preset": p})
-            metric.update(x, real=True)
-            metric.update(y.to(x.device), real=False)
-            values.update(spec.result(metric.compute()))
+            x, y = _gathered(run, emb, _array_for(spec, inputs.real.kind, extractor),
+                             _array_for(spec, inputs.fake.kind, extractor), name, banks)
+            result, notes = run_metric(name, x, y, opts, given=frozenset(given[name]), progress=progress)
+            values.update(result)
+            run.notes.extend(notes)
+        used[name] = opts
         seconds[name] = round(time.perf_counter() - t0, 6)
-    del banks
+    return values, used, seconds
 
-    # ---- the report
-    def describe(src: Any, emb: Any) -> dict[str, Any]:
-        d = dict(src.describe())
-        if emb is None:
-            d["arrays"] = {}
-            return d
-        arrays = getattr(emb, "arrays", {}) or {}
-        rows = _rows(emb, group, world, dev)
-        d["arrays"] = {a: [rows["total"], int(t.shape[1])] for a, t in arrays.items()}
-        if src.kind == "images":  # this rank's rows: run through the networks / read from the cache
-            d["rows_computed"] = int(getattr(emb, "rows_computed", 0))
-            d["rows_cached"] = int(getattr(emb, "rows_cached", 0))
-        skipped = list(getattr(emb, "skipped", []) or [])
-        if rows["skipped"]:
-            d["skipped_files"] = skipped  # this rank's; the count covers every rank
-            d["skipped"] = rows["skipped"]
-            notes.append(f"{rows['skipped']} unreadable file(s) skipped in {d.get('path', d['name'])}")
+
+def _describe(run: _Run, src: Any, emb: Any) -> dict[str, Any]:
+    """One input as reported in ``info`` (its description, arrays, rows computed / cached, skipped files)."""
+    d = dict(src.describe())
+    if emb is None:
+        d["arrays"] = {}
         return d
+    arrays = getattr(emb, "arrays", {}) or {}
+    rows = _rows(emb, run.group, run.world, run.dev)
+    d["arrays"] = {a: [rows["total"], int(t.shape[1])] for a, t in arrays.items()}
+    if src.kind == "images":  # this rank's rows: run through the networks / read from the cache
+        d["rows_computed"] = int(getattr(emb, "rows_computed", 0))
+        d["rows_cached"] = int(getattr(emb, "rows_cached", 0))
+    skipped = list(getattr(emb, "skipped", []) or [])
+    if rows["skipped"]:
+        d["skipped_files"] = skipped  # this rank's; the count covers every rank
+        d["skipped"] = rows["skipped"]
+        run.notes.append(f"{rows['skipped']} unreadable file(s) skipped in {d.get('path', d['name'])}")
+    return d
 
-    info: dict[str, Any] = {"real": describe(src_r, emb_r), "fake": describe(src_f, emb_f)}
-    if emb_l is not None:
-        info["logits"] = describe(src_l, emb_l)
-    embeddings = [e for e in (emb_r, emb_f, emb_l) if e is not None]
-    for e, key in ((emb_r, "embed_real"), (emb_f, "embed_fake")):
-        seconds_embed = 0.0 if e is None else float(getattr(e, "seconds_total", 0.0) or 0.0)
-        seconds[key] = round(seconds_embed, 6)
-    network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0) for e in embeddings)
+
+def _report(run: _Run, inputs: _Inputs, emb: _Embedded, preset: Any, extractor: Optional[str],
+            options: dict[str, dict[str, Any]], seconds: dict[str, float], t_start: float) -> dict[str, Any]:
+    """Stage 4: :attr:`EvalResult.info`."""
+    info: dict[str, Any] = {"real": _describe(run, inputs.real, emb.real),
+                            "fake": _describe(run, inputs.fake, emb.fake)}
+    if emb.logits is not None:
+        info["logits"] = _describe(run, inputs.logits, emb.logits)
+    embed_s = {key: round(0.0 if e is None else float(getattr(e, "seconds_total", 0.0) or 0.0), 6)
+               for e, key in ((emb.real, "embed_real"), (emb.fake, "embed_fake"))}
+    network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0)
+                  for e in (emb.real, emb.fake, emb.logits) if e is not None)
     info.update({
-        "computed": names,
+        "computed": inputs.names,
         "options": options,
-        "preset": p.as_dict(),
+        "preset": preset.as_dict(),
         "extractor": extractor,
-        "seconds": {
-            "total": round(time.perf_counter() - t_start, 6),
-            "embed_real": seconds.pop("embed_real"),
-            "embed_fake": seconds.pop("embed_fake"),
-            "network": round(network, 6),
-            **seconds,
-        },
-        "notes": notes,
-        "world_size": world,
+        "seconds": {"total": round(time.perf_counter() - t_start, 6), **embed_s, "network": round(network, 6),
+                    **seconds},
+        "notes": run.notes,
+        "world_size": run.world,
         "versions": _versions(),
     })
-    for key, v in values.items():
-        if not math.isfinite(v):
-            notes.append(f"{key} is not finite ({v})")
-    return EvalResult(values, info)
+    return info
 
 
 def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, extractor: Optional[str],
-             preset: Any, local: Any, group: Any, world: int, device: Optional[torch.device]) -> float:
+             group: Any, world: int, device: Optional[torch.device]) -> float:
     """FID / FD through :func:`fastgan.metrics.fid`, the routine of a direct call, so that the exact
     method it picks (low-rank factors for a side of at most D + 1 rows) is also taken here.
 
@@ -632,7 +728,7 @@ def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, e
 
     sides = ((src_r, emb_r, "real"), (src_f, emb_f, "fake"))
     fixed = {side: emb.stats for src, emb, side in sides if src.kind == "stats"}
-    feats = {side: local(emb, _array_for(spec, src.kind, extractor, preset), side)
+    feats = {side: _local(emb, _array_for(spec, src.kind, extractor), side, device)
              for src, emb, side in sides if src.kind != "stats"}
     dims = {side: int(st.mean.shape[0]) for side, st in fixed.items()}
     dims.update({side: int(t.shape[1]) for side, t in feats.items()})

@@ -80,26 +80,27 @@ clean-fid 0.1.35 (``build_resizer("clean")``, ``InceptionV3W`` normalisation,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional
 
 import torch
 
 from fastgan.features.resize import resize_images
+from fastgan.metrics.conventions import CONVENTIONS, MetricConventions, normalize_preset_name
 
-__all__ = ["Preset", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET", "get_preset", "preset_table", "prepare_pixels"]
+__all__ = ["Preset", "ImagePipeline", "MetricConventions", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET",
+           "get_preset", "preset_table", "prepare_pixels"]
 
 #: pixel scaling of the network input: "unit" -> 2x - 1 with x = u / 255; "byte" -> (u - 128) / 128
 PIXEL_SCALES = ("unit", "byte")
 
 
 @dataclass(frozen=True)
-class Preset:
-    """Every convention of one reference implementation (see the module table).
+class ImagePipeline:
+    """How images reach the networks under one preset (what :class:`InceptionV3FID` and
+    :class:`VGG16FC2` read).
 
     Attributes:
-        name: preset name.
-        matches: the reference package and the version whose numbers it reproduces.
         pixels: ``"unit"`` (resize ``u / 255`` in [0, 1], network input ``2x - 1``) or
             ``"byte"`` (resize ``u`` in 0..255, network input ``(x - 128) / 128``).
         resize: Inception resize mode (:data:`fastgan.features.resize.RESIZE_MODES`).
@@ -108,90 +109,89 @@ class Preset:
         vgg_resize: VGG-16 resize mode; None: the reference has no VGG-16 (no precision / recall).
         vgg_normalize: VGG-16 input normalisation (``"imagenet"`` on [0, 1] pixels or
             ``"imagenet_byte"``: ``(u - 255 mean) / (255 std)`` on 0..255 pixels).
-        is_logits: which logits the Inception Score uses (``"logits_unbiased"``: fc without bias).
-        is_splits: Inception Score splits.
-        is_shuffle_seed: None: splits are contiguous chunks in input order; an int: rows are
-            first permuted with ``numpy.random.RandomState(seed).permutation(N)``.
-        kid_subsets: KID rounds.
-        kid_subset_size: KID rows per round.
-        kid_subset_rule: ``"error"`` (subset size larger than a sample count is an error) or
-            ``"clamp"`` (``m = min(N_real, N_fake, kid_subset_size)``).
-        kid_degree, kid_gamma, kid_coef0: polynomial kernel ``(gamma <x, y> + coef0) ** degree``
-            (``kid_gamma`` None: ``1 / D``).
-        kid_std: whether the reference reports a std over rounds (documentation only).
-        kid_rng: how subsets are drawn: ``"torch"`` (``torch.randperm(N)[:m]`` per side and
-            round, :func:`fastgan.metrics.kernel_distance.kid_subset_indices`) or ``"numpy"``
-            (``RandomState.choice(N, m, replace=False)`` per side and round).
-        kid_seed: seed of that RNG when the caller passes neither ``seed=`` nor ``generator=``;
-            None: the library's global RNG (torch's, or numpy's legacy global ``RandomState``).
-        kid_draw_first: ``"real"`` or ``"fake"``: whose rows each round draws first.
-        pr_k: precision / recall neighbourhood size (k-th neighbour, self excluded).
-        pr_inclusive: ball membership with ``<=`` (True) or ``<``, for precision / recall and
-            PRDC.
-        prdc_k: neighbourhood size of :func:`~fastgan.metrics.prdc` (all four metrics).
     """
 
-    name: str
-    matches: str
     pixels: str
     resize: str
     clamp: bool
     dtype: torch.dtype
     vgg_resize: Optional[str]
     vgg_normalize: Optional[str]
-    is_logits: str
-    is_splits: int
-    is_shuffle_seed: Optional[int]
-    kid_subsets: int
-    kid_subset_size: int
-    kid_subset_rule: str
-    kid_degree: int
-    kid_gamma: Optional[float]
-    kid_coef0: float
-    kid_std: bool
-    kid_rng: str
-    kid_seed: Optional[int]
-    kid_draw_first: str
-    pr_k: int
-    pr_inclusive: bool
-    prdc_k: int
+
+
+_PIPELINE_FIELDS = tuple(f.name for f in fields(ImagePipeline))
+_CONVENTION_FIELDS = tuple(f.name for f in fields(MetricConventions) if f.name != "name")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every convention of one reference implementation (see the module table): an image
+    :attr:`pipeline` (:class:`ImagePipeline`, read by the networks) and the metric
+    :attr:`conventions` (:class:`fastgan.metrics.conventions.MetricConventions`, read by the
+    metrics).
+
+    Every field of both is also an attribute of the preset (``preset.resize``,
+    ``preset.kid_seed``, ...), as in the flat table this class replaced; :meth:`as_dict` gives the
+    flat row.
+
+    Attributes:
+        name: preset name.
+        matches: the reference package and the version whose numbers it reproduces.
+        pipeline: the image pipeline.
+        conventions: the metric conventions.
+    """
+
+    name: str
+    matches: str
+    pipeline: ImagePipeline
+    conventions: MetricConventions
+
+    @classmethod
+    def from_fields(cls, name: str, matches: str, **row: Any) -> "Preset":
+        """A preset from the flat row (every :class:`ImagePipeline` and :class:`MetricConventions` field)."""
+        unknown = set(row) - set(_PIPELINE_FIELDS) - set(_CONVENTION_FIELDS)
+        if unknown:
+            raise TypeError(f"Preset.from_fields: unknown fields {sorted(unknown)}")
+        return cls(name, matches, ImagePipeline(**{f: row[f] for f in _PIPELINE_FIELDS}),
+                   MetricConventions(name=name, **{f: row[f] for f in _CONVENTION_FIELDS}))
 
     def as_dict(self) -> dict[str, Any]:
-        """The table row as plain Python values (dtype as its name)."""
-        d = asdict(self)
-        d["dtype"] = str(self.dtype).replace("torch.", "")
+        """The table row as plain Python values (dtype as its name), flat, in the table's field order."""
+        d: dict[str, Any] = {"name": self.name, "matches": self.matches, **asdict(self.pipeline)}
+        d["dtype"] = str(self.pipeline.dtype).replace("torch.", "")
+        conv = asdict(self.conventions)
+        d.update({f: conv[f] for f in _CONVENTION_FIELDS})
         return d
 
 
-#: THE preset table (the only place these choices are made).
+def _forward(part: str, field_name: str) -> property:
+    return property(lambda self: getattr(getattr(self, part), field_name),
+                    doc=f"``{part}.{field_name}`` (see :class:`{'ImagePipeline' if part == 'pipeline' else 'MetricConventions'}`)")
+
+
+# the flat attributes of the former 24-field Preset, read through to the part that owns them
+for _f in _PIPELINE_FIELDS:
+    setattr(Preset, _f, _forward("pipeline", _f))
+for _f in _CONVENTION_FIELDS:
+    setattr(Preset, _f, _forward("conventions", _f))
+del _f
+
+#: the image pipelines by preset name (the metric conventions are in fastgan.metrics.conventions.CONVENTIONS)
+PIPELINES: dict[str, tuple[str, ImagePipeline]] = {
+    "pytorch-fid": ("pytorch-fid 0.3.0", ImagePipeline(
+        pixels="unit", resize="bilinear", clamp=False, dtype=torch.float32, vgg_resize="bilinear",
+        vgg_normalize="imagenet")),
+    "torch-fidelity": ("torch-fidelity 0.4.0", ImagePipeline(
+        pixels="byte", resize="bilinear_tf1", clamp=False, dtype=torch.float32, vgg_resize="bilinear_tf1",
+        vgg_normalize="imagenet_byte")),
+    "clean-fid": ("clean-fid 0.1.35", ImagePipeline(
+        pixels="byte", resize="bicubic_pil", clamp=True, dtype=torch.float32, vgg_resize=None,
+        vgg_normalize=None)),
+}
+
+#: THE preset table: each row's image pipeline and metric conventions, composed.
 PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset(
-            name="pytorch-fid", matches="pytorch-fid 0.3.0", pixels="unit", resize="bilinear", clamp=False,
-            dtype=torch.float32, vgg_resize="bilinear", vgg_normalize="imagenet",
-            is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=None,
-            kid_subsets=100, kid_subset_size=1000, kid_subset_rule="error", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=True, kid_rng="torch", kid_seed=None, kid_draw_first="real",
-            pr_k=3, pr_inclusive=True, prdc_k=5,
-        ),
-        Preset(
-            name="torch-fidelity", matches="torch-fidelity 0.4.0", pixels="byte", resize="bilinear_tf1",
-            clamp=False, dtype=torch.float32, vgg_resize="bilinear_tf1", vgg_normalize="imagenet_byte",
-            is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=2020,
-            kid_subsets=100, kid_subset_size=1000, kid_subset_rule="error", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=True, kid_rng="numpy", kid_seed=2020, kid_draw_first="fake",
-            pr_k=3, pr_inclusive=True, prdc_k=5,
-        ),
-        Preset(
-            name="clean-fid", matches="clean-fid 0.1.35", pixels="byte", resize="bicubic_pil", clamp=True,
-            dtype=torch.float32, vgg_resize=None, vgg_normalize=None,
-            is_logits="logits_unbiased", is_splits=10, is_shuffle_seed=None,
-            kid_subsets=100, kid_subset_size=1000, kid_subset_rule="clamp", kid_degree=3, kid_gamma=None,
-            kid_coef0=1.0, kid_std=False, kid_rng="numpy", kid_seed=None, kid_draw_first="fake",
-            pr_k=3, pr_inclusive=True, prdc_k=5,
-        ),
-    )
+    name: Preset(name, matches, pipeline, CONVENTIONS[name]) for name, (matches, pipeline) in PIPELINES.items()
 }
 
 PRESET_NAMES = tuple(PRESETS)
@@ -210,11 +210,7 @@ def get_preset(preset: "str | Preset | None" = None) -> Preset:
         return preset
     if not isinstance(preset, str):
         raise TypeError(f"preset: expected a name {PRESET_NAMES} or a Preset, got {type(preset).__name__}")
-    key = preset.lower().replace("_", "").replace("-", "")
-    for name, p in PRESETS.items():
-        if name.replace("-", "") == key:
-            return p
-    raise ValueError(f"preset: must be one of {PRESET_NAMES}, got {preset!r}")
+    return PRESETS[normalize_preset_name(preset, PRESETS)]
 
 
 def preset_table() -> list[dict[str, Any]]:

@@ -42,7 +42,6 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_finite, check_ndim, check_positive_int
-from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics._base import (
     KEY_IS_MEAN,
     KEY_IS_STD,
@@ -53,6 +52,7 @@ from fastgan.metrics._base import (
     gather_meta,
     world_size,
 )
+from fastgan.metrics.conventions import PresetLike, get_conventions
 
 __all__ = [
     "inception_score",
@@ -259,6 +259,8 @@ class InceptionScore(Metric):
             :mod:`fastgan.features.presets`. A shuffling preset (``"torch-fidelity"``) needs
             ``num_samples``: global sample j then goes to the split of its position in
             ``RandomState(seed).permutation(N)``, exactly as that reference splits.
+        shuffle_seed: the preset's ``is_shuffle_seed`` given as a value (an int, or None: no
+            shuffle); the default ``"preset"`` takes it from ``preset``.
 
     Samples get consecutive global indices in arrival order on each rank; pass ``index=``
     to :meth:`update` (e.g. the dataset indices on each distributed rank) to make the
@@ -277,19 +279,20 @@ class InceptionScore(Metric):
         input: InputKind = "logits",
         device: Optional[torch.device | str] = None,
         *,
-        preset: "str | Preset | None" = None,
+        preset: "PresetLike" = None,
+        shuffle_seed: "Optional[int] | str" = "preset",
     ) -> None:
-        p = get_preset(preset)
+        p = get_conventions(preset)
         self.splits = check_positive_int(p.is_splits if splits is None else splits, "splits")
         self.num_samples = None if num_samples is None else check_positive_int(num_samples, "num_samples")
         if self.num_samples is not None and self.num_samples < self.splits:
             raise ValueError(f"num_samples ({self.num_samples}) must be >= splits ({self.splits})")
-        self.shuffle_seed = p.is_shuffle_seed
+        self.shuffle_seed = p.is_shuffle_seed if shuffle_seed == "preset" else shuffle_seed
         self._position: Optional[torch.Tensor] = None  # global index -> position after the shuffle
         if self.shuffle_seed is not None:
             if self.num_samples is None:
                 raise ValueError(
-                    f"num_samples: preset {p.name!r} shuffles the rows with "
+                    f"num_samples: {'preset ' + repr(p.name) if shuffle_seed == 'preset' else 'shuffle_seed'} shuffles the rows with "
                     f"RandomState({self.shuffle_seed}).permutation(N) before splitting, which needs N; "
                     "pass num_samples=N"
                 )
@@ -472,7 +475,7 @@ def inception_score(
     input: InputKind = "logits",
     order: Optional[torch.Tensor] = None,
     *,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
 ) -> dict[str, float]:
     """Inception Score: mean and std over splits.
 
@@ -503,7 +506,7 @@ def inception_score(
     >>> round(out["is_mean"], 9), round(out["is_std"], 9)
     (1.0, 0.0)
     """
-    p = get_preset(preset)
+    p = get_conventions(preset)
     splits = check_positive_int(p.is_splits if splits is None else splits, "splits")
     if input not in ("logits", "probs"):
         raise ValueError(f"input: must be 'logits' or 'probs', got {input!r}")

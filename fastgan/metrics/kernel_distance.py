@@ -59,10 +59,10 @@ import numpy as np
 import torch
 
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
-from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics._base import KEY_KID_MEAN, KEY_KID_STD, BankMetric
 from fastgan.metrics._bounds import ieee_matmul
+from fastgan.metrics.conventions import PresetLike, get_conventions
 
 __all__ = ["kid", "KID", "kid_subset_indices", "mmd2_subsets", "polynomial_kernel"]
 
@@ -123,8 +123,11 @@ def kid_subset_indices(
     subset_size: int,
     generator: Optional[torch.Generator] = None,
     *,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
     seed: Optional[int] = None,
+    subset_rule: Optional[str] = None,
+    rng: Optional[str] = None,
+    draw_first: Optional[str] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Row indices of every KID round, drawn without replacement within a round.
 
@@ -142,9 +145,11 @@ def kid_subset_indices(
         subsets: number of rounds S.
         subset_size: rows per round (before the preset's rule).
         generator: torch generator (torch draws; a CUDA generator draws on its device).
-        preset: name or :class:`~fastgan.features.presets.Preset` (None: ``"pytorch-fid"``,
+        preset: name, :class:`~fastgan.features.Preset` or :class:`~fastgan.metrics.conventions.MetricConventions` (None: ``"pytorch-fid"``,
             fastgan's defaults).
         seed: seed of the preset's RNG (torch: ``torch.Generator().manual_seed(seed)``).
+        subset_rule, rng, draw_first: the preset's ``kid_subset_rule``, ``kid_rng`` and
+            ``kid_draw_first`` given as values (None: the preset's).
 
     Returns:
         (Tensor[S, m] int64, Tensor[S, m] int64) real and fake rows, on the CPU.
@@ -153,17 +158,17 @@ def kid_subset_indices(
     features_1 = generated), clean-fid 0.1.35 ``kernel_distance(real, fake)``
     (``preset="clean-fid"``), torchmetrics ``KernelInceptionDistance`` (no preset, global torch RNG).
     """
-    p = get_preset(preset)
+    p = get_conventions(preset)
     subsets = check_positive_int(subsets, "subsets")
-    m = kid_subset_size(n_real, n_fake, subset_size, p.kid_subset_rule)
+    m = kid_subset_size(n_real, n_fake, subset_size, p.kid_subset_rule if subset_rule is None else subset_rule)
     if generator is not None and seed is not None:
         raise ValueError("seed, generator: pass at most one of them")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
-    rng = "torch" if generator is not None else p.kid_rng
+    rng = "torch" if generator is not None else (p.kid_rng if rng is None else rng)
     if seed is None and generator is None:
         seed = p.kid_seed
-    first_fake = p.kid_draw_first == "fake"
+    first_fake = (p.kid_draw_first if draw_first is None else draw_first) == "fake"
     if rng == "numpy":
         draw = (np.random.RandomState(seed) if seed is not None else np.random).choice
         out_r, out_f = np.empty((subsets, m), np.int64), np.empty((subsets, m), np.int64)
@@ -428,8 +433,11 @@ def kid(
     tol: Optional[float] = None,
     stats: Optional[dict[str, Any]] = None,
     *,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
     seed: Optional[int] = None,
+    subset_rule: Optional[str] = None,
+    rng: Optional[str] = None,
+    draw_first: Optional[str] = None,
 ) -> dict[str, float]:
     """Kernel Inception Distance: mean and std of unbiased MMD^2 over random subsets.
 
@@ -472,6 +480,8 @@ def kid(
             Not together with ``generator``. Why a function takes ``seed=`` here (the API's rule is
             ``generator=``): a preset reproduces a reference's numpy ``RandomState`` stream, which
             an int seeds and no ``torch.Generator`` can stand in for.
+        subset_rule, rng, draw_first: the subset-size rule, the subset RNG and whose rows each
+            round draws first (None: the preset's; see :func:`kid_subset_indices`).
 
     Returns:
         ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with
@@ -495,14 +505,15 @@ def kid(
     check_same_dim(x, y, "real", "fake")
     if tol is not None and not (float(tol) >= 0.0):
         raise ValueError(f"tol: expected a non-negative number or None, got {tol!r}")
-    p = get_preset(preset)
+    p = get_conventions(preset)
     subsets = p.kid_subsets if subsets is None else subsets
     subset_size = p.kid_subset_size if subset_size is None else subset_size
     degree = p.kid_degree if degree is None else degree
     gamma = p.kid_gamma if gamma is None else gamma
     coef0 = p.kid_coef0 if coef0 is None else float(coef0)
     idx_r, idx_f = kid_subset_indices(
-        x.shape[0], y.shape[0], subsets, subset_size, generator, preset=p, seed=seed
+        x.shape[0], y.shape[0], subsets, subset_size, generator, preset=p, seed=seed,
+        subset_rule=subset_rule, rng=rng, draw_first=draw_first,
     )
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
@@ -534,7 +545,8 @@ class KID(BankMetric):
     samples in the same order (rank 0's rows first).
 
     Args: as :func:`kid` (``subsets``, ``subset_size``, ``degree``, ``gamma``, ``coef0``,
-        ``dtype``, ``method``, ``tol``, ``preset``; None: the preset's values), plus ``seed``
+        ``dtype``, ``method``, ``tol``, ``preset``, ``subset_rule``, ``rng``, ``draw_first``; None:
+        the preset's values), plus ``seed``
         for the subset RNG used by :meth:`compute` (None: the preset's ``kid_seed``, else 2020;
         ``compute()`` is always reproducible, like torch-fidelity's ``rng_seed``). The RNG is the
         preset's (torch ``Generator`` for the default preset, numpy ``RandomState`` for
@@ -558,10 +570,14 @@ class KID(BankMetric):
         method: Method = "auto",
         tol: Optional[float] = None,
         *,
-        preset: "str | Preset | None" = None,
+        preset: "PresetLike" = None,
+        subset_rule: Optional[str] = None,
+        rng: Optional[str] = None,
+        draw_first: Optional[str] = None,
     ) -> None:
         super().__init__()
-        self.preset = get_preset(preset)
+        self.preset = get_conventions(preset)
+        self.subset_rule, self.rng, self.draw_first = subset_rule, rng, draw_first
         p = self.preset
         self.subsets = check_positive_int(p.kid_subsets if subsets is None else subsets, "subsets")
         self.subset_size = check_positive_int(
@@ -586,4 +602,5 @@ class KID(BankMetric):
         return kid(
             x, y, self.subsets, self.subset_size, self.degree, self.gamma, self.coef0,
             dtype=self.dtype, method=self.method, tol=self.tol, preset=self.preset, seed=self.seed,
+            subset_rule=self.subset_rule, rng=self.rng, draw_first=self.draw_first,
         )

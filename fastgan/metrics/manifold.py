@@ -62,9 +62,9 @@ import torch
 from tqdm import tqdm
 
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
-from fastgan.features.presets import Preset, get_preset
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
+from fastgan.metrics.conventions import PresetLike, get_conventions
 
 __all__ = ["prdc", "precision_recall", "density_coverage", "realism_score", "PRDC"]
 
@@ -96,10 +96,10 @@ def _progress(enabled: Optional[bool], total: int, desc: str) -> tqdm:
 
 
 def _resolve(
-    preset: "str | Preset | None", k: Optional[int], strict: Optional[bool], field: str
+    preset: "PresetLike", k: Optional[int], strict: Optional[bool], field: str
 ) -> tuple[int, bool]:
     """(k, strict) from the arguments, falling back to the preset's ``field`` and ``pr_inclusive``."""
-    p = get_preset(preset)
+    p = get_conventions(preset)
     return (getattr(p, field) if k is None else k), (not p.pr_inclusive if strict is None else strict)
 
 
@@ -165,7 +165,7 @@ def prdc(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage with one shared k-NN computation.
 
@@ -213,7 +213,7 @@ def precision_recall(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019), exactly.
 
@@ -253,7 +253,7 @@ def density_coverage(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "str | Preset | None" = None,
+    preset: "PresetLike" = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020), exactly.
 
@@ -377,7 +377,7 @@ class PRDC(BankMetric):
         impl: str = "auto",
         block_size: Optional[int] = None,
         progress: Optional[bool] = None,
-        preset: "str | Preset | None" = None,
+        preset: "PresetLike" = None,
     ) -> None:
         super().__init__()
         k, strict = _resolve(preset, k, strict, "prdc_k")

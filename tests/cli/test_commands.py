@@ -223,6 +223,28 @@ def test_eval_json_matches_library(tmp_path: Path, feats: dict[str, Any], real_n
     assert fastgan.EvalResult.from_dict(report).to_dict() == report
 
 
+def test_eval_per_metric_k_flags_and_the_deprecated_k(feats: dict[str, Any],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    d = feats["dir"]
+    base = ["eval", str(d / "real.npy"), str(d / "fake.npy"), "--metrics", "prdc,pr", "--json"]
+    assert cli.main(base + ["--prdc-k", "4", "--pr-k", "2"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["options"]["prdc"]["k"] == 4 and report["options"]["pr"]["k"] == 2 and "--k" not in out.err
+    # --k works as before (every requested metric it used to set) and says so on stderr, in one line
+    assert cli.main(base + ["--k", "2"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["options"]["prdc"]["k"] == 2 and report["options"]["pr"]["k"] == 2
+    note = [line for line in out.err.splitlines() if "--k" in line]
+    assert len(note) == 1 and "deprecated" in note[0] and "prdc, pr" in note[0]
+    # a per-metric flag wins over --k for its metric
+    assert cli.main(base + ["--k", "2", "--prdc-k", "6"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["options"]["prdc"]["k"] == 6 and report["options"]["pr"]["k"] == 2 and "set k of pr " in out.err
+
+
 def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
     d = feats["dir"]
     proc = run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.pt"), "--k", "4", cwd=tmp_path)
@@ -428,7 +450,7 @@ def test_eval_library_errors_are_one_line(feats: dict[str, Any], capsys: pytest.
     d = feats["dir"]
     # k larger than the sample count: the library refuses, the CLI reports it on one line
     rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "prdc",
-                   "--k", "100000"])
+                   "--prdc-k", "100000"])  # (--k would add its one-line deprecation note)
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("fastgan eval: error: "), err
 

@@ -61,6 +61,24 @@ def test_options_reach_the_metrics(data: dict[str, torch.Tensor]) -> None:
     assert res["is_mean"] == fm.inception_score(lg, splits=4)["is_mean"]
 
 
+def test_per_metric_options_and_the_deprecated_k(data: dict[str, torch.Tensor]) -> None:
+    r, f = data["real"], data["fake"]
+    res = evaluate(r, f, metrics="prdc,pr,p_precision_recall", options={"prdc": {"k": 3}, "pr": {"k": 2}})
+    assert res.info["options"]["prdc"]["k"] == 3 and res.info["options"]["pr"]["k"] == 2
+    assert res.info["options"]["p_precision_recall"]["k"] == 4  # its default
+    assert res["coverage"] == fm.prdc(r, f, k=3)["coverage"]
+    assert res["pr_recall"] == fm.precision_recall(r, f, k=2)["recall"]
+    # k= still sets all three at once, as before, with a DeprecationWarning naming them
+    with pytest.warns(DeprecationWarning, match="prdc, pr, p_precision_recall"):
+        old = evaluate(r, f, metrics="prdc,pr,p_precision_recall", k=2)
+    assert all(old.info["options"][m]["k"] == 2 for m in ("prdc", "pr", "p_precision_recall"))
+    new = evaluate(r, f, metrics="prdc,pr,p_precision_recall",
+                   options={"prdc": {"k": 2}, "pr": {"k": 2}, "p_precision_recall": {"k": 2}})
+    assert dict(old) == dict(new)
+    with pytest.raises(ValueError, match="options"):
+        evaluate(r, f, metrics="prdc", options={"prdc": {"neighbours": 3}})
+
+
 def test_torch_fidelity_preset_shuffles_the_inception_score(data: dict[str, torch.Tensor]) -> None:
     lg = data["logits"]
     res = evaluate(data["real"], data["fake"], metrics="is", logits=lg, preset="torch-fidelity")

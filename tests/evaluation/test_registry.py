@@ -36,6 +36,8 @@ def test_cli_spells_out_the_tables() -> None:
     """The CLI lists names without importing the tables (cheap --help); they must agree."""
     assert commands.METRIC_NAMES == tuple(METRICS)
     assert commands.PRESET_NAMES == PRESET_NAMES
+    flags = {o.flag: (name, o.name) for name, spec in METRICS.items() for o in spec.options if o.flag}
+    assert {flag: v[:2] for flag, v in commands.OPTION_FLAGS.items()} == flags
 
 
 def test_parse_metrics() -> None:
@@ -99,3 +101,43 @@ def test_result_keys() -> None:
     with pytest.raises(RuntimeError, match="lacks keys"):
         METRICS["kid"].result({"kid_mean": 1.0})
     assert isinstance(METRICS["fid"].result(torch.tensor(2.0))["fid"], float)
+
+
+def test_options_mapping_and_shared_keywords() -> None:
+    p = get_preset("torch-fidelity")
+    # one shared keyword reaches every metric that declares it; the per-metric mapping wins
+    given = registry.given_options(["prdc", "pr", "p_precision_recall", "kid"], {"pr": {"k": 7}}, k=2)
+    assert given == {"prdc": {"k": 2}, "pr": {"k": 7}, "p_precision_recall": {"k": 2}, "kid": {}}
+    assert registry.keyword_targets("k") == ["prdc", "pr", "p_precision_recall"]
+    assert resolve_options("prdc", p, options={"k": 9})["k"] == 9
+    # the conventions alone are enough (what evaluate passes): the same options as the full preset
+    for name in METRICS:
+        assert resolve_options(name, p.conventions) == resolve_options(name, p) == resolve_options(name, p.name)
+    with pytest.raises(ValueError, match=r"options\['prdc'\]: unknown option"):
+        registry.given_options(["prdc"], {"prdc": {"kk": 3}})
+    with pytest.raises(ValueError, match="unknown metric"):
+        registry.given_options(["prdc"], {"nope": {"k": 3}})
+    with pytest.raises(ValueError, match=r"options\['pr'\]\['k'\]"):
+        registry.given_options(["pr"], {"pr": {"k": 0}})
+
+
+def test_metrics_do_not_import_the_networks() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, fastgan.metrics as fm, fastgan.metrics.kernel_distance, fastgan.metrics.manifold, "
+            "fastgan.metrics.inception, fastgan.metrics.conventions; "
+            "print(any(m.startswith('fastgan.features') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_preset_composes_pipeline_and_conventions() -> None:
+    from fastgan.metrics.conventions import CONVENTIONS, get_conventions
+
+    for name, p in PRESETS.items():
+        assert p.conventions is CONVENTIONS[name] and get_conventions(p) is p.conventions
+        assert get_conventions(name) is p.conventions
+        row = p.as_dict()
+        assert all(getattr(p, key) == value for key, value in row.items() if key != "dtype")
+        assert row["dtype"] == "float32" and p.dtype is torch.float32 and p.resize == p.pipeline.resize
