@@ -19,6 +19,9 @@ PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
 DEFAULT_PRESET = "pytorch-fid"
 METRIC_NAMES = ("fid", "kid", "prdc", "pr", "is", "fd", "cmmd", "vendi", "sliced_wasserstein",
                 "p_precision_recall", "top_pr")
+#: the names of fastgan.features.networks.NETWORKS, the networks ``convert-weights`` converts for
+#: (spelled out for the same reason; tests/features/test_networks.py checks them against the table)
+NETWORK_NAMES = ("inception", "vgg16")
 #: the per-metric option flags of ``fastgan eval``: flag -> (metric, option, help), the ``Option.flag`` s of
 #: fastgan.evaluation.METRICS (spelled out for the same reason; the same test checks them)
 OPTION_FLAGS = {
@@ -331,9 +334,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_convert_weights(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fastgan.features.weights import TRUST_NOTE, WeightsError, _is_torchscript, convert_weights
+    from fastgan.features.convert import convert_weights
+    from fastgan.features.weights import TRUST_NOTE, WeightsError, is_torchscript
 
-    if not args.trusted and os.path.isfile(args.input) and _is_torchscript(Path(args.input)):
+    if not args.trusted and os.path.isfile(args.input) and is_torchscript(Path(args.input)):
         raise UsageError(f"{args.input}: is a TorchScript archive; pass --trusted to convert it. {TRUST_NOTE}")
     try:
         info = convert_weights(args.input, args.output, args.model, trusted=args.trusted)
@@ -461,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "loads the weights-only result.")
     p.add_argument("input", metavar="IN", help="weights file to convert")
     p.add_argument("output", metavar="OUT", help="output state dict (.pth)")
-    p.add_argument("--model", choices=("inception", "vgg16"), required=True, help="the network the weights are for")
+    p.add_argument("--model", choices=NETWORK_NAMES, required=True, help="the network the weights are for")
     p.add_argument("--trusted", action="store_true",
                    help="I trust IN: allow reading a TorchScript archive (torch.jit.load)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fastgan._progress import progress_bar
 from fastgan._checks import check_positive_int
 from fastgan.evaluation.cache import (
     PIPELINE_VERSION,
@@ -31,9 +31,9 @@ from fastgan.evaluation.cache import (
 )
 from fastgan.evaluation.sampler import module_fingerprint
 from fastgan.evaluation.sources import Source, open_source
-from fastgan.features.extract import _native_input, _stack_resized, _to_images, build_extractor
+from fastgan.features.embedding import embed_batch, is_native
+from fastgan.features.networks import build_extractor
 from fastgan.features.presets import get_preset
-from fastgan.features.resize import resize_images
 
 __all__ = ["Embedding", "embed", "shard_range", "DEFAULT_CHUNK_ROWS"]
 
@@ -108,9 +108,7 @@ class _Net:
         self.module = module
         self.device = device
         self.dtype = dtype
-        self.native = (
-            isinstance(module, nn.Module) and hasattr(module, "preprocess") and hasattr(module, "embed")
-        )
+        self.native = is_native(module)
         self.logits = (
             name == "inception"
             and bool(getattr(module, "has_logits", False))
@@ -122,31 +120,15 @@ class _Net:
         self.size = None if size is None or self.resize == "none" else (int(size), int(size))
 
     def __call__(self, imgs: Any) -> list[torch.Tensor]:
+        """One decoded batch -> the outputs of :attr:`keys` (the step extract_features runs too)."""
         if self.native:
-            x = _native_input(self.module, imgs, self.device, self.dtype)
-            out = self.module.embed(x, with_logits=True) if self.logits else self.module.embed(x)
-        else:  # a plain network on float [0, 1] images at its input size (as extract_features)
-            if isinstance(imgs, list):
-                fl = [_to_images(im[None], "NCHW", self.name, self.dtype, False)[0] for im in imgs]
-                x = _stack_resized(fl, self.size, self.resize)
-            else:
-                x = _to_images(imgs, "NCHW", self.name, self.dtype, False)
-            x = x.to(device=self.device, dtype=self.dtype, non_blocking=True)
-            if self.size is not None:
-                x = resize_images(x, self.size, self.resize)
-            out = self.module(x)
-        outs = list(out) if isinstance(out, tuple) else [out]
-        n = len(imgs)
-        for o in outs:
-            if not isinstance(o, torch.Tensor) or o.dim() != 2 or o.shape[0] != n:
-                raise ValueError(
-                    f"extractor {self.name!r}: must return Tensor[B, D] with B={n}, got "
-                    f"{tuple(o.shape) if isinstance(o, torch.Tensor) else type(o).__name__}"
-                )
-        return [
-            o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype)
-            for o in outs
-        ]
+            fn = (lambda x: self.module.embed(x, with_logits=True)) if self.logits else self.module.embed
+        else:  # a plain network on float [0, 1] images at its input size
+            fn = self.module
+        return embed_batch(
+            fn, self.module, imgs, native=self.native, size=self.size, mode=self.resize, device=self.device,
+            dtype=self.dtype, name=self.name, who=f"extractor {self.name!r}",
+        )
 
     def weights_id(self) -> Optional[str]:
         if not isinstance(self.module, nn.Module):
@@ -232,8 +214,7 @@ def _build_nets(
 
 
 def _bar(enabled: Optional[bool], total: Optional[int], desc: str) -> tqdm:
-    on = sys.stderr.isatty() if enabled is None else bool(enabled)
-    return tqdm(total=total, desc=desc, unit="img", disable=not on, dynamic_ncols=True)
+    return progress_bar(enabled, total=total, desc=desc, unit="img")
 
 
 def embed(
@@ -304,25 +285,8 @@ def embed(
     num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
     rank, world = _check_shard(shard)
     src = source if isinstance(source, Source) else open_source(source, name=name)
-    if src.kind == "stats":
-        return Embedding(
-            arrays={},
-            stats=src.stats,
-            offset=0,
-            n_total=int(src.n or 0),
-            source=src.describe(),
-            seconds_total=time.perf_counter() - t0,
-        )
-    if src.kind == "features":
-        assert src.features is not None
-        lo, hi = shard_range(src.features.shape[0], rank, world)
-        return Embedding(
-            arrays={"features": src.features[lo:hi]},
-            offset=lo,
-            n_total=int(src.features.shape[0]),
-            source=src.describe(),
-            seconds_total=time.perf_counter() - t0,
-        )
+    if src.kind != "images":
+        return _passthrough(src, rank, world, t0)
 
     preset_name = get_preset(preset).name
     dtype = get_preset(preset).dtype
@@ -338,84 +302,19 @@ def embed(
             f"{world} ranks; pass a DataLoader over a sized dataset"
         )
     lo, hi = shard_range(src.n, rank, world) if src.n is not None else (0, None)
-    pin = dev.type == "cuda"
     out = Embedding(arrays={}, offset=lo, n_total=int(src.n or 0), source=src.describe())
     out.skipped.extend(src.skipped if rank == 0 else [])
-    timer = _Timer(dev)
+    run = _Pass(src, out, batch_size, num_workers, dev, (lo, hi))
     was_training = [(n, n.module.training) for n in nets if isinstance(n.module, nn.Module)]
     for n, _ in was_training:
         n.module.eval()
-
-    def compute(a: int, b: Optional[int], todo: list[_Net], bar: tqdm) -> Chunk:
-        """Rows of samples [a, b) for the networks ``todo`` (one decode of each batch).
-
-        The range is widened to whole batches of the global grid (a user DataLoader: to its
-        own batches), so every sample is embedded in the same batch as in a single-process
-        run, whatever the shard borders; the caller cuts the rows it needs."""
-        a0 = (a // batch_size) * batch_size
-        b0 = None if b is None else min(-(-b // batch_size) * batch_size, src.n if src.n is not None else b)
-        parts: dict[str, list[torch.Tensor]] = {k: [] for n in todo for k in n.keys}
-        valid: list[np.ndarray] = []
-        skipped: list[str] = []
-        first: Optional[int] = None
-        stop_seen = a
-        for batch in src.batches(
-            a0, b0, batch_size=batch_size, num_workers=num_workers, pin_memory=pin, whole=True
-        ):
-            first = batch.start if first is None else first
-            mask = np.ones(batch.stop - batch.start, dtype=np.bool_)
-            for i, msg in batch.bad:
-                mask[i - batch.start] = False
-                skipped.append(msg)
-            if len(batch):
-                with timer:
-                    for net in todo:
-                        for k, o in zip(net.keys, net(batch.images)):
-                            parts[k].append(o)
-            valid.append(mask)
-            stop_seen = batch.stop
-            done = max(0, min(batch.stop, b if b is not None else batch.stop) - max(batch.start, a))
-            out.rows_computed += done
-            _tick(bar, batch.start, batch.stop, lo, hi)
-        arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
-        return Chunk(
-            a if first is None else first,
-            stop_seen,
-            arrays,
-            np.concatenate(valid) if valid else np.zeros(0, np.bool_),
-            skipped,
-        )
-
     try:
         desc = f"{src.name}: {'+'.join(n.name for n in nets)}"
         with torch.inference_mode(), _bar(progress, None if hi is None else hi - lo, desc) as bar:
-            caches: dict[str, FeatureCache] = {}
-            if cache_dir is not None and src.n is not None:
-                fingerprint = _key_fingerprint(src, bool(verify))
-                for net in nets:
-                    fields = net.key_fields(src, preset_name, fingerprint)
-                    if fields is not None:
-                        caches[net.name] = FeatureCache(cache_dir, fields)
-                if not caches:
-                    logger.info("embed: %s is not cached (no content fingerprint)", src.name)
+            run.bar = bar
+            caches = _open_caches(src, nets, cache_dir, preset_name, bool(verify))
             out.cache_dirs = {k: str(c.dir) for k, c in caches.items()}
-            if hi is not None and hi == lo and src.n:
-                # an empty shard (N < world): embed one batch anyway, so that the empty arrays
-                # still have the right feature dimension [0, D]
-                p = min(lo, src.n - 1)
-                chunks = [compute(p, p + 1, nets, bar)]
-            elif caches and hi is not None:
-                crows = chunk_rows if chunk_rows is not None else DEFAULT_CHUNK_ROWS
-                crows = batch_size * math.ceil(check_positive_int(crows, "chunk_rows") / batch_size)
-                assert src.n is not None
-                pieces = [g for g in chunk_grid(src.n, crows) if g[1] > lo and g[0] < hi]
-                chunks = [
-                    _cached_chunk(a, b, nets, caches, batch_size, compute, bar, out, (lo, hi)) for a, b in pieces
-                ]
-                for c in caches.values():
-                    c.write_manifest(src.n, crows, batch_size, {"source": src.describe()})
-            else:
-                chunks = [compute(lo, hi, nets, bar)]
+            chunks = _chunks(run, nets, caches, chunk_rows)
     finally:
         for n, training in was_training:
             n.module.train(training)
@@ -428,9 +327,130 @@ def embed(
         )
     if hi is None:
         out.n_total = sum(int(c.valid.shape[0]) for c in chunks)
-    out.seconds_network = timer.total
+    out.seconds_network = run.timer.total
     out.seconds_total = time.perf_counter() - t0
     return out
+
+
+def _passthrough(src: Source, rank: int, world: int, t0: float) -> Embedding:
+    """A statistics input (every rank gets it, ``offset = 0``) or this rank's rows of a features input."""
+    if src.kind == "stats":
+        return Embedding(
+            arrays={},
+            stats=src.stats,
+            offset=0,
+            n_total=int(src.n or 0),
+            source=src.describe(),
+            seconds_total=time.perf_counter() - t0,
+        )
+    assert src.features is not None
+    lo, hi = shard_range(src.features.shape[0], rank, world)
+    return Embedding(
+        arrays={"features": src.features[lo:hi]},
+        offset=lo,
+        n_total=int(src.features.shape[0]),
+        source=src.describe(),
+        seconds_total=time.perf_counter() - t0,
+    )
+
+
+def _open_caches(
+    src: Source, nets: list[_Net], cache_dir: Optional[str], preset: str, verify: bool
+) -> dict[str, FeatureCache]:
+    """The feature cache of each network whose rows can be cached (a fingerprinted input of known length)."""
+    caches: dict[str, FeatureCache] = {}
+    if cache_dir is None or src.n is None:
+        return caches
+    fingerprint = _key_fingerprint(src, verify)
+    for net in nets:
+        fields = net.key_fields(src, preset, fingerprint)
+        if fields is not None:
+            caches[net.name] = FeatureCache(cache_dir, fields)
+    if not caches:
+        logger.info("embed: %s is not cached (no content fingerprint)", src.name)
+    return caches
+
+
+class _Pass:
+    """One embedding pass over the shard ``[lo, hi)`` of a source: decodes batches and runs networks."""
+
+    def __init__(
+        self, src: Source, out: Embedding, batch_size: int, num_workers: int, device: torch.device,
+        shard: tuple[int, Optional[int]],
+    ) -> None:
+        self.src = src
+        self.out = out
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin = device.type == "cuda"
+        self.timer = _Timer(device)
+        self.lo, self.hi = shard
+        self.bar: Any = None
+
+    def compute(self, a: int, b: Optional[int], todo: list[_Net]) -> Chunk:
+        """Rows of samples [a, b) for the networks ``todo`` (one decode of each batch).
+
+        The range is widened to whole batches of the global grid (a user DataLoader: to its
+        own batches), so every sample is embedded in the same batch as in a single-process
+        run, whatever the shard borders; the caller cuts the rows it needs."""
+        src, batch_size = self.src, self.batch_size
+        a0 = (a // batch_size) * batch_size
+        b0 = None if b is None else min(-(-b // batch_size) * batch_size, src.n if src.n is not None else b)
+        parts: dict[str, list[torch.Tensor]] = {k: [] for n in todo for k in n.keys}
+        valid: list[np.ndarray] = []
+        skipped: list[str] = []
+        first: Optional[int] = None
+        stop_seen = a
+        for batch in src.batches(
+            a0, b0, batch_size=batch_size, num_workers=self.num_workers, pin_memory=self.pin, whole=True
+        ):
+            first = batch.start if first is None else first
+            mask = np.ones(batch.stop - batch.start, dtype=np.bool_)
+            for i, msg in batch.bad:
+                mask[i - batch.start] = False
+                skipped.append(msg)
+            if len(batch):
+                with self.timer:
+                    for net in todo:
+                        for k, o in zip(net.keys, net(batch.images)):
+                            parts[k].append(o)
+            valid.append(mask)
+            stop_seen = batch.stop
+            done = max(0, min(batch.stop, b if b is not None else batch.stop) - max(batch.start, a))
+            self.out.rows_computed += done
+            _tick(self.bar, batch.start, batch.stop, self.lo, self.hi)
+        arrays = {k: (torch.cat(v).numpy() if v else np.zeros((0, 0), np.float32)) for k, v in parts.items()}
+        return Chunk(
+            a if first is None else first,
+            stop_seen,
+            arrays,
+            np.concatenate(valid) if valid else np.zeros(0, np.bool_),
+            skipped,
+        )
+
+
+def _chunks(
+    run: _Pass, nets: list[_Net], caches: dict[str, FeatureCache], chunk_rows: Optional[int]
+) -> list[Chunk]:
+    """The shard as chunks: through the cache (chunk by chunk), else in one pass."""
+    src, lo, hi, batch_size = run.src, run.lo, run.hi, run.batch_size
+    if hi is not None and hi == lo and src.n:
+        # an empty shard (N < world): embed one batch anyway, so that the empty arrays
+        # still have the right feature dimension [0, D]
+        p = min(lo, src.n - 1)
+        return [run.compute(p, p + 1, nets)]
+    if not (caches and hi is not None):
+        return [run.compute(lo, hi, nets)]
+    crows = chunk_rows if chunk_rows is not None else DEFAULT_CHUNK_ROWS
+    crows = batch_size * math.ceil(check_positive_int(crows, "chunk_rows") / batch_size)
+    assert src.n is not None
+    pieces = [g for g in chunk_grid(src.n, crows) if g[1] > lo and g[0] < hi]
+    chunks = [
+        _cached_chunk(a, b, nets, caches, batch_size, run.compute, run.bar, run.out, (lo, hi)) for a, b in pieces
+    ]
+    for c in caches.values():
+        c.write_manifest(src.n, crows, batch_size, {"source": src.describe()})
+    return chunks
 
 
 def _cached_chunk(
@@ -458,7 +478,7 @@ def _cached_chunk(
         first = next(iter(have.values()))
         arrays = {k: v for ch in have.values() for k, v in ch.arrays.items()}
         return Chunk(a, b, arrays, first.valid, first.skipped)
-    fresh = compute(a, b, todo, bar)
+    fresh = compute(a, b, todo)
     for net in todo:
         if net.name in caches:
             caches[net.name].save(

@@ -6,14 +6,18 @@
 * :class:`FoundationExtractor` / :func:`build_foundation_extractor` -- DINOv2 (timm) and CLIP
   (open_clip) embeddings, optional extras, with dgm-eval's and CMMD's preprocessing
   (:data:`FOUNDATION_NAMES`, :data:`FOUNDATION_PRESETS`).
-* :func:`extract_features` -- batched embedding of tensors, folders or data loaders.
+* :func:`extract_features` -- batched embedding of tensors, folders or data loaders; the image IO it
+  shares with :func:`fastgan.evaluate` is :mod:`fastgan.features.images` (list, decode, layout,
+  batch) and :mod:`fastgan.features.embedding` (a decoded batch into a network).
+* :data:`NETWORKS` / :func:`build_extractor` (:mod:`fastgan.features.networks`) -- the network table.
 * :mod:`fastgan.features.presets` -- ``preset="pytorch-fid" | "torch-fidelity" | "clean-fid"``:
   the image pipeline (resize, pixel scaling, dtype) and metric conventions of each reference,
   in one table.
 
 Weights are loaded only from weights-only state dict files (``torch.load(weights_only=True)``)
 with strict key / shape checks; see :mod:`fastgan.features.weights` (TorchScript files are
-converted once, explicitly, with :func:`convert_weights` / ``fastgan convert-weights``).
+converted once, explicitly, with :func:`convert_weights` (:mod:`fastgan.features.convert`) /
+``fastgan convert-weights``).
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
 from fastgan.features.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
 from fastgan.features.vgg import VGG16FC2
-from fastgan.features.weights import WeightsError, convert_weights, load_state_dict_file
+from fastgan.features.convert import convert_weights
+from fastgan.features.networks import NETWORKS
+from fastgan.features.weights import WeightsError, load_state_dict_file
 
 __all__ = [
     "extract_features",
     "build_extractor",
+    "NETWORKS",
     "to_float_images",
     "InceptionV3FID",
     "VGG16FC2",

@@ -72,13 +72,13 @@ def test_mixed_sizes_are_resized_per_image(tmp_path: Path) -> None:
 def test_each_file_is_decoded_once_for_all_networks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder, _ = _folder(tmp_path / "f", [16] * 5)
     reads: list[str] = []
-    real_read = sources_mod._read_file
+    real_read = sources_mod.read_file
 
     def counting(path: Path) -> np.ndarray:
         reads.append(path.name)
         return real_read(path)
 
-    monkeypatch.setattr(sources_mod, "_read_file", counting)
+    monkeypatch.setattr(sources_mod, "read_file", counting)
     calls = {"a": 0, "b": 0}
 
     class Counted(TinyNet):

@@ -28,7 +28,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastgan.evaluation.sources import ImageReadError, _show, open_source
+from fastgan.evaluation.sources import ImageReadError, open_source
+from fastgan.features.images import show_path
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -120,7 +121,7 @@ def _must_load_or_name(target: Path, file: Path, cls: type) -> None:
     except ValueError as exc:
         msg = str(exc)
         assert isinstance(exc, cls), f"{type(exc).__name__}: {msg}"
-        assert _show(file.name) in msg and "\n" not in msg, f"{type(exc).__name__}: {msg}"
+        assert show_path(file.name) in msg and "\n" not in msg, f"{type(exc).__name__}: {msg}"
 
 
 @contextlib.contextmanager
