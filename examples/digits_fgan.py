@@ -26,7 +26,7 @@ What the lecture does, on a real data set that installs with a package (no downl
    each evaluation is recorded next to that of the training steps between evaluations.
 4. **After training:** the truncation sweep of each generator
    (:func:`fastgan.truncation.truncation_sweep`; BigGAN threshold truncation of z through
-   ``Sampler(truncation=psi)``), and the floor any model can reach: a held-out real split's IS
+   ``Sampler(threshold=psi)``), and the floor any model can reach: a held-out real split's IS
    and its FID / PRDC against the training split, with as many samples as every generator gets.
 
 Outputs in ``--out``: ``samples.png`` (real digits beside a grid per divergence),
@@ -322,7 +322,7 @@ class RunResult:
 
 def eval_sampler(G: nn.Module, cfg: Config, n: int, truncation: Optional[float] = None) -> "fastgan.Sampler":
     """The generator as a metric input: the same latents (seed) at every evaluation."""
-    return fastgan.Sampler(G, Z_DIM, n=n, seed=cfg.seed + 7, truncation=truncation, batch_size=cfg.eval_batch)
+    return fastgan.Sampler(G, Z_DIM, n=n, seed=cfg.seed + 7, threshold=truncation, batch_size=cfg.eval_batch)
 
 
 def embed_generator(G: nn.Module, clf: nn.Module, cfg: Config, n: int,
