@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from fastgan._progress import progress_bar
 from fastgan._checks import check_positive_int
+from fastgan._progress import progress_bar
 from fastgan.evaluation.cache import (
     PIPELINE_VERSION,
     Chunk,
@@ -32,7 +32,7 @@ from fastgan.evaluation.cache import (
 from fastgan.evaluation.sampler import module_fingerprint
 from fastgan.evaluation.sources import Source, open_source
 from fastgan.features.embedding import embed_batch, is_native
-from fastgan.features.networks import build_extractor
+from fastgan.features.networks import build_extractor, network_key
 from fastgan.features.presets import get_preset
 
 __all__ = ["Embedding", "embed", "shard_range", "DEFAULT_CHUNK_ROWS"]
@@ -41,9 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: target rows per cache chunk (rounded to a multiple of the batch size)
 DEFAULT_CHUNK_ROWS = 4096
-
-_INCEPTION_NAMES = ("inception", "inceptionv3", "logits")
-
 
 @dataclass
 class Embedding:
@@ -96,8 +93,11 @@ def _check_shard(shard: Any) -> tuple[int, int]:
 
 
 def _canonical(name: str) -> str:
-    key = name.lower().replace("-", "").replace("_", "")
-    return "inception" if key in _INCEPTION_NAMES else name
+    """``"inception"`` for any spelling of it in the network table, and for ``"logits"`` (they come
+    from the same forward pass); any other name as given (it keys the arrays)."""
+    if name.lower().replace("-", "").replace("_", "") == "logits" or network_key(name) == "inception":
+        return "inception"
+    return name
 
 
 class _Net:
