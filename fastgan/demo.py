@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -36,6 +35,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from fastgan._progress import progress_enabled
 
 __all__ = ["DemoConfig", "FitResult", "run", "train_fgan", "evaluate", "truncation_curve", "plot_fits",
            "plot_truncation", "sample_real", "mode_centers", "modes_covered"]
@@ -330,7 +331,7 @@ def run(out_dir: str = "fastgan-demo", *, steps: Optional[int] = None, seed: int
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"out_dir: {out_dir} exists and is not a directory")
     os.makedirs(out_dir, exist_ok=True)
-    enabled = sys.stderr.isatty() if progress is None else bool(progress)
+    enabled = progress_enabled(progress)
 
     def train(label: str, div: str, seed_: int, **kw: Any) -> tuple[nn.Module, list[float], float]:
         total = kw.get("steps") or cfg.steps

@@ -55,12 +55,12 @@ is retried with half as many rows.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any, Optional
 
 import torch
 from tqdm import tqdm
 
+from fastgan._progress import progress_bar
 from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
@@ -91,8 +91,7 @@ def _prepare(real: Any, fake: Any, fake_name: str = "fake") -> tuple[torch.Tenso
 
 def _progress(enabled: Optional[bool], total: int, desc: str) -> tqdm:
     """A tqdm bar over ``total`` rows; ``enabled=None``: only when stderr is a terminal."""
-    on = sys.stderr.isatty() if enabled is None else bool(enabled)
-    return tqdm(total=total, desc=desc, unit="rows", disable=not on)
+    return progress_bar(enabled, total=total, desc=desc, unit="rows")
 
 
 def _resolve(

@@ -30,12 +30,11 @@ Matches: kdst-team ``Probablistic_precision_recall`` (``compute_pprecision_preca
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any, Optional
 
 import torch
-from tqdm import tqdm
 
+from fastgan._progress import progress_bar
 from fastgan._checks import (
     check_choice,
     check_features,
@@ -199,10 +198,9 @@ def _compute(
     engine = knn.resolve_impl(impl, x.device)
     st["impl"] = engine
     x, y = x.detach(), y.detach()
-    on = sys.stderr.isatty() if progress is None else bool(progress)
     total = (2 * x.shape[0] + y.shape[0] if want_p else 0) + (2 * y.shape[0] + x.shape[0] if want_r else 0)
     out: dict[str, float] = {}
-    with tqdm(total=total, desc="p-precision/recall", unit="rows", disable=not on) as bar, torch.no_grad():
+    with progress_bar(progress, total=total, desc="p-precision/recall", unit="rows") as bar, torch.no_grad():
         kw: dict[str, Any] = {"block_size": block_size, "progress": bar, "stats": st}
         for want, base, query, key in ((want_p, x, y, KEY_P_PRECISION), (want_r, y, x, KEY_P_RECALL)):
             if not want:

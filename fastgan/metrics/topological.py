@@ -53,13 +53,12 @@ top-pr's; pass ``bandwidth=`` to fix it independently of the row order.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any, Optional
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from fastgan._progress import progress_bar
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics._bounds import mean64, pair_sqdist
@@ -387,10 +386,9 @@ def top_precision_recall(
     st: dict[str, Any] = {} if stats is None else stats
     n, m = int(x.shape[0]), int(y.shape[0])
     side = default_square_block(dev, block_size)
-    on = sys.stderr.isatty() if progress is None else bool(progress)
     total = (n - k if h_real is None else 0) + (m - k if h_fake is None else 0) + 2 * (n + m)
     rs = np.random.RandomState(seed)
-    with tqdm(total=total, desc="TopP&R", unit="rows", disable=not on) as bar, torch.no_grad():
+    with progress_bar(progress, total=total, desc="TopP&R", unit="rows") as bar, torch.no_grad():
         if h_real is None:
             h_real = balloon_bandwidth(x, k, block_size=block_size, progress=bar)
         if h_fake is None:
