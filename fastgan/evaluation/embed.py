@@ -33,7 +33,7 @@ from fastgan.evaluation.sampler import module_fingerprint
 from fastgan.evaluation.sources import Source, open_source
 from fastgan.features.embedding import embed_batch, is_native
 from fastgan.features.networks import build_extractor, network_key
-from fastgan.features.presets import get_preset
+from fastgan.features.presets import Preset, get_preset
 
 __all__ = ["Embedding", "embed", "shard_range", "DEFAULT_CHUNK_ROWS"]
 
@@ -176,7 +176,7 @@ def _build_nets(
     extractors: Sequence[str],
     models: Optional[Mapping[str, Any]],
     weights: Optional[Mapping[str, Optional[str]]],
-    preset: str,
+    preset: Preset,
     device: torch.device,
     dtype: torch.dtype,
 ) -> list[_Net]:
@@ -196,9 +196,9 @@ def _build_nets(
         if name in given:
             module = given[name]
             have = getattr(module, "preset", None)
-            if have is not None and get_preset(have).name != preset:
+            if have is not None and get_preset(have).name != preset.name:
                 raise ValueError(
-                    f"models[{name!r}]: built with preset {get_preset(have).name!r}, not {preset!r}"
+                    f"models[{name!r}]: built with preset {get_preset(have).name!r}, not {preset.name!r}"
                 )
             if isinstance(module, nn.Module):
                 module = module.to(device)
@@ -288,14 +288,14 @@ def embed(
     if src.kind != "images":
         return _passthrough(src, rank, world, t0)
 
-    preset_name = get_preset(preset).name
-    dtype = get_preset(preset).dtype
+    resolved = get_preset(preset)  # hands a resolved Preset back as it is (evaluate resolves it once)
+    preset_name, dtype = resolved.name, resolved.dtype
     dev = (
         torch.device(device)
         if device is not None
         else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
-    nets = _build_nets(extractors, models, weights, preset_name, dev, dtype)
+    nets = _build_nets(extractors, models, weights, resolved, dev, dtype)
     if src.n is None and world > 1:
         raise ValueError(
             f"shard: {src.name} has no known length (an iterable without len), so it cannot be split across "

@@ -350,6 +350,7 @@ def _open_files(
     skipped: Optional[list[str]] = None,
 ) -> Source:
     items: list[tuple[int, int]] = []
+    empty: list[str] = []
     skipped = list(skipped or [])
     for fi, f in enumerate(files):
         if f.suffix.lower() in ARRAY_EXTENSIONS:
@@ -364,15 +365,18 @@ def _open_files(
                 continue
             if count == 1:
                 items.append((fi, -1))
-            else:  # a stack [n, H, W, C] (an empty one contributes nothing)
+            else:  # a stack [n, H, W, C] (an empty one contributes nothing, and is named if nothing else is read)
                 items.extend((fi, j) for j in range(count))
+                if count == 0:
+                    empty.append(show_path(f))
         else:
             items.append((fi, -1))
     if not items:
         what = show_path(path) if path else "the file list"
-        raise ValueError(
+        raise ImageReadError(
             f"{name}: no readable images in {what}"
             + (f" ({len(skipped)} unreadable skipped, e.g. {skipped[0]})" if skipped else "")
+            + (f" ({len(empty)} empty image stack(s), e.g. {empty[0]} holds 0 images)" if empty else "")
         )
     fp = _file_fingerprint(files, root)
     return Source(
