@@ -30,9 +30,11 @@ def main() -> int:
         problems.append("no CUDA kernels compiled in")
     compilers = [c for c in ("cc", "gcc", "c++", "g++", "nvcc") if shutil.which(c)]
     info = fastgan.backends()
-    print(f"check_wheel: fastgan {fastgan.__version__} from {here}: C++ kernels {info['cpp']}, "
-          f"CUDA kernels {info['cuda_compiled']} ({info['cuda']['message'] or 'usable'}), "
-          f"compilers on PATH: {compilers or 'none'}")
+    print(
+        f"check_wheel: fastgan {fastgan.__version__} from {here}: C++ kernels {info['cpp']}, "
+        f"CUDA kernels {info['cuda_compiled']} ({info['cuda']['message'] or 'usable'}), "
+        f"compilers on PATH: {compilers or 'none'}"
+    )
     for p in problems:
         print(f"check_wheel: {p}")
     return 1 if problems else 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 
 def package_versions(distributions: Iterable[str]) -> dict[str, Optional[str]]:

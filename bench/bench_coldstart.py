@@ -12,7 +12,6 @@ imported.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 
@@ -60,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(args.dim), str(args.repeats), str(args.threads)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     sys.stdout.write(out.stdout.strip().splitlines()[-1] + "\n")
 

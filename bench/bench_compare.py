@@ -98,7 +98,9 @@ def _time_once(fn: Callable[[], Any]) -> tuple[Any, float]:
 # ------------------------------------------------------------------------------------------- FID
 #: FASTGAN_BENCH_LARGE=1 adds the Inception-sized D=2048 case on the CPU (scipy's sqrtm alone takes minutes there)
 LARGE = os.environ.get("FASTGAN_BENCH_LARGE", "0") not in ("", "0")
-FID_CASES = ([(5000, 512)] + ([(5000, 2048)] if LARGE else [])) if DEVICE == "cpu" else [(10000, 2048), (50000, 2048)]
+FID_CASES = (
+    ([(5000, 512)] + ([(5000, 2048)] if LARGE else [])) if DEVICE == "cpu" else [(10000, 2048), (50000, 2048)]
+)
 
 
 @pytest.mark.parametrize("n,d", FID_CASES, ids=lambda v: str(v))
@@ -144,8 +146,11 @@ def test_fid_vs_baselines(benchmark: Any, record: Callable[..., None], n: int, d
         assert value == pytest.approx(tm_value, rel=1e-6)
     record(f"fid/n={n}/d={d}", **row)
     # which comparison packages could be imported here (with the reason when not)
-    record("packages", **{k: ("ok" if ok else f"skipped ({why})") for k, (ok, why) in AVAILABLE.items()},
-           torch=torch.__version__)
+    record(
+        "packages",
+        **{k: ("ok" if ok else f"skipped ({why})") for k, (ok, why) in AVAILABLE.items()},
+        torch=torch.__version__,
+    )
 
 
 # ------------------------------------------------------------------------------------------- KID
@@ -176,23 +181,35 @@ def test_kid_vs_torchmetrics(benchmark: Any, record: Callable[..., None]) -> Non
 
     def tm() -> tuple[float, float]:
         torch.manual_seed(7)
-        metric_tm = KernelInceptionDistance(feature=_PassThrough(d), subsets=subsets, subset_size=m).to(DEVICE)
+        metric_tm = KernelInceptionDistance(feature=_PassThrough(d), subsets=subsets, subset_size=m).to(
+            DEVICE
+        )
         metric_tm.update(real, real=True)
         metric_tm.update(fake, real=False)
         a, b = metric_tm.compute()
         return float(a), float(b)
 
     (tm_mean, tm_std), tm_s = _time_once(tm)
-    record(f"kid/n={n}/d={d}/subsets={subsets}/m={m}", fastgan=mean, fastgan_std=std,
-           torchmetrics_same_subsets=float(vals.mean()), torchmetrics_own_subsets=tm_mean,
-           torchmetrics_own_subsets_std=tm_std, fastgan_s=fastgan_s, torchmetrics_s=tm_s,
-           speedup_vs_torchmetrics=tm_s / fastgan_s)
+    record(
+        f"kid/n={n}/d={d}/subsets={subsets}/m={m}",
+        fastgan=mean,
+        fastgan_std=std,
+        torchmetrics_same_subsets=float(vals.mean()),
+        torchmetrics_own_subsets=tm_mean,
+        torchmetrics_own_subsets_std=tm_std,
+        fastgan_s=fastgan_s,
+        torchmetrics_s=tm_s,
+        speedup_vs_torchmetrics=tm_s / fastgan_s,
+    )
 
 
 # ------------------------------------------------------------------------------------------ PRDC
 @pytest.mark.skipif(not AVAILABLE["prdc"][0], reason=f"prdc: {AVAILABLE['prdc'][1]}")
-@pytest.mark.parametrize("n,d", [(3000, 512)] + ([(5000, 2048)] if LARGE else []) if DEVICE == "cpu" else [(10000, 2048)],
-                         ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "n,d",
+    [(3000, 512)] + ([(5000, 2048)] if LARGE else []) if DEVICE == "cpu" else [(10000, 2048)],
+    ids=lambda v: str(v),
+)
 def test_prdc_vs_prdc_package(benchmark: Any, record: Callable[..., None], n: int, d: int) -> None:
     import prdc as prdc_pkg
 
@@ -224,7 +241,9 @@ def test_inception_score_vs_torchmetrics(benchmark: Any, record: Callable[..., N
 
     inception_score = fm.inception_score
     n, c, splits = 10000, 1008, 10
-    logits = (torch.randn(n, c, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 4).to(DEVICE)
+    logits = (torch.randn(n, c, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 4).to(
+        DEVICE
+    )
 
     torch.manual_seed(11)
     perm = torch.randperm(n)  # the permutation torchmetrics draws first in compute()
@@ -248,5 +267,13 @@ def test_inception_score_vs_torchmetrics(benchmark: Any, record: Callable[..., N
     fastgan_s = timeit(fast, repeat=3, warmup=0)
     benchmark.pedantic(fast, rounds=1, iterations=1)
     tm_s = timeit(tm, repeat=3, warmup=0)
-    record(f"is/n={n}/c={c}/splits={splits}", fastgan=mean, fastgan_std=std, torchmetrics=tm_mean,
-           torchmetrics_std=tm_std, fastgan_s=fastgan_s, torchmetrics_s=tm_s, speedup_vs_torchmetrics=tm_s / fastgan_s)
+    record(
+        f"is/n={n}/c={c}/splits={splits}",
+        fastgan=mean,
+        fastgan_std=std,
+        torchmetrics=tm_mean,
+        torchmetrics_std=tm_std,
+        fastgan_s=fastgan_s,
+        torchmetrics_s=tm_s,
+        speedup_vs_torchmetrics=tm_s / fastgan_s,
+    )

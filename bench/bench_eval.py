@@ -71,8 +71,16 @@ LABELS = {
     "torch-fidelity": "torch-fidelity (IS+FID+KID+PRC)",
 }
 PEERS = ("pytorch-fid", "torch-fidelity")
-DISTRIBUTIONS = ("fastgan", "torch", "torchvision", "numpy", "scipy", "pillow", "pytorch-fid",
-                 "torch-fidelity")
+DISTRIBUTIONS = (
+    "fastgan",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "pillow",
+    "pytorch-fid",
+    "torch-fidelity",
+)
 #: file names under TORCH_HOME/hub/checkpoints that the references load instead of downloading
 PFID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 TFID_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -191,8 +199,10 @@ def prepare(work: Path, n: int, size: int) -> tuple[Path, Path, Path]:
     write_folder(fake, n, size, SEED + 10**7, fake=True)
     t1 = time.perf_counter()
     write_weights(work, size)
-    print(f"wrote 2 x {n} PNG files in {t1 - t0:.1f} s, weights in {time.perf_counter() - t1:.1f} s",
-          file=sys.stderr)
+    print(
+        f"wrote 2 x {n} PNG files in {t1 - t0:.1f} s, weights in {time.perf_counter() - t1:.1f} s",
+        file=sys.stderr,
+    )
     meta_file.write_text(json.dumps(meta))
     return real, fake, ckpt
 
@@ -205,9 +215,25 @@ def command(
     subset = str(min(1000, n))
     py = sys.executable
     if tool in ("fastgan", "fastgan-tf"):
-        cmd = [py, "-m", "fastgan", "eval", "--real", str(real), "--fake", str(fake),
-               "--metrics", "fid,kid,prdc,is",
-               "--kid-subset-size", subset, "--device", device, "--json", "--no-progress", *extra]
+        cmd = [
+            py,
+            "-m",
+            "fastgan",
+            "eval",
+            "--real",
+            str(real),
+            "--fake",
+            str(fake),
+            "--metrics",
+            "fid,kid,prdc,is",
+            "--kid-subset-size",
+            subset,
+            "--device",
+            device,
+            "--json",
+            "--no-progress",
+            *extra,
+        ]
         if tool == "fastgan-tf":
             return cmd + ["--preset", "torch-fidelity", "--weights", str(ckpt / TFID_FILE)]
         return cmd + ["--weights", str(ckpt / PFID_FILE)]
@@ -222,8 +248,10 @@ def command(
 def describe(tool: str, n: int, device: str, extra: list[str]) -> str:
     """The tool's command line (folders as REAL / FAKE, weights as CKPT) for the results file."""
     if tool == "torch-fidelity":
-        return (f"torch_fidelity.calculate_metrics(input1=FAKE, input2=REAL, isc=True, fid=True, kid=True, "
-                f"prc=True, kid_subset_size={min(1000, n)}, cuda={device.startswith('cuda')}, cache=False)")
+        return (
+            f"torch_fidelity.calculate_metrics(input1=FAKE, input2=REAL, isc=True, fid=True, kid=True, "
+            f"prc=True, kid_subset_size={min(1000, n)}, cuda={device.startswith('cuda')}, cache=False)"
+        )
     cmd = command(tool, Path("REAL"), Path("FAKE"), Path("CKPT"), n, device, extra)
     return " ".join(["python"] + cmd[1:])
 
@@ -240,10 +268,16 @@ def parse(tool: str, stdout: str) -> tuple[dict[str, float], Optional[dict[str, 
             raise RuntimeError(f"pytorch-fid: no 'FID:' in its output: {stdout[-500:]!r}")
         return {"fid": float(m.group(1))}, None
     out = json.loads(stdout.strip().splitlines()[-1])
-    keys = {"frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid_mean",
-            "kernel_inception_distance_std": "kid_std", "inception_score_mean": "is_mean",
-            "inception_score_std": "is_std", "precision": "pr_precision", "recall": "pr_recall",
-            "f_score": "pr_f_score"}
+    keys = {
+        "frechet_inception_distance": "fid",
+        "kernel_inception_distance_mean": "kid_mean",
+        "kernel_inception_distance_std": "kid_std",
+        "inception_score_mean": "is_mean",
+        "inception_score_std": "is_std",
+        "precision": "pr_precision",
+        "recall": "pr_recall",
+        "f_score": "pr_f_score",
+    }
     return {keys.get(k, k): v for k, v in out.items()}, None
 
 
@@ -273,10 +307,14 @@ def environment(device: str) -> dict[str, Any]:
     versions["fastgan"] = fastgan.__version__
     cpu = cpu_name()
     env: dict[str, Any] = {
-        "python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch_threads": torch.get_num_threads(), "versions": versions, "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "versions": versions,
+        "device": device,
         "fastgan_from_checkout": Path(fastgan.__file__).resolve().parent == REPO / "fastgan",
     }
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -286,8 +324,10 @@ def environment(device: str) -> dict[str, Any]:
 
 def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Differences where two tools follow the same conventions on the same features."""
-    pairs = [("fastgan", "pytorch-fid", ("fid",)),
-             ("fastgan-tf", "torch-fidelity", ("fid", "kid_mean", "kid_std", "is_mean", "is_std"))]
+    pairs = [
+        ("fastgan", "pytorch-fid", ("fid",)),
+        ("fastgan-tf", "torch-fidelity", ("fid", "kid_mean", "kid_std", "is_mean", "is_std")),
+    ]
     out = []
     for ours, peer, keys in pairs:
         if ours not in rows or peer not in rows:
@@ -300,19 +340,30 @@ def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             # a std relative to its mean (identical KID subsets when n <= subset size: 0 up to rounding)
             scale = abs(rows[peer]["values"].get(key.replace("_std", "_mean"), b))
             rel = diff / scale if scale else (0.0 if diff == 0 else float("inf"))
-            out.append({"fastgan": ours, "peer": peer, "key": key, "fastgan_value": a, "peer_value": b,
-                        "abs_diff": diff, "rel_diff": rel})
+            out.append(
+                {
+                    "fastgan": ours,
+                    "peer": peer,
+                    "key": key,
+                    "fastgan_value": a,
+                    "peer_value": b,
+                    "abs_diff": diff,
+                    "rel_diff": rel,
+                }
+            )
     return out
 
 
 def table(result: dict[str, Any]) -> str:
     n = result["config"]["n"]
-    lines = [f"n = {n} images per side, {result['config']['size']}x{result['config']['size']}, "
-             f"device {result['config']['device']}, {result['environment']['cpus_usable']} CPUs, "
-             f"median of {result['config']['repeats']}",
-             "",
-             "| tool | wall [s] | images/s | network [s] (share) | tool / fastgan | values |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        f"n = {n} images per side, {result['config']['size']}x{result['config']['size']}, "
+        f"device {result['config']['device']}, {result['environment']['cpus_usable']} CPUs, "
+        f"median of {result['config']['repeats']}",
+        "",
+        "| tool | wall [s] | images/s | network [s] (share) | tool / fastgan | values |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for tool, row in result["tools"].items():
         if "wall_s" not in row:
             lines.append(f"| {LABELS[tool]} | failed | | | | {row['error']} |")
@@ -321,18 +372,28 @@ def table(result: dict[str, Any]) -> str:
         share = f"{net:.1f} ({net / row['wall_s']:.0%})" if net is not None else ""
         vals = ", ".join(f"{k} {v:.5g}" for k, v in row["values"].items())
         ratio = row.get("ratio_vs_fastgan")
-        lines.append(f"| {LABELS[tool]} | {row['wall_s']:.2f} | {row['images_per_s']:.1f} | {share} | "
-                     f"{'' if ratio is None else f'{ratio:.2f}'} | {vals} |")
+        lines.append(
+            f"| {LABELS[tool]} | {row['wall_s']:.2f} | {row['images_per_s']:.1f} | {share} | "
+            f"{'' if ratio is None else f'{ratio:.2f}'} | {vals} |"
+        )
     if result["comparisons"]:
-        lines += ["", "| fastgan | peer | value | fastgan | peer | abs diff | rel diff |",
-                  "|---|---|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| fastgan | peer | value | fastgan | peer | abs diff | rel diff |",
+            "|---|---|---|---:|---:|---:|---:|",
+        ]
         for c in result["comparisons"]:
-            lines.append(f"| {c['fastgan']} | {c['peer']} | {c['key']} | {c['fastgan_value']:.8g} | "
-                         f"{c['peer_value']:.8g} | {c['abs_diff']:.3g} | {c['rel_diff']:.3g} |")
+            lines.append(
+                f"| {c['fastgan']} | {c['peer']} | {c['key']} | {c['fastgan_value']:.8g} | "
+                f"{c['peer_value']:.8g} | {c['abs_diff']:.3g} | {c['rel_diff']:.3g} |"
+            )
     verdict = result.get("fastgan_vs_fastest_peer")
     if verdict:
-        lines += ["", f"fastgan {verdict['fastgan_s']:.2f} s vs fastest peer ({verdict['peer']}) "
-                  f"{verdict['peer_s']:.2f} s: ratio peer / fastgan {verdict['ratio']:.2f}"]
+        lines += [
+            "",
+            f"fastgan {verdict['fastgan_s']:.2f} s vs fastest peer ({verdict['peer']}) "
+            f"{verdict['peer_s']:.2f} s: ratio peer / fastgan {verdict['ratio']:.2f}",
+        ]
     return "\n".join(lines)
 
 
@@ -341,8 +402,11 @@ def aggregate(runs: dict[str, list[dict[str, Any]]], n: int, device: str, extra:
     fastgan the median network seconds and their share; the ratio tool / fastgan."""
     rows: dict[str, dict[str, Any]] = {}
     for tool, rs in runs.items():
-        row: dict[str, Any] = {"label": LABELS[tool], "command": describe(tool, n, device, extra),
-                               "wall_s_runs": [r["wall_s"] for r in rs]}
+        row: dict[str, Any] = {
+            "label": LABELS[tool],
+            "command": describe(tool, n, device, extra),
+            "wall_s_runs": [r["wall_s"] for r in rs],
+        }
         ok = [r for r in rs if "error" not in r]
         if not ok:
             row["error"] = rs[-1]["error"]
@@ -354,9 +418,12 @@ def aggregate(runs: dict[str, list[dict[str, Any]]], n: int, device: str, extra:
         row.update(wall_s=wall, images_per_s=2 * n / wall, values=ok[-1]["values"])
         if ok[-1]["seconds"] is not None:
             net = statistics.median(r["seconds"].get("network", 0.0) for r in ok)
-            row.update(network_s=net, network_share=net / wall,
-                       network_images_per_s=2 * n / net if net > 0 else None,
-                       seconds=ok[-1]["seconds"])
+            row.update(
+                network_s=net,
+                network_share=net / wall,
+                network_images_per_s=2 * n / net if net > 0 else None,
+                seconds=ok[-1]["seconds"],
+            )
         rows[tool] = row
     base = rows.get("fastgan", {}).get("wall_s")
     for row in rows.values():
@@ -369,18 +436,24 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="images per side (default: 2000)")
     parser.add_argument("--size", type=int, default=32, help="image side in pixels (default: 32)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="runs per tool; the median wall time is reported (default: 1)")
-    parser.add_argument("--tools", default=",".join(TOOLS),
-                        help=f"comma-separated subset of {','.join(TOOLS)} (default: all)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs per tool; the median wall time is reported (default: 1)"
+    )
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)} (default: all)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--tag", help="results file bench/results/eval_<tag>.json (default: eval.json)")
     parser.add_argument("--out", help="results file (overrides --tag)")
-    parser.add_argument("--fastgan-args", default="", metavar="ARGS",
-                        help="further fastgan eval options, e.g. '--num-workers 8 --batch-size 200' "
-                        "(default: none)")
-    parser.add_argument("--workdir",
-                        help="folder for the images and weights, kept (default: a temporary one)")
+    parser.add_argument(
+        "--fastgan-args",
+        default="",
+        metavar="ARGS",
+        help="further fastgan eval options, e.g. '--num-workers 8 --batch-size 200' (default: none)",
+    )
+    parser.add_argument(
+        "--workdir", help="folder for the images and weights, kept (default: a temporary one)"
+    )
     args = parser.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     bad = [t for t in tools if t not in TOOLS]
@@ -414,17 +487,32 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     rows = aggregate(runs, args.n, args.device, extra)
     result: dict[str, Any] = {
-        "config": {"n": args.n, "size": args.size, "repeats": args.repeats, "device": args.device,
-                   "tools": tools, "kid_subset_size": min(1000, args.n), "seed": SEED, "fastgan_args": extra},
-        "environment": environment(args.device), "tools": rows, "comparisons": comparisons(rows),
+        "config": {
+            "n": args.n,
+            "size": args.size,
+            "repeats": args.repeats,
+            "device": args.device,
+            "tools": tools,
+            "kid_subset_size": min(1000, args.n),
+            "seed": SEED,
+            "fastgan_args": extra,
+        },
+        "environment": environment(args.device),
+        "tools": rows,
+        "comparisons": comparisons(rows),
     }
     base = rows.get("fastgan", {}).get("wall_s")
     peers = [t for t in PEERS if "wall_s" in rows.get(t, {})]
     if base and peers:
         fastest = min(peers, key=lambda t: rows[t]["wall_s"])
         peer_s = rows[fastest]["wall_s"]
-        result["fastgan_vs_fastest_peer"] = {"peer": fastest, "peer_s": peer_s, "fastgan_s": base,
-                                             "ratio": peer_s / base, "fastgan_not_slower": base <= peer_s}
+        result["fastgan_vs_fastest_peer"] = {
+            "peer": fastest,
+            "peer_s": peer_s,
+            "fastgan_s": base,
+            "ratio": peer_s / base,
+            "fastgan_not_slower": base <= peer_s,
+        }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))

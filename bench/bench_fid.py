@@ -63,8 +63,15 @@ def test_frechet_2048(benchmark, record) -> None:  # type: ignore[no-untyped-def
     fast_s = benchmark.stats.stats.median
     base_val = pytorch_fid_formula()
     base_s = timeit(pytorch_fid_formula, repeat=1, warmup=0)
-    record("d=2048", fastgan_s=fast_s, baseline_s=base_s, speedup=base_s / fast_s,
-           fid=ours, baseline_fid=base_val, rel_diff=abs(ours - base_val) / abs(base_val))
+    record(
+        "d=2048",
+        fastgan_s=fast_s,
+        baseline_s=base_s,
+        speedup=base_s / fast_s,
+        fid=ours,
+        baseline_fid=base_val,
+        rel_diff=abs(ours - base_val) / abs(base_val),
+    )
 
 
 STATS_NS = [50_000] if DEVICE == "cuda" else [10_000, 50_000]
@@ -83,7 +90,7 @@ def test_stats(benchmark, record, n: int) -> None:  # type: ignore[no-untyped-de
 
     mean, cov = benchmark.pedantic(ours, rounds=3, warmup_rounds=1)
     fast_s = benchmark.stats.stats.median
-    gemm_s = timeit(lambda: x64.T @ x64, repeat=3)
+    gemm_s = timeit(lambda: x64.T @ x64, repeat=3)  # noqa: F821 (run before the del below)
     if DEVICE == "cuda":
         record(f"N={n}-D=2048", fastgan_s=fast_s, gemm64_s=gemm_s, ratio_vs_gemm=fast_s / gemm_s)
         return
@@ -94,7 +101,7 @@ def test_stats(benchmark, record, n: int) -> None:  # type: ignore[no-untyped-de
     npcov_s = timeit(lambda: (np.mean(a32, axis=0), np.cov(a32, rowvar=False)), repeat=3)
     ref_cov = np.cov(a32, rowvar=False)
     centred = x64.numpy() - x64.numpy().mean(axis=0)
-    syrk_s = timeit(lambda: dsyrk(1.0, centred.T, trans=0), repeat=3)
+    syrk_s = timeit(lambda: dsyrk(1.0, centred.T, trans=0), repeat=3)  # noqa: F821 (run before the del)
     rel = float(np.abs(cov.numpy() - ref_cov).max() / np.abs(ref_cov).max())
     del x64, centred
     repeat = 5 if n <= 10_000 else 3
@@ -126,7 +133,9 @@ def _loop_eigh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
-BATCH_CASES = [(256, 64), (32, 256), (256, 256), (256, 512)] if DEVICE == "cuda" else [(32, 16), (32, 32), (32, 64)]
+BATCH_CASES = (
+    [(256, 64), (32, 256), (256, 256), (256, 512)] if DEVICE == "cuda" else [(32, 16), (32, 32), (32, 64)]
+)
 
 
 @pytest.mark.parametrize("case", BATCH_CASES, ids=lambda c: f"B={c[0]}-n={c[1]}")
@@ -142,5 +151,13 @@ def test_batched_trace_sqrt(benchmark, record, case) -> None:  # type: ignore[no
     base_s = timeit(lambda: _loop_eigh(a, b), repeat=3)
     torch_s = timeit(lambda: trace_sqrt_product(a, b, impl="torch"), repeat=3)
     err = float(((got - want).abs() / want.abs()).max())
-    record(f"B={bsz}-n={n}", impl=impl, fastgan_s=fast_s, loop_eigh_s=base_s, batched_torch_s=torch_s,
-           speedup_vs_loop=base_s / fast_s, speedup_torch_tier_vs_loop=base_s / torch_s, max_rel_err=err)
+    record(
+        f"B={bsz}-n={n}",
+        impl=impl,
+        fastgan_s=fast_s,
+        loop_eigh_s=base_s,
+        batched_torch_s=torch_s,
+        speedup_vs_loop=base_s / fast_s,
+        speedup_torch_tier_vs_loop=base_s / torch_s,
+        max_rel_err=err,
+    )

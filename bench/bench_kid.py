@@ -53,8 +53,11 @@ def restated_torch_fidelity(x: np.ndarray, y: np.ndarray, idx_r: np.ndarray, idx
         k11 = (a @ a.T / d + 1) ** 3
         k22 = (b @ b.T / d + 1) ** 3
         k12 = (a @ b.T / d + 1) ** 3
-        out[s] = ((k11.sum() - np.diagonal(k11).sum()) / (m * (m - 1))
-                  + (k22.sum() - np.diagonal(k22).sum()) / (m * (m - 1)) - 2 * k12.sum() / (m * m))
+        out[s] = (
+            (k11.sum() - np.diagonal(k11).sum()) / (m * (m - 1))
+            + (k22.sum() - np.diagonal(k22).sum()) / (m * (m - 1))
+            - 2 * k12.sum() / (m * m)
+        )
     return out
 
 
@@ -99,6 +102,7 @@ def test_kid_vs_torch_fidelity_method(benchmark, record, case) -> None:  # type:
     def keep(name: str, fn):  # type: ignore[no-untyped-def]
         def run() -> None:
             last[name] = fn()
+
         return run
 
     repeat = 3 if DEVICE == "cuda" else 1  # a CPU repeat of the KID-50k case takes minutes

@@ -48,7 +48,9 @@ CASES: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]
 }
 
 
-def _fwd_bwd(loss_fn: Callable[..., torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> Callable[[], None]:
+def _fwd_bwd(
+    loss_fn: Callable[..., torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> Callable[[], None]:
     def run() -> None:
         real.grad = None
         fake.grad = None

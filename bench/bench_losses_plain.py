@@ -13,7 +13,6 @@ child with the medians.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 

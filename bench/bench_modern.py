@@ -165,8 +165,14 @@ def _ref_top_pr(x: Any, y: Any) -> Any:
     from top_pr.top_pr import compute_top_pr
 
     np.random.seed(42)  # top-pr seeds numpy itself when it projects (D > 32); explicit for D <= 32
-    r = compute_top_pr(real_features=x.numpy(), fake_features=y.numpy(), alpha=0.1, kernel="cosine",
-                       random_proj=True, f1_score=False)
+    r = compute_top_pr(
+        real_features=x.numpy(),
+        fake_features=y.numpy(),
+        alpha=0.1,
+        kernel="cosine",
+        random_proj=True,
+        f1_score=False,
+    )
     return {"top_precision": float(r["fidelity"]), "top_recall": float(r["diversity"])}
 
 
@@ -207,8 +213,11 @@ def _child(case: str, which: str, n: int, d: int) -> dict[str, Any]:
     value = impl(x, y)
     seconds = time.perf_counter() - t0
     return {
-        "value": value, "seconds": seconds, "warmup_seconds": warmup,
-        "peak_mib": _maxrss_mib() - before, "base_mib": before,
+        "value": value,
+        "seconds": seconds,
+        "warmup_seconds": warmup,
+        "peak_mib": _maxrss_mib() - before,
+        "base_mib": before,
     }
 
 
@@ -252,7 +261,11 @@ def main() -> None:
     import torch
 
     results: dict[str, Any] = {
-        "n": n, "d": d, "threads": torch.get_num_threads(), "torch": torch.__version__, "cases": {},
+        "n": n,
+        "d": d,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cases": {},
     }
     for case in cases:
         if args.large and case not in LARGE:
@@ -274,7 +287,8 @@ def main() -> None:
                 f" | ref {r.get('seconds', float('nan')):8.2f} s {r.get('peak_mib', float('nan')):8.0f} MiB"
                 f" | ratio {row.get('time_ratio_ref_over_fastgan', float('nan')):6.2f}"
                 f" | rel diff {row.get('max_rel_diff', float('nan')):.1e}"
-                if not args.large else ""
+                if not args.large
+                else ""
             )
             + (f"  [{r['skipped']}]" if "skipped" in r else "")
             + (f"  [fastgan: {f['skipped']}]" if "skipped" in f else ""),

@@ -69,40 +69,48 @@ class Row:
 
 ROWS: dict[str, Row] = {
     "kid": Row(
-        "kid", "KID (cubic polynomial kernel, subsets x size)",
+        "kid",
+        "KID (cubic polynomial kernel, subsets x size)",
         ("fastgan", "torch-fidelity", "clean-fid", "torchmetrics"),
-        (Size("10k x 2048, 100 x 1000", 10_000, 2048, 100, 1000),
-         Size("50k x 2048, 100 x 1000", 50_000, 2048, 100, 1000)),
+        (
+            Size("10k x 2048, 100 x 1000", 10_000, 2048, 100, 1000),
+            Size("50k x 2048, 100 x 1000", 50_000, 2048, 100, 1000),
+        ),
         (Size("1.2k x 256, 10 x 500", 1200, 256, 10, 500),),
     ),
     "fid_stats": Row(
-        "fid_stats", "FID statistics (mean, covariance) of one set",
+        "fid_stats",
+        "FID statistics (mean, covariance) of one set",
         ("fastgan", "numpy.cov"),
         (Size("10k x 2048", 10_000, 2048), Size("50k x 2048", 50_000, 2048)),
         (Size("2k x 256", 2000, 256),),
     ),
     "is": Row(
-        "is", "Inception Score, 10 splits",
+        "is",
+        "Inception Score, 10 splits",
         ("fastgan", "torchmetrics", "torch-fidelity"),
         (Size("10k x 1008", 10_000, 1008), Size("50k x 1008", 50_000, 1008)),
         (Size("2k x 1008", 2000, 1008),),
     ),
     "frechet": Row(
-        "frechet", "Frechet distance from (mu, sigma)",
+        "frechet",
+        "Frechet distance from (mu, sigma)",
         ("fastgan", "pytorch-fid", "torch-fidelity", "clean-fid", "torchmetrics"),
         (Size("2048-d", 3 * 2048, 2048),),
         (Size("256-d", 3 * 256, 256),),
         repeats=3,
     ),
     "pr": Row(
-        "pr", "precision / recall, k=3",
+        "pr",
+        "precision / recall, k=3",
         ("fastgan", "torch-fidelity"),
         (Size("10k x 2048", 10_000, 2048, k=3),),
         (Size("1.5k x 256", 1500, 256, k=3),),
         repeats=3,
     ),
     "prdc": Row(
-        "prdc", "precision / recall / density / coverage, k=5",
+        "prdc",
+        "precision / recall / density / coverage, k=5",
         ("fastgan", "prdc"),
         (Size("10k x 2048", 10_000, 2048, k=5),),
         (Size("1.5k x 256", 1500, 256, k=5),),
@@ -122,8 +130,19 @@ MODULES = {
 }
 
 #: distribution names for versions.
-DISTRIBUTIONS = ("fastgan", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "pytorch-fid",
-                 "torch-fidelity", "clean-fid", "torchmetrics", "prdc")
+DISTRIBUTIONS = (
+    "fastgan",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pytorch-fid",
+    "torch-fidelity",
+    "clean-fid",
+    "torchmetrics",
+    "prdc",
+)
 
 # ------------------------------------------------------------------------------------- data
 
@@ -159,8 +178,12 @@ def moments(size: Size) -> tuple[Any, Any, Any, Any]:
     import numpy as np
 
     real, fake = real_fake(size)
-    return (real.mean(0, dtype=np.float64), np.cov(real, rowvar=False),
-            fake.mean(0, dtype=np.float64), np.cov(fake, rowvar=False))
+    return (
+        real.mean(0, dtype=np.float64),
+        np.cov(real, rowvar=False),
+        fake.mean(0, dtype=np.float64),
+        np.cov(fake, rowvar=False),
+    )
 
 
 # ------------------------------------------------------------------------ calls under test
@@ -168,19 +191,31 @@ def moments(size: Size) -> tuple[Any, Any, Any, Any]:
 # check(values) -> parity record, run after the timings.
 
 
-def _rel_check(ours: dict[str, float], theirs: dict[str, float], tol_abs: float, tol_rel: float,
-               note: str) -> dict[str, Any]:
+def _rel_check(
+    ours: dict[str, float], theirs: dict[str, float], tol_abs: float, tol_rel: float, note: str
+) -> dict[str, Any]:
     diffs = {key: abs(ours[key] - theirs[key]) for key in theirs}
     ok = all(diffs[key] <= tol_abs + tol_rel * abs(ours[key]) for key in diffs)
-    return {"ok": ok, "abs_diff": diffs, "tol": f"{tol_abs:g} + {tol_rel:g} |value|", "fastgan": ours,
-            "note": note}
+    return {
+        "ok": ok,
+        "abs_diff": diffs,
+        "tol": f"{tol_abs:g} + {tol_rel:g} |value|",
+        "fastgan": ours,
+        "note": note,
+    }
 
 
-def _count_check(ours: dict[str, float], theirs: dict[str, float], totals: dict[str, int],
-                 note: str) -> dict[str, Any]:
+def _count_check(
+    ours: dict[str, float], theirs: dict[str, float], totals: dict[str, int], note: str
+) -> dict[str, Any]:
     points = {key: abs(round(ours[key] * totals[key]) - round(theirs[key] * totals[key])) for key in theirs}
-    return {"ok": all(v == 0 for v in points.values()), "points_differing": points, "tol": "exact counts",
-            "fastgan": ours, "note": note}
+    return {
+        "ok": all(v == 0 for v in points.values()),
+        "points_differing": points,
+        "tol": "exact counts",
+        "fastgan": ours,
+        "note": note,
+    }
 
 
 def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Callable[..., Any]]:
@@ -193,8 +228,12 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
     def fastgan_on(idx_r: Any, idx_f: Any, x: Any, y: Any) -> dict[str, float]:
         from fastgan.metrics.kernel_distance import mmd2_subsets
 
-        rounds = mmd2_subsets(torch.from_numpy(x), torch.from_numpy(y),
-                              torch.as_tensor(np.asarray(idx_r)), torch.as_tensor(np.asarray(idx_f)))
+        rounds = mmd2_subsets(
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            torch.as_tensor(np.asarray(idx_r)),
+            torch.as_tensor(np.asarray(idx_f)),
+        )
         return {"kid_mean": float(rounds.mean()), "kid_std": float(rounds.std(unbiased=False))}
 
     if impl == "fastgan":
@@ -217,11 +256,13 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
 
         def check(values: dict[str, float]) -> dict[str, Any]:
             rng = np.random.RandomState(2020)  # its default rng_seed; features_1 then features_2
-            pairs = [(rng.choice(size.n, m, replace=False), rng.choice(size.n, m, replace=False))
-                     for _ in range(s)]
+            pairs = [
+                (rng.choice(size.n, m, replace=False), rng.choice(size.n, m, replace=False)) for _ in range(s)
+            ]
             ours = fastgan_on([p[0] for p in pairs], [p[1] for p in pairs], real, fake)
-            return _rel_check(ours, values, 1e-5, 1e-4,
-                              "same subsets (RandomState(2020).choice); reference in float32")
+            return _rel_check(
+                ours, values, 1e-5, 1e-4, "same subsets (RandomState(2020).choice); reference in float32"
+            )
 
         return call, check
     if impl == "clean-fid":
@@ -233,11 +274,18 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
 
         def check(values: dict[str, float]) -> dict[str, Any]:
             np.random.seed(KID_SEED)  # rows of feats2 first, then feats1
-            pairs = [(np.random.choice(size.n, m, replace=False), np.random.choice(size.n, m, replace=False))
-                     for _ in range(s)]
+            pairs = [
+                (np.random.choice(size.n, m, replace=False), np.random.choice(size.n, m, replace=False))
+                for _ in range(s)
+            ]
             ours = fastgan_on([p[0] for p in pairs], [p[1] for p in pairs], fake, real)
-            return _rel_check({"kid_mean": ours["kid_mean"]}, values, 1e-5, 1e-4,
-                              "same subsets (numpy global RNG); reference in float32; mean only")
+            return _rel_check(
+                {"kid_mean": ours["kid_mean"]},
+                values,
+                1e-5,
+                1e-4,
+                "same subsets (numpy global RNG); reference in float32; mean only",
+            )
 
         return call, check
     if impl == "torchmetrics":
@@ -259,8 +307,9 @@ def build_kid(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Ca
 
             ir, if_ = kid_subset_indices(size.n, size.n, s, m, torch.Generator().manual_seed(KID_SEED))
             ours = fastgan_on(ir.numpy(), if_.numpy(), real, fake)
-            return _rel_check(ours, values, 1e-5, 1e-4,
-                              "same subsets (randperm, global RNG); reference in float32")
+            return _rel_check(
+                ours, values, 1e-5, 1e-4, "same subsets (randperm, global RNG); reference in float32"
+            )
 
         return call, check
     raise KeyError(impl)
@@ -301,10 +350,12 @@ def build_fid_stats(impl: str, size: Size) -> tuple[Callable[[], dict[str, float
             stats = FeatureStats.from_features(torch.from_numpy(x))
             cov_diff = float(np.abs(stats.cov.numpy() - summary["cov"]).max() / np.abs(summary["cov"]).max())
             mu_diff = float(np.abs(stats.mean.numpy() - summary["mu"]).max() / np.abs(summary["mu"]).max())
-            return {"ok": cov_diff <= 1e-10 and mu_diff <= 1e-5,
-                    "rel_diff": {"cov": cov_diff, "mu": mu_diff},
-                    "tol": "cov 1e-10, mu 1e-5 (float32 np.mean)",
-                    "note": "as pytorch-fid / clean-fid / torch-fidelity compute them"}
+            return {
+                "ok": cov_diff <= 1e-10 and mu_diff <= 1e-5,
+                "rel_diff": {"cov": cov_diff, "mu": mu_diff},
+                "tol": "cov 1e-10, mu 1e-5 (float32 np.mean)",
+                "note": "as pytorch-fid / clean-fid / torch-fidelity compute them",
+            }
 
         return call, check
     raise KeyError(impl)
@@ -334,8 +385,9 @@ def build_is(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Cal
             from fastgan.metrics.inception import torch_fidelity_order
 
             ours = inception_score(z, splits=splits, order=torch_fidelity_order(size.n))
-            return _rel_check(ours, values, 0.0, 1e-10,
-                              "same shuffle (RandomState(2020).permutation); float64")
+            return _rel_check(
+                ours, values, 0.0, 1e-10, "same shuffle (RandomState(2020).permutation); float64"
+            )
 
         return call, check
     if impl == "torchmetrics":
@@ -356,8 +408,13 @@ def build_is(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Cal
             order = torch.randperm(size.n, generator=torch.Generator().manual_seed(KID_SEED))
             ours = dict(inception_score(z, splits=splits, order=order))
             ours["is_std"] *= math.sqrt(splits / (splits - 1))  # it reports the ddof=1 std
-            return _rel_check(ours, values, 1e-5, 1e-4,
-                              "same shuffle (randperm); std converted to ddof=1; reference in float32")
+            return _rel_check(
+                ours,
+                values,
+                1e-5,
+                1e-4,
+                "same shuffle (randperm); std converted to ddof=1; reference in float32",
+            )
 
         return call, check
     raise KeyError(impl)
@@ -373,8 +430,9 @@ def build_frechet(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]]
         from fastgan.metrics import frechet_distance
 
         ours = {"fid": float(frechet_distance(mu1, s1, mu2, s2))}
-        return _rel_check(ours, values, 1e-6 * scale, 0.0,
-                          "same float64 statistics; tol 1e-6 of the FID scale")
+        return _rel_check(
+            ours, values, 1e-6 * scale, 0.0, "same float64 statistics; tol 1e-6 of the FID scale"
+        )
 
     if impl == "fastgan":
         from fastgan.metrics import frechet_distance
@@ -422,8 +480,12 @@ def build_pr(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], Cal
             from fastgan.metrics import precision_recall
 
             ours = precision_recall(xr, xf, k=size.k)  # '<=' like torch-fidelity
-            return _count_check(ours, values, {"precision": size.n, "recall": size.n},
-                                "'<=' rule; reference distances by float32 torch.cdist")
+            return _count_check(
+                ours,
+                values,
+                {"precision": size.n, "recall": size.n},
+                "'<=' rule; reference distances by float32 torch.cdist",
+            )
 
         return call, check
     raise KeyError(impl)
@@ -456,16 +518,24 @@ def build_prdc(impl: str, size: Size) -> tuple[Callable[[], dict[str, float]], C
 
             ours = prdc(torch.from_numpy(real), torch.from_numpy(fake), k=size.k, strict=True)  # its '<'
             totals = {"precision": size.n, "recall": size.n, "density": size.n * size.k, "coverage": size.n}
-            return _count_check(ours, values, totals, "'<' rule (strict=True); reference distances by "
-                                "scikit-learn in the features' float32")
+            return _count_check(
+                ours,
+                values,
+                totals,
+                "'<' rule (strict=True); reference distances by scikit-learn in the features' float32",
+            )
 
         return call, check
     raise KeyError(impl)
 
 
 BUILDERS: dict[str, Callable[[str, Size], tuple[Callable[[], dict[str, float]], Callable[..., Any]]]] = {
-    "kid": build_kid, "fid_stats": build_fid_stats, "is": build_is, "frechet": build_frechet,
-    "pr": build_pr, "prdc": build_prdc,
+    "kid": build_kid,
+    "fid_stats": build_fid_stats,
+    "is": build_is,
+    "frechet": build_frechet,
+    "pr": build_pr,
+    "prdc": build_prdc,
 }
 
 
@@ -510,10 +580,21 @@ def worker(row: str, impl: str, size: Size, repeats: int, result: Path) -> None:
         call()
         warm.append(time.perf_counter() - t0)
     parity = check(values)
-    result.write_text(json.dumps({
-        "status": "ok", "value": values, "cold_s": cold, "warm_median_s": statistics.median(warm),
-        "warm_s": warm, "setup_s": import_s, "parity": parity, "torch_threads": torch.get_num_threads(),
-    }, default=float))
+    result.write_text(
+        json.dumps(
+            {
+                "status": "ok",
+                "value": values,
+                "cold_s": cold,
+                "warm_median_s": statistics.median(warm),
+                "warm_s": warm,
+                "setup_s": import_s,
+                "parity": parity,
+                "torch_threads": torch.get_num_threads(),
+            },
+            default=float,
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------- parent
@@ -531,10 +612,20 @@ def environment() -> dict[str, Any]:
         blas = [{k: v for k, v in info.items() if k in keep} for info in threadpoolctl.threadpool_info()]
     except ImportError:
         pass
-    thread_env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                             "OPENBLAS_CORETYPE") if k in os.environ}
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "versions": versions, "thread_pools": blas, "thread_env": thread_env}
+    thread_env = {
+        k: os.environ[k]
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE")
+        if k in os.environ
+    }
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "versions": versions,
+        "thread_pools": blas,
+        "thread_env": thread_env,
+    }
 
 
 def run_one(
@@ -542,8 +633,16 @@ def run_one(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", row.name, impl,
-               json.dumps(size.__dict__), str(repeats), str(out)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            row.name,
+            impl,
+            json.dumps(size.__dict__),
+            str(repeats),
+            str(out),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
@@ -558,47 +657,64 @@ def fmt_value(value: Optional[dict[str, float]]) -> str:
     if not value:
         return ""
     return ", ".join(f"{k}={v:.6g}" for k, v in value.items() if k not in ("trace_cov", "sum_mu")) or (
-        f"tr cov={value.get('trace_cov', 0):.6g}")
+        f"tr cov={value.get('trace_cov', 0):.6g}"
+    )
 
 
 def fmt_parity(p: Optional[dict[str, Any]]) -> str:
     if p is None:
         return "(reference)"
     if "points_differing" in p:
-        return ("equal" if p["ok"] else "DIFFERS: " + ", ".join(
-            f"{k} {v} pts" for k, v in p["points_differing"].items() if v))
+        return (
+            "equal"
+            if p["ok"]
+            else "DIFFERS: " + ", ".join(f"{k} {v} pts" for k, v in p["points_differing"].items() if v)
+        )
     diffs = p.get("abs_diff") or p.get("rel_diff") or {}
     worst = max(diffs.values()) if diffs else 0.0
     return f"{'ok' if p['ok'] else 'DIFFERS'} (max diff {worst:.1e})"
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| metric | size | implementation | value | cold s | warm median s "
-             "| ratio (warm / fastgan) | parity |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| metric | size | implementation | value | cold s | warm median s "
+        "| ratio (warm / fastgan) | parity |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for r in results:
         if r["status"] != "ok":
             lines.append(f"| {r['title']} | {r['size']} | {r['impl']} | {r['status']} | | | | |")
             continue
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else ""
-        lines.append(f"| {r['title']} | {r['size']} | {r['impl']} | {fmt_value(r['value'])} "
-                     f"| {r['cold_s']:.3f} | {r['warm_median_s']:.3f} | {ratio} "
-                     f"| {fmt_parity(r['parity'])} |")
+        lines.append(
+            f"| {r['title']} | {r['size']} | {r['impl']} | {fmt_value(r['value'])} "
+            f"| {r['cold_s']:.3f} | {r['warm_median_s']:.3f} | {ratio} "
+            f"| {fmt_parity(r['parity'])} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of every row")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="JSON output (default bench/results/peers.json; none with --quick)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON output (default bench/results/peers.json; none with --quick)",
+    )
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
     parser.add_argument("--impls", default=None, help="comma-separated subset of implementations")
     parser.add_argument("--repeats", type=int, default=None, help="warm repeats (default per row: 5 or 3)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds per process (default 3600, quick 300)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="OMP/MKL/OpenBLAS threads for every process alike (0: libraries' defaults)")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds per process (default 3600, quick 300)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="OMP/MKL/OpenBLAS threads for every process alike (0: libraries' defaults)",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -623,8 +739,14 @@ def main() -> None:
                     continue
                 repeats = args.repeats or (2 if args.quick else row.repeats)
                 rec = run_one(row, impl, size, repeats, timeout, env)
-                rec.update(row=row.name, title=row.title, size=size.label, impl=impl, repeats=repeats,
-                           params={k: v for k, v in size.__dict__.items() if v and k != "label"})
+                rec.update(
+                    row=row.name,
+                    title=row.title,
+                    size=size.label,
+                    impl=impl,
+                    repeats=repeats,
+                    params={k: v for k, v in size.__dict__.items() if v and k != "label"},
+                )
                 if rec["status"] == "ok":
                     if impl == "fastgan":
                         base = rec["warm_median_s"]
@@ -639,10 +761,14 @@ def main() -> None:
         out = Path(__file__).parent / "results" / "peers.json"
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"quick": args.quick, "environment": environment(), "threads_flag": args.threads,
-               "data": "seeded float32 features: independent columns, mean in [0, 0.5), std in [0.5, 1); "
-                       "fake = 1.05 x + 0.05 (same columns); IS logits 3 N(0, 1)",
-               "results": results}
+        doc = {
+            "quick": args.quick,
+            "environment": environment(),
+            "threads_flag": args.threads,
+            "data": "seeded float32 features: independent columns, mean in [0, 0.5), std in [0.5, 1); "
+            "fake = 1.05 x + 0.05 (same columns); IS logits 3 N(0, 1)",
+            "results": results,
+        }
         out.write_text(json.dumps(doc, indent=1, default=float) + "\n")
         print(f"\nwrote {out}")
 

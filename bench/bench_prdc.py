@@ -53,9 +53,14 @@ def test_prdc_10k_vs_package_and_gemms(benchmark: Any, record: Callable[..., Non
     value = benchmark.pedantic(lambda: prdc(real, fake, k=5, stats=info), rounds=1, iterations=1)
     fast_s = benchmark.stats.stats.median
     row: dict[str, Any] = {
-        "n": N, "d": D, "k": 5, "fastgan_s": fast_s, "gemms_s": gemm_s,
-        "ratio_vs_gemms": fast_s / gemm_s, "refined_pairs": info.get("knn_candidates", 0)
-        + info.get("cross_refined", 0), **{f"fastgan_{k}": v for k, v in value.items()},
+        "n": N,
+        "d": D,
+        "k": 5,
+        "fastgan_s": fast_s,
+        "gemms_s": gemm_s,
+        "ratio_vs_gemms": fast_s / gemm_s,
+        "refined_pairs": info.get("knn_candidates", 0) + info.get("cross_refined", 0),
+        **{f"fastgan_{k}": v for k, v in value.items()},
     }
     try:
         import prdc as prdc_pkg

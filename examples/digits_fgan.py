@@ -48,8 +48,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -96,8 +97,15 @@ class Config:
     threads: int = 1
 
     @classmethod
-    def make(cls, *, quick: bool = False, steps: Optional[int] = None, seed: int = 0,
-             divergences: Optional[Sequence[str]] = None, eval_every: Optional[int] = None) -> "Config":
+    def make(
+        cls,
+        *,
+        quick: bool = False,
+        steps: Optional[int] = None,
+        seed: int = 0,
+        divergences: Optional[Sequence[str]] = None,
+        eval_every: Optional[int] = None,
+    ) -> Config:
         cfg = cls(steps=300, eval_every=100, clf_epochs=15, psis=(0.5, 1.0, 2.0)) if quick else cls()
         if steps is not None:
             cfg.steps = steps
@@ -158,11 +166,14 @@ class DigitClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),  # 4 x 4
             nn.Flatten(),
-            nn.Linear(32 * 16, self.feature_dim), nn.ReLU(),
+            nn.Linear(32 * 16, self.feature_dim),
+            nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.feature_dim, NUM_CLASSES))
 
@@ -213,8 +224,13 @@ def train_classifier(data: Digits, cfg: Config) -> tuple[DigitClassifier, dict[s
         acc_te = float((clf.logits(data.test_u8.float() / 255.0).argmax(1) == data.test_y).float().mean())
     for p in clf.parameters():
         p.requires_grad_(False)
-    return clf, {"train_accuracy": acc_tr, "test_accuracy": acc_te, "chance": 1.0 / NUM_CLASSES,
-                 "epochs": cfg.clf_epochs, "seconds": time.perf_counter() - t0}
+    return clf, {
+        "train_accuracy": acc_tr,
+        "test_accuracy": acc_te,
+        "chance": 1.0 / NUM_CLASSES,
+        "epochs": cfg.clf_epochs,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 # ------------------------------------------------------------------------------------ real side
@@ -234,8 +250,9 @@ def embed_real(clf: nn.Module, data: Digits, cfg: Config) -> RealReference:
     feats = extract_features(data.train_u8, clf, batch_size=cfg.eval_batch, progress=False)
     stats = fm.FeatureStats()
     stats.update(feats)
-    test_feats, test_logits = extract_features(data.test_u8, clf, batch_size=cfg.eval_batch, progress=False,
-                                               return_logits=True)
+    test_feats, test_logits = extract_features(
+        data.test_u8, clf, batch_size=cfg.eval_batch, progress=False, return_logits=True
+    )
     return RealReference(feats, stats, test_feats, test_logits, time.perf_counter() - t0)
 
 
@@ -245,8 +262,9 @@ def classes_covered(logits: torch.Tensor) -> int:
     return int((share >= 0.25 / NUM_CLASSES).sum())
 
 
-def metrics_of(ref: RealReference, fid_metric: Any, feats: torch.Tensor,
-               logits: torch.Tensor) -> dict[str, float]:
+def metrics_of(
+    ref: RealReference, fid_metric: Any, feats: torch.Tensor, logits: torch.Tensor
+) -> dict[str, float]:
     """FID (fixed real statistics), IS, PRDC (real features reused) and classes covered."""
     fid_metric.reset()  # the fake side only: the real statistics are fixed
     fid_metric.update(feats, real=False)
@@ -276,8 +294,11 @@ class Generator(nn.Module):
         super().__init__()
         self.fc = nn.Sequential(nn.Linear(z_dim, 64 * 4 * 4), nn.BatchNorm1d(64 * 4 * 4), nn.ReLU())
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),  # 8 x 8
-            nn.Conv2d(32, 1, 3, padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(64, 32, 4, 2, 1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),  # 8 x 8
+            nn.Conv2d(32, 1, 3, padding=1),
+            nn.Tanh(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -291,9 +312,12 @@ class Critic(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(64 * 2 * 2, 1),
+            nn.Conv2d(1, 32, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(64 * 2 * 2, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -320,25 +344,32 @@ class RunResult:
     same_as: str = ""  # an earlier divergence whose run this one repeated metric for metric
 
 
-def eval_sampler(G: nn.Module, cfg: Config, n: int, truncation: Optional[float] = None) -> "fastgan.Sampler":
+def eval_sampler(G: nn.Module, cfg: Config, n: int, truncation: Optional[float] = None) -> fastgan.Sampler:
     """The generator as a metric input: the same latents (seed) at every evaluation."""
     return fastgan.Sampler(G, Z_DIM, n=n, seed=cfg.seed + 7, threshold=truncation, batch_size=cfg.eval_batch)
 
 
-def embed_generator(G: nn.Module, clf: nn.Module, cfg: Config, n: int,
-                    truncation: Optional[float] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def embed_generator(
+    G: nn.Module, clf: nn.Module, cfg: Config, n: int, truncation: Optional[float] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features and logits of ``n`` samples of ``G`` (eval mode: batch norm on its running statistics)."""
     was = G.training
     G.eval()
     try:
-        return extract_features(eval_sampler(G, cfg, n, truncation), clf, batch_size=cfg.eval_batch,
-                                progress=False, return_logits=True)
+        return extract_features(
+            eval_sampler(G, cfg, n, truncation),
+            clf,
+            batch_size=cfg.eval_batch,
+            progress=False,
+            return_logits=True,
+        )
     finally:
         G.train(was)
 
 
-def train_one(name: str, data: Digits, clf: nn.Module, ref: RealReference, cfg: Config,
-              log: Callable[[str], None]) -> tuple[Generator, RunResult]:
+def train_one(
+    name: str, data: Digits, clf: nn.Module, ref: RealReference, cfg: Config, log: Callable[[str], None]
+) -> tuple[Generator, RunResult]:
     """Train G and the critic with the f-GAN losses of ``name``, evaluating every ``cfg.eval_every`` steps."""
     torch.manual_seed(cfg.seed)  # the same initial weights for every divergence
     batches = torch.Generator().manual_seed(cfg.seed + 1)  # ... and the same batches and latents
@@ -364,10 +395,12 @@ def train_one(name: str, data: Digits, clf: nn.Module, ref: RealReference, cfg: 
         res.eval_seconds += dt
         res.n_evals += 1
         res.history.append(row)
-        log(f"  {name:>17} step {step:5d}: FID {row['fid']:8.2f}  IS {row['is_mean']:5.2f}  "
+        log(
+            f"  {name:>17} step {step:5d}: FID {row['fid']:8.2f}  IS {row['is_mean']:5.2f}  "
             f"P {row['precision']:.3f}  R {row['recall']:.3f}  D {row['density']:.3f}  "
             f"C {row['coverage']:.3f}  "
-            f"classes {row['classes']:2d}  (eval {dt:.2f} s, steps {train_seconds:.2f} s)")
+            f"classes {row['classes']:2d}  (eval {dt:.2f} s, steps {train_seconds:.2f} s)"
+        )
         return True
 
     evaluate(0, 0.0)
@@ -420,8 +453,10 @@ def train_one(name: str, data: Digits, clf: nn.Module, ref: RealReference, cfg: 
         f = res.final
         if f["classes"] < 7 or f["recall"] < 0.1:
             res.status = "collapsed"
-            res.note = (f"{f['classes']} of 10 digit classes among the samples (each >= 2.5 %), "
-                        f"recall {f['recall']:.3f}")
+            res.note = (
+                f"{f['classes']} of 10 digit classes among the samples (each >= 2.5 %), "
+                f"recall {f['recall']:.3f}"
+            )
     return G, res
 
 
@@ -431,8 +466,14 @@ def sweep(G: nn.Module, clf: nn.Module, ref: RealReference, cfg: Config, n: int)
     def sample_fn(psi: float) -> torch.Tensor:
         return embed_generator(G, clf, cfg, n, truncation=psi)[0]
 
-    rows = truncation_sweep(sample_fn, cfg.psis, ref.features,
-                            metrics=("precision", "recall", "density", "coverage", "fid"), k=K, density_k=K)
+    rows = truncation_sweep(
+        sample_fn,
+        cfg.psis,
+        ref.features,
+        metrics=("precision", "recall", "density", "coverage", "fid"),
+        k=K,
+        density_k=K,
+    )
     return [{k: float(v) for k, v in r.items()} for r in rows]
 
 
@@ -457,8 +498,9 @@ def _grid(imgs: torch.Tensor, rows: int = 8) -> np.ndarray:
     return out
 
 
-def plot_samples(path: str, data: Digits, gens: dict[str, nn.Module], results: dict[str, RunResult],
-                 cfg: Config) -> None:
+def plot_samples(
+    path: str, data: Digits, gens: dict[str, nn.Module], results: dict[str, RunResult], cfg: Config
+) -> None:
     panels: list[tuple[str, np.ndarray]] = [("real (held-out)", _grid(data.test_u8[:64]))]
     for name, G in gens.items():
         r = results[name]
@@ -485,14 +527,18 @@ def plot_samples(path: str, data: Digits, gens: dict[str, nn.Module], results: d
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"scikit-learn digits: 64 samples per divergence after {cfg.steps} steps (same latents)",
-                 fontsize=10)
+    fig.suptitle(
+        f"scikit-learn digits: 64 samples per divergence after {cfg.steps} steps (same latents)", fontsize=10
+    )
     fig.savefig(path, dpi=130)
 
 
 def plot_curves(path: str, results: dict[str, RunResult], floor: dict[str, float]) -> None:
-    names = {"fid": "FID (classifier features)", "is_mean": "IS (classifier softmax)",
-             **{key: f"{key} (k = {K})" for key in ("precision", "recall", "density", "coverage")}}
+    names = {
+        "fid": "FID (classifier features)",
+        "is_mean": "IS (classifier softmax)",
+        **{key: f"{key} (k = {K})" for key in ("precision", "recall", "density", "coverage")},
+    }
     fig = _figure(12, 6.5)
     for i, key in enumerate(METRIC_KEYS):
         ax = fig.add_subplot(2, 3, i + 1)
@@ -501,8 +547,15 @@ def plot_curves(path: str, results: dict[str, RunResult], floor: dict[str, float
                 label = LABELS[name] + ("" if r.status == "ok" else f" ({r.status})")
                 if r.same_as:
                     label += f" (= {LABELS[r.same_as]})"
-                ax.plot([h["step"] for h in r.history], [h[key] for h in r.history], marker="o", markersize=3,
-                        color=f"C{j}", label=label, linestyle="--" if r.same_as else "-")
+                ax.plot(
+                    [h["step"] for h in r.history],
+                    [h[key] for h in r.history],
+                    marker="o",
+                    markersize=3,
+                    color=f"C{j}",
+                    label=label,
+                    linestyle="--" if r.same_as else "-",
+                )
         ax.axhline(floor[key], color="k", linestyle="--", linewidth=1, label="held-out real")
         if key == "fid":
             ax.set_yscale("log")
@@ -511,8 +564,9 @@ def plot_curves(path: str, results: dict[str, RunResult], floor: dict[str, float
         ax.grid(alpha=0.3)
         if i == 0:
             ax.legend(fontsize=7)
-    fig.suptitle("In-loop evaluation (dashed: held-out real digits vs the training split, the floor)",
-                 fontsize=10)
+    fig.suptitle(
+        "In-loop evaluation (dashed: held-out real digits vs the training split, the floor)", fontsize=10
+    )
     fig.savefig(path, dpi=130)
 
 
@@ -532,9 +586,15 @@ def plot_truncation(path: str, results: dict[str, RunResult], floor: dict[str, f
     ax = fig.add_subplot(rows, cols, len(done) + 1)
     for j, (name, r) in enumerate(results.items()):
         if r.truncation:
-            ax.plot([row["recall"] for row in r.truncation], [row["precision"] for row in r.truncation],
-                    marker="o", markersize=3, color=f"C{j}", linestyle="--" if r.same_as else "-",
-                    label=LABELS[name] + (f" (= {LABELS[r.same_as]})" if r.same_as else ""))
+            ax.plot(
+                [row["recall"] for row in r.truncation],
+                [row["precision"] for row in r.truncation],
+                marker="o",
+                markersize=3,
+                color=f"C{j}",
+                linestyle="--" if r.same_as else "-",
+                label=LABELS[name] + (f" (= {LABELS[r.same_as]})" if r.same_as else ""),
+            )
             first = r.truncation[0]
             ax.annotate(f"{first['psi']:g}", (first["recall"], first["precision"]), fontsize=6, color=f"C{j}")
     ax.plot([floor["recall"]], [floor["precision"]], "k*", markersize=9, label="held-out real")
@@ -564,21 +624,27 @@ def _run(cfg: Config, out_dir: str, log: Callable[[str], None]) -> dict[str, Any
     os.makedirs(out_dir, exist_ok=True)
     data = load_digits_split(cfg.seed, cfg.test_fraction)
     clf, clf_info = train_classifier(data, cfg)
-    log(f"classifier: held-out accuracy {clf_info['test_accuracy']:.4f} "
+    log(
+        f"classifier: held-out accuracy {clf_info['test_accuracy']:.4f} "
         f"(train {clf_info['train_accuracy']:.4f}, chance {clf_info['chance']:.2f}), "
-        f"{clf_info['seconds']:.1f} s")
+        f"{clf_info['seconds']:.1f} s"
+    )
     ref = embed_real(clf, data, cfg)
     floor = real_floor(ref)
     n_eval = cfg.n_eval or floor["n"]
-    log(f"real side embedded once ({ref.features.shape[0]} train + {floor['n']} held-out, "
+    log(
+        f"real side embedded once ({ref.features.shape[0]} train + {floor['n']} held-out, "
         f"{ref.embed_seconds:.2f} s); "
         f"floor: held-out FID {floor['fid']:.2f}, IS {floor['is_mean']:.2f}, P {floor['precision']:.3f}, "
-        f"R {floor['recall']:.3f}, D {floor['density']:.3f}, C {floor['coverage']:.3f}")
+        f"R {floor['recall']:.3f}, D {floor['density']:.3f}, C {floor['coverage']:.3f}"
+    )
     gens: dict[str, nn.Module] = {}
     results: dict[str, RunResult] = {}
     for name in cfg.divergences:
-        log(f"{name}: {cfg.steps} steps, batch {cfg.batch_size}, evaluation every {cfg.eval_every} steps "
-            f"on {n_eval} samples")
+        log(
+            f"{name}: {cfg.steps} steps, batch {cfg.batch_size}, evaluation every {cfg.eval_every} steps "
+            f"on {n_eval} samples"
+        )
         G, r = train_one(name, data, clf, ref, cfg, log)
         gens[name], results[name] = G, r
         if r.status != "diverged":
@@ -596,8 +662,10 @@ def _run(cfg: Config, out_dir: str, log: Callable[[str], None]) -> dict[str, Any
     for i, a in enumerate(names):
         for b in names[:i]:
             if results[a].history and trajectory(results[a]) == trajectory(results[b]):
-                same = (f"the same trajectory as {b!r} "
-                        "(every in-loop metric equal: the losses differ by a constant)")
+                same = (
+                    f"the same trajectory as {b!r} "
+                    "(every in-loop metric equal: the losses differ by a constant)"
+                )
                 results[a].note = f"{results[a].note}; {same}" if results[a].note else same
                 results[a].same_as = b
                 log(f"{a}: {same}")
@@ -612,8 +680,13 @@ def _run(cfg: Config, out_dir: str, log: Callable[[str], None]) -> dict[str, Any
         "fastgan_version": fastgan.__version__,
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "data": {"train": int(data.train_u8.shape[0]), "held_out": int(data.test_u8.shape[0]),
-                 "n_eval": n_eval, "feature_dim": DigitClassifier.feature_dim, "k": K},
+        "data": {
+            "train": int(data.train_u8.shape[0]),
+            "held_out": int(data.test_u8.shape[0]),
+            "n_eval": n_eval,
+            "feature_dim": DigitClassifier.feature_dim,
+            "k": K,
+        },
         "classifier": clf_info,
         "real_embed_seconds": ref.embed_seconds,
         "held_out_real": floor,
@@ -637,10 +710,14 @@ def _run(cfg: Config, out_dir: str, log: Callable[[str], None]) -> dict[str, Any
 def summary(out: dict[str, Any]) -> str:
     f = out["held_out_real"]
     lines = [
-        (f"{'':>18} {'status':>9} {'FID':>8} {'IS':>5} {'prec':>6} {'rec':>6} {'dens':>6} {'cov':>6} "
-         f"{'cls':>3} {'s/step':>7} {'s/eval':>6} {'eval%':>5}"),
-        (f"{'held-out real':>18} {'floor':>9} {f['fid']:8.2f} {f['is_mean']:5.2f} {f['precision']:6.3f} "
-         f"{f['recall']:6.3f} {f['density']:6.3f} {f['coverage']:6.3f} {f['classes']:3d}"),
+        (
+            f"{'':>18} {'status':>9} {'FID':>8} {'IS':>5} {'prec':>6} {'rec':>6} {'dens':>6} {'cov':>6} "
+            f"{'cls':>3} {'s/step':>7} {'s/eval':>6} {'eval%':>5}"
+        ),
+        (
+            f"{'held-out real':>18} {'floor':>9} {f['fid']:8.2f} {f['is_mean']:5.2f} {f['precision']:6.3f} "
+            f"{f['recall']:6.3f} {f['density']:6.3f} {f['coverage']:6.3f} {f['classes']:3d}"
+        ),
     ]
     for name, r in out["runs"].items():
         u = r["final"] or {k: math.nan for k in (*METRIC_KEYS, "classes")}
@@ -653,29 +730,41 @@ def summary(out: dict[str, Any]) -> str:
     first = next(iter(out["runs"].values()), None)
     if first and first["untrained"]:
         u = first["untrained"]
-        lines.append(f"{'untrained G':>18} {'':>9} {u['fid']:8.2f} {u['is_mean']:5.2f} {u['precision']:6.3f} "
-                     f"{u['recall']:6.3f} {u['density']:6.3f} {u['coverage']:6.3f} {u['classes']:3.0f}")
+        lines.append(
+            f"{'untrained G':>18} {'':>9} {u['fid']:8.2f} {u['is_mean']:5.2f} {u['precision']:6.3f} "
+            f"{u['recall']:6.3f} {u['density']:6.3f} {u['coverage']:6.3f} {u['classes']:3.0f}"
+        )
     c = out["classifier"]
     lines.append(f"classifier held-out accuracy {c['test_accuracy']:.4f}; total {out['total_seconds']:.1f} s")
     return "\n".join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="digits-fgan-out", help="output folder (figures and results.json)")
     ap.add_argument("--quick", action="store_true", help="CI-sized run (fewer steps, evaluations and psis)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per divergence")
     ap.add_argument("--eval-every", type=int, default=None, help="steps between in-loop evaluations")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=None,
-                    help="Adam learning rate of both players (default 2e-4)")
-    ap.add_argument("--g-loss", choices=("nonsaturating", "saturating"), default="nonsaturating",
-                    help="fgan_generator_loss mode (default: nonsaturating, f-GAN Section 3.2)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch intra-op threads (default 1: the networks are tiny)")
-    ap.add_argument("--divergences", default=",".join(DIVERGENCES),
-                    help=f"comma-separated divergence names (default: {','.join(DIVERGENCES)})")
+    ap.add_argument(
+        "--lr", type=float, default=None, help="Adam learning rate of both players (default 2e-4)"
+    )
+    ap.add_argument(
+        "--g-loss",
+        choices=("nonsaturating", "saturating"),
+        default="nonsaturating",
+        help="fgan_generator_loss mode (default: nonsaturating, f-GAN Section 3.2)",
+    )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (default 1: the networks are tiny)"
+    )
+    ap.add_argument(
+        "--divergences",
+        default=",".join(DIVERGENCES),
+        help=f"comma-separated divergence names (default: {','.join(DIVERGENCES)})",
+    )
     args = ap.parse_args(argv)
     divs = [d.strip() for d in args.divergences.split(",") if d.strip()]
     from fastgan.divergences import get_divergence
@@ -686,8 +775,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             LABELS[d] = d
     if args.steps is not None and args.steps < 1:
         ap.error("--steps must be >= 1")
-    cfg = Config.make(quick=args.quick, steps=args.steps, seed=args.seed, divergences=divs,
-                      eval_every=args.eval_every)
+    cfg = Config.make(
+        quick=args.quick, steps=args.steps, seed=args.seed, divergences=divs, eval_every=args.eval_every
+    )
     if args.threads < 1:
         ap.error("--threads must be >= 1")
     cfg.threads = args.threads

@@ -42,8 +42,10 @@ DIVERGENCES = ["gan", "kl", "reverse_kl", "squared_hellinger", "pearson", "js"]
 
 
 def log_mixture_pdf_np(x: np.ndarray) -> np.ndarray:
-    comps = [np.log(w) - 0.5 * ((x - m) / s) ** 2 - np.log(s * math.sqrt(2 * math.pi))
-             for w, m, s in zip(WEIGHTS, MEANS, STDS)]
+    comps = [
+        np.log(w) - 0.5 * ((x - m) / s) ** 2 - np.log(s * math.sqrt(2 * math.pi))
+        for w, m, s in zip(WEIGHTS, MEANS, STDS)
+    ]
     return np.logaddexp.reduce(np.stack(comps), axis=0)
 
 
@@ -73,8 +75,12 @@ def exact_minimiser(name: str) -> tuple[float, float, float]:
     starts = [(mean, 0.5 * math.log(var)), (MEANS[np.argmax(WEIGHTS)], math.log(STDS[np.argmax(WEIGHTS)]))]
     best = None
     for x0 in starts:
-        res = scipy.optimize.minimize(lambda p: exact_divergence(name, p[0], math.exp(p[1])), np.array(x0),
-                                      method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-9, "maxiter": 400})
+        res = scipy.optimize.minimize(
+            lambda p: exact_divergence(name, p[0], math.exp(p[1])),
+            np.array(x0),
+            method="Nelder-Mead",
+            options={"xatol": 1e-5, "fatol": 1e-9, "maxiter": 400},
+        )
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
@@ -84,8 +90,9 @@ def exact_minimiser(name: str) -> tuple[float, float, float]:
 class Critic(nn.Module):
     def __init__(self, hidden: int = 64) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                                 nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
@@ -129,18 +136,24 @@ def main() -> None:
     parser.add_argument("--divergences", nargs="*", default=DIVERGENCES)
     args = parser.parse_args()
     torch.set_num_threads(1)  # tiny models: one thread is fastest and reproducible
-    print(f"target P: mixture of N({MEANS[0]}, {STDS[0]}^2) x {WEIGHTS[0]} + N({MEANS[1]}, {STDS[1]}^2) "
-          f"x {WEIGHTS[1]}; model Q = N(mu, sigma^2)")
-    header = (f"{'divergence':<18} {'learned mu':>10} {'sigma':>7}   {'exact mu':>9} {'sigma':>7}   "
-              f"{'D_f(learned)':>12} {'D_f(exact)':>10}   {'time':>6}")
+    print(
+        f"target P: mixture of N({MEANS[0]}, {STDS[0]}^2) x {WEIGHTS[0]} + N({MEANS[1]}, {STDS[1]}^2) "
+        f"x {WEIGHTS[1]}; model Q = N(mu, sigma^2)"
+    )
+    header = (
+        f"{'divergence':<18} {'learned mu':>10} {'sigma':>7}   {'exact mu':>9} {'sigma':>7}   "
+        f"{'D_f(learned)':>12} {'D_f(exact)':>10}   {'time':>6}"
+    )
     rows = []
     for name in args.divergences:
         t0 = time.perf_counter()
         mu, sigma = train(name, args.steps, args.batch, args.seed)
         emu, esigma, edf = exact_minimiser(name)
         ldf = exact_divergence(name, mu, sigma)
-        rows.append(f"{name:<18} {mu:>10.3f} {sigma:>7.3f}   {emu:>9.3f} {esigma:>7.3f}   {ldf:>12.4f} "
-                    f"{edf:>10.4f}   {time.perf_counter() - t0:>5.1f}s")
+        rows.append(
+            f"{name:<18} {mu:>10.3f} {sigma:>7.3f}   {emu:>9.3f} {esigma:>7.3f}   {ldf:>12.4f} "
+            f"{edf:>10.4f}   {time.perf_counter() - t0:>5.1f}s"
+        )
         print(rows[-1], flush=True)
     print()
     print(header)

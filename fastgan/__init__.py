@@ -16,15 +16,24 @@ Capabilities (each with a pure-torch reference beside the compiled kernels):
 
 from __future__ import annotations
 
+from fastgan._dispatch import FastganFallbackWarning
 from fastgan._info import backends
 from fastgan._lazy import lazy_exports
-from fastgan._dispatch import FastganFallbackWarning
-
 from fastgan._version import __version__
 
 __all__ = ["__version__", "backends", "FastganFallbackWarning", "evaluate", "EvalResult", "Sampler"]
 
-_SUBMODULES = {"divergences", "losses", "linalg", "metrics", "features", "truncation", "plotting", "cli", "evaluation"}
+_SUBMODULES = {
+    "divergences",
+    "losses",
+    "linalg",
+    "metrics",
+    "features",
+    "truncation",
+    "plotting",
+    "cli",
+    "evaluation",
+}
 #: names re-exported lazily from a submodule (``fastgan.evaluate`` is the function of
 #: :mod:`fastgan.evaluation`)
 _EXPORTS = {

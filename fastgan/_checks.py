@@ -7,7 +7,8 @@ Every check raises with the argument's name and what was wrong, e.g.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -47,7 +48,9 @@ def as_float_tensor(
             "convert explicitly, e.g. x.float()"
         )
     if device is not None or dtype is not None:
-        t = t.to(device=device if device is not None else t.device, dtype=dtype if dtype is not None else t.dtype)
+        t = t.to(
+            device=device if device is not None else t.device, dtype=dtype if dtype is not None else t.dtype
+        )
     return t
 
 
@@ -60,7 +63,9 @@ def check_finite(t: torch.Tensor, name: str) -> None:
             return
         bad = (~torch.isfinite(t)).sum().item()
         if bad:
-            raise ValueError(f"{name}: contains {int(bad)} non-finite value(s) (NaN or Inf) out of {t.numel()}")
+            raise ValueError(
+                f"{name}: contains {int(bad)} non-finite value(s) (NaN or Inf) out of {t.numel()}"
+            )
 
 
 def check_ndim(t: torch.Tensor, name: str, ndim: int, layout: str) -> None:
@@ -85,9 +90,7 @@ def check_features(t: Any, name: str, *, min_rows: int = 1, finite: bool = True)
 def check_same_dim(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """Feature dimensions (last axis) must agree."""
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(
-            f"{name_a} and {name_b}: feature dimensions differ ({a.shape[-1]} vs {b.shape[-1]})"
-        )
+        raise ValueError(f"{name_a} and {name_b}: feature dimensions differ ({a.shape[-1]} vs {b.shape[-1]})")
 
 
 def check_same_device(tensors: Sequence[torch.Tensor], names: Sequence[str]) -> torch.device:
@@ -113,4 +116,3 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {tuple(choices)}, got {value!r}")
     return str(value)
-

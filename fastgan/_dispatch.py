@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable, Literal, Optional
+from collections.abc import Iterable
+from typing import Literal, Optional
 
 import torch
 

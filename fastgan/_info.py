@@ -98,7 +98,11 @@ def format_backends(info: dict[str, Any]) -> str:
         + (f" ({cuda['message']})" if cuda.get("message") else f" ({cuda['device_count']} device(s))"),
         f"  torch sees CUDA      : {'yes' if info['torch_cuda'] else 'no'}",
         "  faiss                : "
-        + (f"{faiss['flavour']} {faiss['version']} ({faiss['gpus']} GPU(s))" if faiss["installed"] else "not installed"),
+        + (
+            f"{faiss['flavour']} {faiss['version']} ({faiss['gpus']} GPU(s))"
+            if faiss["installed"]
+            else "not installed"
+        ),
         f"  FASTGAN_BACKEND      : {info['backend_setting']}",
         f"  weights cache        : {info['weights']['cache']}"
         + (" (offline)" if info["weights"]["offline"] else "")

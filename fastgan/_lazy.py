@@ -11,7 +11,8 @@ Imports nothing but :mod:`importlib`.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable
 
 
 def lazy_exports(

@@ -15,7 +15,9 @@ def progress_enabled(progress: Optional[bool]) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
-def progress_bar(progress: Optional[bool], *, total: Optional[float], desc: str, unit: str, **kwargs: Any) -> tqdm:
+def progress_bar(
+    progress: Optional[bool], *, total: Optional[float], desc: str, unit: str, **kwargs: Any
+) -> tqdm:
     """A tqdm bar (rate and ETA) on stderr under :func:`progress_enabled`; ``kwargs`` go to tqdm."""
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(total=total, desc=desc, unit=unit, disable=not progress_enabled(progress), **kwargs)

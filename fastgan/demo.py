@@ -29,8 +29,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -38,8 +39,19 @@ from torch import nn
 
 from fastgan._progress import progress_enabled
 
-__all__ = ["DemoConfig", "FitResult", "run", "train_fgan", "evaluate", "truncation_curve", "plot_fits",
-           "plot_truncation", "sample_real", "mode_centers", "modes_covered"]
+__all__ = [
+    "DemoConfig",
+    "FitResult",
+    "run",
+    "train_fgan",
+    "evaluate",
+    "truncation_curve",
+    "plot_fits",
+    "plot_truncation",
+    "sample_real",
+    "mode_centers",
+    "modes_covered",
+]
 
 #: default divergences, in display order
 DEFAULT_DIVERGENCES: tuple[str, ...] = ("gan", "kl", "hellinger")
@@ -83,8 +95,14 @@ class DemoConfig:
     seed: int = 0
 
     @classmethod
-    def make(cls, *, quick: bool = False, steps: Optional[int] = None, seed: int = 0,
-             divergences: Optional[Sequence[str]] = None) -> "DemoConfig":
+    def make(
+        cls,
+        *,
+        quick: bool = False,
+        steps: Optional[int] = None,
+        seed: int = 0,
+        divergences: Optional[Sequence[str]] = None,
+    ) -> DemoConfig:
         """The default sizes, shrunk by ``quick``, with ``steps`` / ``divergences`` overriding them."""
         cfg = cls(seed=seed)
         if quick:
@@ -139,15 +157,22 @@ def modes_covered(samples: torch.Tensor) -> int:
 # --------------------------------------------------------------------------------------- models
 def _mlp(d_in: int, d_out: int, hidden: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(d_in, hidden), nn.LeakyReLU(0.2),
-        nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+        nn.Linear(d_in, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
         nn.Linear(hidden, d_out),
     )
 
 
-def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
-               on_step: Optional[Callable[[int], Any]] = None, dataset: str = "ring",
-               steps: Optional[int] = None) -> tuple[nn.Module, list[float]]:
+def train_fgan(
+    divergence: str,
+    cfg: DemoConfig,
+    seed: int,
+    on_step: Optional[Callable[[int], Any]] = None,
+    dataset: str = "ring",
+    steps: Optional[int] = None,
+) -> tuple[nn.Module, list[float]]:
     """Train a generator/critic pair with the f-GAN objective of ``divergence``.
 
     Args:
@@ -174,7 +199,9 @@ def train_fgan(divergence: str, cfg: DemoConfig, seed: int,
         real = sample_real(cfg.batch_size, data_gen, dataset)
         z = torch.randn(cfg.batch_size, LATENT_DIM, generator=data_gen)
         fake = gen(z)
-        d_loss = fgan_discriminator_loss(critic(real).squeeze(1), critic(fake.detach()).squeeze(1), divergence)
+        d_loss = fgan_discriminator_loss(
+            critic(real).squeeze(1), critic(fake.detach()).squeeze(1), divergence
+        )
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -200,15 +227,23 @@ def evaluate(real: torch.Tensor, fake: torch.Tensor, k: int) -> dict[str, float]
     from fastgan.evaluation.registry import resolve_options, run_metric
 
     if not torch.isfinite(fake).all():
-        return {"fid": math.nan, "precision": math.nan, "recall": math.nan,
-                "density": math.nan, "coverage": math.nan, "modes": 0}
+        return {
+            "fid": math.nan,
+            "precision": math.nan,
+            "recall": math.nan,
+            "density": math.nan,
+            "coverage": math.nan,
+            "modes": 0,
+        }
     out: dict[str, float] = dict(run_metric("fid", real.double(), fake.double(), {})[0])
     out.update(run_metric("prdc", real, fake, resolve_options("prdc", None, options={"k": k}))[0])
     out["modes"] = modes_covered(fake)
     return out
 
 
-def truncation_curve(gen: nn.Module, real: torch.Tensor, cfg: DemoConfig, seed: int) -> list[dict[str, float]]:
+def truncation_curve(
+    gen: nn.Module, real: torch.Tensor, cfg: DemoConfig, seed: int
+) -> list[dict[str, float]]:
     """Precision / recall (k = :data:`TRUNCATION_K`) and FID of ``gen`` for each psi of ``cfg.psis``.
 
     The latent is pulled towards its mean (0): ``z -> psi * z``.
@@ -222,7 +257,9 @@ def truncation_curve(gen: nn.Module, real: torch.Tensor, cfg: DemoConfig, seed: 
     def sample_fn(psi: float) -> torch.Tensor:
         return gen(psi_truncation(z, z_avg, psi))
 
-    rows = truncation_sweep(sample_fn, list(cfg.psis), real, metrics=("precision", "recall", "fid"), k=TRUNCATION_K)
+    rows = truncation_sweep(
+        sample_fn, list(cfg.psis), real, metrics=("precision", "recall", "fid"), k=TRUNCATION_K
+    )
     return [{key: float(v) for key, v in row.items()} for row in rows]
 
 
@@ -253,8 +290,11 @@ def plot_fits(path: str, real: np.ndarray, fits: Sequence[FitResult], steps: int
         ax.scatter(real[:, 0], real[:, 1], s=3, color="0.78", alpha=0.5, linewidths=0, rasterized=True)
         ax.scatter(samples[:, 0], samples[:, 1], s=3, color=f"C{i}", alpha=0.6, linewidths=0, rasterized=True)
         m = f.metrics
-        ax.set_title(f"{f.name}\nFID {m['fid']:.3g}, P {m['precision']:.2f}, R {m['recall']:.2f}, "
-                     f"modes {int(m['modes'])}/{N_MODES}", fontsize=9)
+        ax.set_title(
+            f"{f.name}\nFID {m['fid']:.3g}, P {m['precision']:.2f}, R {m['recall']:.2f}, "
+            f"modes {int(m['modes'])}/{N_MODES}",
+            fontsize=9,
+        )
     for ax in axes:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
@@ -264,13 +304,24 @@ def plot_fits(path: str, real: np.ndarray, fits: Sequence[FitResult], steps: int
         ax.tick_params(labelsize=8)
     axes[0].set_ylabel("$x_2$ (data units)")
     handles = [Line2D([], [], linestyle="", marker="o", markersize=5, color="0.6", label="real samples")]
-    handles += [Line2D([], [], linestyle="", marker="o", markersize=5, color=f"C{i}", label=f"generated: {f.name}")
-                for i, f in enumerate(fits)]
+    handles += [
+        Line2D([], [], linestyle="", marker="o", markersize=5, color=f"C{i}", label=f"generated: {f.name}")
+        for i, f in enumerate(fits)
+    ]
     # below the panels; the tight bounding box of savefig keeps it in the image
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8,
-               frameon=False)
-    fig.suptitle(f"f-GAN fits of an {N_MODES}-Gaussian ring ({steps} training steps each, "
-                 f"{real.shape[0]} samples per panel)", fontsize=10)
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(
+        f"f-GAN fits of an {N_MODES}-Gaussian ring ({steps} training steps each, "
+        f"{real.shape[0]} samples per panel)",
+        fontsize=10,
+    )
     fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.1)
 
 
@@ -292,15 +343,23 @@ def plot_truncation(path: str, sweeps: Sequence[tuple[str, Sequence[dict[str, fl
     axes = fig.subplots(1, len(sweeps), squeeze=False)[0]
     for ax, (target, rows) in zip(axes, sweeps):
         plot_truncation_sweep(rows, ax=ax, title=f"{name} generator, {_TARGETS.get(target, target)}")
-    fig.suptitle(f"Truncation trick: latent $z \\to \\psi z$ (precision / recall with k = {TRUNCATION_K})",
-                 fontsize=10)
+    fig.suptitle(
+        f"Truncation trick: latent $z \\to \\psi z$ (precision / recall with k = {TRUNCATION_K})", fontsize=10
+    )
     fig.savefig(path, dpi=DPI)
 
 
 # ------------------------------------------------------------------------------------------- run
-def run(out_dir: str = "fastgan-demo", *, steps: Optional[int] = None, seed: int = 0, quick: bool = False,
-        divergences: Optional[Sequence[str]] = None, threads: Optional[int] = None,
-        progress: Optional[bool] = None) -> dict[str, Any]:
+def run(
+    out_dir: str = "fastgan-demo",
+    *,
+    steps: Optional[int] = None,
+    seed: int = 0,
+    quick: bool = False,
+    divergences: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    progress: Optional[bool] = None,
+) -> dict[str, Any]:
     """Run the demo (see the module docstring): train, evaluate, write the figures and ``results.json``.
 
     Args:
@@ -336,7 +395,9 @@ def run(out_dir: str = "fastgan-demo", *, steps: Optional[int] = None, seed: int
     def train(label: str, div: str, seed_: int, **kw: Any) -> tuple[nn.Module, list[float], float]:
         total = kw.get("steps") or cfg.steps
         t0 = time.perf_counter()
-        with tqdm(total=total, desc=f"training {label}", unit="step", disable=not enabled, leave=False) as bar:
+        with tqdm(
+            total=total, desc=f"training {label}", unit="step", disable=not enabled, leave=False
+        ) as bar:
             gen, losses = train_fgan(div, cfg, seed_, on_step=bar.update, **kw)
         return gen, losses, time.perf_counter() - t0
 
@@ -352,16 +413,21 @@ def run(out_dir: str = "fastgan-demo", *, steps: Optional[int] = None, seed: int
                 label = _LABELS.get(div, div)
                 gen, losses, seconds = train(label, div, seed * 100 + i)
                 with torch.no_grad():
-                    z = torch.randn(cfg.n_eval, LATENT_DIM, generator=torch.Generator().manual_seed(seed + 2000))
+                    z = torch.randn(
+                        cfg.n_eval, LATENT_DIM, generator=torch.Generator().manual_seed(seed + 2000)
+                    )
                     fake = gen(z)
-                fits.append(FitResult(label, div, fake.numpy(), evaluate(real_eval, fake, cfg.k), seconds, losses))
+                fits.append(
+                    FitResult(label, div, fake.numpy(), evaluate(real_eval, fake, cfg.k), seconds, losses)
+                )
                 gens[div] = gen
             # Truncation: the GAN generator of the ring, and a GAN trained on a single Gaussian, where the
             # latent mean maps into the data's densest region (the textbook case of the trick).
             base = next((f for f in fits if f.divergence == "gan"), fits[0])
             blob_steps = max(cfg.steps // 2, 1)
-            blob_gen, _, _ = train(f"{base.name} (blob)", base.divergence, seed * 100 + 99,
-                                   dataset="blob", steps=blob_steps)
+            blob_gen, _, _ = train(
+                f"{base.name} (blob)", base.divergence, seed * 100 + 99, dataset="blob", steps=blob_steps
+            )
             real_blob = sample_real(cfg.n_eval, eval_gen, "blob")
             sweeps = [
                 ("ring", truncation_curve(gens[base.divergence], real_eval, cfg, seed + 3000)),
@@ -377,13 +443,23 @@ def run(out_dir: str = "fastgan-demo", *, steps: Optional[int] = None, seed: int
     plot_truncation(trunc_png, sweeps, base.name)
 
     results: dict[str, Any] = {
-        "config": {"steps": cfg.steps, "batch_size": cfg.batch_size, "n_eval": cfg.n_eval, "k": cfg.k,
-                   "seed": cfg.seed, "latent_dim": LATENT_DIM, "hidden": cfg.hidden, "lr": cfg.lr,
-                   "n_modes": N_MODES,
-                   "data": f"{N_MODES} Gaussians (std {MODE_STD}) on a circle of radius {RADIUS}",
-                   "metrics_on": "raw 2-D samples (no feature network)"},
-        "fits": [{"divergence": f.divergence, "label": f.name, **f.metrics, "train_seconds": round(f.seconds, 2)}
-                 for f in fits],
+        "config": {
+            "steps": cfg.steps,
+            "batch_size": cfg.batch_size,
+            "n_eval": cfg.n_eval,
+            "k": cfg.k,
+            "seed": cfg.seed,
+            "latent_dim": LATENT_DIM,
+            "hidden": cfg.hidden,
+            "lr": cfg.lr,
+            "n_modes": N_MODES,
+            "data": f"{N_MODES} Gaussians (std {MODE_STD}) on a circle of radius {RADIUS}",
+            "metrics_on": "raw 2-D samples (no feature network)",
+        },
+        "fits": [
+            {"divergence": f.divergence, "label": f.name, **f.metrics, "train_seconds": round(f.seconds, 2)}
+            for f in fits
+        ],
         "truncation": {"generator": base.name, "k": TRUNCATION_K, "targets": {t: rows for t, rows in sweeps}},
         "figures": [fits_png, trunc_png],
         "results_file": results_file,

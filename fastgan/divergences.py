@@ -63,8 +63,9 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
@@ -189,11 +190,15 @@ class DivergenceFamily:
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             accepted = ", ".join(self.params) if self.params else "no parameters"
-            raise TypeError(f"divergence {self.name!r} got unexpected parameter(s) {unknown}; it takes {accepted}")
+            raise TypeError(
+                f"divergence {self.name!r} got unexpected parameter(s) {unknown}; it takes {accepted}"
+            )
         missing = [p for p in self.params if p not in params]
         if missing:
-            raise TypeError(f"divergence {self.name!r} needs parameter(s) {missing}, e.g. get_divergence("
-                            f"{self.name!r}, {missing[0]}=0.5)")
+            raise TypeError(
+                f"divergence {self.name!r} needs parameter(s) {missing}, e.g. get_divergence("
+                f"{self.name!r}, {missing[0]}=0.5)"
+            )
         key = tuple(params[p] for p in self.params)
         if key not in self._cache:
             self._cache[key] = self.build(**params)
@@ -257,7 +262,9 @@ def lambert_w0(x: Tensor) -> Tensor:
         step = torch.where(near_branch | (fw == 0), torch.zeros_like(w), fw / denom)
         w = w - step
     out = torch.where(big, w_big, w)
-    out = torch.where(x < -1.0 / math.e * (1 + 4 * torch.finfo(x.dtype).eps), torch.full_like(x, math.nan), out)
+    out = torch.where(
+        x < -1.0 / math.e * (1 + 4 * torch.finfo(x.dtype).eps), torch.full_like(x, math.nan), out
+    )
     return out
 
 
@@ -323,9 +330,11 @@ def _pearson() -> Divergence:
         kernel_id=KERNEL_IDS["pearson"],
         measures="Pearson chi^2(P || Q) = E_Q[(pi/p - 1)^2]",
         reference="f-GAN Table 6, row Pearson chi^2: g_f(v) = v, f*(t) = t^2/4 + t, f'(1) = 0",
-        notes=("f*(t) = t^2/4 + t on all of R (paper). It equals the exact conjugate of (u-1)^2 on u >= 0 "
-               "for t >= -2 and exceeds it (exact: -1) for t < -2, so the variational bound stays a valid "
-               "lower bound, tight at T* = 2(pi/p - 1) >= -2."),
+        notes=(
+            "f*(t) = t^2/4 + t on all of R (paper). It equals the exact conjugate of (u-1)^2 on u >= 0 "
+            "for t >= -2 and exceeds it (exact: -1) for t < -2, so the variational bound stays a valid "
+            "lower bound, tight at T* = 2(pi/p - 1) >= -2."
+        ),
     )
 
 
@@ -390,8 +399,9 @@ def _jeffrey() -> Divergence:
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["jeffrey"],
         measures="Jeffrey KL(P || Q) + KL(Q || P)",
-        reference=("f-GAN Table 6, row Jeffrey: g_f(v) = v, f*(t) = W(e^{1-t}) + 1/W(e^{1-t}) + t - 2, "
-                   "f'(1) = 0"),
+        reference=(
+            "f-GAN Table 6, row Jeffrey: g_f(v) = v, f*(t) = W(e^{1-t}) + 1/W(e^{1-t}) + t - 2, f'(1) = 0"
+        ),
         notes="W = principal Lambert W, computed in log space (log W(e^y)) so no overflow for any t.",
     )
 
@@ -414,10 +424,14 @@ def _js() -> Divergence:
         f_prime_at_1=0.0,
         kernel_id=KERNEL_IDS["js"],
         measures="2 * JSD(P || Q) = KL(P || M) + KL(Q || M), M = (P + Q)/2",
-        reference=("f-GAN Table 6, row Jensen-Shannon: g_f(v) = log 2 - log(1 + e^{-v}), "
-                   "f*(t) = -log(2 - e^t), f'(1) = 0"),
-        notes=("Unscaled paper generator f(u) = u log u - (u+1) log((1+u)/2): D_f = 2 * JSD "
-               "(Table 1 writes JSD with a factor 1/2; Table 6's f* belongs to the unscaled f)."),
+        reference=(
+            "f-GAN Table 6, row Jensen-Shannon: g_f(v) = log 2 - log(1 + e^{-v}), "
+            "f*(t) = -log(2 - e^t), f'(1) = 0"
+        ),
+        notes=(
+            "Unscaled paper generator f(u) = u log u - (u+1) log((1+u)/2): D_f = 2 * JSD "
+            "(Table 1 writes JSD with a factor 1/2; Table 6's f* belongs to the unscaled f)."
+        ),
     )
 
 
@@ -439,10 +453,13 @@ def _gan() -> Divergence:
         f_prime_at_1=-_LOG2,
         kernel_id=KERNEL_IDS["gan"],
         measures="2 * JSD(P || Q) - log 4 (Goodfellow et al. 2014's minimax value)",
-        reference=("f-GAN Table 6, row GAN: g_f(v) = -log(1 + e^{-v}), f*(t) = -log(1 - e^t), "
-                   "f'(1) = -log 2"),
-        notes=("The paper's GAN generator has f(1) = -log 4, not 0: D_f = 2 * JSD - log 4 is 0 only up to "
-               "that constant (its minimum, at P = Q, is -log 4)."),
+        reference=(
+            "f-GAN Table 6, row GAN: g_f(v) = -log(1 + e^{-v}), f*(t) = -log(1 - e^t), f'(1) = -log 2"
+        ),
+        notes=(
+            "The paper's GAN generator has f(1) = -log 4, not 0: D_f = 2 * JSD - log 4 is 0 only up to "
+            "that constant (its minimum, at P = Q, is -log 4)."
+        ),
     )
 
 
@@ -475,7 +492,9 @@ def _alpha(alpha: float) -> Divergence:
         raise ValueError(f"alpha: must be finite, got {alpha!r}")
     if a == 0.0 or a == 1.0:
         limit = "reverse KL ('reverse_kl')" if a == 0.0 else "KL ('kl')"
-        raise ValueError(f"alpha: must not be 0 or 1 (the limit alpha -> {a:g} is {limit}; use that entry), got {a}")
+        raise ValueError(
+            f"alpha: must not be 0 or 1 (the limit alpha -> {a:g} is {limit}; use that entry), got {a}"
+        )
 
     def f(u: Tensor) -> Tensor:
         return (torch.pow(u, a) - 1.0 - a * (u - 1.0)) / (a * (a - 1.0))
@@ -505,8 +524,10 @@ def _alpha(alpha: float) -> Divergence:
             kernel_id=KERNEL_IDS["alpha_lt1"],
             alpha=a,
             measures=f"alpha-divergence, alpha = {a:g}",
-            reference=("f-GAN Table 6, row alpha-div. (alpha < 1, alpha != 0): g_f(v) = 1/(1-alpha) - "
-                       "log(1 + e^{-v}), f*(t) = ((alpha-1) t + 1)^{alpha/(alpha-1)}/alpha - 1/alpha"),
+            reference=(
+                "f-GAN Table 6, row alpha-div. (alpha < 1, alpha != 0): g_f(v) = 1/(1-alpha) - "
+                "log(1 + e^{-v}), f*(t) = ((alpha-1) t + 1)^{alpha/(alpha-1)}/alpha - 1/alpha"
+            ),
         )
 
     def conj_gt1(t: Tensor) -> Tensor:
@@ -527,12 +548,16 @@ def _alpha(alpha: float) -> Divergence:
         alpha=a,
         measures=f"alpha-divergence, alpha = {a:g}",
         reference="f-GAN Table 6, row alpha-div. (alpha > 1): g_f(v) = v, dom f* = R",
-        notes=("f*(t) = (max(0, (alpha-1) t + 1)^{alpha/(alpha-1)} - 1)/alpha: the exact conjugate over u >= 0 "
-               "(the paper's expression is undefined for t < -1/(alpha-1); there the sup is -1/alpha at u = 0)."),
+        notes=(
+            "f*(t) = (max(0, (alpha-1) t + 1)^{alpha/(alpha-1)} - 1)/alpha: the exact conjugate over u >= 0 "
+            "(the paper's expression is undefined for t < -1/(alpha-1); there the sup is -1/alpha at u = 0)."
+        ),
     )
 
 
-def _fixed(name: str, build: Callable[[], Divergence], aliases: tuple[str, ...], description: str) -> DivergenceFamily:
+def _fixed(
+    name: str, build: Callable[[], Divergence], aliases: tuple[str, ...], description: str
+) -> DivergenceFamily:
     return DivergenceFamily(name=name, build=lambda: build(), aliases=aliases, description=description)
 
 
@@ -550,8 +575,13 @@ DIVERGENCES: dict[str, DivergenceFamily] = {
         _fixed("js", _js, ("jensen_shannon", "jsd"), "Jensen-Shannon, measures 2*JSD"),
         _fixed("gan", _gan, ("minimax",), "original GAN, measures 2*JSD - log 4"),
         _fixed("total_variation", _total_variation, ("tv",), "total variation"),
-        DivergenceFamily(name="alpha", build=_alpha, params=("alpha",), aliases=("alpha_divergence",),
-                         description="alpha-divergence family (alpha != 0, 1)"),
+        DivergenceFamily(
+            name="alpha",
+            build=_alpha,
+            params=("alpha",),
+            aliases=("alpha_divergence",),
+            description="alpha-divergence family (alpha != 0, 1)",
+        ),
     ]
 }
 
@@ -596,8 +626,10 @@ def get_divergence(name: str | Divergence | DivergenceFamily, **params: Any) -> 
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     canonical = _ALIASES.get(key)
     if canonical is None:
-        raise ValueError(f"divergence: unknown name {name!r}; known: {', '.join(DIVERGENCES)} "
-                         f"(aliases: {', '.join(sorted(a for a in _ALIASES if a not in DIVERGENCES))})")
+        raise ValueError(
+            f"divergence: unknown name {name!r}; known: {', '.join(DIVERGENCES)} "
+            f"(aliases: {', '.join(sorted(a for a in _ALIASES if a not in DIVERGENCES))})"
+        )
     return DIVERGENCES[canonical](**params)
 
 

@@ -12,7 +12,8 @@ without it.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 __all__ = ["new_figure", "plot_truncation_sweep", "require_matplotlib"]
 
@@ -120,8 +121,15 @@ def plot_truncation_sweep(
         twin = ax.twinx()
         if j:
             twin.spines["right"].set_position(("axes", 1.0 + 0.18 * j))
-        twin.plot(psis, [row[c] for row in table], marker="s", markersize=4, linestyle="--", color=color,
-                  label=c.split("_")[0].upper())
+        twin.plot(
+            psis,
+            [row[c] for row in table],
+            marker="s",
+            markersize=4,
+            linestyle="--",
+            color=color,
+            label=c.split("_")[0].upper(),
+        )
         lo, hi = min(row[c] for row in table), max(row[c] for row in table)
         span = hi - lo if hi > lo else max(abs(hi), 1.0)
         twin.set_ylim(lo - 0.05 * span, lo + headroom * 1.05 * span)

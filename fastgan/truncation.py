@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -167,7 +168,13 @@ def biggan_truncated_noise(
     [-threshold * truncation, threshold * truncation] and have std shrunk by ``truncation``.
     """
     truncation = _check_psi(truncation, "truncation", allow_inf=False)
-    z = truncated_normal(shape, threshold, generator=generator, dtype=torch.float64 if dtype == torch.float64 else torch.float32, device=device)
+    z = truncated_normal(
+        shape,
+        threshold,
+        generator=generator,
+        dtype=torch.float64 if dtype == torch.float64 else torch.float32,
+        device=device,
+    )
     return (z * truncation).to(dtype)
 
 
@@ -217,7 +224,9 @@ def psi_truncation(
     if w_avg.shape[-1] != d or w_avg.dim() > 2:
         raise ValueError(f"w_avg: expected [D] or [L, D] with D={d}, got shape {tuple(w_avg.shape)}")
     if w_avg.dim() == 2 and (w.dim() != 3 or w_avg.shape[0] != w.shape[1]):
-        raise ValueError(f"w_avg: shape {tuple(w_avg.shape)} needs w of shape [N, {w_avg.shape[0]}, {d}], got {tuple(w.shape)}")
+        raise ValueError(
+            f"w_avg: shape {tuple(w_avg.shape)} needs w of shape [N, {w_avg.shape[0]}, {d}], got {tuple(w.shape)}"
+        )
     w_avg = w_avg.to(device=w.device, dtype=w.dtype)
     if cutoff is None:
         return torch.lerp(w_avg.expand_as(w), w, psi_t)
@@ -365,7 +374,9 @@ def truncation_sweep(
     for psi in psis:
         fake = check_features(sample_fn(psi), f"sample_fn({psi})")
         if fake.shape[1] != real.shape[1]:
-            raise ValueError(f"sample_fn({psi}): feature dimension {fake.shape[1]} != real_features' {real.shape[1]}")
+            raise ValueError(
+                f"sample_fn({psi}): feature dimension {fake.shape[1]} != real_features' {real.shape[1]}"
+            )
         row: dict[str, float] = {"psi": psi, "n_fake": float(fake.shape[0])}
         for name in wanted:
             opts = resolve_options(name, None, options=given[name])

@@ -27,8 +27,21 @@ def _fdiv(x: torch.Tensor, kernel: int, term: int) -> tuple[torch.Tensor, torch.
     out = torch.empty_like(x)
     grad = torch.empty_like(x)
     n = x.numel()
-    C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, n, n, _ext.dtype_code(x), kernel, term,
-               False, 0.0, 1.0, 1)
+    C.fdiv_term_cpu(
+        x.data_ptr(),
+        out.data_ptr(),
+        grad.data_ptr(),
+        n,
+        n,
+        n,
+        _ext.dtype_code(x),
+        kernel,
+        term,
+        False,
+        0.0,
+        1.0,
+        1,
+    )
     return out, grad
 
 
@@ -66,16 +79,33 @@ def test_fdiv_bad_arguments_raise(change: dict, match: str) -> None:
     x = torch.randn(4)
     out = torch.empty(4)
     grad = torch.empty(4)
-    args = dict(x=x.data_ptr(), out=out.data_ptr(), grad=grad.data_ptr(), n=4, out_numel=4, grad_numel=4,
-                dtype=0, kernel=KERNEL_IDS["gan"], term=1, reduce=False, alpha=0.0, coef=1.0, num_threads=1)
+    args = dict(
+        x=x.data_ptr(),
+        out=out.data_ptr(),
+        grad=grad.data_ptr(),
+        n=4,
+        out_numel=4,
+        grad_numel=4,
+        dtype=0,
+        kernel=KERNEL_IDS["gan"],
+        term=1,
+        reduce=False,
+        alpha=0.0,
+        coef=1.0,
+        num_threads=1,
+    )
     args.update(change)
     with pytest.raises(ValueError, match=match):
         C.fdiv_term_cpu(**args)
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.integers(0, 4), n=st.integers(0, 12), dtype=st.sampled_from([torch.float32, torch.float64]),
-       seed=st.integers(0, 2**16))
+@given(
+    batch=st.integers(0, 4),
+    n=st.integers(0, 12),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    seed=st.integers(0, 2**16),
+)
 def test_trace_sqrt_random_sizes_match_reference(batch: int, n: int, dtype: torch.dtype, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     fa = torch.randn(batch, n, n + 2, dtype=torch.float64, generator=g)
@@ -83,8 +113,9 @@ def test_trace_sqrt_random_sizes_match_reference(batch: int, n: int, dtype: torc
     a = (fa @ fa.transpose(-1, -2)).to(dtype).contiguous()
     b = (fb @ fb.transpose(-1, -2)).to(dtype).contiguous()
     out = torch.empty(batch, dtype=torch.float64)
-    bad = C.trace_sqrt_product_cpu(a.data_ptr(), b.data_ptr(), out.data_ptr(), batch, n, _ext.dtype_code(a),
-                                   100, 1e-15, 1)
+    bad = C.trace_sqrt_product_cpu(
+        a.data_ptr(), b.data_ptr(), out.data_ptr(), batch, n, _ext.dtype_code(a), 100, 1e-15, 1
+    )
     assert bad == 0
     if batch and n:
         want = linalg_ref.trace_sqrt_product_ref(a.double(), b.double())
@@ -109,8 +140,17 @@ def test_trace_sqrt_random_sizes_match_reference(batch: int, n: int, dtype: torc
 def test_trace_sqrt_bad_arguments_raise(change: dict, match: str) -> None:
     a = torch.eye(3, dtype=torch.float64).expand(2, 3, 3).contiguous()
     out = torch.empty(2, dtype=torch.float64)
-    args = dict(a=a.data_ptr(), b=a.data_ptr(), out=out.data_ptr(), batch=2, n=3, dtype=1, max_sweeps=50,
-                tol=1e-14, num_threads=1)
+    args = dict(
+        a=a.data_ptr(),
+        b=a.data_ptr(),
+        out=out.data_ptr(),
+        batch=2,
+        n=3,
+        dtype=1,
+        max_sweeps=50,
+        tol=1e-14,
+        num_threads=1,
+    )
     args.update(change)
     with pytest.raises(ValueError, match=match):
         C.trace_sqrt_product_cpu(**args)

@@ -101,7 +101,10 @@ def num_threads(n: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def deterministic_algorithms() -> Iterator[None]:
-    prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    prev, prev_warn = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.use_deterministic_algorithms(True)
     try:
         yield
@@ -124,7 +127,9 @@ def assert_bitwise(a: Any, b: Any, where: str = "result") -> None:
     if isinstance(a, torch.Tensor):
         assert isinstance(b, torch.Tensor), where
         assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, where
-        assert torch.equal(_bits(a), _bits(b)), f"{where}: differs (max |a - b| = {(a.double() - b.double()).abs().max()})"
+        assert torch.equal(_bits(a), _bits(b)), (
+            f"{where}: differs (max |a - b| = {(a.double() - b.double()).abs().max()})"
+        )
     elif isinstance(a, float):
         assert isinstance(b, float), where
         assert struct.pack("<d", a) == struct.pack("<d", b), f"{where}: {a!r} != {b!r}"
@@ -155,7 +160,11 @@ def assert_rounding(a: Any, b: Any, rtol: float, where: str = "result") -> None:
         err = float((x[fin] - y[fin]).abs().max()) if bool(fin.any()) else 0.0
         assert err <= rtol * scale + 1e-300, f"{where}: |a - b| = {err:.3g} > {rtol:g} * {scale:.3g}"
     elif isinstance(a, float):
-        assert (math.isnan(a) and math.isnan(b)) or abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-300, (where, a, b)
+        assert (math.isnan(a) and math.isnan(b)) or abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-300, (
+            where,
+            a,
+            b,
+        )
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for k in a:
@@ -176,8 +185,8 @@ def _gen(seed: int) -> torch.Generator:
 # Sizes are large enough for torch and the C++ kernels to actually use two threads
 # (torch's grain is 32768 elements; the loss kernel's task is 65536 elements).
 _N_LOGITS = 70_001
-_REAL_OUT = (3.0 * torch.randn(_N_LOGITS, generator=_gen(1), dtype=D64))
-_FAKE_OUT = (3.0 * torch.randn(66_001, generator=_gen(2), dtype=D64) + 0.5)
+_REAL_OUT = 3.0 * torch.randn(_N_LOGITS, generator=_gen(1), dtype=D64)
+_FAKE_OUT = 3.0 * torch.randn(66_001, generator=_gen(2), dtype=D64) + 0.5
 _FEAT_X = torch.randn(4000, 48, generator=_gen(3), dtype=D64)
 _FEAT_Y = 1.1 * torch.randn(3000, 48, generator=_gen(4), dtype=D64) + 0.2
 _SMALL_X = torch.randn(700, 16, generator=_gen(5))
@@ -208,7 +217,7 @@ def _losses(impl: str, dtype: torch.dtype, light: bool) -> list[Any]:
     out: list[Any] = []
     divs = [get_divergence("jeffrey"), get_divergence("alpha", alpha=0.5)] if light else _registry()
     for div in divs:
-        for reduction in (("mean", "none") if light else ("mean", "sum", "none")):
+        for reduction in ("mean", "none") if light else ("mean", "sum", "none"):
             r = _REAL_OUT.to(dtype, copy=True).requires_grad_(True)
             f = _FAKE_OUT.to(dtype, copy=True).requires_grad_(True)
             d = losses.fgan_discriminator_loss(r, f, div, reduction=reduction, impl=impl)
@@ -228,10 +237,18 @@ def _losses(impl: str, dtype: torch.dtype, light: bool) -> list[Any]:
         return out
     r = _REAL_OUT.to(dtype, copy=True).requires_grad_(True)
     f = _FAKE_OUT.to(dtype, copy=True).requires_grad_(True)
-    for fn in (losses.minimax_discriminator_loss, losses.wgan_discriminator_loss, losses.hinge_discriminator_loss):
+    for fn in (
+        losses.minimax_discriminator_loss,
+        losses.wgan_discriminator_loss,
+        losses.hinge_discriminator_loss,
+    ):
         out.append(fn(r, f, impl=impl))
-    for fn in (losses.minimax_generator_loss, losses.nonsaturating_generator_loss, losses.wgan_generator_loss,
-               losses.hinge_generator_loss):
+    for fn in (
+        losses.minimax_generator_loss,
+        losses.nonsaturating_generator_loss,
+        losses.wgan_generator_loss,
+        losses.hinge_generator_loss,
+    ):
         out.append(fn(f, impl=impl))
     torch.autograd.backward([v if v.dim() == 0 else v.sum() for v in out[-7:]])
     out.append((r.grad, f.grad))
@@ -250,8 +267,11 @@ def _linalg(impl: str, light: bool) -> list[torch.Tensor]:
 
 
 def _linalg_big_torch(light: bool) -> list[torch.Tensor]:
-    return [sqrtm_sym(_PSD_BIG_A, impl="torch"), trace_sqrt_product(_PSD_BIG_A, _PSD_BIG_B, impl="torch"),
-            trace_sqrt_product(torch.stack([_PSD_BIG_A, _PSD_BIG_B]), _PSD_BIG_B, impl="torch")]
+    return [
+        sqrtm_sym(_PSD_BIG_A, impl="torch"),
+        trace_sqrt_product(_PSD_BIG_A, _PSD_BIG_B, impl="torch"),
+        trace_sqrt_product(torch.stack([_PSD_BIG_A, _PSD_BIG_B]), _PSD_BIG_B, impl="torch"),
+    ]
 
 
 def _stats(light: bool) -> list[Any]:
@@ -267,8 +287,11 @@ def _fid(light: bool) -> list[Any]:
     sx = fm.FeatureStats.from_features(_FEAT_X)
     sy = fm.FeatureStats.from_features(_FEAT_Y)
     if light:
-        return [fm.fid(_FEAT_X, _FEAT_Y), fm.fid(_FEAT_X[:30], _FEAT_Y, method="lowrank"),
-                fm.frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov, impl="torch")]
+        return [
+            fm.fid(_FEAT_X, _FEAT_Y),
+            fm.fid(_FEAT_X[:30], _FEAT_Y, method="lowrank"),
+            fm.frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov, impl="torch"),
+        ]
     return [
         fm.fid(_FEAT_X, _FEAT_Y),
         fm.fid(_FEAT_X, _FEAT_Y, method="full"),
@@ -284,8 +307,10 @@ def _fid(light: bool) -> list[Any]:
 
 def _fid_random(light: bool) -> list[Any]:
     x, y = _FEAT_X[:300, :12], _FEAT_Y[:250, :12]
-    return [fm.fid_bootstrap(x, y, n_bootstrap=20, generator=_gen(12)),
-            fm.fid_infinity(x, y, sizes=[50, 100, 150, 250], generator=_gen(13))]
+    return [
+        fm.fid_bootstrap(x, y, n_bootstrap=20, generator=_gen(12)),
+        fm.fid_infinity(x, y, sizes=[50, 100, 150, 250], generator=_gen(13)),
+    ]
 
 
 def _knn_metrics(backend: str, light: bool) -> list[Any]:
@@ -305,8 +330,10 @@ def _knn_metrics(backend: str, light: bool) -> list[Any]:
 def _inception(light: bool) -> list[Any]:
     if light:
         return [fm.inception_score(_LOGITS_IS, splits=10)]
-    return [fm.inception_score(_LOGITS_IS, splits=10),
-            fm.inception_score(_LOGITS_IS.softmax(dim=1), splits=7, input="probs")]
+    return [
+        fm.inception_score(_LOGITS_IS, splits=10),
+        fm.inception_score(_LOGITS_IS.softmax(dim=1), splits=7, input="probs"),
+    ]
 
 
 def _kid(light: bool) -> list[Any]:
@@ -365,8 +392,10 @@ _IMAGES = torch.randint(0, 256, (37, 24, 24, 3), dtype=torch.uint8, generator=_g
 
 
 def _extract(light: bool) -> list[torch.Tensor]:
-    return [extract_features(_IMAGES, _TINY, batch_size=8, image_size=20),
-            extract_features(_IMAGES.permute(0, 3, 1, 2), _TINY, batch_size=37, resize="none")]
+    return [
+        extract_features(_IMAGES, _TINY, batch_size=8, image_size=20),
+        extract_features(_IMAGES.permute(0, 3, 1, 2), _TINY, batch_size=37, resize="none"),
+    ]
 
 
 # name -> (function(light), across-thread guarantee, rtol for "rounding")
@@ -450,8 +479,11 @@ def test_fdiv_binding_bitwise_for_any_thread_count(dtype: torch.dtype) -> None:
     C = _ext._C
     n = 5 * 65536 + 4099  # 6 tasks of 128 blocks, the last one partial
     x = (4.0 * torch.randn(n, generator=_gen(30), dtype=D64)).to(dtype)
-    kernels = _KERNELS if dtype in (torch.float32, torch.float64) else [KERNEL_IDS["gan"], KERNEL_IDS["kl"],
-                                                                        KERNEL_IDS["jeffrey"], KERNEL_IDS["alpha_lt1"]]
+    kernels = (
+        _KERNELS
+        if dtype in (torch.float32, torch.float64)
+        else [KERNEL_IDS["gan"], KERNEL_IDS["kl"], KERNEL_IDS["jeffrey"], KERNEL_IDS["alpha_lt1"]]
+    )
     for kernel in kernels:
         alpha = _ALPHA_FOR.get(kernel, 0.0)
         for term in (0, 1):
@@ -460,12 +492,27 @@ def test_fdiv_binding_bitwise_for_any_thread_count(dtype: torch.dtype) -> None:
                 for threads in (1, 2, 3, 7):
                     out = torch.empty((), dtype=dtype) if reduce else torch.empty_like(x)
                     grad = torch.empty_like(x)
-                    C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(),
-                               _DTYPES[dtype], kernel, term, reduce, alpha, 1.0 / n, threads)
+                    C.fdiv_term_cpu(
+                        x.data_ptr(),
+                        out.data_ptr(),
+                        grad.data_ptr(),
+                        n,
+                        out.numel(),
+                        grad.numel(),
+                        _DTYPES[dtype],
+                        kernel,
+                        term,
+                        reduce,
+                        alpha,
+                        1.0 / n,
+                        threads,
+                    )
                     if ref is None:
                         ref = (out, grad)
                     else:
-                        assert_bitwise((out, grad), ref, f"kernel {kernel} term {term} reduce {reduce} threads {threads}")
+                        assert_bitwise(
+                            (out, grad), ref, f"kernel {kernel} term {term} reduce {reduce} threads {threads}"
+                        )
 
 
 @pytest.mark.ext
@@ -484,7 +531,9 @@ def test_jacobi_bindings_bitwise_for_any_thread_count(dtype: torch.dtype) -> Non
         ratio = torch.empty(batch, dtype=D64)
         bad = [
             C.sqrtm_sym_cpu(a.data_ptr(), s.data_ptr(), batch, n, code, 30, 1e-15, threads, ratio.data_ptr()),
-            C.trace_sqrt_product_cpu(a.data_ptr(), b.data_ptr(), t.data_ptr(), batch, n, code, 30, 1e-15, threads, 0),
+            C.trace_sqrt_product_cpu(
+                a.data_ptr(), b.data_ptr(), t.data_ptr(), batch, n, code, 30, 1e-15, threads, 0
+            ),
         ]
         got = (bad, s, t, ratio)
         if ref is None:
@@ -542,8 +591,13 @@ def test_cuda_jacobi_bitwise_run_to_run_and_kept_when_deterministic() -> None:
     for det in (False, True, False):
         ctx = deterministic_algorithms() if det else contextlib.nullcontext()
         with ctx:
-            results.append((sqrtm_sym(a, impl="ext"), trace_sqrt_product(a, b, impl="ext"),
-                            sqrtm_sym(a.float(), impl="ext")))
+            results.append(
+                (
+                    sqrtm_sym(a, impl="ext"),
+                    trace_sqrt_product(a, b, impl="ext"),
+                    sqrtm_sym(a.float(), impl="ext"),
+                )
+            )
     for r in results[1:]:
         assert_bitwise(r, results[0])
 
@@ -560,6 +614,9 @@ def test_cuda_exact_knn_metrics_bitwise_and_equal_to_cpu() -> None:
 def test_cuda_seeded_samplers_bitwise() -> None:
     def draw() -> list[torch.Tensor]:
         g = torch.Generator(device="cuda").manual_seed(50)
-        return [truncated_normal((256, 512), 0.7, generator=g), truncated_normal((256, 512), 0.1, generator=g)]
+        return [
+            truncated_normal((256, 512), 0.7, generator=g),
+            truncated_normal((256, 512), 0.1, generator=g),
+        ]
 
     assert_bitwise(draw(), draw())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
@@ -43,8 +42,18 @@ def _div(name: str, params: dict) -> Divergence:
 
 # ------------------------------------------------------------------ registry
 def test_required_names_and_aliases() -> None:
-    for name in ["kl", "reverse_kl", "pearson", "neyman", "squared_hellinger", "jeffrey", "js", "gan",
-                 "total_variation", "alpha"]:
+    for name in [
+        "kl",
+        "reverse_kl",
+        "pearson",
+        "neyman",
+        "squared_hellinger",
+        "jeffrey",
+        "js",
+        "gan",
+        "total_variation",
+        "alpha",
+    ]:
         assert name in DIVERGENCES
     assert get_divergence("Jensen-Shannon").name == "js"
     assert get_divergence("hellinger").name == "squared_hellinger"
@@ -190,12 +199,14 @@ def test_fused_closed_form_matches_naive_composition(name: str, params: dict, te
 
 # ----------------------------------------------------------------- Lambert W
 def _w_grid() -> np.ndarray:
-    return np.concatenate([
-        -np.exp(-1) + np.logspace(-12, -1, 40),
-        np.linspace(-0.3, -1e-3, 40),
-        np.array([0.0, 1e-300, 1e-30, 1e-8]),
-        np.logspace(-6, 300, 200),
-    ])
+    return np.concatenate(
+        [
+            -np.exp(-1) + np.logspace(-12, -1, 40),
+            np.linspace(-0.3, -1e-3, 40),
+            np.array([0.0, 1e-300, 1e-30, 1e-8]),
+            np.logspace(-6, 300, 200),
+        ]
+    )
 
 
 def _check_w(w: np.ndarray, x: np.ndarray) -> None:
@@ -246,13 +257,17 @@ def _log_w_exp_ref(y: np.ndarray) -> np.ndarray:
 def test_log_lambert_w0_exp(native: bool) -> None:
     if native and not _ext.HAS_EXT:
         pytest.skip("needs the compiled extension")
-    y_mid = np.concatenate([np.linspace(-700, 700, 201), 1.0 + np.logspace(-12, 0, 30), 1.0 - np.logspace(-12, 0, 30)])
+    y_mid = np.concatenate(
+        [np.linspace(-700, 700, 201), 1.0 + np.logspace(-12, 0, 30), 1.0 - np.logspace(-12, 0, 30)]
+    )
     y_big = np.array([800.0, 1e4, 1e8, 1e15, 1e300])
     for dtype, rtol in ((D64, 4e-15), (torch.float32, 5e-7)):
         y = torch.from_numpy(np.concatenate([y_mid, y_big])).to(dtype)
         if native:
             out = torch.empty_like(y)
-            _ext._C._log_lambert_w0_exp(y.data_ptr(), out.data_ptr(), y.numel(), 0 if dtype == torch.float32 else 1)
+            _ext._C._log_lambert_w0_exp(
+                y.data_ptr(), out.data_ptr(), y.numel(), 0 if dtype == torch.float32 else 1
+            )
         else:
             out = log_lambert_w0_exp(y)
         yd = y.double().numpy()

@@ -55,18 +55,24 @@ def test_cuda_info_never_raises() -> None:
         assert not _ext.cuda_usable() or info["device_count"] > 0
 
 
-def test_info_command_runs(tmp_path: "os.PathLike[str]") -> None:
+def test_info_command_runs(tmp_path: os.PathLike[str]) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "fastgan", "info", "--json"], cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "fastgan", "info", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(out.stdout)
     assert data["cpp"] == _ext.HAS_EXT
 
 
-def test_import_without_extension(tmp_path: "os.PathLike[str]") -> None:
+def test_import_without_extension(tmp_path: os.PathLike[str]) -> None:
     env = dict(os.environ, FASTGAN_NO_EXTENSION="1")
     code = "import fastgan, json; b = fastgan.backends(); print(json.dumps([b['cpp'], b['extension_error']]))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
     cpp, err = json.loads(out.stdout)
     assert cpp is False and "FASTGAN_NO_EXTENSION" in err
 

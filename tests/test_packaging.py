@@ -32,8 +32,12 @@ def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, src / rel)
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(src)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (found,) = out.glob("fastgan-*.tar.gz")
     return found
@@ -62,10 +66,21 @@ def test_sdist_installs_in_a_fresh_venv_and_loads_the_extension(sdist: Path, tmp
     py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_REQUIRE"))}
     env["FASTGAN_CUDA_ARCH_LIST"] = "9.0"
-    proc = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--force-reinstall", str(sdist)],
-                          capture_output=True, text=True, env=env, timeout=1200)
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "--no-deps", "--force-reinstall", str(sdist)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    check = subprocess.run([str(py), str(ROOT / ".ci" / "check_wheel.py")], capture_output=True, text=True,
-                           cwd=tmp_path, env=env, timeout=300)
+    check = subprocess.run(
+        [str(py), str(ROOT / ".ci" / "check_wheel.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"from {env_dir}" in check.stdout and "C++ kernels True" in check.stdout, check.stdout

@@ -75,14 +75,18 @@ REGISTRY = [get_divergence(name) for name, fam in DIVERGENCES.items() if not fam
 ]
 REGISTRY_IDS = [d.name + (f"{d.alpha:+g}" if d.alpha is not None else "") for d in REGISTRY]
 # (kernel id, alpha) of every fused kernel, WGAN and hinge included
-KERNELS = [(d.kernel_id, float(d.alpha or 0.0)) for d in REGISTRY] + [(KERNEL_IDS["wgan"], 0.0), (KERNEL_IDS["hinge"], 0.0)]
+KERNELS = [(d.kernel_id, float(d.alpha or 0.0)) for d in REGISTRY] + [
+    (KERNEL_IDS["wgan"], 0.0),
+    (KERNEL_IDS["hinge"], 0.0),
+]
 # logit scales that stay inside each dtype's range for every kernel (exp(v) terms)
 MAX_SCALE = {torch.float64: 30.0, torch.float32: 15.0, torch.float16: 2.0, torch.bfloat16: 15.0}
 
 
 # ============================================================================= losses: tiers agree
-def _check_tiers(x: torch.Tensor, kernel_id: int, alpha: float, term: int, coef: float, got: Any, want: Any,
-                 reduce: bool) -> None:
+def _check_tiers(
+    x: torch.Tensor, kernel_id: int, alpha: float, term: int, coef: float, got: Any, want: Any, reduce: bool
+) -> None:
     """Compare the tiers where the float64 term and derivative fit the dtype; elsewhere (documented
     genuine overflow; the tiers may overflow at slightly different |coef * term|) neither is NaN."""
     rtol, atol = TOLERANCES[x.dtype]
@@ -103,7 +107,11 @@ def _check_tiers(x: torch.Tensor, kernel_id: int, alpha: float, term: int, coef:
                 return
             # a sum is held relative to the sum of |terms| (cancellation defeats a relative bound)
             mag = abs(coef) * float(t64.abs().sum())
-            assert abs(float(val_e) - float(val_r)) <= rtol * mag + atol * abs(coef), (float(val_e), float(val_r), mag)
+            assert abs(float(val_e) - float(val_r)) <= rtol * mag + atol * abs(coef), (
+                float(val_e),
+                float(val_r),
+                mag,
+            )
     else:
         torch.testing.assert_close(val_e[fits], val_r[fits], rtol=rtol, atol=atol * abs(coef))
 
@@ -126,8 +134,16 @@ _sizes = st.one_of(
     scale=st.floats(0.01, 1.0),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_loss_kernel_equals_torch_reference(kernel: tuple[int, float], n: int, dtype: torch.dtype, term: int,
-                                            reduce: bool, coef: float, scale: float, seed: int) -> None:
+def test_loss_kernel_equals_torch_reference(
+    kernel: tuple[int, float],
+    n: int,
+    dtype: torch.dtype,
+    term: int,
+    reduce: bool,
+    coef: float,
+    scale: float,
+    seed: int,
+) -> None:
     kernel_id, alpha = kernel
     x = (MAX_SCALE[dtype] * scale * torch.randn(n, generator=_gen(seed), dtype=D64)).to(dtype)
     got = fdiv_term_ext(x, kernel_id, term, alpha, coef, reduce)
@@ -147,8 +163,9 @@ def test_loss_kernel_equals_torch_reference(kernel: tuple[int, float], n: int, d
     scale=st.floats(0.01, 1.0),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_loss_cuda_kernel_equals_torch_reference(kernel: tuple[int, float], n: int, dtype: torch.dtype, term: int,
-                                                 reduce: bool, scale: float, seed: int) -> None:
+def test_loss_cuda_kernel_equals_torch_reference(
+    kernel: tuple[int, float], n: int, dtype: torch.dtype, term: int, reduce: bool, scale: float, seed: int
+) -> None:
     if not _ext.cuda_usable():
         pytest.skip("fastgan._C has no usable CUDA kernels")
     kernel_id, alpha = kernel
@@ -160,8 +177,27 @@ def test_loss_cuda_kernel_equals_torch_reference(kernel: tuple[int, float], n: i
 
 
 # ============================================================================= losses: numerical range
-_EXTREMES = [-1e4, -1e3, -200.0, -100.0, -89.0, -88.0, -20.0, -1.0, -1e-30, 0.0, 1e-30, 1.0, 20.0, 88.0, 89.0,
-             100.0, 200.0, 1e3, 1e4]
+_EXTREMES = [
+    -1e4,
+    -1e3,
+    -200.0,
+    -100.0,
+    -89.0,
+    -88.0,
+    -20.0,
+    -1.0,
+    -1e-30,
+    0.0,
+    1e-30,
+    1.0,
+    20.0,
+    88.0,
+    89.0,
+    100.0,
+    200.0,
+    1e3,
+    1e4,
+]
 _logit_arrays = st.lists(
     st.one_of(st.sampled_from(_EXTREMES), st.floats(-1e4, 1e4, width=32)), min_size=1, max_size=12
 )
@@ -191,8 +227,9 @@ def _terms_fit_float32(v64: torch.Tensor, div: Any, term: int) -> bool:
 @pytest.mark.parametrize("div", REGISTRY, ids=REGISTRY_IDS)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(real=_logit_arrays, fake=_logit_arrays)
-def test_losses_never_nan_and_finite_when_representable(div: Any, impl: str, real: list[float],
-                                                         fake: list[float]) -> None:
+def test_losses_never_nan_and_finite_when_representable(
+    div: Any, impl: str, real: list[float], fake: list[float]
+) -> None:
     """float32 logits in [-1e4, 1e4]: no NaN in any loss or gradient; everything finite whenever
     every float64 term (value and derivative) is inside float32's range."""
     r32 = torch.tensor(real, dtype=torch.float32)
@@ -223,7 +260,9 @@ def test_losses_never_nan_and_finite_when_representable(div: Any, impl: str, rea
 
 
 # ============================================================================= linalg
-def _random_psd(n: int, batch: tuple[int, ...], cond: float, rank: int, scale: float, seed: int) -> torch.Tensor:
+def _random_psd(
+    n: int, batch: tuple[int, ...], cond: float, rank: int, scale: float, seed: int
+) -> torch.Tensor:
     g = _gen(seed)
     q, _ = torch.linalg.qr(torch.randn(*batch, n, n, generator=g, dtype=D64))
     w = torch.logspace(0, -math.log10(cond), n, dtype=D64).expand(*batch, n).clone()
@@ -232,12 +271,12 @@ def _random_psd(n: int, batch: tuple[int, ...], cond: float, rank: int, scale: f
 
 
 _psd_case = st.tuples(
-    st.integers(1, 20),                                   # n
-    st.sampled_from([(), (1,), (3,), (2, 2)]),            # batch shape
-    st.sampled_from([1.0, 1e2, 1e5, 1e8]),                # condition number (of the non-zero part)
-    st.floats(0.0, 0.9),                                  # fraction of zero eigenvalues
-    st.sampled_from([1e-8, 1e-3, 1.0, 1e3, 1e8]),         # ||A||
-    st.integers(0, 2**31 - 1),                            # seed
+    st.integers(1, 20),  # n
+    st.sampled_from([(), (1,), (3,), (2, 2)]),  # batch shape
+    st.sampled_from([1.0, 1e2, 1e5, 1e8]),  # condition number (of the non-zero part)
+    st.floats(0.0, 0.9),  # fraction of zero eigenvalues
+    st.sampled_from([1e-8, 1e-3, 1.0, 1e3, 1e8]),  # ||A||
+    st.integers(0, 2**31 - 1),  # seed
 )
 
 
@@ -303,12 +342,12 @@ def _features(n: int, d: int, seed: int, scale: float, offset: float) -> torch.T
 
 
 _fid_case = st.tuples(
-    st.integers(2, 120),                       # n
-    st.integers(2, 120),                       # m
-    st.integers(1, 40),                        # d
-    st.sampled_from([1e-3, 1.0, 1e3]),         # scale of the features
-    st.sampled_from([0.0, 5.0, 1e3]),          # common offset
-    st.integers(0, 2**31 - 1),                 # seed
+    st.integers(2, 120),  # n
+    st.integers(2, 120),  # m
+    st.integers(1, 40),  # d
+    st.sampled_from([1e-3, 1.0, 1e3]),  # scale of the features
+    st.sampled_from([0.0, 5.0, 1e3]),  # common offset
+    st.integers(0, 2**31 - 1),  # seed
 )
 
 
@@ -340,7 +379,13 @@ def test_fid_symmetric_permutation_invariant_and_path_free(case: tuple, shift: f
     assert abs(fm.fid(x, y, method="full") - base) <= tol
     if min(n, m) - 1 <= d:
         assert abs(fm.fid(x, y, method="lowrank") - base) <= tol
-    assert abs(float(fm.fid_from_stats(fm.FeatureStats.from_features(y), fm.FeatureStats.from_features(x))) - base) <= tol
+    assert (
+        abs(
+            float(fm.fid_from_stats(fm.FeatureStats.from_features(y), fm.FeatureStats.from_features(x)))
+            - base
+        )
+        <= tol
+    )
 
 
 @FAST
@@ -365,8 +410,9 @@ def test_fid_zero_on_identical_sets(case: tuple) -> None:
     seed=st.integers(0, 2**31 - 1),
     data=st.data(),
 )
-def test_feature_stats_batch_split_and_merge_order_invariant(n: int, d: int, cuts: list[float], chunk_rows: int,
-                                                             offset: float, seed: int, data: Any) -> None:
+def test_feature_stats_batch_split_and_merge_order_invariant(
+    n: int, d: int, cuts: list[float], chunk_rows: int, offset: float, seed: int, data: Any
+) -> None:
     x = _features(n, d, seed, 1.0, offset)
     whole = fm.FeatureStats.from_features(x)
     bounds = sorted({0, n, *(int(c * n) for c in cuts)})
@@ -402,13 +448,13 @@ def _cloud(n: int, d: int, seed: int, dups: int, shift: float) -> torch.Tensor:
 
 
 _knn_case = st.tuples(
-    st.integers(7, 60),                      # n real
-    st.integers(7, 60),                      # m fake
-    st.integers(1, 6),                       # d
-    st.integers(1, 5),                       # k
-    st.integers(0, 4),                       # duplicate rows
-    st.floats(0.0, 2.0),                     # shift of the fake set
-    st.integers(0, 2**31 - 1),               # seed
+    st.integers(7, 60),  # n real
+    st.integers(7, 60),  # m fake
+    st.integers(1, 6),  # d
+    st.integers(1, 5),  # k
+    st.integers(0, 4),  # duplicate rows
+    st.floats(0.0, 2.0),  # shift of the fake set
+    st.integers(0, 2**31 - 1),  # seed
 )
 
 
@@ -464,12 +510,17 @@ def test_identical_continuous_sets_score_one(case: tuple) -> None:
     seed=st.integers(0, 2**31 - 1),
     method=st.sampled_from(["full", "subsets"]),
 )
-def test_kid_symmetric_when_subsets_cover_all_samples(n: int, d: int, shift: float, degree: int, seed: int,
-                                                      method: str) -> None:
+def test_kid_symmetric_when_subsets_cover_all_samples(
+    n: int, d: int, shift: float, degree: int, seed: int, method: str
+) -> None:
     x = torch.randn(n, d, generator=_gen(seed), dtype=D64)
     y = 1.2 * torch.randn(n, d, generator=_gen(seed + 1), dtype=D64) + shift
-    a_mean, a_std = fm.kid(x, y, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 2), method=method).values()
-    b_mean, b_std = fm.kid(y, x, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 3), method=method).values()
+    a_mean, a_std = fm.kid(
+        x, y, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 2), method=method
+    ).values()
+    b_mean, b_std = fm.kid(
+        y, x, subsets=4, subset_size=n, degree=degree, generator=_gen(seed + 3), method=method
+    ).values()
     # magnitude of the kernel sums the estimator is assembled from
     g = 1.0 / d
     kmag = float(((g * torch.cat([x, y]) @ torch.cat([x, y]).T + 1.0).abs() ** degree).max())

@@ -34,7 +34,10 @@ def test_renamed_kwarg_helper() -> None:
 
 def test_fid_bootstrap_n_boot() -> None:
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(40, 6, generator=g, dtype=torch.float64), torch.randn(50, 6, generator=g, dtype=torch.float64)
+    x, y = (
+        torch.randn(40, 6, generator=g, dtype=torch.float64),
+        torch.randn(50, 6, generator=g, dtype=torch.float64),
+    )
     new = fid_bootstrap(x, y, n_bootstrap=12, generator=torch.Generator().manual_seed(3))
     with pytest.warns(DeprecationWarning, match="n_boot= is deprecated.*n_bootstrap="):
         old = fid_bootstrap(x, y, n_boot=12, generator=torch.Generator().manual_seed(3))

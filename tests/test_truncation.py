@@ -63,7 +63,9 @@ def test_psi_semantics() -> None:
 
 
 def test_biggan_convention_scales() -> None:
-    z = biggan_truncated_noise((20_000,), 0.5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    z = biggan_truncated_noise(
+        (20_000,), 0.5, generator=torch.Generator().manual_seed(2), dtype=torch.float64
+    )
     assert float(z.abs().max()) <= 1.0
     p = stats.kstest(z.numpy(), stats.truncnorm(-2, 2, scale=0.5).cdf).pvalue
     assert p > 1e-4
@@ -138,7 +140,9 @@ def test_estimate_w_avg_linear_mapping() -> None:
     row_norm = mapping.weight.detach().norm(dim=1)
     assert torch.all((est - mapping.bias.detach()).abs() < 5 * row_norm / math.sqrt(20_000))
     # reproducible with the generator; per-layer outputs give [L, D]
-    again = estimate_w_avg(mapping, n=20_000, z_dim=16, batch_size=3000, generator=torch.Generator().manual_seed(0))
+    again = estimate_w_avg(
+        mapping, n=20_000, z_dim=16, batch_size=3000, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(est, again)
     layered = estimate_w_avg(lambda z: mapping(z)[:, None].expand(-1, 3, -1), n=100, z_dim=16)
     assert layered.shape == (3, 8)
@@ -187,16 +191,23 @@ def test_truncation_sweep_with_real_metrics(monkeypatch: pytest.MonkeyPatch) -> 
 def test_truncation_sweep_kid_only() -> None:
     g = torch.Generator().manual_seed(1)
     real = torch.randn(60, 3, generator=g)
-    table = truncation_sweep(lambda psi: real * psi, [0.5, 1.0], real, metrics=("kid",),
-                             kid_kwargs=dict(subsets=3, subset_size=20, seed=0))
+    table = truncation_sweep(
+        lambda psi: real * psi,
+        [0.5, 1.0],
+        real,
+        metrics=("kid",),
+        kid_kwargs=dict(subsets=3, subset_size=20, seed=0),
+    )
     # the registry's keys (was "kid"); kid_kwargs are the registry's KID options (was any kid() keyword)
     assert set(table[0]) == {"psi", "n_fake", "kid_mean", "kid_std"}
     assert table[0]["kid_mean"] > table[1]["kid_mean"]
 
 
 def _sweep_table() -> list[dict[str, float]]:
-    return [{"psi": 0.5, "n_fake": 10.0, "precision": 0.9, "recall": 0.2, "fid": 30.0},
-            {"psi": 1.0, "n_fake": 10.0, "precision": 0.7, "recall": 0.6, "fid": 10.0}]
+    return [
+        {"psi": 0.5, "n_fake": 10.0, "precision": 0.9, "recall": 0.2, "fid": 30.0},
+        {"psi": 1.0, "n_fake": 10.0, "precision": 0.7, "recall": 0.6, "fid": 10.0},
+    ]
 
 
 def test_plot_truncation_sweep_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -221,8 +232,12 @@ def test_plot_truncation_sweep_into_given_axes() -> None:
 
     fig = Figure()
     left, right = fig.subplots(1, 2)
-    assert plot_truncation_sweep([{k: v for k, v in row.items() if k != "fid"} for row in _sweep_table()],
-                                 ax=right) is fig
+    assert (
+        plot_truncation_sweep(
+            [{k: v for k, v in row.items() if k != "fid"} for row in _sweep_table()], ax=right
+        )
+        is fig
+    )
     assert len(fig.axes) == 2 and not left.get_lines()  # no twin axis without FID / KID
     assert [line.get_label() for line in right.get_lines()] == ["precision", "recall"]
 
@@ -238,5 +253,7 @@ def test_plot_truncation_sweep_errors() -> None:
 
 def test_truncation_imports_matplotlib_lazily() -> None:
     code = "import sys, fastgan.truncation; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip() == "False"

@@ -29,14 +29,28 @@ for _p in (str(BENCH), str(REPO)):
     if _p not in sys.path:
         sys.path.insert(1, _p)
 
-from _machine import cpu_name, package_versions
+from _machine import cpu_name, package_versions  # noqa: E402 (needs the sys.path entry above)
 
 #: exit status of a driver that skipped its step on purpose (the reason is in its JSON)
 SKIPPED = 3
 
-DISTRIBUTIONS = ("torch", "numpy", "scipy", "pybind11", "setuptools", "pytest", "hypothesis",
-                 "torchvision", "faiss-gpu", "faiss-cpu", "faiss-gpu-cu12", "torch-fidelity", "pytorch-fid",
-                 "auditwheel", "torchmetrics")
+DISTRIBUTIONS = (
+    "torch",
+    "numpy",
+    "scipy",
+    "pybind11",
+    "setuptools",
+    "pytest",
+    "hypothesis",
+    "torchvision",
+    "faiss-gpu",
+    "faiss-cpu",
+    "faiss-gpu-cu12",
+    "torch-fidelity",
+    "pytorch-fid",
+    "auditwheel",
+    "torchmetrics",
+)
 
 
 def env_flag(name: str) -> bool:
@@ -62,7 +76,11 @@ def env_int(name: str, default: int, dryrun: Optional[int] = None, quick: Option
 def env_list(name: str, default: str, dryrun: Optional[str] = None, quick: Optional[str] = None) -> list[str]:
     raw = os.environ.get(name, "").strip()
     if not raw:
-        raw = dryrun if (DRYRUN and dryrun is not None) else (quick if (QUICK and quick is not None) else default)
+        raw = (
+            dryrun
+            if (DRYRUN and dryrun is not None)
+            else (quick if (QUICK and quick is not None) else default)
+        )
     return [s.strip() for s in raw.split(",") if s.strip()]
 
 
@@ -79,7 +97,7 @@ def work_dir() -> Path:
 
 
 def device() -> str:
-    """"cuda" on a GPU machine; "cpu" in a dry run (a run without a GPU and without
+    """ "cuda" on a GPU machine; "cpu" in a dry run (a run without a GPU and without
     FASTGAN_GPU_DRYRUN is refused: its sizes are meant for an H100)."""
     import torch
 
@@ -104,8 +122,13 @@ def _run(cmd: list[str], timeout: float = 20) -> Optional[str]:
 
 
 def nvidia_smi() -> dict[str, Any]:
-    out = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit",
-                "--format=csv,noheader"])
+    out = _run(
+        [
+            "nvidia-smi",
+            "--query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit",
+            "--format=csv,noheader",
+        ]
+    )
     if not out:
         return {"available": False}
     first = [s.strip() for s in out.splitlines()[0].split(",")]
@@ -132,10 +155,16 @@ def machine(full: bool = False) -> dict[str, Any]:
     }
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        info.update(device=p.name, capability=f"{p.major}.{p.minor}", sm_count=p.multi_processor_count,
-                    memory_gib=round(p.total_memory / 2**30, 1),
-                    allow_tf32={"matmul": torch.backends.cuda.matmul.allow_tf32,
-                                "cudnn": torch.backends.cudnn.allow_tf32})
+        info.update(
+            device=p.name,
+            capability=f"{p.major}.{p.minor}",
+            sm_count=p.multi_processor_count,
+            memory_gib=round(p.total_memory / 2**30, 1),
+            allow_tf32={
+                "matmul": torch.backends.cuda.matmul.allow_tf32,
+                "cudnn": torch.backends.cudnn.allow_tf32,
+            },
+        )
         smi = nvidia_smi()
         info["driver"] = smi.get("driver_version")
         if full:
@@ -146,9 +175,14 @@ def machine(full: bool = False) -> dict[str, Any]:
         import fastgan
 
         b = fastgan.backends()
-        info["fastgan"] = {"version": fastgan.__version__, "file": str(Path(fastgan.__file__).parent),
-                           "cpp": b.get("cpp"), "cuda_compiled": b.get("cuda_compiled"),
-                           "cuda_usable": b.get("cuda_usable"), "extension_error": b.get("extension_error")}
+        info["fastgan"] = {
+            "version": fastgan.__version__,
+            "file": str(Path(fastgan.__file__).parent),
+            "cpp": b.get("cpp"),
+            "cuda_compiled": b.get("cuda_compiled"),
+            "cuda_usable": b.get("cuda_usable"),
+            "extension_error": b.get("extension_error"),
+        }
         if full:
             info["fastgan_backends"] = b
     except Exception as exc:  # the machine description must not fail with the package
@@ -158,8 +192,19 @@ def machine(full: bool = False) -> dict[str, Any]:
         info["nvcc"] = (_run(["nvcc", "--version"]) or "not found").splitlines()[-1]
         san = sanitizer_path()
         info["compute_sanitizer"] = (_run([san, "--version"]) or "?").splitlines()[-1] if san else None
-        info["tools"] = {t: shutil.which(t) for t in ("nvcc", "compute-sanitizer", "auditwheel", "patchelf",
-                                                       "gcc", "c++", "ninja", "nvidia-smi")}
+        info["tools"] = {
+            t: shutil.which(t)
+            for t in (
+                "nvcc",
+                "compute-sanitizer",
+                "auditwheel",
+                "patchelf",
+                "gcc",
+                "c++",
+                "ninja",
+                "nvidia-smi",
+            )
+        }
     return info
 
 
@@ -201,8 +246,10 @@ def time_fn(fn: Callable[[], Any], *, repeat: int, warmup: int = 2, dev: str = "
     times: list[float] = []
     t0 = time.perf_counter()
     if dev == "cuda":
-        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                  for _ in range(repeat)]
+        events = [
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            for _ in range(repeat)
+        ]
         for start, end in events:
             start.record()
             fn()
@@ -215,8 +262,13 @@ def time_fn(fn: Callable[[], Any], *, repeat: int, warmup: int = 2, dev: str = "
             fn()
             times.append(time.perf_counter() - t)
     wall = (time.perf_counter() - t0) / repeat
-    return {"median_s": statistics.median(times), "min_s": min(times), "wall_per_call_s": wall,
-            "repeat": repeat, "timer": "cuda_events" if dev == "cuda" else "perf_counter"}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "wall_per_call_s": wall,
+        "repeat": repeat,
+        "timer": "cuda_events" if dev == "cuda" else "perf_counter",
+    }
 
 
 # ------------------------------------------------------------------------------------ output

@@ -104,13 +104,16 @@ def sanitizer_counts(log: Path) -> dict[str, Any]:
     m = re.findall(r"ERROR SUMMARY:\s*(\d+)\s+error", text)
     if m:
         out.update(found_summary=True, errors=int(m[-1]))
-    m2 = re.findall(r"RACECHECK SUMMARY:\s*(\d+)\s+hazards? displayed\s*\((\d+)\s+errors?,\s*(\d+)\s+warnings?\)",
-                    text)
+    m2 = re.findall(
+        r"RACECHECK SUMMARY:\s*(\d+)\s+hazards? displayed\s*\((\d+)\s+errors?,\s*(\d+)\s+warnings?\)", text
+    )
     if m2:
         out.update(found_summary=True, hazards=int(m2[-1][0]), errors=int(m2[-1][1]), warnings=int(m2[-1][2]))
-    out["first_reports"] = [ln.strip()[:300] for ln in text.splitlines()
-                            if ln.startswith("========= ") and ("Invalid" in ln or "hazard" in ln.lower()
-                                                                 or "Error" in ln)][:20]
+    out["first_reports"] = [
+        ln.strip()[:300]
+        for ln in text.splitlines()
+        if ln.startswith("========= ") and ("Invalid" in ln or "hazard" in ln.lower() or "Error" in ln)
+    ][:20]
     return out
 
 
@@ -119,8 +122,13 @@ def cmd_step(args: list[str]) -> None:
     opts = dict(zip(args[5::2], args[6::2]))
     path = results_dir() / f"gpu_{name}.json"
     data = _load(path)
-    step: dict[str, Any] = {"status": status, "rc": int(rc), "seconds": round(float(seconds), 2),
-                            "log": Path(log).name, "log_tail": _tail(Path(log))}
+    step: dict[str, Any] = {
+        "status": status,
+        "rc": int(rc),
+        "seconds": round(float(seconds), 2),
+        "log": Path(log).name,
+        "log_tail": _tail(Path(log)),
+    }
     if opts.get("--timeout"):
         step["timeout_s"] = int(opts["--timeout"])
     if opts.get("--command"):
@@ -142,8 +150,11 @@ def cmd_step(args: list[str]) -> None:
     _write(path, data)
     with open(work_dir() / "steps.txt", "a") as f:
         f.write(name + "\n")
-    print(f"[run_all] {name}: {step['status']} ({step['seconds']:.0f} s)"
-          + (f" - {step['reason']}" if step.get("reason") else ""), flush=True)
+    print(
+        f"[run_all] {name}: {step['status']} ({step['seconds']:.0f} s)"
+        + (f" - {step['reason']}" if step.get("reason") else ""),
+        flush=True,
+    )
     if step["status"] not in ("ok", "skipped"):
         sys.exit(1)
 
@@ -165,8 +176,10 @@ def _detail(data: dict[str, Any]) -> str:
     if "sanitizer" in step:
         s = step["sanitizer"]
         if s.get("found_summary"):
-            bits.append(f"{s.get('errors', '?')} sanitizer errors"
-                        + (f", {s['hazards']} hazards" if "hazards" in s else ""))
+            bits.append(
+                f"{s.get('errors', '?')} sanitizer errors"
+                + (f", {s['hazards']} hazards" if "hazards" in s else "")
+            )
     if data.get("headline"):
         bits.append(str(data["headline"]))
     if step.get("reason"):
@@ -181,16 +194,23 @@ def summary_lines() -> list[str]:
     for name in _steps():
         data = _load(results_dir() / f"gpu_{name}.json")
         step = data.get("step", {})
-        lines.append(f"{name:<12} {step.get('status', '?'):<8} {step.get('seconds', 0):>7.0f}  {_detail(data)[:400]}")
+        lines.append(
+            f"{name:<12} {step.get('status', '?'):<8} {step.get('seconds', 0):>7.0f}  {_detail(data)[:400]}"
+        )
     return lines
 
 
 def cmd_bundle(final: bool = False) -> None:
     names = _steps()
     allres = {n: _load(results_dir() / f"gpu_{n}.json") for n in names}
-    summary = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "final": final,
-               "machine": allres.get("env", {}).get("machine"),
-               "steps": {n: {k: v for k, v in d.get("step", {}).items() if k != "log_tail"} for n, d in allres.items()}}
+    summary = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "final": final,
+        "machine": allres.get("env", {}).get("machine"),
+        "steps": {
+            n: {k: v for k, v in d.get("step", {}).items() if k != "log_tail"} for n, d in allres.items()
+        },
+    }
     if final:
         _write(results_dir() / "gpu_summary.json", summary)
     out = os.environ.get("OUT")

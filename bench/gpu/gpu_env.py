@@ -10,8 +10,10 @@ def main() -> None:
     res = c.Result("env", {})
     res.set(machine=c.machine(full=True))
     m = res.data["machine"]
-    print(f"device {m.get('device')}, driver {m.get('driver')}, torch {m['torch']} (CUDA {m['torch_cuda']}), "
-          f"nvcc: {m.get('nvcc')}, compute-sanitizer: {m.get('compute_sanitizer')}")
+    print(
+        f"device {m.get('device')}, driver {m.get('driver')}, torch {m['torch']} (CUDA {m['torch_cuda']}), "
+        f"nvcc: {m.get('nvcc')}, compute-sanitizer: {m.get('compute_sanitizer')}"
+    )
 
 
 if __name__ == "__main__":

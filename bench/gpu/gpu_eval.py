@@ -50,14 +50,18 @@ class ImageGenerator(nn.Module):
         self.size, self.fake = size, fake
         self.low = max(2, size // (8 if fake else 4))
         g = torch.Generator().manual_seed(seed)
-        self.register_buffer("proj", torch.randn(Z_DIM, 3 * self.low * self.low, generator=g) / math.sqrt(Z_DIM))
+        self.register_buffer(
+            "proj", torch.randn(Z_DIM, 3 * self.low * self.low, generator=g) / math.sqrt(Z_DIM)
+        )
         shift = [18.0, 0.0, -12.0] if fake else [0.0, 0.0, 0.0]
         self.register_buffer("shift", torch.tensor(shift).view(1, 3, 1, 1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b = z.shape[0]
         coarse = (z @ self.proj).view(b, 3, self.low, self.low)
-        smooth = nn.functional.interpolate(coarse, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        smooth = nn.functional.interpolate(
+            coarse, size=(self.size, self.size), mode="bilinear", align_corners=False
+        )
         colour = 20.0 * z[:, :3].reshape(b, 3, 1, 1)
         # the Sampler runs G on an RNG seeded per batch: the fine noise is reproducible
         fine = torch.randn(b, 3, self.size, self.size, device=z.device) * (6.0 if self.fake else 10.0)
@@ -72,7 +76,9 @@ def write_weights(path: Path, size: int) -> None:
 
     torch.manual_seed(0)
     net = InceptionV3FID(random_init=True)
-    calib = np.concatenate([be._images(8, size, be.SEED + 101, False), be._images(8, size, be.SEED + 202, True)])
+    calib = np.concatenate(
+        [be._images(8, size, be.SEED + 101, False), be._images(8, size, be.SEED + 202, True)]
+    )
     be.calibrate_batchnorm(net, torch.from_numpy(calib).permute(0, 3, 1, 2).contiguous())
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, path)
 
@@ -82,8 +88,14 @@ def split(info: dict[str, Any]) -> dict[str, Any]:
     embed = float(s.get("embed_real", 0.0)) + float(s.get("embed_fake", 0.0))
     network = float(s.get("network", 0.0))
     metrics = {k: v for k, v in s.items() if k not in ("total", "embed_real", "embed_fake", "network")}
-    return {"total_s": s.get("total"), "embed_s": embed, "network_s": network, "input_s": embed - network,
-            "metrics_s": metrics, "metrics_total_s": sum(float(v) for v in metrics.values())}
+    return {
+        "total_s": s.get("total"),
+        "embed_s": embed,
+        "network_s": network,
+        "input_s": embed - network,
+        "metrics_s": metrics,
+        "metrics_total_s": sum(float(v) for v in metrics.values()),
+    }
 
 
 def timed(fn: Any) -> tuple[Any, float]:
@@ -106,21 +118,40 @@ def main() -> None:
     warm_n = min(n, 2 * batch)
     work = c.work_dir() / "eval"
     work.mkdir(parents=True, exist_ok=True)
-    res = c.Result("eval", {"device": dev, "n_per_side": n, "png_n_per_side": n_png, "size": size,
-                            "batch_size": batch, "png_workers": workers, "metrics": METRICS,
-                            "preset": "pytorch-fid", "weights": "random Inception-v3, BatchNorm calibrated",
-                            "warmup_n": warm_n})
+    res = c.Result(
+        "eval",
+        {
+            "device": dev,
+            "n_per_side": n,
+            "png_n_per_side": n_png,
+            "size": size,
+            "batch_size": batch,
+            "png_workers": workers,
+            "metrics": METRICS,
+            "preset": "pytorch-fid",
+            "weights": "random Inception-v3, BatchNorm calibrated",
+            "warmup_n": warm_n,
+        },
+    )
     weights = work / "inception_random.pth"
     t0 = time.perf_counter()
     write_weights(weights, size)
     res.set(weights_s=time.perf_counter() - t0)
-    common = {"metrics": METRICS, "weights": str(weights), "device": dev, "batch_size": batch, "progress": False}
+    common = {
+        "metrics": METRICS,
+        "weights": str(weights),
+        "device": dev,
+        "batch_size": batch,
+        "progress": False,
+    }
 
     def samplers(m: int) -> tuple[Any, Any]:
         g_real = ImageGenerator(size, False, 1).to(dev)
         g_fake = ImageGenerator(size, True, 2).to(dev)
-        return (fastgan.Sampler(g_real, Z_DIM, n=m, seed=10, batch_size=batch, device=dev),
-                fastgan.Sampler(g_fake, Z_DIM, n=m, seed=20, batch_size=batch, device=dev))
+        return (
+            fastgan.Sampler(g_real, Z_DIM, n=m, seed=10, batch_size=batch, device=dev),
+            fastgan.Sampler(g_fake, Z_DIM, n=m, seed=20, batch_size=batch, device=dev),
+        )
 
     failed = False
     for kind in ("sampler", "png"):
@@ -152,8 +183,13 @@ def main() -> None:
             if dev == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             out, wall = timed(lambda a=main_args, e=extra: fastgan.evaluate(*a, **common, **e))
-            row.update(wall_s=wall, images_per_s=2 * m / wall, **split(out.info),
-                       values=dict(out), notes=out.info.get("notes", []))
+            row.update(
+                wall_s=wall,
+                images_per_s=2 * m / wall,
+                **split(out.info),
+                values=dict(out),
+                notes=out.info.get("notes", []),
+            )
             if dev == "cuda":
                 row["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
         except Exception as exc:
@@ -162,9 +198,13 @@ def main() -> None:
         res.row(**row)
     ok = [r for r in res.data["rows"] if "wall_s" in r]
     if ok:
-        res.set(headline="; ".join(
-            f"{r['input']} {r['n_per_side']}/side: {r['wall_s']:.1f} s (input {r['input_s']:.1f}, "
-            f"network {r['network_s']:.1f}, metrics {r['metrics_total_s']:.1f})" for r in ok))
+        res.set(
+            headline="; ".join(
+                f"{r['input']} {r['n_per_side']}/side: {r['wall_s']:.1f} s (input {r['input_s']:.1f}, "
+                f"network {r['network_s']:.1f}, metrics {r['metrics_total_s']:.1f})"
+                for r in ok
+            )
+        )
     if failed:
         raise SystemExit("an input failed (see 'error' in gpu_eval.json)")
 

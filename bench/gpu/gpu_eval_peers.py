@@ -39,23 +39,46 @@ def main() -> None:
             tools.append("pytorch-fid")
         if not missing["torch_fidelity"]:
             tools += ["fastgan-tf", "torch-fidelity"]
-    config = {"device": dev, "n_per_side": n, "size": size, "tools": tools,
-              "import_errors": {k: v for k, v in missing.items() if v}}
+    config = {
+        "device": dev,
+        "n_per_side": n,
+        "size": size,
+        "tools": tools,
+        "import_errors": {k: v for k, v in missing.items() if v},
+    }
     if len(tools) == 1:
         res = c.Result("eval_peers", config)
-        res.set(skipped="neither pytorch-fid nor torch-fidelity (with torchvision) is importable: "
-                + "; ".join(f"{k}: {v}" for k, v in missing.items() if v))
+        res.set(
+            skipped="neither pytorch-fid nor torch-fidelity (with torchvision) is importable: "
+            + "; ".join(f"{k}: {v}" for k, v in missing.items() if v)
+        )
         print(res.data["skipped"])
         sys.exit(c.SKIPPED)
     out = c.results_dir() / "gpu_eval_peers.json"
-    be.main(["--n", str(n), "--size", str(size), "--device", dev, "--tools", ",".join(tools),
-             "--out", str(out), "--workdir", str(c.work_dir() / "eval_peers")])
+    be.main(
+        [
+            "--n",
+            str(n),
+            "--size",
+            str(size),
+            "--device",
+            dev,
+            "--tools",
+            ",".join(tools),
+            "--out",
+            str(out),
+            "--workdir",
+            str(c.work_dir() / "eval_peers"),
+        ]
+    )
     data = json.loads(out.read_text())
     data.update(name="eval_peers", machine=c.machine(), gpu_config=config)
     verdict = data.get("fastgan_vs_fastest_peer")
     if verdict:
-        data["headline"] = (f"fastgan {verdict['fastgan_s']:.1f} s vs {verdict['peer']} {verdict['peer_s']:.1f} s "
-                            f"({verdict['ratio']:.2f}x)")
+        data["headline"] = (
+            f"fastgan {verdict['fastgan_s']:.1f} s vs {verdict['peer']} {verdict['peer_s']:.1f} s "
+            f"({verdict['ratio']:.2f}x)"
+        )
     out.write_text(json.dumps(data, indent=1) + "\n")
     if any("error" in row for row in data.get("tools", {}).values()):
         raise SystemExit("a tool failed (see 'error' in gpu_eval_peers.json)")

@@ -15,8 +15,13 @@ import sys
 
 import _common as c
 
-FILES = ["tests/metrics/test_knn.py", "tests/metrics/test_manifold.py", "tests/metrics/test_probabilistic.py",
-         "tests/test_determinism.py", "tests/test_properties.py"]
+FILES = [
+    "tests/metrics/test_knn.py",
+    "tests/metrics/test_manifold.py",
+    "tests/metrics/test_probabilistic.py",
+    "tests/test_determinism.py",
+    "tests/test_properties.py",
+]
 
 
 def main() -> None:
@@ -25,8 +30,11 @@ def main() -> None:
     info = faiss_info()
     res = c.Result("faiss", {"faiss": info, "files": FILES})
     if not info.get("gpus"):
-        why = (f"faiss is not installed ({info.get('error')})" if not info.get("installed")
-               else f"faiss {info.get('version')} ({info.get('flavour')} build) sees no GPU")
+        why = (
+            f"faiss is not installed ({info.get('error')})"
+            if not info.get("installed")
+            else f"faiss {info.get('version')} ({info.get('flavour')} build) sees no GPU"
+        )
         res.set(skipped=why)
         print(why)
         sys.exit(c.SKIPPED)

@@ -30,8 +30,18 @@ def main() -> None:
     d = c.env_int("FASTGAN_GPU_PRDC_D", 2048, dryrun=64)
     repeat = c.env_int("FASTGAN_GPU_PRDC_REPEAT", 2, dryrun=1)
     k = 5
-    res = c.Result("prdc", {"device": dev, "n": n, "d": d, "k": k, "repeat": repeat, "dtype": "float32",
-                            "features": "bench/bench_prdc.py _features (seed 0 real; seed 1, +0.02, x1.05 fake)"})
+    res = c.Result(
+        "prdc",
+        {
+            "device": dev,
+            "n": n,
+            "d": d,
+            "k": k,
+            "repeat": repeat,
+            "dtype": "float32",
+            "features": "bench/bench_prdc.py _features (seed 0 real; seed 1, +0.02, x1.05 fake)",
+        },
+    )
     t0 = time.perf_counter()
     real = bp._features(n, d, 0).to(dev)
     fake = bp._features(n, d, 1, shift=0.02, scale=1.05).to(dev)
@@ -42,6 +52,7 @@ def main() -> None:
             a @ a.T
             b @ b.T
             a @ b.T
+
         return run
 
     w = min(2000, n)
@@ -70,13 +81,22 @@ def main() -> None:
             peaks.append((torch.cuda.max_memory_allocated() - base) / 2**20)
         walls.append(time.perf_counter() - t)
     fast_s = statistics.median(events or walls)
-    row = {"fastgan_s": fast_s, "fastgan_wall_s": statistics.median(walls), "gemms_s": t_gemm["median_s"],
-           "ratio_vs_gemms": fast_s / t_gemm["median_s"], "runs_s": events or walls,
-           "extra_peak_mib": max(peaks) if peaks else None, "features_mib": 2 * n * d * 4 / 2**20,
-           "stats": info, **{f"fastgan_{key}": v for key, v in value.items()}}
+    row = {
+        "fastgan_s": fast_s,
+        "fastgan_wall_s": statistics.median(walls),
+        "gemms_s": t_gemm["median_s"],
+        "ratio_vs_gemms": fast_s / t_gemm["median_s"],
+        "runs_s": events or walls,
+        "extra_peak_mib": max(peaks) if peaks else None,
+        "features_mib": 2 * n * d * 4 / 2**20,
+        "stats": info,
+        **{f"fastgan_{key}": v for key, v in value.items()},
+    }
     res.row(**row)
-    res.set(headline=f"PRDC {n}x{d}: {fast_s:.3f} s = {row['ratio_vs_gemms']:.2f}x the three float32 GEMMs "
-                     f"({t_gemm['median_s']:.3f} s)")
+    res.set(
+        headline=f"PRDC {n}x{d}: {fast_s:.3f} s = {row['ratio_vs_gemms']:.2f}x the three float32 GEMMs "
+        f"({t_gemm['median_s']:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

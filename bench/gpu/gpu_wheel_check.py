@@ -93,15 +93,26 @@ def main() -> int:
             t_auto, t_ref = trace_sqrt_product(p, p.flip(0)), trace_sqrt_product(p, p.flip(0), impl="torch")
             ops["trace_sqrt_max_rel_diff"] = float(((t_auto - t_ref).abs() / t_ref.abs()).max())
             if ops["trace_sqrt_max_rel_diff"] > 1e-8:
-                problems.append(f"trace_sqrt_product auto vs torch: rel diff {ops['trace_sqrt_max_rel_diff']}")
+                problems.append(
+                    f"trace_sqrt_product auto vs torch: rel diff {ops['trace_sqrt_max_rel_diff']}"
+                )
         except Exception as exc:
             problems.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     checks["ops"] = ops
     checks["problems"] = problems
     checks["ok"] = not problems
     out_path.write_text(json.dumps(checks, indent=1, default=str) + "\n")
-    print(json.dumps({"ok": checks["ok"], "problems": problems, "fastgan": str(where),
-                      "cuda_usable": checks["cuda_usable"], "ops": ops}))
+    print(
+        json.dumps(
+            {
+                "ok": checks["ok"],
+                "problems": problems,
+                "fastgan": str(where),
+                "cuda_usable": checks["cuda_usable"],
+                "ops": ops,
+            }
+        )
+    )
     return 0 if not problems else 1
 
 

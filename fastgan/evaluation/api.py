@@ -32,10 +32,10 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -110,7 +110,7 @@ class EvalResult(Mapping[str, float]):
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "EvalResult":
+    def from_dict(cls, d: Mapping[str, Any]) -> EvalResult:
         """Inverse of :meth:`to_dict`."""
         if not isinstance(d, Mapping) or not isinstance(d.get("metrics"), Mapping):
             raise ValueError("d: expected a mapping with a 'metrics' mapping (EvalResult.to_dict output)")
@@ -118,7 +118,7 @@ class EvalResult(Mapping[str, float]):
         return cls(d["metrics"], info)
 
     @classmethod
-    def from_json(cls, text: str) -> "EvalResult":
+    def from_json(cls, text: str) -> EvalResult:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
 
@@ -206,15 +206,21 @@ def check_device(device: Any, name: str = "device") -> Optional[torch.device]:
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if len(why) > 120:
             why = why[:117] + "..."
-        raise ValueError(f"{name}: {str(device)!r} is not a torch device (e.g. cpu, cuda, cuda:1): {why}") from None
+        raise ValueError(
+            f"{name}: {str(device)!r} is not a torch device (e.g. cpu, cuda, cuda:1): {why}"
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"{name}: {str(device)!r}: no CUDA GPU is available here "
-                             "(torch.cuda.is_available() is False); use cpu")
+            raise ValueError(
+                f"{name}: {str(device)!r}: no CUDA GPU is available here "
+                "(torch.cuda.is_available() is False); use cpu"
+            )
         count = torch.cuda.device_count()
         if dev.index is not None and dev.index >= count:
-            raise ValueError(f"{name}: {str(device)!r}: there {'is' if count == 1 else 'are'} only {count} "
-                             f"CUDA device(s) here (cuda:0 .. cuda:{count - 1})")
+            raise ValueError(
+                f"{name}: {str(device)!r}: there {'is' if count == 1 else 'are'} only {count} "
+                f"CUDA device(s) here (cuda:0 .. cuda:{count - 1})"
+            )
     elif dev.type == "mps":
         if not torch.backends.mps.is_available():
             raise ValueError(f"{name}: {str(device)!r}: MPS is not available here; use cpu")
@@ -283,8 +289,12 @@ def _rows(emb: Any, group: Any, world: int, device: Optional[torch.device]) -> d
 
     metas = gather_meta([local, skipped], group, comm_device(group, device))  # in rank order
     rank = _rank_world(group)[0]
-    return {"offset": sum(m[0] for m in metas[:rank]), "local": local, "total": sum(m[0] for m in metas),
-            "skipped": sum(m[1] for m in metas)}
+    return {
+        "offset": sum(m[0] for m in metas[:rank]),
+        "local": local,
+        "total": sum(m[0] for m in metas),
+        "skipped": sum(m[1] for m in metas),
+    }
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -295,7 +305,7 @@ def evaluate(
     metrics: Union[str, Sequence[str]] = DEFAULT_METRICS,
     extractor: Optional[str] = None,
     preset: Any = "pytorch-fid",
-    cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    cache_dir: Optional[Union[str, os.PathLike[str]]] = None,
     device: Optional[Union[str, torch.device]] = None,
     batch_size: int = 50,
     num_workers: int = 0,
@@ -390,30 +400,62 @@ def evaluate(
     names = parse_metrics(metrics)
     p = get_preset(preset)
     if k is not None:
-        warnings.warn(f"evaluate: k= is deprecated; it set k of {', '.join(keyword_targets('k', names)) or 'no metric'}"
-                      "; pass options={'prdc': {'k': ...}, 'pr': {...}, 'p_precision_recall': {...}}",
-                      DeprecationWarning, stacklevel=2)
-    given = given_options(names, options, k=_check_optional_int(k, "k"),
-                          kid_subsets=_check_optional_int(kid_subsets, "kid_subsets"),
-                          kid_subset_size=_check_optional_int(kid_subset_size, "kid_subset_size", minimum=2),
-                          splits=_check_optional_int(splits, "splits"), seed=_check_seed(seed))
+        warnings.warn(
+            f"evaluate: k= is deprecated; it set k of {', '.join(keyword_targets('k', names)) or 'no metric'}"
+            "; pass options={'prdc': {'k': ...}, 'pr': {...}, 'p_precision_recall': {...}}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    given = given_options(
+        names,
+        options,
+        k=_check_optional_int(k, "k"),
+        kid_subsets=_check_optional_int(kid_subsets, "kid_subsets"),
+        kid_subset_size=_check_optional_int(kid_subset_size, "kid_subset_size", minimum=2),
+        splits=_check_optional_int(splits, "splits"),
+        seed=_check_seed(seed),
+    )
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers: must be a non-negative integer, got {num_workers!r}")
     extractor = _check_extractor(extractor)
     dev = check_device(device, "device")
     rank, world = _rank_world(group)
-    run = _Run(group=group, rank=rank, world=world, dev=dev,
-               net_dev=dev if dev is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    run = _Run(
+        group=group,
+        rank=rank,
+        world=world,
+        dev=dev,
+        net_dev=dev if dev is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu"),
+    )
 
     # ---- 1. open the inputs
-    inputs = _open_inputs(run, real, fake, logits, names, explicit=metrics is not DEFAULT_METRICS,
-                          extractor=extractor, no_vgg=p.name if p.vgg_resize is None else None, skip_bad=skip_bad,
-                          cache_dir=cache_dir)
+    inputs = _open_inputs(
+        run,
+        real,
+        fake,
+        logits,
+        names,
+        explicit=metrics is not DEFAULT_METRICS,
+        extractor=extractor,
+        no_vgg=p.name if p.vgg_resize is None else None,
+        skip_bad=skip_bad,
+        cache_dir=cache_dir,
+    )
 
     # ---- 2. embed each input once (the preset's image pipeline goes to the networks as the resolved Preset)
-    emb = _embed_inputs(run, inputs, extractor=extractor, preset=p, weights=weights, batch_size=batch_size,
-                        num_workers=num_workers, cache_dir=cache_dir, progress=progress, verify=verify)
+    emb = _embed_inputs(
+        run,
+        inputs,
+        extractor=extractor,
+        preset=p,
+        weights=weights,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        cache_dir=cache_dir,
+        progress=progress,
+        verify=verify,
+    )
 
     # ---- 3. every metric from the one pass (its options as plain values, from the preset's conventions)
     values, opts_used, seconds = _compute_metrics(run, inputs, emb, p.conventions, given, extractor, progress)
@@ -472,8 +514,19 @@ def _check_extractor(extractor: Any) -> Optional[str]:
     return extractor
 
 
-def _open_inputs(run: _Run, real: Any, fake: Any, logits: Any, names: list[str], *, explicit: bool,
-                 extractor: Optional[str], no_vgg: Optional[str], skip_bad: bool, cache_dir: Any) -> _Inputs:
+def _open_inputs(
+    run: _Run,
+    real: Any,
+    fake: Any,
+    logits: Any,
+    names: list[str],
+    *,
+    explicit: bool,
+    extractor: Optional[str],
+    no_vgg: Optional[str],
+    skip_bad: bool,
+    cache_dir: Any,
+) -> _Inputs:
     """Stage 1: classify each input and drop (with a note) or refuse the metrics it cannot give."""
     from fastgan.evaluation.sources import open_source
 
@@ -549,9 +602,19 @@ def _extractors_for(arrays: list[str], kind: str) -> list[str]:
     return out
 
 
-def _embed_inputs(run: _Run, inputs: _Inputs, *, extractor: Optional[str], preset: Any, weights: Any,
-                  batch_size: int, num_workers: int, cache_dir: Any, progress: Optional[bool],
-                  verify: bool) -> _Embedded:
+def _embed_inputs(
+    run: _Run,
+    inputs: _Inputs,
+    *,
+    extractor: Optional[str],
+    preset: Any,
+    weights: Any,
+    batch_size: int,
+    num_workers: int,
+    cache_dir: Any,
+    progress: Optional[bool],
+    verify: bool,
+) -> _Embedded:
     """Stage 2: every network in one pass over each input; a network both sides need is built once, here.
 
     ``preset`` is the resolved :class:`~fastgan.features.Preset`, given as is to the networks built
@@ -560,26 +623,45 @@ def _embed_inputs(run: _Run, inputs: _Inputs, *, extractor: Optional[str], prese
     need_f = _arrays_needed(inputs, inputs.fake.kind, "fake", extractor)
     wmap = _weights_map(weights, extractor or "inception")
     ext_r, ext_f = _extractors_for(need_r, inputs.real.kind), _extractors_for(need_f, inputs.fake.kind)
-    models = _collective(partial(_build_shared, ext_r, ext_f, wmap, preset, run.net_dev), run.group, run.world,
-                         run.dev, "extractor")
+    models = _collective(
+        partial(_build_shared, ext_r, ext_f, wmap, preset, run.net_dev),
+        run.group,
+        run.world,
+        run.dev,
+        "extractor",
+    )
 
-    kw = dict(preset=preset, weights=wmap, models=models, batch_size=batch_size, num_workers=num_workers,
-              device=run.net_dev, cache_dir=cache_dir, progress=progress, shard=(run.rank, run.world), verify=verify)
+    kw = dict(
+        preset=preset,
+        weights=wmap,
+        models=models,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device=run.net_dev,
+        cache_dir=cache_dir,
+        progress=progress,
+        shard=(run.rank, run.world),
+        verify=verify,
+    )
     emb_r = _collective(partial(_embed_one, inputs.real, need_r, **kw), run.group, run.world, run.dev, "real")
     emb_f = _collective(partial(_embed_one, inputs.fake, need_f, **kw), run.group, run.world, run.dev, "fake")
     emb_l = None
     if inputs.logits is not None:
-        emb_l = _collective(partial(_embed_one, inputs.logits, ["features"], **kw), run.group, run.world, run.dev,
-                            "logits")
+        emb_l = _collective(
+            partial(_embed_one, inputs.logits, ["features"], **kw), run.group, run.world, run.dev, "logits"
+        )
     return _Embedded(emb_r, emb_f, emb_l)
 
 
-def _build_shared(ext_r: list[str], ext_f: list[str], wmap: dict[str, Optional[str]], preset: Any,
-                  device: torch.device) -> dict[str, Any]:
+def _build_shared(
+    ext_r: list[str], ext_f: list[str], wmap: dict[str, Optional[str]], preset: Any, device: torch.device
+) -> dict[str, Any]:
     """The networks both sides need, built (and their weights read) once, from the resolved preset."""
     from fastgan.features.extract import build_extractor
 
-    return {e: build_extractor(e, weights=wmap.get(e), preset=preset, device=device) for e in ext_r if e in ext_f}
+    return {
+        e: build_extractor(e, weights=wmap.get(e), preset=preset, device=device) for e in ext_r if e in ext_f
+    }
 
 
 def _embed_one(src: Any, arrays: list[str], **kw: Any) -> Any:
@@ -599,8 +681,14 @@ def _local(emb: Any, array: str, side: str, dev: Optional[torch.device]) -> torc
     return t if dev is None else t.to(dev)
 
 
-def _gathered(run: _Run, emb: _Embedded, a_r: str, a_f: str, name: str,
-              banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _gathered(
+    run: _Run,
+    emb: _Embedded,
+    a_r: str,
+    a_f: str,
+    name: str,
+    banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and fake rows of all ranks: one :class:`_Banks` synced once per array pair, shared by the
     bank metrics through ``banks``."""
     if (a_r, a_f) not in banks:
@@ -636,9 +724,15 @@ def _inception_score(run: _Run, spec: MetricSpec, emb: _Embedded, opts: dict[str
     return spec.result(metric.compute())
 
 
-def _compute_metrics(run: _Run, inputs: _Inputs, emb: _Embedded, conventions: Any,
-                     given: dict[str, dict[str, Any]], extractor: Optional[str], progress: Optional[bool],
-                     ) -> tuple[dict[str, float], dict[str, dict[str, Any]], dict[str, float]]:
+def _compute_metrics(
+    run: _Run,
+    inputs: _Inputs,
+    emb: _Embedded,
+    conventions: Any,
+    given: dict[str, dict[str, Any]],
+    extractor: Optional[str],
+    progress: Optional[bool],
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], dict[str, float]]:
     """Stage 3: each metric with its options (:func:`resolve_options`), by how its state combines.
 
     Returns:
@@ -653,13 +747,32 @@ def _compute_metrics(run: _Run, inputs: _Inputs, emb: _Embedded, conventions: An
         t0 = time.perf_counter()
         opts = resolve_options(name, conventions, options=given[name])
         if spec.state == "stats":
-            values.update(spec.result(_frechet(spec, inputs.real, inputs.fake, emb.real, emb.fake, extractor,
-                                               run.group, run.world, run.dev)))
+            values.update(
+                spec.result(
+                    _frechet(
+                        spec,
+                        inputs.real,
+                        inputs.fake,
+                        emb.real,
+                        emb.fake,
+                        extractor,
+                        run.group,
+                        run.world,
+                        run.dev,
+                    )
+                )
+            )
         elif spec.state == "logits":
             values.update(_inception_score(run, spec, emb, opts))
         else:
-            x, y = _gathered(run, emb, _array_for(spec, inputs.real.kind, extractor),
-                             _array_for(spec, inputs.fake.kind, extractor), name, banks)
+            x, y = _gathered(
+                run,
+                emb,
+                _array_for(spec, inputs.real.kind, extractor),
+                _array_for(spec, inputs.fake.kind, extractor),
+                name,
+                banks,
+            )
             result, notes = run_metric(name, x, y, opts, given=frozenset(given[name]), progress=progress)
             values.update(result)
             run.notes.extend(notes)
@@ -688,33 +801,63 @@ def _describe(run: _Run, src: Any, emb: Any) -> dict[str, Any]:
     return d
 
 
-def _report(run: _Run, inputs: _Inputs, emb: _Embedded, preset: Any, extractor: Optional[str],
-            options: dict[str, dict[str, Any]], seconds: dict[str, float], t_start: float) -> dict[str, Any]:
+def _report(
+    run: _Run,
+    inputs: _Inputs,
+    emb: _Embedded,
+    preset: Any,
+    extractor: Optional[str],
+    options: dict[str, dict[str, Any]],
+    seconds: dict[str, float],
+    t_start: float,
+) -> dict[str, Any]:
     """Stage 4: :attr:`EvalResult.info`."""
-    info: dict[str, Any] = {"real": _describe(run, inputs.real, emb.real),
-                            "fake": _describe(run, inputs.fake, emb.fake)}
+    info: dict[str, Any] = {
+        "real": _describe(run, inputs.real, emb.real),
+        "fake": _describe(run, inputs.fake, emb.fake),
+    }
     if emb.logits is not None:
         info["logits"] = _describe(run, inputs.logits, emb.logits)
-    embed_s = {key: round(0.0 if e is None else float(getattr(e, "seconds_total", 0.0) or 0.0), 6)
-               for e, key in ((emb.real, "embed_real"), (emb.fake, "embed_fake"))}
-    network = sum(float(getattr(e, "seconds_network", 0.0) or 0.0)
-                  for e in (emb.real, emb.fake, emb.logits) if e is not None)
-    info.update({
-        "computed": inputs.names,
-        "options": options,
-        "preset": preset.as_dict(),
-        "extractor": extractor,
-        "seconds": {"total": round(time.perf_counter() - t_start, 6), **embed_s, "network": round(network, 6),
-                    **seconds},
-        "notes": run.notes,
-        "world_size": run.world,
-        "versions": _versions(),
-    })
+    embed_s = {
+        key: round(0.0 if e is None else float(getattr(e, "seconds_total", 0.0) or 0.0), 6)
+        for e, key in ((emb.real, "embed_real"), (emb.fake, "embed_fake"))
+    }
+    network = sum(
+        float(getattr(e, "seconds_network", 0.0) or 0.0)
+        for e in (emb.real, emb.fake, emb.logits)
+        if e is not None
+    )
+    info.update(
+        {
+            "computed": inputs.names,
+            "options": options,
+            "preset": preset.as_dict(),
+            "extractor": extractor,
+            "seconds": {
+                "total": round(time.perf_counter() - t_start, 6),
+                **embed_s,
+                "network": round(network, 6),
+                **seconds,
+            },
+            "notes": run.notes,
+            "world_size": run.world,
+            "versions": _versions(),
+        }
+    )
     return info
 
 
-def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, extractor: Optional[str],
-             group: Any, world: int, device: Optional[torch.device]) -> float:
+def _frechet(
+    spec: MetricSpec,
+    src_r: Any,
+    src_f: Any,
+    emb_r: Any,
+    emb_f: Any,
+    extractor: Optional[str],
+    group: Any,
+    world: int,
+    device: Optional[torch.device],
+) -> float:
     """FID / FD through :func:`fastgan.metrics.fid`, the routine of a direct call, so that the exact
     method it picks (low-rank factors for a side of at most D + 1 rows) is also taken here.
 
@@ -728,8 +871,11 @@ def _frechet(spec: MetricSpec, src_r: Any, src_f: Any, emb_r: Any, emb_f: Any, e
 
     sides = ((src_r, emb_r, "real"), (src_f, emb_f, "fake"))
     fixed = {side: emb.stats for src, emb, side in sides if src.kind == "stats"}
-    feats = {side: _local(emb, _array_for(spec, src.kind, extractor), side, device)
-             for src, emb, side in sides if src.kind != "stats"}
+    feats = {
+        side: _local(emb, _array_for(spec, src.kind, extractor), side, device)
+        for src, emb, side in sides
+        if src.kind != "stats"
+    }
     dims = {side: int(st.mean.shape[0]) for side, st in fixed.items()}
     dims.update({side: int(t.shape[1]) for side, t in feats.items()})
     if dims["real"] != dims["fake"]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -29,7 +30,6 @@ _FEATURE_KEYS = ("features", "feats", "x")
 
 #: suffixes of a single array file (features, statistics or an image stack)
 ARRAY_FILE_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
-
 
 
 def read_array_file(p: Path, *, name: str) -> tuple[str, Any]:
@@ -105,8 +105,10 @@ def _read_array(p: Path, *, name: str) -> tuple[str, Any]:
         if not isinstance(obj, torch.Tensor):
             raise ValueError(f"{where}: expected a tensor [N, D], found {type(obj).__name__}")
         if obj.layout != torch.strided:
-            raise ValueError(f"{where}: holds a {str(obj.layout).replace('torch.', '')} tensor; expected a "
-                             "dense tensor [N, D] (convert it with .to_dense())")
+            raise ValueError(
+                f"{where}: holds a {str(obj.layout).replace('torch.', '')} tensor; expected a "
+                "dense tensor [N, D] (convert it with .to_dense())"
+            )
         return "features", _file_features(obj.detach().cpu(), where)
     raise ValueError(
         f"{where}: unknown file type {suffix or '(none)'}; expected an image, "
@@ -185,4 +187,3 @@ def _file_features(x: Any, where: str) -> torch.Tensor:
             f"{where}: holds integer/bool/complex values ({getattr(x, 'dtype', type(x).__name__)}); expected "
             "a float array [N, D] (were images saved where features were expected?)"
         ) from None
-

@@ -69,8 +69,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-__all__ = ["PIPELINE_VERSION", "FeatureCache", "Chunk", "cache_key", "chunk_grid", "content_fingerprint",
-           "numeric_key"]
+__all__ = [
+    "PIPELINE_VERSION",
+    "FeatureCache",
+    "Chunk",
+    "cache_key",
+    "chunk_grid",
+    "content_fingerprint",
+    "numeric_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +113,12 @@ def numeric_key(device: Any) -> dict[str, Any]:
     elif dev.type == "cuda":
         cudnn = torch.backends.cudnn
         out["gpu"] = torch.cuda.get_device_name(dev)
-        out["cudnn"] = [cudnn.version(), bool(cudnn.benchmark), bool(cudnn.deterministic), bool(cudnn.allow_tf32)]
+        out["cudnn"] = [
+            cudnn.version(),
+            bool(cudnn.benchmark),
+            bool(cudnn.deterministic),
+            bool(cudnn.allow_tf32),
+        ]
         out["matmul_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     return out
 
@@ -340,5 +352,14 @@ class FeatureCache:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             return False
-        same = ("key", "key_sha256", "n_total", "chunk_rows", "batch_size", "pipeline_version", "chunks", "complete")
+        same = (
+            "key",
+            "key_sha256",
+            "n_total",
+            "chunk_rows",
+            "batch_size",
+            "pipeline_version",
+            "chunks",
+            "complete",
+        )
         return isinstance(old, dict) and all(old.get(k) == manifest[k] for k in same)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 #: target rows per cache chunk (rounded to a multiple of the batch size)
 DEFAULT_CHUNK_ROWS = 4096
+
 
 @dataclass
 class Embedding:
@@ -126,8 +128,16 @@ class _Net:
         else:  # a plain network on float [0, 1] images at its input size
             fn = self.module
         return embed_batch(
-            fn, self.module, imgs, native=self.native, size=self.size, mode=self.resize, device=self.device,
-            dtype=self.dtype, name=self.name, who=f"extractor {self.name!r}",
+            fn,
+            self.module,
+            imgs,
+            native=self.native,
+            size=self.size,
+            mode=self.resize,
+            device=self.device,
+            dtype=self.dtype,
+            name=self.name,
+            who=f"extractor {self.name!r}",
         )
 
     def weights_id(self) -> Optional[str]:
@@ -375,7 +385,12 @@ class _Pass:
     """One embedding pass over the shard ``[lo, hi)`` of a source: decodes batches and runs networks."""
 
     def __init__(
-        self, src: Source, out: Embedding, batch_size: int, num_workers: int, device: torch.device,
+        self,
+        src: Source,
+        out: Embedding,
+        batch_size: int,
+        num_workers: int,
+        device: torch.device,
         shard: tuple[int, Optional[int]],
     ) -> None:
         self.src = src
@@ -446,7 +461,8 @@ def _chunks(
     assert src.n is not None
     pieces = [g for g in chunk_grid(src.n, crows) if g[1] > lo and g[0] < hi]
     chunks = [
-        _cached_chunk(a, b, nets, caches, batch_size, run.compute, run.bar, run.out, (lo, hi)) for a, b in pieces
+        _cached_chunk(a, b, nets, caches, batch_size, run.compute, run.bar, run.out, (lo, hi))
+        for a, b in pieces
     ]
     for c in caches.values():
         c.write_manifest(src.n, crows, batch_size, {"source": src.describe()})

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import inspect
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 from fastgan._checks import check_positive_int
 from fastgan.metrics.conventions import MetricConventions, PresetLike, get_conventions
@@ -145,9 +145,17 @@ def _fid(opts: dict[str, Any]) -> Any:
 def _kid(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import KID
 
-    return KID(subsets=opts["subsets"], subset_size=opts["subset_size"], degree=opts["degree"],
-               gamma=opts["gamma"], coef0=opts["coef0"], seed=opts["seed"], subset_rule=opts["subset_rule"],
-               rng=opts["rng"], draw_first=opts["draw_first"])
+    return KID(
+        subsets=opts["subsets"],
+        subset_size=opts["subset_size"],
+        degree=opts["degree"],
+        gamma=opts["gamma"],
+        coef0=opts["coef0"],
+        seed=opts["seed"],
+        subset_rule=opts["subset_rule"],
+        rng=opts["rng"],
+        draw_first=opts["draw_first"],
+    )
 
 
 def _kid_fit(opts: dict[str, Any], n_real: int, n_fake: int, given: frozenset[str]) -> list[str]:
@@ -158,8 +166,9 @@ def _kid_fit(opts: dict[str, Any], n_real: int, n_fake: int, given: frozenset[st
         return []
     if "subset_size" in given and opts["subset_rule"] == "error":
         side = "real" if n_real == n_min else "fake"
-        raise ValueError(f"kid_subset_size: {opts['subset_size']} is larger than the number "
-                         f"of {side} samples ({n_min})")
+        raise ValueError(
+            f"kid_subset_size: {opts['subset_size']} is larger than the number of {side} samples ({n_min})"
+        )
     note = f"kid subset size reduced from {opts['subset_size']} to {n_min} (the smaller sample count)"
     opts["subset_size"] = n_min
     return [note]
@@ -169,8 +178,9 @@ def _is(opts: dict[str, Any]) -> Any:
     from fastgan.metrics import InceptionScore
 
     # the row shuffle (torch-fidelity) is applied by the class from the global indices
-    return InceptionScore(splits=opts["splits"], num_samples=opts.get("num_samples"),
-                          shuffle_seed=opts["shuffle_seed"])
+    return InceptionScore(
+        splits=opts["splits"], num_samples=opts.get("num_samples"), shuffle_seed=opts["shuffle_seed"]
+    )
 
 
 def _prdc(opts: dict[str, Any]) -> Any:
@@ -226,7 +236,7 @@ def top_pr_function() -> Optional[Callable[..., Any]]:
     import fastgan.metrics as fm
 
     try:
-        return getattr(fm, "top_precision_recall")  # type: ignore[no-any-return]
+        return fm.top_precision_recall  # type: ignore[no-any-return]
     except AttributeError:
         return None
 
@@ -264,36 +274,115 @@ _KID_OPTIONS = (
 METRICS: dict[str, MetricSpec] = {
     s.name: s
     for s in (
-        MetricSpec("fid", ("fid",), "inception", "stats", (), _fid,
-                   "Frechet Inception Distance (float64 statistics, exact trace-sqrt)",
-                   stats_ok=True, in_all=True),
-        MetricSpec("kid", ("kid_mean", "kid_std"), "inception", "bank", _KID_OPTIONS, _kid,
-                   "Kernel Inception Distance (mean, std over subsets)", in_all=True, fit=_kid_fit),
-        MetricSpec("prdc", ("precision", "recall", "density", "coverage"), "inception", "bank",
-                   (Option("k", "prdc_k", keyword="k", flag="--prdc-k", minimum=1), _STRICT), _prdc,
-                   "precision / recall / density / coverage (k = 5)", in_all=True),
-        MetricSpec("pr", ("pr_precision", "pr_recall"), "vgg16", "bank",
-                   (Option("k", "pr_k", keyword="k", flag="--pr-k", minimum=1), _STRICT), _pr,
-                   "improved precision / recall (k = 3; VGG-16 fc2 for images)",
-                   rename={"precision": "pr_precision", "recall": "pr_recall"}, in_all=True),
-        MetricSpec("is", ("is_mean", "is_std"), "logits", "logits",
-                   (Option("splits", "is_splits", keyword="splits", minimum=1),
-                    Option("shuffle_seed", "is_shuffle_seed")), _is,
-                   "Inception Score (fake images, or logits=)"),
-        MetricSpec("fd", ("fd",), "extractor", "stats", (), _fid,
-                   "Frechet distance on the extractor's features (e.g. FD-DINOv2)"),
-        MetricSpec("cmmd", ("cmmd",), "extractor", "bank", (), _cmmd,
-                   "CLIP-MMD (Gaussian RBF MMD, sigma 10, x1000) on the extractor's features"),
-        MetricSpec("vendi", ("vendi",), "extractor", "bank", (), _vendi,
-                   "Vendi Score of the fake set (cosine kernel, q = 1)"),
-        MetricSpec("sliced_wasserstein", ("sliced_wasserstein",), "extractor", "bank",
-                   (Option("projections", default=DEFAULTS["sw_projections"], minimum=1), _SEED), _sw,
-                   "sliced Wasserstein distance (1000 random directions)"),
-        MetricSpec("p_precision_recall", ("p_precision", "p_recall"), "extractor", "bank",
-                   (Option("k", default=DEFAULTS["p_pr_k"], keyword="k", flag="--ppr-k", minimum=1),), _ppr,
-                   "P-precision / P-recall (k = 4)"),
-        MetricSpec("top_pr", ("top_precision", "top_recall"), "extractor", "bank", (), _top_pr,
-                   "TopP&R: topological precision / recall"),
+        MetricSpec(
+            "fid",
+            ("fid",),
+            "inception",
+            "stats",
+            (),
+            _fid,
+            "Frechet Inception Distance (float64 statistics, exact trace-sqrt)",
+            stats_ok=True,
+            in_all=True,
+        ),
+        MetricSpec(
+            "kid",
+            ("kid_mean", "kid_std"),
+            "inception",
+            "bank",
+            _KID_OPTIONS,
+            _kid,
+            "Kernel Inception Distance (mean, std over subsets)",
+            in_all=True,
+            fit=_kid_fit,
+        ),
+        MetricSpec(
+            "prdc",
+            ("precision", "recall", "density", "coverage"),
+            "inception",
+            "bank",
+            (Option("k", "prdc_k", keyword="k", flag="--prdc-k", minimum=1), _STRICT),
+            _prdc,
+            "precision / recall / density / coverage (k = 5)",
+            in_all=True,
+        ),
+        MetricSpec(
+            "pr",
+            ("pr_precision", "pr_recall"),
+            "vgg16",
+            "bank",
+            (Option("k", "pr_k", keyword="k", flag="--pr-k", minimum=1), _STRICT),
+            _pr,
+            "improved precision / recall (k = 3; VGG-16 fc2 for images)",
+            rename={"precision": "pr_precision", "recall": "pr_recall"},
+            in_all=True,
+        ),
+        MetricSpec(
+            "is",
+            ("is_mean", "is_std"),
+            "logits",
+            "logits",
+            (
+                Option("splits", "is_splits", keyword="splits", minimum=1),
+                Option("shuffle_seed", "is_shuffle_seed"),
+            ),
+            _is,
+            "Inception Score (fake images, or logits=)",
+        ),
+        MetricSpec(
+            "fd",
+            ("fd",),
+            "extractor",
+            "stats",
+            (),
+            _fid,
+            "Frechet distance on the extractor's features (e.g. FD-DINOv2)",
+        ),
+        MetricSpec(
+            "cmmd",
+            ("cmmd",),
+            "extractor",
+            "bank",
+            (),
+            _cmmd,
+            "CLIP-MMD (Gaussian RBF MMD, sigma 10, x1000) on the extractor's features",
+        ),
+        MetricSpec(
+            "vendi",
+            ("vendi",),
+            "extractor",
+            "bank",
+            (),
+            _vendi,
+            "Vendi Score of the fake set (cosine kernel, q = 1)",
+        ),
+        MetricSpec(
+            "sliced_wasserstein",
+            ("sliced_wasserstein",),
+            "extractor",
+            "bank",
+            (Option("projections", default=DEFAULTS["sw_projections"], minimum=1), _SEED),
+            _sw,
+            "sliced Wasserstein distance (1000 random directions)",
+        ),
+        MetricSpec(
+            "p_precision_recall",
+            ("p_precision", "p_recall"),
+            "extractor",
+            "bank",
+            (Option("k", default=DEFAULTS["p_pr_k"], keyword="k", flag="--ppr-k", minimum=1),),
+            _ppr,
+            "P-precision / P-recall (k = 4)",
+        ),
+        MetricSpec(
+            "top_pr",
+            ("top_precision", "top_recall"),
+            "extractor",
+            "bank",
+            (),
+            _top_pr,
+            "TopP&R: topological precision / recall",
+        ),
     )
 }
 
@@ -368,15 +457,21 @@ def given_options(
     per_metric: Mapping[str, Mapping[str, Any]] = {}
     if options is not None:
         if not isinstance(options, Mapping):
-            raise TypeError(f"options: expected a mapping {{metric: {{option: value}}}}, got {type(options).__name__}")
+            raise TypeError(
+                f"options: expected a mapping {{metric: {{option: value}}}}, got {type(options).__name__}"
+            )
         per_metric = {get_metric(m).name: v for m, v in options.items()}
         for m, opts in per_metric.items():
             if not isinstance(opts, Mapping):
-                raise TypeError(f"options[{m!r}]: expected a mapping {{option: value}}, got {type(opts).__name__}")
+                raise TypeError(
+                    f"options[{m!r}]: expected a mapping {{option: value}}, got {type(opts).__name__}"
+                )
             bad = [o for o in opts if o not in METRICS[m].option_names]
             if bad:
                 have = ", ".join(METRICS[m].option_names) or "none"
-                raise ValueError(f"options[{m!r}]: unknown option(s) {', '.join(map(repr, bad))}; {m} takes: {have}")
+                raise ValueError(
+                    f"options[{m!r}]: unknown option(s) {', '.join(map(repr, bad))}; {m} takes: {have}"
+                )
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         spec = get_metric(name)
@@ -385,7 +480,9 @@ def given_options(
             if opt.keyword is not None and keywords.get(opt.keyword) is not None:
                 given[opt.name] = opt.check(keywords[opt.keyword], opt.keyword)
             if opt.name in per_metric.get(spec.name, {}):
-                given[opt.name] = opt.check(per_metric[spec.name][opt.name], f"options[{spec.name!r}][{opt.name!r}]")
+                given[opt.name] = opt.check(
+                    per_metric[spec.name][opt.name], f"options[{spec.name!r}][{opt.name!r}]"
+                )
         out[spec.name] = given
     return out
 
@@ -415,8 +512,15 @@ def resolve_options(
     """
     spec = get_metric(name)
     conventions = get_conventions(preset)
-    given = given_options([spec.name], {spec.name: options} if options else None, k=k, kid_subsets=kid_subsets,
-                          kid_subset_size=kid_subset_size, splits=splits, seed=seed)[spec.name]
+    given = given_options(
+        [spec.name],
+        {spec.name: options} if options else None,
+        k=k,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        splits=splits,
+        seed=seed,
+    )[spec.name]
     return {o.name: given[o.name] if o.name in given else o.from_preset(conventions) for o in spec.options}
 
 
@@ -442,7 +546,9 @@ def run_metric(
 
         return spec.result(fid(real, fake)), []
     if spec.state != "bank":
-        raise ValueError(f"run_metric: {spec.name!r} needs logits, not two feature sets (state {spec.state!r})")
+        raise ValueError(
+            f"run_metric: {spec.name!r} needs logits, not two feature sets (state {spec.state!r})"
+        )
     opts = opts if isinstance(opts, dict) else dict(opts)
     notes = spec.fit(opts, int(real.shape[0]), int(fake.shape[0]), given) if spec.fit is not None else []
     metric = spec.factory({**opts, "progress": progress})

@@ -21,7 +21,8 @@ import json
 import math
 import numbers
 import weakref
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ def _tensor_bytes(t: torch.Tensor) -> bytes:
 
 #: module -> (signature of its tensors' storage and version counters, digest): a module is
 #: hashed again only after one of its tensors was replaced or modified in place
-_DIGESTS: "weakref.WeakKeyDictionary[nn.Module, tuple[Any, str]]" = weakref.WeakKeyDictionary()
+_DIGESTS: weakref.WeakKeyDictionary[nn.Module, tuple[Any, str]] = weakref.WeakKeyDictionary()
 
 
 def _module_digest(m: nn.Module) -> str:

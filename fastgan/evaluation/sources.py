@@ -37,9 +37,10 @@ import hashlib
 import logging
 import os
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -157,9 +158,7 @@ class _ItemDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         try:
             if sub < 0:
                 arr = read_file(path)
-                img = to_images(
-                    arr, self.layout if arr.ndim == 4 else "auto", str(path), torch.float32, True
-                )
+                img = to_images(arr, self.layout if arr.ndim == 4 else "auto", str(path), torch.float32, True)
                 if img.shape[0] != 1:
                     raise ValueError(f"expected one image, found {img.shape[0]}")
             else:
@@ -331,8 +330,10 @@ def _unreadable(problems: list[str], *, name: str, where: str, skip_bad: bool) -
     returned (they join ``Source.skipped``)."""
     if problems and not skip_bad:
         shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
-        raise ImageReadError(f"{name}: {len(problems)} unreadable entr{'y' if len(problems) == 1 else 'ies'} "
-                             f"in {where}: {shown} ({_SKIP_HINT})")
+        raise ImageReadError(
+            f"{name}: {len(problems)} unreadable entr{'y' if len(problems) == 1 else 'ies'} "
+            f"in {where}: {shown} ({_SKIP_HINT})"
+        )
     for why in problems:
         logger.warning("%s: skipping unreadable file %s", name, why)
     return list(problems)
@@ -524,7 +525,13 @@ def open_source(
                 )
             skipped = _unreadable(problems, name=name, where=repr(show_path(p)), skip_bad=skip_bad)
             return _open_files(
-                files, name=name, layout=layout, skip_bad=skip_bad, origin="folder", root=p, path=str(p),
+                files,
+                name=name,
+                layout=layout,
+                skip_bad=skip_bad,
+                origin="folder",
+                root=p,
+                path=str(p),
                 skipped=skipped,
             )
         if not os.path.lexists(p):
@@ -552,7 +559,13 @@ def open_source(
         skipped = _unreadable(problems, name=name, where="the file list", skip_bad=skip_bad)
         files = [f for f, why in zip(files, reasons) if why is None]
         return _open_files(
-            files, name=name, layout=layout, skip_bad=skip_bad, origin="files", root=None, path=None,
+            files,
+            name=name,
+            layout=layout,
+            skip_bad=skip_bad,
+            origin="files",
+            root=None,
+            path=None,
             skipped=skipped,
         )
     if isinstance(x, (torch.Tensor, np.ndarray)):

@@ -22,6 +22,7 @@ converted once, explicitly, with :func:`convert_weights` (:mod:`fastgan.features
 
 from __future__ import annotations
 
+from fastgan.features.convert import convert_weights
 from fastgan.features.extract import build_extractor, extract_features, to_float_images
 from fastgan.features.foundation import (
     FOUNDATION_MODELS,
@@ -32,11 +33,10 @@ from fastgan.features.foundation import (
     foundation_preprocess,
 )
 from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
+from fastgan.features.networks import NETWORKS
 from fastgan.features.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
 from fastgan.features.vgg import VGG16FC2
-from fastgan.features.convert import convert_weights
-from fastgan.features.networks import NETWORKS
 from fastgan.features.weights import WeightsError, load_state_dict_file
 
 __all__ = [

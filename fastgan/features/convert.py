@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -36,7 +37,11 @@ def _map_by_order(
     skip = ".num_batches_tracked"
     target = [(k, v) for k, v in model.state_dict().items() if not k.endswith(skip)]
     # BatchNorm step counters (0-d integers) hold no weights, whatever their name
-    src = [(k, v) for k, v in sd.items() if not (k.endswith(skip) or (v.dim() == 0 and not v.is_floating_point()))]
+    src = [
+        (k, v)
+        for k, v in sd.items()
+        if not (k.endswith(skip) or (v.dim() == 0 and not v.is_floating_point()))
+    ]
     if len(src) < len(target):
         raise WeightsError(
             f"{source}: holds {len(src)} tensors, {type(model).__name__} needs {len(target)}; "
@@ -86,7 +91,9 @@ def convert_weights(
         raise WeightsError(f"{p}: does not exist")
     if is_torchscript(p):
         if not trusted:
-            raise WeightsError(f"{p}: is a TorchScript archive; converting it needs trusted=True. {TRUST_NOTE}")
+            raise WeightsError(
+                f"{p}: is a TorchScript archive; converting it needs trusted=True. {TRUST_NOTE}"
+            )
         logger.warning("reading TorchScript archive %s (trusted by the caller)", p)
         sd: dict[str, torch.Tensor] = dict(torch.jit.load(str(p), map_location="cpu").state_dict())
         kind = "torchscript"
@@ -105,4 +112,3 @@ def convert_weights(
     torch.save(out, dst)
     load_weights_into(net, dst)  # strict, key by key
     return {"source": kind, "mapping": mapping, "tensors": len(out), "dropped": max(dropped, 0)}
-

@@ -14,7 +14,8 @@ is the three steps in one call.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -59,7 +60,9 @@ def float_input(
     (None: as they are). uint8 images are scaled by 1/255 in ``dtype``; float images (checked and
     clamped to [0, 1] when they were decoded) are stacked / resized as they are, then cast."""
     if isinstance(b, list):
-        fl = [to_images(im[None], "NCHW", name, dtype, False)[0] if im.dtype == torch.uint8 else im for im in b]
+        fl = [
+            to_images(im[None], "NCHW", name, dtype, False)[0] if im.dtype == torch.uint8 else im for im in b
+        ]
         x = stack_resized(fl, size, mode)
     else:
         x = to_images(b, "NCHW", name, dtype, False) if b.dtype == torch.uint8 else b
@@ -84,7 +87,6 @@ def network_outputs(out: Any, n: int, who: str, *, split: bool = True) -> list[t
         o.detach().to("cpu", torch.float32 if o.dtype in (torch.float16, torch.bfloat16) else o.dtype)
         for o in outs
     ]
-
 
 
 def embed_batch(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -123,7 +124,9 @@ def _resolve_extractor(
             "weights: only used when extractor is given by name ('inception', 'vgg16', 'dinov2-vit-l14', ...)"
         )
     if not callable(extractor):
-        raise TypeError(f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}")
+        raise TypeError(
+            f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}"
+        )
     if preset is not None and hasattr(extractor, "foundation_preset"):
         have_f = extractor.foundation_preset.name  # type: ignore[union-attr]
         if preset != have_f and preset in ("dgm-eval", "cmmd"):
@@ -147,7 +150,9 @@ def _resolve_extractor(
 def _placed(extractor: Any, device: Optional[torch.device | str]) -> tuple[Any, torch.device]:
     """Where the network runs (``device``, else its parameters' device, else the CPU); a module
     elsewhere is moved there."""
-    run_device = torch.device(device) if device is not None else (module_device(extractor) or torch.device("cpu"))
+    run_device = (
+        torch.device(device) if device is not None else (module_device(extractor) or torch.device("cpu"))
+    )
     if isinstance(extractor, nn.Module) and device is not None:
         mdev = module_device(extractor)
         if mdev is not None and mdev != run_device:
@@ -184,9 +189,15 @@ def _feed(
     size_attr = image_size if image_size is not None else getattr(extractor, "input_size", None)
     size: Optional[tuple[int, int]] = None
     if size_attr is not None and mode != "none":
-        size = (int(size_attr), int(size_attr)) if isinstance(size_attr, int) else (int(size_attr[0]), int(size_attr[1]))
+        size = (
+            (int(size_attr), int(size_attr))
+            if isinstance(size_attr, int)
+            else (int(size_attr[0]), int(size_attr[1]))
+        )
     if return_logits and not hasattr(extractor, "features_and_logits"):
-        raise ValueError("return_logits: the extractor has no features_and_logits method (use InceptionV3FID)")
+        raise ValueError(
+            "return_logits: the extractor has no features_and_logits method (use InceptionV3FID)"
+        )
     fn: Callable[[torch.Tensor], Any] = extractor.features_and_logits if return_logits else extractor
     native = is_native(extractor) and image_size is None
     if native:
@@ -197,7 +208,11 @@ def _feed(
 
 
 def _is_file_list(images: Any) -> bool:
-    return isinstance(images, (list, tuple)) and bool(images) and all(isinstance(f, (str, os.PathLike)) for f in images)
+    return (
+        isinstance(images, (list, tuple))
+        and bool(images)
+        and all(isinstance(f, (str, os.PathLike)) for f in images)
+    )
 
 
 def _image_batches(
@@ -235,13 +250,21 @@ def _image_batches(
     except (AttributeError, TypeError):
         total = None
     batches = (
-        to_images(unpack_batch(b, f"dataloader batch {i}"), layout, f"dataloader batch {i}", torch.float32, keep_uint8)
+        to_images(
+            unpack_batch(b, f"dataloader batch {i}"),
+            layout,
+            f"dataloader batch {i}",
+            torch.float32,
+            keep_uint8,
+        )
         for i, b in enumerate(images)
     )
     return batches, total
 
 
-def _files(files: list[Path], batch_size: int, layout: str, keep_uint8: bool) -> tuple[Iterable[Any], Optional[int]]:
+def _files(
+    files: list[Path], batch_size: int, layout: str, keep_uint8: bool
+) -> tuple[Iterable[Any], Optional[int]]:
     total = None if any(f.suffix.lower() in ARRAY_EXTENSIONS for f in files) else len(files)
     return file_batches(files, batch_size, layout, keep_uint8), total
 
@@ -255,7 +278,10 @@ def _array_batches(
         raise ValueError(f"images: expected [N, H, W, C] or [N, C, H, W], got shape {tuple(arr.shape)}")
     lay = detect_layout(arr.shape, layout, "images")
     total = int(arr.shape[0])
-    batches = (to_images(arr[i : i + batch_size], lay, "images", dtype, keep_uint8) for i in range(0, total, batch_size))
+    batches = (
+        to_images(arr[i : i + batch_size], lay, "images", dtype, keep_uint8)
+        for i in range(0, total, batch_size)
+    )
     return batches, total
 
 
@@ -276,8 +302,17 @@ def _run(
         with torch.inference_mode(), progress_bar(progress, total=total, desc="features", unit="img") as bar:
             for b in batches:
                 outs = embed_batch(
-                    feed.fn, extractor, b, native=feed.native, size=feed.size, mode=feed.mode,
-                    device=feed.device, dtype=feed.dtype, name="images", who="extractor", split=feed.logits,
+                    feed.fn,
+                    extractor,
+                    b,
+                    native=feed.native,
+                    size=feed.size,
+                    mode=feed.mode,
+                    device=feed.device,
+                    dtype=feed.dtype,
+                    name="images",
+                    who="extractor",
+                    split=feed.logits,
                 )
                 feats.append(outs[0])
                 if feed.logits:

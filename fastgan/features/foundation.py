@@ -51,9 +51,10 @@ import contextlib
 import importlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -110,12 +111,22 @@ class FoundationPreset:
 
 FOUNDATION_PRESETS: dict[str, FoundationPreset] = {
     "dgm-eval": FoundationPreset(
-        "dgm-eval", crop=False, size=224, mean=_IMAGENET_MEAN, std=_IMAGENET_STD, l2_normalize=False,
+        "dgm-eval",
+        crop=False,
+        size=224,
+        mean=_IMAGENET_MEAN,
+        std=_IMAGENET_STD,
+        l2_normalize=False,
         matches="dgm-eval DINOv2Encoder.transform: Resize((224, 224), BICUBIC) on PIL, ToTensor, "
         "Normalize(ImageNet)",
     ),
     "cmmd": FoundationPreset(
-        "cmmd", crop=True, size=None, mean=_CLIP_MEAN, std=_CLIP_STD, l2_normalize=True,
+        "cmmd",
+        crop=True,
+        size=None,
+        mean=_CLIP_MEAN,
+        std=_CLIP_STD,
+        l2_normalize=True,
         matches="google-research cmmd: centre crop, PIL BICUBIC to the CLIP input size, /255, CLIP "
         "normalize, "
         "L2-normalised embeddings",
@@ -148,7 +159,12 @@ class FoundationModel:
 
 def _dinov2(size: str, arch: str, dim: int) -> FoundationModel:
     return FoundationModel(
-        f"dinov2-vit-{size}14", "dinov2", arch, dim, 224, "dgm-eval",
+        f"dinov2-vit-{size}14",
+        "dinov2",
+        arch,
+        dim,
+        224,
+        "dgm-eval",
         "FD-DINOv2 (dgm-eval, Stein et al. 2023)" if size == "l" else "DINOv2 (Oquab et al. 2023)",
     )
 
@@ -201,7 +217,7 @@ def _require(module: str, extra: str, what: str) -> Any:
     except ImportError as exc:
         raise ImportError(
             f"{what} needs the optional package {module!r} (and torchvision): "
-            f"pip install \"fastgan[{extra}]\""
+            f'pip install "fastgan[{extra}]"'
             f" ({type(exc).__name__}: {exc})"
         ) from exc
 
@@ -354,8 +370,12 @@ class FoundationExtractor(nn.Module):
         path: Optional[Path] = None
         if not random_init:
             path = resolve_weights(
-                weights, known=self.spec.name, sha256=sha256, download=download,
-                cache=cache_dir, what=self.name,
+                weights,
+                known=self.spec.name,
+                sha256=sha256,
+                download=download,
+                cache=cache_dir,
+                what=self.name,
             )
         self.network = self._build()
         if path is not None:
@@ -378,12 +398,12 @@ class FoundationExtractor(nn.Module):
         if self.spec.family == "dinov2":
             from timm.models.vision_transformer import checkpoint_filter_fn
 
-            sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+            sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in sd.items()}
             sd = checkpoint_filter_fn(sd, self.network)  # original DINOv2 layout, pos-embed grid
             sd = check_state_dict(self.network, sd, ignore_unexpected=("head.",), source=str(path))
         else:
             if any(k.startswith("visual.") for k in sd):
-                sd = {k[len("visual."):]: v for k, v in sd.items() if k.startswith("visual.")}
+                sd = {k[len("visual.") :]: v for k, v in sd.items() if k.startswith("visual.")}
             sd = check_state_dict(self.network, sd, source=str(path))
         self.network.load_state_dict(sd, strict=True)
 

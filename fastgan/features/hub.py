@@ -97,17 +97,25 @@ _TORCHVISION_VGG16 = "vgg16-397923af.pth"
 def _dinov2(size: str) -> KnownWeights:
     tag = f"dinov2_vit{size}14"
     return KnownWeights(
-        f"dinov2-vit-{size}14", f"{tag}_pretrain.pth",
-        f"https://dl.fbaipublicfiles.com/dinov2/{tag}/{tag}_pretrain.pth", None,
-        torch_hub=(f"{tag}_pretrain.pth",), source="Meta DINOv2 release (torch.hub facebookresearch/dinov2)",
+        f"dinov2-vit-{size}14",
+        f"{tag}_pretrain.pth",
+        f"https://dl.fbaipublicfiles.com/dinov2/{tag}/{tag}_pretrain.pth",
+        None,
+        torch_hub=(f"{tag}_pretrain.pth",),
+        source="Meta DINOv2 release (torch.hub facebookresearch/dinov2)",
     )
 
 
 def _clip(name: str, repo: str) -> KnownWeights:
     file = "open_clip_model.safetensors"
     return KnownWeights(
-        name, f"{repo.split('/')[-1]}.{file}", f"https://huggingface.co/{repo}/resolve/main/{file}", None,
-        hf_repo=repo, hf_file=file, source=f"OpenAI CLIP weights as open_clip publishes them ({repo})",
+        name,
+        f"{repo.split('/')[-1]}.{file}",
+        f"https://huggingface.co/{repo}/resolve/main/{file}",
+        None,
+        hf_repo=repo,
+        hf_file=file,
+        source=f"OpenAI CLIP weights as open_clip publishes them ({repo})",
     )
 
 
@@ -116,7 +124,8 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
     w.name: w
     for w in (
         KnownWeights(
-            "inception", _INCEPTION,
+            "inception",
+            _INCEPTION,
             f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{_INCEPTION}",
             "6726825d",
             # pytorch-fid's file, and torch-fidelity's copy of the same converted TF weights
@@ -124,11 +133,17 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
             source="the TF FID Inception weights converted by pytorch-fid (also torch-fidelity's)",
         ),
         KnownWeights(
-            "vgg16", _TORCHVISION_VGG16, f"https://download.pytorch.org/models/{_TORCHVISION_VGG16}", "397923af",
+            "vgg16",
+            _TORCHVISION_VGG16,
+            f"https://download.pytorch.org/models/{_TORCHVISION_VGG16}",
+            "397923af",
             torch_hub=(_TORCHVISION_VGG16,),
             source="torchvision VGG16_Weights.IMAGENET1K_V1 (torch-fidelity's and prdc's VGG-16)",
         ),
-        _dinov2("s"), _dinov2("b"), _dinov2("l"), _dinov2("g"),
+        _dinov2("s"),
+        _dinov2("b"),
+        _dinov2("l"),
+        _dinov2("g"),
         _clip("clip-vit-b32", "timm/vit_base_patch32_clip_224.openai"),
         _clip("clip-vit-b16", "timm/vit_base_patch16_clip_224.openai"),
         _clip("clip-vit-l14", "timm/vit_large_patch14_clip_224.openai"),
@@ -189,11 +204,15 @@ def peer_dirs() -> dict[str, Path]:
     )
     hf = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME")
-        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-                        "huggingface"),
+        or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+        ),
         "hub",
     )
-    return {"torch_hub": Path(torch_home).expanduser() / "hub" / "checkpoints", "hf_hub": Path(hf).expanduser()}
+    return {
+        "torch_hub": Path(torch_home).expanduser() / "hub" / "checkpoints",
+        "hf_hub": Path(hf).expanduser(),
+    }
 
 
 def _peer_candidates(w: KnownWeights) -> list[Path]:
@@ -274,8 +293,9 @@ class DownloadError(OSError):
 def _bar(total: Optional[int], desc: str, progress: Optional[bool]) -> Any:
     from fastgan._progress import progress_bar
 
-    return progress_bar(progress, total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                        leave=False)
+    return progress_bar(
+        progress, total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False
+    )
 
 
 def _try_once(url: str, out: Any, timeout: float, desc: str, progress: Optional[bool]) -> None:
@@ -299,9 +319,13 @@ def _try_once(url: str, out: Any, timeout: float, desc: str, progress: Optional[
                 try:
                     block = read(_CHUNK)
                 except (socket.timeout, TimeoutError):
-                    raise DownloadError(f"stalled after {got} bytes (no data for {timeout:g} s)", True) from None
+                    raise DownloadError(
+                        f"stalled after {got} bytes (no data for {timeout:g} s)", True
+                    ) from None
                 except (OSError, ValueError) as exc:  # http.client.IncompleteRead is a ValueError
-                    raise DownloadError(f"connection cut after {got} bytes ({type(exc).__name__})", True) from None
+                    raise DownloadError(
+                        f"connection cut after {got} bytes ({type(exc).__name__})", True
+                    ) from None
                 if not block:
                     break
                 out.write(block)
@@ -348,8 +372,10 @@ def download_file(
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
     except OSError as exc:
-        raise WeightsError(f"{what}: cannot write to the weights cache {target.parent} ({exc.strerror or exc}); "
-                           "set FASTGAN_CACHE to a writable folder") from None
+        raise WeightsError(
+            f"{what}: cannot write to the weights cache {target.parent} ({exc.strerror or exc}); "
+            "set FASTGAN_CACHE to a writable folder"
+        ) from None
     tmp = Path(tmp_name)
     logger.info("%s: downloading %s to %s", what, url, target)
     try:
@@ -374,7 +400,9 @@ def download_file(
                 "nothing was saved"
             )
         if sha256 is None:
-            logger.warning("%s: %s has no published sha256; recorded %s and trusted from now on", what, url, digest)
+            logger.warning(
+                "%s: %s has no published sha256; recorded %s and trusted from now on", what, url, digest
+            )
         os.replace(tmp, target)  # atomic: a half-written file never sits under the final name
         _write_note(target, digest)
     finally:

@@ -27,8 +27,9 @@ import os
 import re
 import stat
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -88,7 +89,7 @@ def strip_path(path: Path, exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     head = f"{path}: "
     if msg.startswith(head):
-        rest = msg[len(head):]
+        rest = msg[len(head) :]
         return rest if isinstance(exc, ValueError) else f"{type(exc).__name__}: {rest}"
     return f"{type(exc).__name__}: {msg or 'failed'}"
 
@@ -109,9 +110,13 @@ def require_regular_file(path: Path) -> None:
 
 def file_type(mode: int) -> str:
     """``st_mode`` -> what the path is, in words."""
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO / named pipe"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, what in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO / named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return what
     return "not a regular file"
@@ -140,7 +145,6 @@ _CACHE_ENTRY_RE = re.compile(r"-w[0-9A-Za-z._-]+-p[0-9A-Za-z._]+-[0-9a-f]{12}$")
 
 #: a cache chunk file (``FeatureCache.chunk_path``)
 _CACHE_CHUNK_RE = re.compile(r"^chunk-b\d+-\d{10}-\d{10}\.npz$")
-
 
 
 def _is_cache_entry(folder: Path) -> bool:
@@ -403,7 +407,9 @@ def detect_layout(shape: Sequence[int], layout: str, name: str) -> str:
     )
 
 
-def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def to_float_images(
+    x: Any, layout: str = "auto", name: str = "images", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Images -> float Tensor[N, 3, H, W] in [0, 1].
 
     Accepts uint8 (divided by 255) or float in [0, 1], Tensor or numpy, [N, H, W, C] or
@@ -415,7 +421,11 @@ def to_float_images(x: Any, layout: str = "auto", name: str = "images", dtype: t
 
 
 def to_images(
-    x: Any, layout: str = "auto", name: str = "images", dtype: torch.dtype = torch.float32, keep_uint8: bool = False
+    x: Any,
+    layout: str = "auto",
+    name: str = "images",
+    dtype: torch.dtype = torch.float32,
+    keep_uint8: bool = False,
 ) -> torch.Tensor:
     """:func:`to_float_images`, or with ``keep_uint8`` uint8 images stay uint8 [N, 3, H, W] (the
     feature networks scale uint8 themselves); float images become ``dtype`` either way."""
@@ -433,7 +443,9 @@ def to_images(
         t = t[None]
     if t.dim() != 4:
         raise ValueError(f"{name}: expected images [N, H, W, C] or [N, C, H, W], got shape {tuple(t.shape)}")
-    if detect_layout(t.shape, layout, name) == "NHWC" or (layout == "auto" and t.shape[-1] == 4 and t.shape[1] != 4):
+    if detect_layout(t.shape, layout, name) == "NHWC" or (
+        layout == "auto" and t.shape[-1] == 4 and t.shape[1] != 4
+    ):
         t = t.permute(0, 3, 1, 2)
     if t.dtype == torch.uint8:
         if not keep_uint8:
@@ -476,7 +488,9 @@ def unpack_batch(batch: Any, where: str) -> Any:
     return batch
 
 
-def file_batches(files: Sequence[Path], batch_size: int, layout: str, keep_uint8: bool = False) -> Iterator[list[torch.Tensor]]:
+def file_batches(
+    files: Sequence[Path], batch_size: int, layout: str, keep_uint8: bool = False
+) -> Iterator[list[torch.Tensor]]:
     """The images of ``files``, in order, decoded (:func:`read_file`, :func:`to_images`) into lists
     of ``batch_size`` single images [3, H, W] (the last list shorter); sizes may differ."""
     buf: list[torch.Tensor] = []

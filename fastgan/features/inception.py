@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastgan.features.presets import Preset, get_preset, prepare_pixels
-from fastgan.features.resize import RESIZE_MODES, resize_images
 from fastgan.features.hub import KNOWN_WEIGHTS
+from fastgan.features.presets import Preset, get_preset, prepare_pixels
+from fastgan.features.resize import RESIZE_MODES
 from fastgan.features.weights import load_weights_into, resolve_weights
 
 __all__ = ["InceptionV3FID", "FID_WEIGHTS_URL"]
@@ -250,8 +250,12 @@ class InceptionV3FID(nn.Module):
                 raise ValueError("weights: cannot be combined with random_init=True")
         else:
             path = resolve_weights(
-                weights, known="inception", sha256=sha256, download=download,
-                cache=cache_dir, what="InceptionV3FID",
+                weights,
+                known="inception",
+                sha256=sha256,
+                download=download,
+                cache=cache_dir,
+                what="InceptionV3FID",
             )
             absent = load_weights_into(self, path, optional=("fc.",))
             if absent:  # pytorch-fid's InceptionV3 module has no fc: pool3 only
@@ -270,8 +274,14 @@ class InceptionV3FID(nn.Module):
         """
         if dtype is None and x.dtype == torch.uint8:
             dtype = self.fc.weight.dtype
-        x = prepare_pixels(x, self.input_size, pixels=self.preset.pixels, resize=self.resize,
-                           clamp=self.preset.clamp, dtype=dtype)
+        x = prepare_pixels(
+            x,
+            self.input_size,
+            pixels=self.preset.pixels,
+            resize=self.resize,
+            clamp=self.preset.clamp,
+            dtype=dtype,
+        )
         if self.preset.pixels == "byte":
             return (x - 128.0) / 128.0
         return 2.0 * x - 1.0
@@ -287,8 +297,17 @@ class InceptionV3FID(nn.Module):
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, 3, stride=2)
         for block in (
-            self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-            self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c,
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
         ):
             x = block(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)  # the references' pooling op

@@ -36,7 +36,9 @@ def network_key(name: str) -> Optional[str]:
     return key if key in NETWORKS else None
 
 
-def build_extractor(name: str, weights: Optional[str] = None, device: Optional[torch.device | str] = None, **kwargs: Any) -> nn.Module:
+def build_extractor(
+    name: str, weights: Optional[str] = None, device: Optional[torch.device | str] = None, **kwargs: Any
+) -> nn.Module:
     """``"inception"`` -> :class:`InceptionV3FID`, ``"vgg16"`` -> :class:`VGG16FC2`, a name of
     :data:`fastgan.features.foundation.FOUNDATION_NAMES` (``"dinov2-vit-l14"``, ``"clip-vit-l14-336"``,
     ...) -> :class:`~fastgan.features.foundation.FoundationExtractor` (weights loaded; ``kwargs`` such

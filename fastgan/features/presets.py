@@ -88,8 +88,17 @@ import torch
 from fastgan.features.resize import resize_images
 from fastgan.metrics.conventions import CONVENTIONS, MetricConventions, normalize_preset_name
 
-__all__ = ["Preset", "ImagePipeline", "MetricConventions", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET",
-           "get_preset", "preset_table", "prepare_pixels"]
+__all__ = [
+    "Preset",
+    "ImagePipeline",
+    "MetricConventions",
+    "PRESETS",
+    "PRESET_NAMES",
+    "DEFAULT_PRESET",
+    "get_preset",
+    "preset_table",
+    "prepare_pixels",
+]
 
 #: pixel scaling of the network input: "unit" -> 2x - 1 with x = u / 255; "byte" -> (u - 128) / 128
 PIXEL_SCALES = ("unit", "byte")
@@ -147,13 +156,17 @@ class Preset:
     conventions: MetricConventions
 
     @classmethod
-    def from_fields(cls, name: str, matches: str, **row: Any) -> "Preset":
+    def from_fields(cls, name: str, matches: str, **row: Any) -> Preset:
         """A preset from the flat row (every :class:`ImagePipeline` and :class:`MetricConventions` field)."""
         unknown = set(row) - set(_PIPELINE_FIELDS) - set(_CONVENTION_FIELDS)
         if unknown:
             raise TypeError(f"Preset.from_fields: unknown fields {sorted(unknown)}")
-        return cls(name, matches, ImagePipeline(**{f: row[f] for f in _PIPELINE_FIELDS}),
-                   MetricConventions(name=name, **{f: row[f] for f in _CONVENTION_FIELDS}))
+        return cls(
+            name,
+            matches,
+            ImagePipeline(**{f: row[f] for f in _PIPELINE_FIELDS}),
+            MetricConventions(name=name, **{f: row[f] for f in _CONVENTION_FIELDS}),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The table row as plain Python values (dtype as its name), flat, in the table's field order."""
@@ -165,8 +178,10 @@ class Preset:
 
 
 def _forward(part: str, field_name: str) -> property:
-    return property(lambda self: getattr(getattr(self, part), field_name),
-                    doc=f"``{part}.{field_name}`` (see :class:`{'ImagePipeline' if part == 'pipeline' else 'MetricConventions'}`)")
+    return property(
+        lambda self: getattr(getattr(self, part), field_name),
+        doc=f"``{part}.{field_name}`` (see :class:`{'ImagePipeline' if part == 'pipeline' else 'MetricConventions'}`)",
+    )
 
 
 # the flat attributes of the former 24-field Preset, read through to the part that owns them
@@ -178,27 +193,52 @@ del _f
 
 #: the image pipelines by preset name (the metric conventions are in fastgan.metrics.conventions.CONVENTIONS)
 PIPELINES: dict[str, tuple[str, ImagePipeline]] = {
-    "pytorch-fid": ("pytorch-fid 0.3.0", ImagePipeline(
-        pixels="unit", resize="bilinear", clamp=False, dtype=torch.float32, vgg_resize="bilinear",
-        vgg_normalize="imagenet")),
-    "torch-fidelity": ("torch-fidelity 0.4.0", ImagePipeline(
-        pixels="byte", resize="bilinear_tf1", clamp=False, dtype=torch.float32, vgg_resize="bilinear_tf1",
-        vgg_normalize="imagenet_byte")),
-    "clean-fid": ("clean-fid 0.1.35", ImagePipeline(
-        pixels="byte", resize="bicubic_pil", clamp=True, dtype=torch.float32, vgg_resize=None,
-        vgg_normalize=None)),
+    "pytorch-fid": (
+        "pytorch-fid 0.3.0",
+        ImagePipeline(
+            pixels="unit",
+            resize="bilinear",
+            clamp=False,
+            dtype=torch.float32,
+            vgg_resize="bilinear",
+            vgg_normalize="imagenet",
+        ),
+    ),
+    "torch-fidelity": (
+        "torch-fidelity 0.4.0",
+        ImagePipeline(
+            pixels="byte",
+            resize="bilinear_tf1",
+            clamp=False,
+            dtype=torch.float32,
+            vgg_resize="bilinear_tf1",
+            vgg_normalize="imagenet_byte",
+        ),
+    ),
+    "clean-fid": (
+        "clean-fid 0.1.35",
+        ImagePipeline(
+            pixels="byte",
+            resize="bicubic_pil",
+            clamp=True,
+            dtype=torch.float32,
+            vgg_resize=None,
+            vgg_normalize=None,
+        ),
+    ),
 }
 
 #: THE preset table: each row's image pipeline and metric conventions, composed.
 PRESETS: dict[str, Preset] = {
-    name: Preset(name, matches, pipeline, CONVENTIONS[name]) for name, (matches, pipeline) in PIPELINES.items()
+    name: Preset(name, matches, pipeline, CONVENTIONS[name])
+    for name, (matches, pipeline) in PIPELINES.items()
 }
 
 PRESET_NAMES = tuple(PRESETS)
 DEFAULT_PRESET = "pytorch-fid"
 
 
-def get_preset(preset: "str | Preset | None" = None) -> Preset:
+def get_preset(preset: str | Preset | None = None) -> Preset:
     """A :class:`Preset` by name (None: :data:`DEFAULT_PRESET`); a Preset is returned as is.
 
     Names are case-insensitive and ``_`` / ``-`` / no separator are equivalent

@@ -29,7 +29,7 @@ above do not antialias, so doing it would shift the numbers away from theirs.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

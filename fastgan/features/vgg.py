@@ -105,22 +105,28 @@ class VGG16FC2(nn.Module):
                 cin = int(v)
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
         )
         self.register_buffer("_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("_mean_byte", torch.tensor([255 * m for m in _IMAGENET_MEAN]).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("_std_byte", torch.tensor([255 * s for s in _IMAGENET_STD]).view(1, 3, 1, 1),
-                             persistent=False)
+        self.register_buffer(
+            "_mean_byte", torch.tensor([255 * m for m in _IMAGENET_MEAN]).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "_std_byte", torch.tensor([255 * s for s in _IMAGENET_STD]).view(1, 3, 1, 1), persistent=False
+        )
         self.register_buffer("_caffe_mean", torch.tensor(_CAFFE_BGR_MEAN).view(1, 3, 1, 1), persistent=False)
         if random_init:
             if weights is not None:
                 raise ValueError("weights: cannot be combined with random_init=True")
         else:
-            path = resolve_weights(weights, known="vgg16", sha256=sha256, download=download, cache=cache_dir,
-                                   what="VGG16FC2")
+            path = resolve_weights(
+                weights, known="vgg16", sha256=sha256, download=download, cache=cache_dir, what="VGG16FC2"
+            )
             load_weights_into(self, path, ignore_unexpected=("classifier.6.",))
         self.eval()
         self.requires_grad_(False)

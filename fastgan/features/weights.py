@@ -12,8 +12,9 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -168,11 +169,17 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):
             inner = obj.get(key)
-            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
                 obj = inner
                 break
     if not isinstance(obj, Mapping) or not obj:
-        raise WeightsError(f"{p}: expected a non-empty dict of tensors (a state dict), got {type(obj).__name__}")
+        raise WeightsError(
+            f"{p}: expected a non-empty dict of tensors (a state dict), got {type(obj).__name__}"
+        )
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{p}: not a state dict: entries {bad[:5]} are not (str -> Tensor)")
@@ -182,11 +189,22 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 #: pytorch-fid's ``InceptionV3`` module groups the torchvision layers in ``blocks``: its
 #: ``state_dict()`` keys ``blocks.<i>.<j>.`` map to these names (pooling layers hold no weights).
 _PYTORCH_FID_BLOCKS = {
-    "blocks.0.0.": "Conv2d_1a_3x3.", "blocks.0.1.": "Conv2d_2a_3x3.", "blocks.0.2.": "Conv2d_2b_3x3.",
-    "blocks.1.0.": "Conv2d_3b_1x1.", "blocks.1.1.": "Conv2d_4a_3x3.",
-    "blocks.2.0.": "Mixed_5b.", "blocks.2.1.": "Mixed_5c.", "blocks.2.2.": "Mixed_5d.", "blocks.2.3.": "Mixed_6a.",
-    "blocks.2.4.": "Mixed_6b.", "blocks.2.5.": "Mixed_6c.", "blocks.2.6.": "Mixed_6d.", "blocks.2.7.": "Mixed_6e.",
-    "blocks.3.0.": "Mixed_7a.", "blocks.3.1.": "Mixed_7b.", "blocks.3.2.": "Mixed_7c.",
+    "blocks.0.0.": "Conv2d_1a_3x3.",
+    "blocks.0.1.": "Conv2d_2a_3x3.",
+    "blocks.0.2.": "Conv2d_2b_3x3.",
+    "blocks.1.0.": "Conv2d_3b_1x1.",
+    "blocks.1.1.": "Conv2d_4a_3x3.",
+    "blocks.2.0.": "Mixed_5b.",
+    "blocks.2.1.": "Mixed_5c.",
+    "blocks.2.2.": "Mixed_5d.",
+    "blocks.2.3.": "Mixed_6a.",
+    "blocks.2.4.": "Mixed_6b.",
+    "blocks.2.5.": "Mixed_6c.",
+    "blocks.2.6.": "Mixed_6d.",
+    "blocks.2.7.": "Mixed_6e.",
+    "blocks.3.0.": "Mixed_7a.",
+    "blocks.3.1.": "Mixed_7b.",
+    "blocks.3.2.": "Mixed_7c.",
 }
 
 
@@ -206,12 +224,12 @@ def _strip_prefix(sd: dict[str, torch.Tensor], expected: Iterable[str]) -> dict[
         return sd
     for prefix in ("module.", "model."):
         if all(k.startswith(prefix) for k in sd):
-            return _strip_prefix({k[len(prefix):]: v for k, v in sd.items()}, expected)
+            return _strip_prefix({k[len(prefix) :]: v for k, v in sd.items()}, expected)
     if all(k.startswith("blocks.") for k in sd):
         out = {}
         for k, v in sd.items():
             head = ".".join(k.split(".")[:3]) + "."
-            out[_PYTORCH_FID_BLOCKS.get(head, head) + k[len(head):]] = v
+            out[_PYTORCH_FID_BLOCKS.get(head, head) + k[len(head) :]] = v
         return out
     return sd
 
@@ -255,12 +273,17 @@ def check_state_dict(
     )
     if missing or unexpected or shapes:
         parts = []
-        for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+        for label, items in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", shapes),
+        ):
             if items:
                 more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
                 parts.append(f"{len(items)} {label}: {', '.join(items[:8])}{more}")
         raise WeightsError(
-            f"{source}: weights do not fit {type(model).__name__}: " + "; ".join(parts)
+            f"{source}: weights do not fit {type(model).__name__}: "
+            + "; ".join(parts)
             + ". Check that the file holds this architecture's weights."
         )
     return sd

@@ -691,4 +691,3 @@ class PrecisionRecallDensityCoverage(_TwoSided):
         if self.k >= min(int(feats.shape[0]), int(other.shape[0])):
             return {key: _nan(feats) for key in _PRDC_KEYS}
         return self._prdc(feats, other) if real else self._prdc(other, feats)
-

@@ -19,7 +19,7 @@ _EPS64 = float(torch.finfo(torch.float64).eps)
 LAPACK_MIN_N = 128
 
 
-def _lapack_cholesky(a: torch.Tensor) -> Optional["np.ndarray"]:
+def _lapack_cholesky(a: torch.Tensor) -> Optional[np.ndarray]:
     """Upper Cholesky factor ``U`` (``a = U^T U``) of CPU float64 ``a`` (Tensor[n, n], symmetric) as
     LAPACK returns it (Fortran-ordered, lower part zeroed), or None when it fails or a pivot is at
     rounding level (the criterion of :func:`fastgan.linalg._ref.chol_ok`). Reads one triangle of

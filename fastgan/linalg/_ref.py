@@ -39,11 +39,18 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 import torch
 
-from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_eigh, lapack_eigh_smallest, lapack_eigvalsh, lapack_trace_sqrt
+from fastgan.linalg._lapack import (
+    LAPACK_MIN_N,
+    lapack_eigh,
+    lapack_eigh_smallest,
+    lapack_eigvalsh,
+    lapack_trace_sqrt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +166,9 @@ def sqrtm_sym_ref(a: torch.Tensor, *, warn: bool = True) -> torch.Tensor:
 
 def _lapack_ok(m: torch.Tensor) -> bool:
     """One CPU float64 matrix large enough for scipy's LAPACK drivers to beat ``torch.linalg``."""
-    return m.dim() == 2 and m.device.type == "cpu" and m.dtype == torch.float64 and m.shape[-1] >= LAPACK_MIN_N
+    return (
+        m.dim() == 2 and m.device.type == "cpu" and m.dtype == torch.float64 and m.shape[-1] >= LAPACK_MIN_N
+    )
 
 
 def sym_eigvalsh(m: torch.Tensor) -> torch.Tensor:
@@ -193,7 +202,9 @@ def sqrt_sum_error_bound(lam: torch.Tensor) -> float:
         return 0.0
     delta = GRAM_DELTA_FACTOR * _EPS64 * max(float(lam.abs().max()), torch.finfo(torch.float64).tiny)
     lp = lam.detach().clamp_min(0)
-    per = torch.minimum(torch.full_like(lp, math.sqrt(delta)), delta / lp.sqrt())  # lp = 0: inf -> sqrt(delta)
+    per = torch.minimum(
+        torch.full_like(lp, math.sqrt(delta)), delta / lp.sqrt()
+    )  # lp = 0: inf -> sqrt(delta)
     return float(per.sum())
 
 
@@ -309,7 +320,9 @@ def trace_sqrt_lowrank(
             fb_cache.append(lower if bool(ok) else psd_factor(b))
         return fb_cache[0]
 
-    out = gram_nuclear(fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product", refine=False)
+    out = gram_nuclear(
+        fa.t() @ b @ fa, lambda w: (fa @ w).t() @ fb(), tol, "trace_sqrt_product", refine=False
+    )
     return out if out is not None else torch.linalg.svdvals(fa.t() @ fb()).sum()
 
 
@@ -346,7 +359,13 @@ def trace_sqrt_product_ref(
         Tensor[...] float64.
     """
     n = a.shape[-1]
-    if a.dim() == 2 and b.dim() == 2 and n >= LAPACK_MIN_N and a.device.type == "cpu" and b.device.type == "cpu":
+    if (
+        a.dim() == 2
+        and b.dim() == 2
+        and n >= LAPACK_MIN_N
+        and a.device.type == "cpu"
+        and b.device.type == "cpu"
+    ):
         # One pair on the CPU: the Cholesky factorisations read one triangle, so no symmetrized copies.
         lam = lapack_trace_sqrt(a.to(torch.float64).contiguous(), b.to(torch.float64).contiguous())
         if lam is not None:

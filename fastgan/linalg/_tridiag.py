@@ -43,7 +43,7 @@ def householder_tridiagonal(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     bsz, n = a.shape[0], a.shape[-1]
     e = torch.empty(bsz, max(n - 1, 0), dtype=torch.float64, device=a.device)
     for k in range(n - 2):
-        x = a[:, k + 1:, k]  # [B, m] the column below the diagonal
+        x = a[:, k + 1 :, k]  # [B, m] the column below the diagonal
         x0 = x[:, 0]
         norm = torch.linalg.vector_norm(x, dim=-1)
         alpha = torch.where(x0 >= 0, -norm, norm)  # reflect onto -sign(x0) ||x|| e1 (no cancellation)
@@ -53,7 +53,7 @@ def householder_tridiagonal(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
         # x already a multiple of e1 (vnorm2 == 0): no reflection, T keeps x0
         tau = torch.where(vnorm2 > 0, 2.0 / torch.where(vnorm2 > 0, vnorm2, 1.0), 0.0)
         e[:, k] = torch.where(vnorm2 > 0, alpha, x0)
-        s = a[:, k + 1:, k + 1:]
+        s = a[:, k + 1 :, k + 1 :]
         p = torch.bmm(s, v.unsqueeze(-1)).squeeze(-1) * tau[:, None]  # tau S v
         kk = 0.5 * tau * (p * v).sum(-1)
         w = p - kk[:, None] * v  # S <- S - v w^T - w v^T  ==  H S H

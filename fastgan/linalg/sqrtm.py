@@ -54,7 +54,9 @@ _EXT_DTYPES = (torch.float32, torch.float64)
 def _check_square(a: Any, name: str) -> torch.Tensor:
     t = as_float_tensor(a, name)
     if t.dim() < 2 or t.shape[-1] != t.shape[-2]:
-        raise ValueError(f"{name}: expected a batch of square matrices (..., n, n), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: expected a batch of square matrices (..., n, n), got shape {tuple(t.shape)}"
+        )
     check_finite(t, name)
     return t
 
@@ -98,14 +100,35 @@ def sqrtm_sym_ext(a: torch.Tensor) -> torch.Tensor:
     code = _ext.dtype_code(a_c)
     ratio = torch.empty(batch, dtype=torch.float64, device=a_c.device)
     if a_c.device.type == "cuda":
-        bad = c.sqrtm_sym_cuda(a_c.data_ptr(), out.data_ptr(), batch, n, code, JACOBI_MAX_SWEEPS, JACOBI_TOL,
-                               _ext.device_index(a_c), _ext.stream_handle(a_c), ratio.data_ptr())
+        bad = c.sqrtm_sym_cuda(
+            a_c.data_ptr(),
+            out.data_ptr(),
+            batch,
+            n,
+            code,
+            JACOBI_MAX_SWEEPS,
+            JACOBI_TOL,
+            _ext.device_index(a_c),
+            _ext.stream_handle(a_c),
+            ratio.data_ptr(),
+        )
     else:
-        bad = c.sqrtm_sym_cpu(a_c.data_ptr(), out.data_ptr(), batch, n, code, JACOBI_MAX_SWEEPS, JACOBI_TOL,
-                              _ext.num_threads(), ratio.data_ptr())
+        bad = c.sqrtm_sym_cpu(
+            a_c.data_ptr(),
+            out.data_ptr(),
+            batch,
+            n,
+            code,
+            JACOBI_MAX_SWEEPS,
+            JACOBI_TOL,
+            _ext.num_threads(),
+            ratio.data_ptr(),
+        )
     _ref.report_neg_ratio(ratio, "sqrtm_sym")
     if bad:
-        logger.warning("sqrtm_sym: Jacobi did not converge for %d of %d matrices; using eigh for the batch", bad, batch)
+        logger.warning(
+            "sqrtm_sym: Jacobi did not converge for %d of %d matrices; using eigh for the batch", bad, batch
+        )
         return _ref.sqrtm_sym_ref(a)
     return out.to(a.dtype)
 
@@ -120,15 +143,37 @@ def trace_sqrt_product_ext(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     code = _ext.dtype_code(a_c)
     ratio = torch.empty(batch, dtype=torch.float64, device=a_c.device)
     if a_c.device.type == "cuda":
-        bad = c.trace_sqrt_product_cuda(a_c.data_ptr(), b_c.data_ptr(), out.data_ptr(), batch, n, code,
-                                        JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.device_index(a_c), _ext.stream_handle(a_c),
-                                        ratio.data_ptr())
+        bad = c.trace_sqrt_product_cuda(
+            a_c.data_ptr(),
+            b_c.data_ptr(),
+            out.data_ptr(),
+            batch,
+            n,
+            code,
+            JACOBI_MAX_SWEEPS,
+            JACOBI_TOL,
+            _ext.device_index(a_c),
+            _ext.stream_handle(a_c),
+            ratio.data_ptr(),
+        )
     else:
-        bad = c.trace_sqrt_product_cpu(a_c.data_ptr(), b_c.data_ptr(), out.data_ptr(), batch, n, code,
-                                       JACOBI_MAX_SWEEPS, JACOBI_TOL, _ext.num_threads(), ratio.data_ptr())
+        bad = c.trace_sqrt_product_cpu(
+            a_c.data_ptr(),
+            b_c.data_ptr(),
+            out.data_ptr(),
+            batch,
+            n,
+            code,
+            JACOBI_MAX_SWEEPS,
+            JACOBI_TOL,
+            _ext.num_threads(),
+            ratio.data_ptr(),
+        )
     _ref.report_neg_ratio(ratio, "trace_sqrt_product")
     if bad:
-        logger.warning("trace_sqrt_product: Jacobi did not converge for %d of %d matrices; using eigh", bad, batch)
+        logger.warning(
+            "trace_sqrt_product: Jacobi did not converge for %d of %d matrices; using eigh", bad, batch
+        )
         return _ref.trace_sqrt_product_ref(a, b)
     return out
 
@@ -199,12 +244,18 @@ def _trace_sqrt_product_backward(
 # Eager calls take the autograd.Function twins: the custom-op dispatch would add its Python
 # layers to every call of a one-off FID.
 sqrtm_sym_op = NativeOp(
-    "sqrtm_sym", _sqrtm_sym_forward, fake=_sqrtm_sym_fake, setup_context=_sqrtm_sym_setup,
+    "sqrtm_sym",
+    _sqrtm_sym_forward,
+    fake=_sqrtm_sym_fake,
+    setup_context=_sqrtm_sym_setup,
     backward=_sqrtm_sym_backward,
 )
 trace_sqrt_product_op = NativeOp(
-    "trace_sqrt_product", _trace_sqrt_product_forward, fake=_trace_sqrt_product_fake,
-    setup_context=_trace_sqrt_product_setup, backward=_trace_sqrt_product_backward,
+    "trace_sqrt_product",
+    _trace_sqrt_product_forward,
+    fake=_trace_sqrt_product_fake,
+    setup_context=_trace_sqrt_product_setup,
+    backward=_trace_sqrt_product_backward,
 )
 
 
@@ -268,7 +319,9 @@ def trace_sqrt_product(a: torch.Tensor, b: torch.Tensor, *, impl: str = "auto") 
     ua = ta.float() if ta.dtype in half else ta
     ub = tb.float() if tb.dtype in half else tb
     batch = int(math.prod(batch_shape))
-    out = trace_sqrt_product_op(ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub, batch=batch))
+    out = trace_sqrt_product_op(
+        ua, ub, _use_ext("trace_sqrt_product", impl, ta.shape[-1], ua, ub, batch=batch)
+    )
     return out.to(torch.promote_types(ta.dtype, tb.dtype))
 
 

@@ -89,8 +89,10 @@ def _check_logits(x: object, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor of critic outputs, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor (float16/bfloat16/float32/float64), "
-                        f"got {x.dtype}; convert explicitly, e.g. {name}.float()")
+        raise TypeError(
+            f"{name}: expected a floating-point tensor (float16/bfloat16/float32/float64), "
+            f"got {x.dtype}; convert explicitly, e.g. {name}.float()"
+        )
     return x
 
 
@@ -98,8 +100,10 @@ def _check_pair(real_out: object, fake_out: object) -> tuple[Tensor, Tensor]:
     real = _check_logits(real_out, "real_out")
     fake = _check_logits(fake_out, "fake_out")
     if real.device != fake.device:
-        raise ValueError(f"real_out and fake_out are on different devices ({real.device} vs {fake.device}); "
-                         "move them to one device")
+        raise ValueError(
+            f"real_out and fake_out are on different devices ({real.device} vs {fake.device}); "
+            "move them to one device"
+        )
     if real.dtype != fake.dtype:
         raise TypeError(f"real_out and fake_out have different dtypes ({real.dtype} vs {fake.dtype})")
     return real, fake
@@ -114,8 +118,9 @@ def _coef(x: Tensor, name: str, sign: float, reduction: str) -> float:
     return sign / x.numel()
 
 
-def _term(x: Tensor, name: str, kernel_id: int, term: int, alpha: float, sign: float, reduction: str,
-          impl: str) -> Tensor:
+def _term(
+    x: Tensor, name: str, kernel_id: int, term: int, alpha: float, sign: float, reduction: str, impl: str
+) -> Tensor:
     """sign * reduction(term(x)) through the fused op."""
     coef = _coef(x, name, sign, reduction)
     return fused_term(x, kernel_id, term, alpha, coef, reduction != "none", impl)
@@ -126,7 +131,9 @@ def _resolve(divergence: DivergenceLike) -> tuple[int, float]:
     return d.kernel_id, float(d.alpha) if d.alpha is not None else 0.0
 
 
-def _d_loss(real: Tensor, fake: Tensor, kernel_id: int, alpha: float, reduction: str, impl: str) -> LossOutput:
+def _d_loss(
+    real: Tensor, fake: Tensor, kernel_id: int, alpha: float, reduction: str, impl: str
+) -> LossOutput:
     if reduction != "none":
         # Both terms in one autograd node (same values as summing the two reduced terms).
         cr = _coef(real, "real_out", -1.0, reduction)
@@ -207,7 +214,9 @@ def fgan_generator_loss(
     return _term(fake, "fake_out", kernel_id, term, alpha, -1.0, reduction, impl)
 
 
-def variational_bound(real_out: Tensor, fake_out: Tensor, divergence: DivergenceLike, impl: str = "auto") -> Tensor:
+def variational_bound(
+    real_out: Tensor, fake_out: Tensor, divergence: DivergenceLike, impl: str = "auto"
+) -> Tensor:
     """Estimate ``E_P[g_f(v_real)] - E_Q[f*(g_f(v_fake))]`` of ``D_f(P || Q)``.
 
     A lower bound on ``D_f(P || Q)`` for any critic, tight (in expectation) for
@@ -232,8 +241,9 @@ def variational_bound(real_out: Tensor, fake_out: Tensor, divergence: Divergence
     )
 
 
-def minimax_discriminator_loss(real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean",
-                               impl: str = "auto") -> LossOutput:
+def minimax_discriminator_loss(
+    real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean", impl: str = "auto"
+) -> LossOutput:
     """``E softplus(-v_real) + E softplus(v_fake)`` = binary cross-entropy on logits.
 
     Args:
@@ -263,7 +273,9 @@ def minimax_generator_loss(fake_out: Tensor, reduction: Reduction = "mean", impl
     return _term(fake, "fake_out", _GAN, _CONJ, 0.0, -1.0, reduction, impl)
 
 
-def nonsaturating_generator_loss(fake_out: Tensor, reduction: Reduction = "mean", impl: str = "auto") -> Tensor:
+def nonsaturating_generator_loss(
+    fake_out: Tensor, reduction: Reduction = "mean", impl: str = "auto"
+) -> Tensor:
     """Non-saturating generator loss ``-E log D(G(z)) = E softplus(-v_fake)``.
 
     Args:
@@ -278,8 +290,9 @@ def nonsaturating_generator_loss(fake_out: Tensor, reduction: Reduction = "mean"
     return _term(fake, "fake_out", _GAN, _ACT, 0.0, -1.0, reduction, impl)
 
 
-def wgan_discriminator_loss(real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean",
-                            impl: str = "auto") -> LossOutput:
+def wgan_discriminator_loss(
+    real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean", impl: str = "auto"
+) -> LossOutput:
     """Wasserstein critic loss ``E v_fake - E v_real`` (add your Lipschitz penalty separately).
 
     Args:
@@ -309,8 +322,9 @@ def wgan_generator_loss(fake_out: Tensor, reduction: Reduction = "mean", impl: s
     return _term(fake, "fake_out", _WGAN, _ACT, 0.0, -1.0, reduction, impl)
 
 
-def hinge_discriminator_loss(real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean",
-                             impl: str = "auto") -> LossOutput:
+def hinge_discriminator_loss(
+    real_out: Tensor, fake_out: Tensor, reduction: Reduction = "mean", impl: str = "auto"
+) -> LossOutput:
     """Hinge critic loss ``E relu(1 - v_real) + E relu(1 + v_fake)``.
 
     Args:

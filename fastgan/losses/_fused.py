@@ -52,15 +52,42 @@ def fdiv_term_ext(
         else:
             ws, ws_ptr, ws_n = None, 0, 0
         g_ptr, g_n = (grad.data_ptr(), n) if grad is not None else (0, 0)
-        C.fdiv_term_cuda(x.data_ptr(), out.data_ptr(), g_ptr, n, out.numel(), g_n, code,
-                         int(kernel_id), int(term), bool(reduce), float(alpha), float(coef), ws_ptr, ws_n,
-                         _ext.device_index(x), _ext.stream_handle(x))
+        C.fdiv_term_cuda(
+            x.data_ptr(),
+            out.data_ptr(),
+            g_ptr,
+            n,
+            out.numel(),
+            g_n,
+            code,
+            int(kernel_id),
+            int(term),
+            bool(reduce),
+            float(alpha),
+            float(coef),
+            ws_ptr,
+            ws_n,
+            _ext.device_index(x),
+            _ext.stream_handle(x),
+        )
         del ws  # the stream-ordered caching allocator keeps it valid until the kernel ran
     else:
         assert grad is not None
-        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), grad.data_ptr(), n, out.numel(), grad.numel(),
-                        code, int(kernel_id), int(term), bool(reduce), float(alpha), float(coef),
-                        _ext.num_threads())
+        C.fdiv_term_cpu(
+            x.data_ptr(),
+            out.data_ptr(),
+            grad.data_ptr(),
+            n,
+            out.numel(),
+            grad.numel(),
+            code,
+            int(kernel_id),
+            int(term),
+            bool(reduce),
+            float(alpha),
+            float(coef),
+            _ext.num_threads(),
+        )
     return out, grad
 
 
@@ -78,14 +105,32 @@ def fdiv_term_backward_ext(
     xd = x.detach().contiguous()
     go = grad_out.detach().to(dtype=xd.dtype).contiguous()
     grad = torch.empty_like(xd)
-    C.fdiv_term_cuda_backward(xd.data_ptr(), go.data_ptr(), grad.data_ptr(), xd.numel(), go.numel(),
-                              grad.numel(), _ext.dtype_code(xd), int(kernel_id), int(term), float(alpha),
-                              float(coef), _ext.device_index(xd), _ext.stream_handle(xd))
+    C.fdiv_term_cuda_backward(
+        xd.data_ptr(),
+        go.data_ptr(),
+        grad.data_ptr(),
+        xd.numel(),
+        go.numel(),
+        grad.numel(),
+        _ext.dtype_code(xd),
+        int(kernel_id),
+        int(term),
+        float(alpha),
+        float(coef),
+        _ext.device_index(xd),
+        _ext.stream_handle(xd),
+    )
     return grad
 
 
 def _fdiv_term_impl(
-    x: Tensor, kernel_id: int, term: int, alpha: float, coef: float, reduce: bool, impl: str,
+    x: Tensor,
+    kernel_id: int,
+    term: int,
+    alpha: float,
+    coef: float,
+    reduce: bool,
+    impl: str,
     store_grad: bool = True,
 ) -> tuple[Tensor, Optional[Tensor]]:
     """(out, grad) from the chosen backend; ``grad`` is None only when ``store_grad`` is False and the
@@ -216,7 +261,11 @@ class _FusedTermsFunction(torch.autograd.Function):
 
 
 fdiv_term = NativeOp(
-    OP_NAME, _fdiv_term_forward, fake=_fdiv_term_fake, setup_context=_setup_context, backward=_backward,
+    OP_NAME,
+    _fdiv_term_forward,
+    fake=_fdiv_term_fake,
+    setup_context=_setup_context,
+    backward=_backward,
     eager=_FusedTermsFunction,
 )
 

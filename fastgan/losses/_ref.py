@@ -177,7 +177,9 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def fused_term_ref(v: Tensor, kernel_id: int, term: int, consts: Consts = (0.0, 0.0, 0.0, 0.0)) -> tuple[Tensor, Tensor]:
+def fused_term_ref(
+    v: Tensor, kernel_id: int, term: int, consts: Consts = (0.0, 0.0, 0.0, 0.0)
+) -> tuple[Tensor, Tensor]:
     """Elementwise (value, d value / dv) of one f-GAN term.
 
     Args:

@@ -24,7 +24,8 @@ A metric is a thin stateful object over pure functions (DESIGN 3.8):
 from __future__ import annotations
 
 import abc
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
 
 import torch
 
@@ -174,11 +175,11 @@ class Metric(abc.ABC):
         """Forget every sample."""
 
     @abc.abstractmethod
-    def merge(self, other: Any) -> "Metric":
+    def merge(self, other: Any) -> Metric:
         """Add the state of ``other`` (same class and configuration) in place; returns self."""
 
     @abc.abstractmethod
-    def sync(self, group: Any = None) -> "Metric":
+    def sync(self, group: Any = None) -> Metric:
         """Replace this rank's state by the state of all ranks of ``group``; returns self."""
 
     @abc.abstractmethod
@@ -220,7 +221,9 @@ class BankMetric(Metric):
         other = self.fake_features if real else self.real_features
         ref = bank[0] if bank else (other[0] if other else None)
         if ref is not None and ref.shape[1] != t.shape[1]:
-            raise ValueError(f"{name}: feature dimension {t.shape[1]} differs from earlier batches ({ref.shape[1]})")
+            raise ValueError(
+                f"{name}: feature dimension {t.shape[1]} differs from earlier batches ({ref.shape[1]})"
+            )
         bank.append(t)
 
     def reset(self) -> None:
@@ -238,14 +241,14 @@ class BankMetric(Metric):
             )
         return out
 
-    def merge(self, other: Any) -> "BankMetric":
+    def merge(self, other: Any) -> BankMetric:
         """Append ``other``'s banks after this one's (in place); returns self."""
         self._check_same_type(other)
         self.real_features.extend(other.real_features)
         self.fake_features.extend(other.fake_features)
         return self
 
-    def sync(self, group: Any = None) -> "BankMetric":
+    def sync(self, group: Any = None) -> BankMetric:
         """Gather both banks from every rank of ``group`` (tensor all-gather, rank order)."""
         if world_size(group) == 1:
             return self

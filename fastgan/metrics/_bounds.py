@@ -57,8 +57,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -217,7 +218,7 @@ class Centered:
         """The shifted features (Tensor[N, D], a view)."""
         return self.aug[:, :-2]
 
-    def to(self, dtype: torch.dtype) -> "Centered":
+    def to(self, dtype: torch.dtype) -> Centered:
         """The same rows in working dtype ``dtype`` (float64 uses the float64 unit roundoff)."""
         if dtype == self.aug.dtype:
             return self

@@ -100,8 +100,14 @@ def cast_roundoff(src: torch.dtype, dst: torch.dtype) -> float:
 
 
 def entry_bound_poly(
-    d: int, degree: int, g: float, coef0: float, dtype: torch.dtype, cast_u: float,
-    row_terms: int, sum_terms: int,
+    d: int,
+    degree: int,
+    g: float,
+    coef0: float,
+    dtype: torch.dtype,
+    cast_u: float,
+    row_terms: int,
+    sum_terms: int,
 ) -> np.ndarray:
     """Coefficients beta_0..beta_degree (float64, >= 0) of the per-entry bound (module docstring).
 

@@ -77,8 +77,12 @@ def default_chunk_rows(dim: int, device: torch.device) -> int:
 #: (``torch.cov`` in float32, or float64 statistics stored as float32), so each tolerance is a
 #: margin of 10^3..10^4 over rounding while a really indefinite matrix (e.g. ``diag(4, -3)``:
 #: -0.75) is refused.
-PSD_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 1e-1,
-                                      torch.bfloat16: 1e-1}
+PSD_RTOL: dict[torch.dtype, float] = {
+    torch.float64: 1e-10,
+    torch.float32: 1e-4,
+    torch.float16: 1e-1,
+    torch.bfloat16: 1e-1,
+}
 
 
 def check_covariance(sigma: torch.Tensor, name: str, *, stored: Optional[torch.dtype] = None) -> None:
@@ -256,7 +260,9 @@ class FeatureStats:
     def _ensure_state(self, dim: int, device: torch.device) -> None:
         self._check_count_known("update/merge")
         if self._dim is not None and self._dim != dim:
-            raise ValueError(f"features: feature dimension {dim} does not match the accumulated dimension {self._dim}")
+            raise ValueError(
+                f"features: feature dimension {dim} does not match the accumulated dimension {self._dim}"
+            )
         if self._mean is None:
             dev = self._device if self._device is not None else device
             self._dim = dim
@@ -364,7 +370,7 @@ class FeatureStats:
         scatter_update(self._m2, buf)
         return mean
 
-    def update(self, features: Any) -> "FeatureStats":
+    def update(self, features: Any) -> FeatureStats:
         """Accumulate a batch of feature vectors.
 
         Args:
@@ -412,7 +418,7 @@ class FeatureStats:
         return self
 
     # ------------------------------------------------------------------ merge
-    def merge(self, other: "FeatureStats") -> "FeatureStats":
+    def merge(self, other: FeatureStats) -> FeatureStats:
         """Merge ``other`` into ``self`` (associative and commutative up to rounding).
 
         Args:
@@ -434,7 +440,7 @@ class FeatureStats:
         self._merge_moments(other._n, other._mean.to(self._device), other_m2.to(self._device))
         return self
 
-    def copy(self) -> "FeatureStats":
+    def copy(self) -> FeatureStats:
         """Deep copy."""
         out = FeatureStats(self._dim, device=self._device, chunk_rows=self.chunk_rows)
         out._n = self._n
@@ -455,12 +461,12 @@ class FeatureStats:
             self._m2.zero_()
 
     @classmethod
-    def from_features(cls, features: Any, **kwargs: Any) -> "FeatureStats":
+    def from_features(cls, features: Any, **kwargs: Any) -> FeatureStats:
         """Statistics of ``features`` (Tensor[N, D])."""
         return cls(**kwargs).update(features)
 
     @classmethod
-    def from_moments(cls, count: Optional[int], mean: Any, cov: Any) -> "FeatureStats":
+    def from_moments(cls, count: Optional[int], mean: Any, cov: Any) -> FeatureStats:
         """Build from a count, mean (Tensor[D]) and unbiased covariance (Tensor[D, D]).
 
         ``count=None`` means the sample count is unknown (class docstring).
@@ -473,8 +479,15 @@ class FeatureStats:
         return cls._from_moments(count, mean, cov, check="cov")
 
     @classmethod
-    def _from_moments(cls, count: Optional[int], mean: Any, cov: Any, *, check: Optional[str],
-                      stored: Optional[torch.dtype] = None) -> "FeatureStats":
+    def _from_moments(
+        cls,
+        count: Optional[int],
+        mean: Any,
+        cov: Any,
+        *,
+        check: Optional[str],
+        stored: Optional[torch.dtype] = None,
+    ) -> FeatureStats:
         """:meth:`from_moments`; ``check``: the name under which ``cov`` is validated
         (:func:`check_covariance`; None: already validated by the caller)."""
         known = count is not None
@@ -486,7 +499,9 @@ class FeatureStats:
         check_ndim(mu, "mean", 1, "[D]")
         d = int(mu.shape[0])
         if tuple(sigma.shape) != (d, d):
-            raise ValueError(f"{check or 'cov'}: expected shape ({d}, {d}) to match mean, got {tuple(sigma.shape)}")
+            raise ValueError(
+                f"{check or 'cov'}: expected shape ({d}, {d}) to match mean, got {tuple(sigma.shape)}"
+            )
         if check is not None:
             from fastgan._checks import check_finite
 
@@ -500,7 +515,7 @@ class FeatureStats:
         return out
 
     # ------------------------------------------------------------ distributed
-    def sync(self, group: Any = None) -> "FeatureStats":
+    def sync(self, group: Any = None) -> FeatureStats:
         """Make these the statistics of every rank of ``group`` (in place; every rank gets the total).
 
         Each rank re-centres its scatter on the global mean, ``M2_i + n_i (m_i - m)(m_i - m)^T``,

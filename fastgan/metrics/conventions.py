@@ -19,7 +19,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-__all__ = ["MetricConventions", "PresetLike", "CONVENTIONS", "DEFAULT_CONVENTIONS", "get_conventions", "normalize_preset_name"]
+__all__ = [
+    "MetricConventions",
+    "PresetLike",
+    "CONVENTIONS",
+    "DEFAULT_CONVENTIONS",
+    "get_conventions",
+    "normalize_preset_name",
+]
 
 
 #: what ``preset=`` of a metric accepts: a name, a :class:`MetricConventions`, a
@@ -76,20 +83,52 @@ class MetricConventions:
 
 
 _COMMON: dict[str, Any] = dict(
-    is_logits="logits_unbiased", is_splits=10, kid_subsets=100, kid_subset_size=1000, kid_degree=3,
-    kid_gamma=None, kid_coef0=1.0, pr_k=3, pr_inclusive=True, prdc_k=5,
+    is_logits="logits_unbiased",
+    is_splits=10,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    kid_degree=3,
+    kid_gamma=None,
+    kid_coef0=1.0,
+    pr_k=3,
+    pr_inclusive=True,
+    prdc_k=5,
 )
 
 #: THE metric-convention table (the only place these choices are made), by preset name.
 CONVENTIONS: dict[str, MetricConventions] = {
     c.name: c
     for c in (
-        MetricConventions(name="pytorch-fid", is_shuffle_seed=None, kid_subset_rule="error", kid_std=True,
-                          kid_rng="torch", kid_seed=None, kid_draw_first="real", **_COMMON),
-        MetricConventions(name="torch-fidelity", is_shuffle_seed=2020, kid_subset_rule="error", kid_std=True,
-                          kid_rng="numpy", kid_seed=2020, kid_draw_first="fake", **_COMMON),
-        MetricConventions(name="clean-fid", is_shuffle_seed=None, kid_subset_rule="clamp", kid_std=False,
-                          kid_rng="numpy", kid_seed=None, kid_draw_first="fake", **_COMMON),
+        MetricConventions(
+            name="pytorch-fid",
+            is_shuffle_seed=None,
+            kid_subset_rule="error",
+            kid_std=True,
+            kid_rng="torch",
+            kid_seed=None,
+            kid_draw_first="real",
+            **_COMMON,
+        ),
+        MetricConventions(
+            name="torch-fidelity",
+            is_shuffle_seed=2020,
+            kid_subset_rule="error",
+            kid_std=True,
+            kid_rng="numpy",
+            kid_seed=2020,
+            kid_draw_first="fake",
+            **_COMMON,
+        ),
+        MetricConventions(
+            name="clean-fid",
+            is_shuffle_seed=None,
+            kid_subset_rule="clamp",
+            kid_std=False,
+            kid_rng="numpy",
+            kid_seed=None,
+            kid_draw_first="fake",
+            **_COMMON,
+        ),
     )
 }
 
@@ -118,5 +157,7 @@ def get_conventions(preset: Any = None) -> MetricConventions:
     if isinstance(conv, MetricConventions):
         return conv
     if not isinstance(preset, str):
-        raise TypeError(f"preset: expected a name {tuple(CONVENTIONS)} or a Preset, got {type(preset).__name__}")
+        raise TypeError(
+            f"preset: expected a name {tuple(CONVENTIONS)} or a Preset, got {type(preset).__name__}"
+        )
     return CONVENTIONS[normalize_preset_name(preset, CONVENTIONS)]

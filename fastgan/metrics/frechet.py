@@ -197,7 +197,9 @@ def _helmert_factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class _Side:
     """One distribution: mean, trace of covariance, and either the covariance or a factor."""
 
-    def __init__(self, n: int, mean: torch.Tensor, cov: Optional[torch.Tensor], z: Optional[torch.Tensor]) -> None:
+    def __init__(
+        self, n: int, mean: torch.Tensor, cov: Optional[torch.Tensor], z: Optional[torch.Tensor]
+    ) -> None:
         self.n, self.mean, self.cov, self.z = n, mean, cov, z
 
     @property
@@ -208,7 +210,9 @@ class _Side:
         return torch.trace(self.cov)
 
 
-def _side_from(x: Any, name: str, *, factor_ok: bool, device: Optional[torch.device]) -> Union[_Side, torch.Tensor]:
+def _side_from(
+    x: Any, name: str, *, factor_ok: bool, device: Optional[torch.device]
+) -> Union[_Side, torch.Tensor]:
     """A FeatureStats / (mu, sigma) becomes a _Side; a feature matrix is validated and returned."""
     if isinstance(x, FeatureStats):
         return _Side(x.count or 0, x.mean, x.cov, None)
@@ -321,7 +325,9 @@ def fid(
     dev_r = real.mean.device if isinstance(real, _Side) else real.device
     dev_f = fake.mean.device if isinstance(fake, _Side) else fake.device
     if dev_r != dev_f:
-        raise ValueError(f"inputs are on different devices: real_features on {dev_r}, fake_features on {dev_f}")
+        raise ValueError(
+            f"inputs are on different devices: real_features on {dev_r}, fake_features on {dev_f}"
+        )
     n = real.shape[0] if isinstance(real, torch.Tensor) else 0
     m = fake.shape[0] if isinstance(fake, torch.Tensor) else 0
     costs = _cost(n, m, d_r, isinstance(real, torch.Tensor), isinstance(fake, torch.Tensor))
@@ -358,7 +364,9 @@ def mu_sigma_of(s: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         mu, sigma = check_mu_sigma(s[0], s[1], f" ({name})")
         check_covariance(sigma, f"sigma ({name})", stored=stored_dtype(s[1]))
         return mu, sigma
-    raise TypeError(f"{name}: expected FeatureStats, a (mu, sigma) tuple or a stats file path, got {type(s).__name__}")
+    raise TypeError(
+        f"{name}: expected FeatureStats, a (mu, sigma) tuple or a stats file path, got {type(s).__name__}"
+    )
 
 
 def fid_from_stats(s1: Any, s2: Any, *, impl: str = "auto") -> Union[float, torch.Tensor]:
@@ -402,7 +410,11 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
             tr = (z * z).sum()
             tsp = _ref.nuclear_norm(z, tol=_fid_tol(float((mu @ mu).detach() + tr.detach()) + d))
         else:
-            mu, sigma = _cov_direct(x) if x.requires_grad else (lambda s: (s.mean, s.cov))(FeatureStats.from_features(x))
+            mu, sigma = (
+                _cov_direct(x)
+                if x.requires_grad
+                else (lambda s: (s.mean, s.cov))(FeatureStats.from_features(x))
+            )
             tsp = trace_sqrt_psd(sigma).to(torch.float64)
             tr = torch.trace(sigma)
     dmu2 = mu @ mu
@@ -432,7 +444,9 @@ class FID(Metric):
     True
     """
 
-    def __init__(self, *, real_stats: Any = None, device: Optional[Union[torch.device, str]] = None, impl: str = "auto") -> None:
+    def __init__(
+        self, *, real_stats: Any = None, device: Optional[Union[torch.device, str]] = None, impl: str = "auto"
+    ) -> None:
         self.impl = impl
         self.real = FeatureStats(device=device)
         self.fake = FeatureStats(device=device)
@@ -450,7 +464,9 @@ class FID(Metric):
         """Add a batch ``features`` (Tensor[N, D]) to the real (``real=True``) or fake statistics."""
         if real:
             if self.real_fixed:
-                raise ValueError("FID: the real statistics were given as fixed real_stats; cannot update them")
+                raise ValueError(
+                    "FID: the real statistics were given as fixed real_stats; cannot update them"
+                )
             self.real.update(features)
         else:
             self.fake.update(features)
@@ -469,7 +485,7 @@ class FID(Metric):
         if real and not self.real_fixed:
             self.real.reset()
 
-    def merge(self, other: "FID") -> "FID":
+    def merge(self, other: FID) -> FID:
         """Merge another FID's statistics into this one (fixed real statistics are not merged)."""
         self._check_same_type(other)
         if not self.real_fixed and not other.real_fixed:
@@ -477,7 +493,7 @@ class FID(Metric):
         self.fake.merge(other.fake)
         return self
 
-    def sync(self, group: Any = None) -> "FID":
+    def sync(self, group: Any = None) -> FID:
         """All-reduce the statistics over the ranks of ``group`` (see :meth:`FeatureStats.sync`)."""
         if not self.real_fixed:
             self.real.sync(group)

@@ -6,7 +6,8 @@ Each evaluates many Frechet distances at once: the trace-sqrt evaluations are st
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -43,7 +44,9 @@ def _batched_tsp(s1: torch.Tensor, s2: torch.Tensor, impl: str) -> torch.Tensor:
     return torch.cat(outs)
 
 
-def _fids_from_batches(mu1: torch.Tensor, s1: torch.Tensor, mu2: torch.Tensor, s2: torch.Tensor, impl: str) -> torch.Tensor:
+def _fids_from_batches(
+    mu1: torch.Tensor, s1: torch.Tensor, mu2: torch.Tensor, s2: torch.Tensor, impl: str
+) -> torch.Tensor:
     """FIDs for stacked statistics (mu [B, D] or [D], sigma [B, D, D] or [D, D])."""
     d = mu2.shape[-1]
     tsp = _batched_tsp(s1, s2, impl)
@@ -94,7 +97,9 @@ def fid_bootstrap(
     xr = check_features(real_features, "real_features", min_rows=2).detach().to(torch.float64)
     xf = check_features(fake_features, "fake_features", min_rows=2).detach().to(torch.float64)
     if xr.shape[1] != xf.shape[1]:
-        raise ValueError(f"real_features and fake_features: feature dimensions differ ({xr.shape[1]} vs {xf.shape[1]})")
+        raise ValueError(
+            f"real_features and fake_features: feature dimensions differ ({xr.shape[1]} vs {xf.shape[1]})"
+        )
     xf = xf.to(xr.device)
     point = float(fid(xr, xf, impl=impl))
     n, m, d = xr.shape[0], xf.shape[0], xr.shape[1]
@@ -114,7 +119,11 @@ def fid_bootstrap(
             a, b = _weighted_stats(xf, wf)
             mus2.append(a)
             covs2.append(b)
-        vals.append(_fids_from_batches(torch.stack(mus1), torch.stack(covs1), torch.stack(mus2), torch.stack(covs2), impl))
+        vals.append(
+            _fids_from_batches(
+                torch.stack(mus1), torch.stack(covs1), torch.stack(mus2), torch.stack(covs2), impl
+            )
+        )
     boot = torch.cat(vals)
     alpha = (1.0 - float(ci)) / 2.0
     q = torch.quantile(boot, torch.tensor([alpha, 1.0 - alpha], dtype=torch.float64, device=boot.device))
@@ -142,7 +151,9 @@ def fid_per_class(
     xr = check_features(real_features, "real_features", min_rows=2).detach()
     xf = check_features(fake_features, "fake_features", min_rows=2).detach().to(xr.device)
     if xr.shape[1] != xf.shape[1]:
-        raise ValueError(f"real_features and fake_features: feature dimensions differ ({xr.shape[1]} vs {xf.shape[1]})")
+        raise ValueError(
+            f"real_features and fake_features: feature dimensions differ ({xr.shape[1]} vs {xf.shape[1]})"
+        )
     labels = []
     for lab, x, name in ((real_labels, xr, "real_labels"), (fake_labels, xf, "fake_labels")):
         t = torch.as_tensor(lab, device=xr.device)
@@ -165,14 +176,18 @@ def fid_per_class(
         a = xr[lr == c]
         b = xf[lf == c]
         if a.shape[0] < 2 or b.shape[0] < 2:
-            raise ValueError(f"class {c}: needs >= 2 samples on both sides, got {a.shape[0]} real and {b.shape[0]} fake")
+            raise ValueError(
+                f"class {c}: needs >= 2 samples on both sides, got {a.shape[0]} real and {b.shape[0]} fake"
+            )
         sa = FeatureStats.from_features(a)
         sb = FeatureStats.from_features(b)
         mus1.append(sa.mean)
         covs1.append(sa.cov)
         mus2.append(sb.mean)
         covs2.append(sb.cov)
-    vals = _fids_from_batches(torch.stack(mus1), torch.stack(covs1), torch.stack(mus2), torch.stack(covs2), impl)
+    vals = _fids_from_batches(
+        torch.stack(mus1), torch.stack(covs1), torch.stack(mus2), torch.stack(covs2), impl
+    )
     return {"per_class": {c: float(v) for c, v in zip(classes, vals)}, "mean": float(vals.mean())}
 
 
@@ -230,5 +245,10 @@ def fid_infinity(
     design = torch.stack([torch.ones_like(inv), inv], dim=1)
     coef = torch.linalg.lstsq(design.cpu(), vals.cpu().unsqueeze(1)).solution.squeeze(1)
     if return_fit:
-        return {"fid_inf": float(coef[0]), "slope": float(coef[1]), "sizes": list(sizes), "fids": vals.cpu().tolist()}
+        return {
+            "fid_inf": float(coef[0]),
+            "slope": float(coef[1]),
+            "sizes": list(sizes),
+            "fids": vals.cpu().tolist(),
+        }
     return float(coef[0])

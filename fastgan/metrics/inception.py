@@ -279,8 +279,8 @@ class InceptionScore(Metric):
         input: InputKind = "logits",
         device: Optional[torch.device | str] = None,
         *,
-        preset: "PresetLike" = None,
-        shuffle_seed: "Optional[int] | str" = "preset",
+        preset: PresetLike = None,
+        shuffle_seed: Optional[int] | str = "preset",
     ) -> None:
         p = get_conventions(preset)
         self.splits = check_positive_int(p.is_splits if splits is None else splits, "splits")
@@ -356,11 +356,13 @@ class InceptionScore(Metric):
         self.sum_p += sum_p
         self.sum_plogp += sum_plogp
 
-    def merge(self, other: "InceptionScore") -> "InceptionScore":
+    def merge(self, other: InceptionScore) -> InceptionScore:
         """Add ``other``'s sums into this state (in place) and return self."""
         self._check_same_type(other)
         if (other.splits, other.num_samples, other.shuffle_seed) != (
-            self.splits, self.num_samples, self.shuffle_seed
+            self.splits,
+            self.num_samples,
+            self.shuffle_seed,
         ):
             raise ValueError(
                 "other: split configuration differs "
@@ -382,7 +384,7 @@ class InceptionScore(Metric):
         self.next_index += other.next_index
         return self
 
-    def sync(self, group: Any = None) -> "InceptionScore":
+    def sync(self, group: Any = None) -> InceptionScore:
         """Sum the state over the ranks of ``group`` (in place; all-reduce of the split sums).
 
         A no-op when torch.distributed is not initialised or has one rank. Ranks that saw no
@@ -408,6 +410,7 @@ class InceptionScore(Metric):
     def state_dict(self) -> dict[str, Any]:
         """``{"count": Tensor[S] | None, "sum_p": Tensor[S, C] | None, "sum_plogp": Tensor[S] | None,
         "next_index": int}`` (CPU copies) plus the split configuration, checked on load."""
+
         def cpu(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
             return None if t is None else t.detach().cpu().clone()
 
@@ -427,7 +430,11 @@ class InceptionScore(Metric):
             if key not in state:
                 raise KeyError(f"state: missing key {key!r}")
         seed = state.get("shuffle_seed")  # absent in states saved before presets: no shuffle
-        if (state["splits"], state["num_samples"], seed) != (self.splits, self.num_samples, self.shuffle_seed):
+        if (state["splits"], state["num_samples"], seed) != (
+            self.splits,
+            self.num_samples,
+            self.shuffle_seed,
+        ):
             raise ValueError(
                 "state: split configuration differs "
                 f"(splits {self.splits} vs {state['splits']}, num_samples {self.num_samples} vs {state['num_samples']}, "
@@ -453,7 +460,9 @@ class InceptionScore(Metric):
         assert self.count is not None and self.sum_plogp is not None
         total = int(self.count.sum())
         if self.num_samples is not None and total != self.num_samples:
-            raise RuntimeError(f"InceptionScore: num_samples={self.num_samples} but {total} samples were added")
+            raise RuntimeError(
+                f"InceptionScore: num_samples={self.num_samples} but {total} samples were added"
+            )
         if bool((self.count == 0).any()):
             empty = int((self.count == 0).sum())
             raise RuntimeError(f"InceptionScore: {empty} of {self.splits} splits are empty; add more samples")
@@ -475,7 +484,7 @@ def inception_score(
     input: InputKind = "logits",
     order: Optional[torch.Tensor] = None,
     *,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
 ) -> dict[str, float]:
     """Inception Score: mean and std over splits.
 
@@ -519,7 +528,9 @@ def inception_score(
         order = torch_fidelity_order(n, p.is_shuffle_seed)
     if order is not None:
         order = torch.as_tensor(order, device=x.device).to(torch.int64)
-        if order.shape != (n,) or not torch.equal(torch.sort(order).values, torch.arange(n, device=order.device)):
+        if order.shape != (n,) or not torch.equal(
+            torch.sort(order).values, torch.arange(n, device=order.device)
+        ):
             raise ValueError(f"order: must be a permutation of range({n})")
         x = x[order]
     state = InceptionScore(splits=splits, num_samples=n, input=input)

@@ -123,7 +123,7 @@ def kid_subset_indices(
     subset_size: int,
     generator: Optional[torch.Generator] = None,
     *,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
     seed: Optional[int] = None,
     subset_rule: Optional[str] = None,
     rng: Optional[str] = None,
@@ -160,7 +160,9 @@ def kid_subset_indices(
     """
     p = get_conventions(preset)
     subsets = check_positive_int(subsets, "subsets")
-    m = kid_subset_size(n_real, n_fake, subset_size, p.kid_subset_rule if subset_rule is None else subset_rule)
+    m = kid_subset_size(
+        n_real, n_fake, subset_size, p.kid_subset_rule if subset_rule is None else subset_rule
+    )
     if generator is not None and seed is not None:
         raise ValueError("seed, generator: pass at most one of them")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -184,7 +186,9 @@ def kid_subset_indices(
         raise ValueError(f"preset: kid_rng must be 'torch' or 'numpy', got {rng!r}")
     if generator is None and seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
-    dev = generator.device if generator is not None else torch.device("cpu")  # a CUDA generator draws on its GPU
+    dev = (
+        generator.device if generator is not None else torch.device("cpu")
+    )  # a CUDA generator draws on its GPU
     idx_r = torch.empty(subsets, m, dtype=torch.int64, device=dev)
     idx_f = torch.empty(subsets, m, dtype=torch.int64, device=dev)
     for s in range(subsets):
@@ -246,8 +250,14 @@ def _combine(sxx: torch.Tensor, syy: torch.Tensor, sxy: torch.Tensor, m: int) ->
 
 
 def _mmd2_subsets(
-    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
-    degree: int, gamma: float, coef0: float, batch: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    degree: int,
+    gamma: float,
+    coef0: float,
+    batch: int,
 ) -> torch.Tensor:
     m = idx_r.shape[1]
     out = torch.empty(idx_r.shape[0], dtype=torch.float64, device=x.device)
@@ -273,8 +283,14 @@ def _membership(idx: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, to
 
 
 def _union_sums(
-    a: torch.Tensor, b: Optional[torch.Tensor], pa: torch.Tensor, pb: torch.Tensor,
-    degree: int, gamma: float, coef0: float, tile_rows: int,
+    a: torch.Tensor,
+    b: Optional[torch.Tensor],
+    pa: torch.Tensor,
+    pb: torch.Tensor,
+    degree: int,
+    gamma: float,
+    coef0: float,
+    tile_rows: int,
 ) -> torch.Tensor:
     """Per round: sum_{i, j in round} k(a_i, b_j) (b None: a against itself, i != j) -> Tensor[S] float64.
 
@@ -289,8 +305,14 @@ def _union_sums(
     for i0 in range(0, a.shape[0], tile_rows):
         i1 = min(a.shape[0], i0 + tile_rows)
         j0 = i0 if sym else 0
-        k = _kernel_(buf[: (i1 - i0) * (other.shape[0] - j0)].view(i1 - i0, -1), a[i0:i1], other[j0:].T,
-                     gamma, coef0, degree)
+        k = _kernel_(
+            buf[: (i1 - i0) * (other.shape[0] - j0)].view(i1 - i0, -1),
+            a[i0:i1],
+            other[j0:].T,
+            gamma,
+            coef0,
+            degree,
+        )
         w = (pa[:, i0:i1] @ k).to(torch.float64)  # [S, U_b - j0]: sum over this tile's rows
         pcols = pb[:, j0:].to(torch.float64)
         if not sym:
@@ -303,8 +325,14 @@ def _union_sums(
 
 
 def _mmd2_full(
-    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
-    degree: int, gamma: float, coef0: float, tile_rows: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    degree: int,
+    gamma: float,
+    coef0: float,
+    tile_rows: int,
 ) -> torch.Tensor:
     m = idx_r.shape[1]
     rx, px = _membership(idx_r, x.dtype)
@@ -317,8 +345,16 @@ def _mmd2_full(
 
 
 def _mmd2_eval(
-    x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
-    degree: int, g: float, coef0: float, dtype: torch.dtype, method: str, max_memory: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    degree: int,
+    g: float,
+    coef0: float,
+    dtype: torch.dtype,
+    method: str,
+    max_memory: int,
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(values Tensor[S] float64, bounds Tensor[S] float64, method used)."""
     s, m = idx_r.shape
@@ -328,8 +364,16 @@ def _mmd2_eval(
     yc = y.to(dtype).contiguous()
     itemsize = torch.empty((), dtype=dtype).element_size()
     chosen = kb.choose_method(method, idx_r, idx_f, d, dtype, max_memory)
-    logger.debug("kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)",
-                 chosen, dtype, x.shape[0], y.shape[0], d, s, m)
+    logger.debug(
+        "kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)",
+        chosen,
+        dtype,
+        x.shape[0],
+        y.shape[0],
+        d,
+        s,
+        m,
+    )
     with ieee_matmul(x.device) as u_mm:
         if chosen == "full":
             n_max = max(x.shape[0], y.shape[0])
@@ -351,8 +395,13 @@ def _mmd2_eval(
 
 
 def _prepare(
-    real: Any, fake: Any, idx_real: Any, idx_fake: Any,
-    degree: int, gamma: Optional[float], dtype: torch.dtype,
+    real: Any,
+    fake: Any,
+    idx_real: Any,
+    idx_fake: Any,
+    degree: int,
+    gamma: Optional[float],
+    dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, float]:
     x = check_features(real, "real")
     y = check_features(fake, "fake")
@@ -433,7 +482,7 @@ def kid(
     tol: Optional[float] = None,
     stats: Optional[dict[str, Any]] = None,
     *,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
     seed: Optional[int] = None,
     subset_rule: Optional[str] = None,
     rng: Optional[str] = None,
@@ -512,8 +561,16 @@ def kid(
     gamma = p.kid_gamma if gamma is None else gamma
     coef0 = p.kid_coef0 if coef0 is None else float(coef0)
     idx_r, idx_f = kid_subset_indices(
-        x.shape[0], y.shape[0], subsets, subset_size, generator, preset=p, seed=seed,
-        subset_rule=subset_rule, rng=rng, draw_first=draw_first,
+        x.shape[0],
+        y.shape[0],
+        subsets,
+        subset_size,
+        generator,
+        preset=p,
+        seed=seed,
+        subset_rule=subset_rule,
+        rng=rng,
+        draw_first=draw_first,
     )
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
@@ -523,16 +580,27 @@ def kid(
         std_low = float(vals.std(correction=0)) - float(bounds.max())
         certified = finite and float(bounds.mean()) <= float(tol) * std_low if tol is not None else finite
         if not certified:
-            logger.info("kid: %s result not certified (bound %.3g, std %.3g, tol %s): recomputing in float64",
-                        dtype, float(bounds.mean()), float(vals.std(correction=0)), tol)
+            logger.info(
+                "kid: %s result not certified (bound %.3g, std %.3g, tol %s): recomputing in float64",
+                dtype,
+                float(bounds.mean()),
+                float(vals.std(correction=0)),
+                tol,
+            )
             vals, bounds, chosen = _mmd2_eval(
                 x, y, idx_r, idx_f, degree, g, coef0, torch.float64, method, max_memory
             )
             fallback = True
     if stats is not None:
-        stats.update(method=chosen, dtype=torch.float64 if fallback else dtype,
-                     error_bound=float(bounds.mean()), error_bound_rounds=bounds, fallback=fallback,
-                     subset_size=int(idx_r.shape[1]), rounds=vals)
+        stats.update(
+            method=chosen,
+            dtype=torch.float64 if fallback else dtype,
+            error_bound=float(bounds.mean()),
+            error_bound_rounds=bounds,
+            fallback=fallback,
+            subset_size=int(idx_r.shape[1]),
+            rounds=vals,
+        )
     return {KEY_KID_MEAN: float(vals.mean()), KEY_KID_STD: float(vals.std(correction=0))}
 
 
@@ -570,7 +638,7 @@ class KID(BankMetric):
         method: Method = "auto",
         tol: Optional[float] = None,
         *,
-        preset: "PresetLike" = None,
+        preset: PresetLike = None,
         subset_rule: Optional[str] = None,
         rng: Optional[str] = None,
         draw_first: Optional[str] = None,
@@ -600,7 +668,19 @@ class KID(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
         return kid(
-            x, y, self.subsets, self.subset_size, self.degree, self.gamma, self.coef0,
-            dtype=self.dtype, method=self.method, tol=self.tol, preset=self.preset, seed=self.seed,
-            subset_rule=self.subset_rule, rng=self.rng, draw_first=self.draw_first,
+            x,
+            y,
+            self.subsets,
+            self.subset_size,
+            self.degree,
+            self.gamma,
+            self.coef0,
+            dtype=self.dtype,
+            method=self.method,
+            tol=self.tol,
+            preset=self.preset,
+            seed=self.seed,
+            subset_rule=self.subset_rule,
+            rng=self.rng,
+            draw_first=self.draw_first,
         )

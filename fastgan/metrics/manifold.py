@@ -60,8 +60,14 @@ from typing import Any, Optional
 import torch
 from tqdm import tqdm
 
+from fastgan._checks import (
+    check_choice,
+    check_features,
+    check_positive_int,
+    check_same_device,
+    check_same_dim,
+)
 from fastgan._progress import progress_bar
-from fastgan._checks import check_choice, check_features, check_positive_int, check_same_device, check_same_dim
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics.conventions import PresetLike, get_conventions
@@ -94,9 +100,7 @@ def _progress(enabled: Optional[bool], total: int, desc: str) -> tqdm:
     return progress_bar(enabled, total=total, desc=desc, unit="rows")
 
 
-def _resolve(
-    preset: "PresetLike", k: Optional[int], strict: Optional[bool], field: str
-) -> tuple[int, bool]:
+def _resolve(preset: PresetLike, k: Optional[int], strict: Optional[bool], field: str) -> tuple[int, bool]:
     """(k, strict) from the arguments, falling back to the preset's ``field`` and ``pr_inclusive``."""
     p = get_conventions(preset)
     return (getattr(p, field) if k is None else k), (not p.pr_inclusive if strict is None else strict)
@@ -164,7 +168,7 @@ def prdc(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage with one shared k-NN computation.
 
@@ -212,7 +216,7 @@ def precision_recall(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
 ) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019), exactly.
 
@@ -252,7 +256,7 @@ def density_coverage(
     block_size: Optional[int] = None,
     progress: Optional[bool] = None,
     stats: Optional[dict[str, Any]] = None,
-    preset: "PresetLike" = None,
+    preset: PresetLike = None,
 ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020), exactly.
 
@@ -376,7 +380,7 @@ class PRDC(BankMetric):
         impl: str = "auto",
         block_size: Optional[int] = None,
         progress: Optional[bool] = None,
-        preset: "PresetLike" = None,
+        preset: PresetLike = None,
     ) -> None:
         super().__init__()
         k, strict = _resolve(preset, k, strict, "prdc_k")
@@ -391,6 +395,12 @@ class PRDC(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False)
         return prdc(
-            x, y, self.k, strict=self.strict, impl=self.impl,
-            block_size=self.block_size, progress=self.progress, stats=stats,
+            x,
+            y,
+            self.k,
+            strict=self.strict,
+            impl=self.impl,
+            block_size=self.block_size,
+            progress=self.progress,
+            stats=stats,
         )

@@ -34,7 +34,6 @@ from typing import Any, Optional
 
 import torch
 
-from fastgan._progress import progress_bar
 from fastgan._checks import (
     check_choice,
     check_features,
@@ -42,6 +41,7 @@ from fastgan._checks import (
     check_same_device,
     check_same_dim,
 )
+from fastgan._progress import progress_bar
 from fastgan.metrics import knn
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics._bounds import U64, error_coeff, mean64, pair_sqdist
@@ -306,6 +306,12 @@ class PPrecisionRecall(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
         return p_precision_recall(
-            x, y, k=self.k, a=self.a, impl=self.impl, block_size=self.block_size,
-            progress=self.progress, stats=stats,
+            x,
+            y,
+            k=self.k,
+            a=self.a,
+            impl=self.impl,
+            block_size=self.block_size,
+            progress=self.progress,
+            stats=stats,
         )

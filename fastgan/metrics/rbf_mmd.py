@@ -131,7 +131,7 @@ def rbf_kernel_sum(
     return _tiled_exp_sum(rows, cols, symmetric=b is None, block_size=block_size)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tiles(n: int, m: int, side: int, symmetric: bool) -> list[tuple[int, int, int, int, bool, float]]:
     """``(r0, r1, c0, c1, diagonal, weight)`` of the tiles covering the pairs (see :func:`_tiled_exp_sum`)."""
     out: list[tuple[int, int, int, int, bool, float]] = []
@@ -318,6 +318,11 @@ class CMMD(BankMetric):
         x = self._bank(real=True)
         y = self._bank(real=False).to(x.device)
         return cmmd(
-            x, y, sigma=self.sigma, scale=self.scale, unbiased=self.unbiased,
-            dtype=self.dtype, block_size=self.block_size,
+            x,
+            y,
+            sigma=self.sigma,
+            scale=self.scale,
+            unbiased=self.unbiased,
+            dtype=self.dtype,
+            block_size=self.block_size,
         )

@@ -26,7 +26,9 @@ def check_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.
     check_ndim(m, f"mu{name}", 1, "[D]")
     d = m.shape[0]
     if s.dim() != 2 or tuple(s.shape) != (d, d):
-        raise ValueError(f"sigma{name}: expected shape [D, D] = ({d}, {d}) to match mu{name}, got {tuple(s.shape)}")
+        raise ValueError(
+            f"sigma{name}: expected shape [D, D] = ({d}, {d}) to match mu{name}, got {tuple(s.shape)}"
+        )
     check_finite(m, f"mu{name}")
     check_finite(s, f"sigma{name}")
     m = m.to(torch.float64)
@@ -35,7 +37,9 @@ def check_mu_sigma(mu: Any, sigma: Any, name: str) -> tuple[torch.Tensor, torch.
         asym = max_asymmetry(s)
         scale = float(s.abs().max())
         if asym > 1e-5 * max(scale, 1e-300):
-            raise ValueError(f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})")
+            raise ValueError(
+                f"sigma{name}: not symmetric (max |S - S^T| = {asym:.3g}, max |S| = {scale:.3g})"
+            )
     return m, s
 
 
@@ -48,7 +52,7 @@ def stored_dtype(x: Any) -> Optional[torch.dtype]:
     return kind.get(np.dtype(dt), torch.float64) if isinstance(dt, np.dtype) else None
 
 
-def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
+def save_stats(path: Union[str, os.PathLike[str]], stats: Any) -> None:
     """Write statistics as an ``.npz`` with float64 ``mu`` [D] and ``sigma`` [D, D] (+ ``n`` if known).
 
     Readable by pytorch-fid (same key names). The file is written atomically at exactly ``path``.
@@ -83,7 +87,7 @@ def save_stats(path: Union[str, "os.PathLike[str]"], stats: Any) -> None:
             os.remove(tmp)
 
 
-def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
+def load_stats(path: Union[str, os.PathLike[str]]) -> FeatureStats:
     """Read an ``.npz`` stats file (pytorch-fid format: keys ``mu`` and ``sigma``).
 
     Pickled object arrays are refused (``allow_pickle=False``). Shapes, dtypes and finiteness
@@ -117,14 +121,18 @@ def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
     except ValueError as exc:
         raise ValueError(f"load_stats: {path}: {exc}") from exc
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"load_stats: {path}: corrupt or truncated stats file ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(
+            f"load_stats: {path}: corrupt or truncated stats file ({type(exc).__name__}: {exc})"
+        ) from exc
     for key, arr in (("mu", mu), ("sigma", sigma)):
         if arr.dtype.kind != "f":
             raise ValueError(f"load_stats: {path}: '{key}' must be a floating array, got dtype {arr.dtype}")
     if mu.ndim != 1:
         raise ValueError(f"load_stats: {path}: 'mu' must be 1-D [D], got shape {mu.shape}")
     if sigma.ndim != 2 or sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise ValueError(f"load_stats: {path}: 'sigma' must be [D, D] with D = {mu.shape[0]}, got shape {sigma.shape}")
+        raise ValueError(
+            f"load_stats: {path}: 'sigma' must be [D, D] with D = {mu.shape[0]}, got shape {sigma.shape}"
+        )
     for key, arr in (("mu", mu), ("sigma", sigma)):
         bad = int((~np.isfinite(arr)).sum())
         if bad:
@@ -134,7 +142,9 @@ def load_stats(path: Union[str, "os.PathLike[str]"]) -> FeatureStats:
     check_covariance(sigma_t, f"load_stats: {path}: 'sigma'", stored=stored_dtype(sigma))
     if n_arr is not None:
         if n_arr.dtype.kind not in "iu" or n_arr.size != 1:
-            raise ValueError(f"load_stats: {path}: 'n' must be an integer scalar, got {n_arr.dtype} {n_arr.shape}")
+            raise ValueError(
+                f"load_stats: {path}: 'n' must be an integer scalar, got {n_arr.dtype} {n_arr.shape}"
+            )
         n = int(n_arr.reshape(()))
         if n >= 2:
             return FeatureStats._from_moments(n, mu_t, sigma_t, check=None)

@@ -58,8 +58,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from fastgan._progress import progress_bar
 from fastgan._checks import check_features, check_positive_int, check_same_device, check_same_dim
+from fastgan._progress import progress_bar
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics._bounds import mean64, pair_sqdist
 from fastgan.metrics._tiles import BlockRunner, default_square_block, retry_on_oom
@@ -112,7 +112,7 @@ class _Centred:
         self.col[:, d] = 1.0
         self.col[:, d + 1] = half
 
-    def sqdist(self, s0: int, e0: int, other: "_Centred", s1: int, e1: int) -> torch.Tensor:
+    def sqdist(self, s0: int, e0: int, other: _Centred, s1: int, e1: int) -> torch.Tensor:
         """``|a_i - b_j|^2`` for rows ``s0:e0`` of self and ``s1:e1`` of other (Tensor[R, C] float64;
         values of coincident points may come out as tiny negatives: clamp before a square root)."""
         return torch.addmm(self.row.new_zeros(()), self.row[s0:e0], other.col[s1:e1].t(), beta=0, alpha=-2.0)
@@ -194,9 +194,7 @@ def _bootstrap_weights(n: int, n_boot: int, rs: np.random.RandomState, device: t
     return torch.from_numpy(w).to(device)
 
 
-def _self_sums(
-    c: _Centred, h: float, weights: torch.Tensor, side0: int, progress: Any
-) -> torch.Tensor:
+def _self_sums(c: _Centred, h: float, weights: torch.Tensor, side0: int, progress: Any) -> torch.Tensor:
     """Kernel sums of a set at its own points (Tensor[N, B + 1]):
     ``S[i, b] = sum_j w_jb K(|x_i - x_j| / h)``."""
     n = int(c.row.shape[0])
@@ -412,10 +410,16 @@ def top_precision_recall(
     real_both = int((in_x & (fake_at_x > band_y)).sum())
     fake_both = int((in_y & (real_at_y > band_x)).sum())
     st.update(
-        dim=d, k=k, bandwidth_real=h_real, bandwidth_fake=h_fake,
+        dim=d,
+        k=k,
+        bandwidth_real=h_real,
+        bandwidth_fake=h_fake,
         threshold_real=band_x * _density_scale(h_real, d, n),
         threshold_fake=band_y * _density_scale(h_fake, d, m),
-        real_in_support=real_in, fake_in_support=fake_in, real_in_both=real_both, fake_in_both=fake_both,
+        real_in_support=real_in,
+        fake_in_support=fake_in,
+        real_in_both=real_both,
+        fake_in_both=fake_both,
     )
     for name, count in (("real", real_in), ("fake", fake_in)):
         if count == 0:
@@ -446,8 +450,15 @@ class TopPrecisionRecall(BankMetric):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
         allowed = {
-            "alpha", "k", "n_bootstrap", "seed", "projection_dim", "projection_seed", "bandwidth",
-            "block_size", "progress",
+            "alpha",
+            "k",
+            "n_bootstrap",
+            "seed",
+            "projection_dim",
+            "projection_seed",
+            "bandwidth",
+            "block_size",
+            "progress",
         }
         unknown = set(kwargs) - allowed
         if unknown:

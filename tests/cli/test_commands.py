@@ -31,10 +31,17 @@ from fastgan.cli.table import format_table
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 120.0, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 120.0, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, **extra_env)
     return subprocess.run(
-        [sys.executable, "-m", "fastgan", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "fastgan", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -94,7 +101,9 @@ def test_stats_refuses_stats_input(tmp_path: Path, feats: dict[str, Any]) -> Non
     s.update(torch.from_numpy(feats["real"]))
     fm.save_stats(tmp_path / "s.npz", s)
     assert cli.main(["stats", str(tmp_path / "s.npz"), "-o", str(tmp_path / "t.npz")]) == 2
-    assert cli.main(["stats", str(feats["dir"] / "real.npy"), "-o", str(tmp_path / "no" / "dir" / "t.npz")]) == 2
+    assert (
+        cli.main(["stats", str(feats["dir"] / "real.npy"), "-o", str(tmp_path / "no" / "dir" / "t.npz")]) == 2
+    )
 
 
 class _Tiny(torch.nn.Module):
@@ -130,8 +139,9 @@ def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[_Tiny]:
     return built
 
 
-def test_stats_of_images_goes_through_the_eval_pipeline(tmp_path: Path, tiny_net: list[_Tiny],
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_of_images_goes_through_the_eval_pipeline(
+    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     """Image folder -> open_source + embed: the network's features, float64 statistics; --cache reuses them,
     --skip-bad skips (and reports) an unreadable file, --num-workers decodes in worker processes."""
     g = np.random.default_rng(4)
@@ -155,7 +165,9 @@ def test_stats_of_images_goes_through_the_eval_pipeline(tmp_path: Path, tiny_net
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["count"] == 9 and report["dim"] == 4 and report["input"]["kind"] == "images"
-    assert len(report["input"]["skipped_files"]) == 1 and "c_broken.npy" in report["input"]["skipped_files"][0]
+    assert (
+        len(report["input"]["skipped_files"]) == 1 and "c_broken.npy" in report["input"]["skipped_files"][0]
+    )
     assert "1 unreadable file(s) skipped" in captured.err
     with torch.no_grad():  # the oracle: the network on the images (already at its input size)
         want = _Tiny()(torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255).double()
@@ -172,7 +184,9 @@ def test_stats_of_images_goes_through_the_eval_pipeline(tmp_path: Path, tiny_net
     torch.testing.assert_close(fm.load_stats(out).cov, st.cov, rtol=0, atol=0)
 
 
-def test_stats_of_an_image_stack_file(tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_of_an_image_stack_file(
+    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     """An .npy image stack [n, H, W, 3] is images (as for eval), not a feature matrix."""
     imgs = np.random.default_rng(5).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
     np.save(tmp_path / "stack.npy", imgs)
@@ -198,12 +212,24 @@ def _direct(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     return out
 
 
-@pytest.mark.parametrize("real_name,fake_name", [("real.npy", "fake.npy"), ("real_single.npz", "fake.npz"),
-                                                 ("real_dict.pt", "fake.pt")])
-def test_eval_json_matches_library(tmp_path: Path, feats: dict[str, Any], real_name: str, fake_name: str,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "real_name,fake_name",
+    [("real.npy", "fake.npy"), ("real_single.npz", "fake.npz"), ("real_dict.pt", "fake.pt")],
+)
+def test_eval_json_matches_library(
+    tmp_path: Path, feats: dict[str, Any], real_name: str, fake_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = feats["dir"]
-    argv = ["eval", "--real", str(d / real_name), "--fake", str(d / fake_name), "--metrics", "fid,kid,prdc,pr", "--json"]
+    argv = [
+        "eval",
+        "--real",
+        str(d / real_name),
+        "--fake",
+        str(d / fake_name),
+        "--metrics",
+        "fid,kid,prdc,pr",
+        "--json",
+    ]
     if real_name.endswith(".npy"):  # one format through a real process, the others in-process
         proc = run_cli(*argv, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
@@ -223,8 +249,9 @@ def test_eval_json_matches_library(tmp_path: Path, feats: dict[str, Any], real_n
     assert fastgan.EvalResult.from_dict(report).to_dict() == report
 
 
-def test_eval_per_metric_k_flags_and_the_deprecated_k(feats: dict[str, Any],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_per_metric_k_flags_and_the_deprecated_k(
+    feats: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     d = feats["dir"]
     base = ["eval", str(d / "real.npy"), str(d / "fake.npy"), "--metrics", "prdc,pr", "--json"]
     assert cli.main(base + ["--prdc-k", "4", "--pr-k", "2"]) == 0
@@ -242,12 +269,18 @@ def test_eval_per_metric_k_flags_and_the_deprecated_k(feats: dict[str, Any],
     assert cli.main(base + ["--k", "2", "--prdc-k", "6"]) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)
-    assert report["options"]["prdc"]["k"] == 6 and report["options"]["pr"]["k"] == 2 and "set k of pr " in out.err
+    assert (
+        report["options"]["prdc"]["k"] == 6
+        and report["options"]["pr"]["k"] == 2
+        and "set k of pr " in out.err
+    )
 
 
 def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
     d = feats["dir"]
-    proc = run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.pt"), "--k", "4", cwd=tmp_path)
+    proc = run_cli(
+        "eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.pt"), "--k", "4", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("real: ") and "N=300" in lines[0] and "D=12" in lines[0]
@@ -258,7 +291,9 @@ def test_eval_table_default(tmp_path: Path, feats: dict[str, Any]) -> None:
     assert float(fid_line.split()[1]) == pytest.approx(want, rel=1e-5)
 
 
-def test_eval_with_stats_files(tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_with_stats_files(
+    tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
 
     d = feats["dir"]
     stats_path = tmp_path / "real_stats.npz"
@@ -276,7 +311,10 @@ def test_eval_with_stats_files(tmp_path: Path, feats: dict[str, Any], capsys: py
     want = fm.fid(torch.from_numpy(feats["real"]), f)
     assert report["metrics"]["fid"] == pytest.approx(want, rel=1e-9)
 
-    assert cli.main(["eval", "--real", str(stats_path), "--fake", str(tmp_path / "fake_mu_sigma.npz"), "--json"]) == 0
+    assert (
+        cli.main(["eval", "--real", str(stats_path), "--fake", str(tmp_path / "fake_mu_sigma.npz"), "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["metrics"]["fid"] == pytest.approx(want, rel=1e-9)
 
     rc = cli.main(["eval", "--real", str(stats_path), "--fake", str(d / "fake.npy"), "--metrics", "fid,kid"])
@@ -284,19 +322,38 @@ def test_eval_with_stats_files(tmp_path: Path, feats: dict[str, Any], capsys: py
     assert rc == 2 and len(err.splitlines()) == 1 and "only fid" in err and "kid" in err, err
 
 
-def test_eval_inception_score_from_logits(tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_inception_score_from_logits(
+    tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
 
     logits = np.random.default_rng(1).standard_normal((200, 10)) * 3
     np.save(tmp_path / "logits.npy", logits)
     d = feats["dir"]
-    rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is",
-                   "--logits", str(tmp_path / "logits.npy"), "--splits", "4", "--json"])
+    rc = cli.main(
+        [
+            "eval",
+            "--real",
+            str(d / "real.npy"),
+            "--fake",
+            str(d / "fake.npy"),
+            "--metrics",
+            "is",
+            "--logits",
+            str(tmp_path / "logits.npy"),
+            "--splits",
+            "4",
+            "--json",
+        ]
+    )
     assert rc == 0
     got = json.loads(capsys.readouterr().out)["metrics"]
     want = fm.inception_score(torch.from_numpy(logits), splits=4)
     assert got["is_mean"] == pytest.approx(want["is_mean"], rel=1e-12)
     assert got["is_std"] == pytest.approx(want["is_std"], rel=1e-12, abs=1e-15)
-    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is"]) == 2
+    assert (
+        cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "is"])
+        == 2
+    )
 
 
 # ------------------------------------------------------------------------------------ bad input
@@ -371,18 +428,42 @@ def _write_bad(tmp: Path, kind: str) -> Path:
     raise AssertionError(kind)
 
 
-BAD_KINDS = ["missing", "truncated_npy", "garbage_npy", "object_npy", "one_d", "three_d", "nan", "int",
-             "one_row", "unknown_suffix", "garbage_npz", "npz_two_arrays", "npz_bad_stats", "garbage_pt",
-             "pickle_pt", "directory_without_images"]
-NEEDLES = {"missing": "does not exist", "object_npy": "pickled object", "one_d": "2-D",
-           "three_d": "channels",  # a 3-D array reads as images: the layout cannot be told
-           "nan": "non-finite", "int": "integer", "unknown_suffix": "unknown file type",
-           "npz_two_arrays": "exactly one 2-D", "npz_bad_stats": "sigma", "directory_without_images": "no image"}
+BAD_KINDS = [
+    "missing",
+    "truncated_npy",
+    "garbage_npy",
+    "object_npy",
+    "one_d",
+    "three_d",
+    "nan",
+    "int",
+    "one_row",
+    "unknown_suffix",
+    "garbage_npz",
+    "npz_two_arrays",
+    "npz_bad_stats",
+    "garbage_pt",
+    "pickle_pt",
+    "directory_without_images",
+]
+NEEDLES = {
+    "missing": "does not exist",
+    "object_npy": "pickled object",
+    "one_d": "2-D",
+    "three_d": "channels",  # a 3-D array reads as images: the layout cannot be told
+    "nan": "non-finite",
+    "int": "integer",
+    "unknown_suffix": "unknown file type",
+    "npz_two_arrays": "exactly one 2-D",
+    "npz_bad_stats": "sigma",
+    "directory_without_images": "no image",
+}
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
-def test_eval_bad_input_is_one_line(tmp_path: Path, feats: dict[str, Any], kind: str,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_bad_input_is_one_line(
+    tmp_path: Path, feats: dict[str, Any], kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = _write_bad(tmp_path, kind)
     rc = cli.main(["eval", "--real", str(feats["dir"] / "real.npy"), "--fake", str(bad), "--no-progress"])
     err = capsys.readouterr().err.strip()
@@ -397,14 +478,18 @@ def test_eval_bad_input_is_one_line(tmp_path: Path, feats: dict[str, Any], kind:
 def test_bad_input_in_subprocess(tmp_path: Path, feats: dict[str, Any]) -> None:
     d = feats["dir"]
     trunc = _write_bad(tmp_path, "truncated_npy")
-    assert_user_error(run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(trunc), cwd=tmp_path),
-                      str(trunc))
+    assert_user_error(
+        run_cli("eval", "--real", str(d / "real.npy"), "--fake", str(trunc), cwd=tmp_path), str(trunc)
+    )
 
 
-def test_dim_mismatch_and_stats_of_bad_file(tmp_path: Path, feats: dict[str, Any],
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_dim_mismatch_and_stats_of_bad_file(
+    tmp_path: Path, feats: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     np.save(tmp_path / "d7.npy", np.zeros((20, 7)) + np.arange(7))
-    assert cli.main(["eval", "--real", str(feats["dir"] / "real.npy"), "--fake", str(tmp_path / "d7.npy")]) == 2
+    assert (
+        cli.main(["eval", "--real", str(feats["dir"] / "real.npy"), "--fake", str(tmp_path / "d7.npy")]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "D=12" in err and "D=7" in err, err
     obj = _write_bad(tmp_path, "object_npy")
@@ -415,10 +500,14 @@ def test_dim_mismatch_and_stats_of_bad_file(tmp_path: Path, feats: dict[str, Any
 
 def test_unknown_metric(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     d = feats["dir"]
-    rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fid,bogus"])
+    rc = cli.main(
+        ["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fid,bogus"]
+    )
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and err == ("fastgan eval: error: --metrics: unknown metric 'bogus'; choose from fid, kid, prdc, "
-                               "pr, is, fd, cmmd, vendi, sliced_wasserstein, p_precision_recall, top_pr (or 'all')"), err
+    assert rc == 2 and err == (
+        "fastgan eval: error: --metrics: unknown metric 'bogus'; choose from fid, kid, prdc, "
+        "pr, is, fd, cmmd, vendi, sliced_wasserstein, p_precision_recall, top_pr (or 'all')"
+    ), err
 
 
 def test_eval_newer_metrics(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -427,21 +516,42 @@ def test_eval_newer_metrics(feats: dict[str, Any], capsys: pytest.CaptureFixture
     names = ["fd", "cmmd", "vendi", "sliced_wasserstein", "p_precision_recall"]
     if hasattr(fm, "top_precision_recall"):
         names.append("top_pr")
-    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics",
-                     ",".join(names), "--json", "--seed", "3"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--real",
+                str(d / "real.npy"),
+                "--fake",
+                str(d / "fake.npy"),
+                "--metrics",
+                ",".join(names),
+                "--json",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     got = json.loads(capsys.readouterr().out)["metrics"]
     r, f = torch.from_numpy(feats["real"]), torch.from_numpy(feats["fake"])
     assert got["fd"] == pytest.approx(fm.fd(r, f), rel=1e-12)
     assert got["cmmd"] == fm.cmmd(r, f) and got["vendi"] == fm.vendi(f)
-    assert got["sliced_wasserstein"] == fm.sliced_wasserstein(r, f, generator=torch.Generator().manual_seed(3))
+    assert got["sliced_wasserstein"] == fm.sliced_wasserstein(
+        r, f, generator=torch.Generator().manual_seed(3)
+    )
     ppr = fm.p_precision_recall(r, f)
     assert (got["p_precision"], got["p_recall"]) == (ppr["p_precision"], ppr["p_recall"])
     if "top_pr" in names:
         top = fm.top_precision_recall(r, f)
         assert (got["top_precision"], got["top_recall"]) == (top["top_precision"], top["top_recall"])
     # the table names them
-    assert cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics",
-                     "fd,vendi"]) == 0
+    assert (
+        cli.main(
+            ["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "fd,vendi"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert any(line.startswith("FD ") for line in out.splitlines()) and "Vendi" in out
 
@@ -449,8 +559,19 @@ def test_eval_newer_metrics(feats: dict[str, Any], capsys: pytest.CaptureFixture
 def test_eval_library_errors_are_one_line(feats: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     d = feats["dir"]
     # k larger than the sample count: the library refuses, the CLI reports it on one line
-    rc = cli.main(["eval", "--real", str(d / "real.npy"), "--fake", str(d / "fake.npy"), "--metrics", "prdc",
-                   "--prdc-k", "100000"])  # (--k would add its one-line deprecation note)
+    rc = cli.main(
+        [
+            "eval",
+            "--real",
+            str(d / "real.npy"),
+            "--fake",
+            str(d / "fake.npy"),
+            "--metrics",
+            "prdc",
+            "--prdc-k",
+            "100000",
+        ]
+    )  # (--k would add its one-line deprecation note)
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("fastgan eval: error: "), err
 
@@ -473,10 +594,10 @@ def _read_png(path: Path) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos = 8
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        tag = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        tag = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(tag + body) & 0xFFFFFFFF == crc
         pos += 12 + length
     with Image.open(path) as im:
@@ -491,8 +612,11 @@ def test_demo_quick_writes_figures(tmp_path: Path) -> None:
     # no progress bars without a terminal; the only stderr allowed is the documented warning of a
     # build without the extension (each warning is two lines: the message and the source line)
     lines = proc.stderr.splitlines()
-    other = [l for i, l in enumerate(lines)
-             if "FastganFallbackWarning" not in l and not (i and "FastganFallbackWarning" in lines[i - 1])]
+    other = [
+        line
+        for i, line in enumerate(lines)
+        if "FastganFallbackWarning" not in line and not (i and "FastganFallbackWarning" in lines[i - 1])
+    ]
     assert other == [], proc.stderr[-3000:]
     if _ext.HAS_EXT:
         assert proc.stderr == ""
@@ -517,8 +641,22 @@ def test_demo_quick_writes_figures(tmp_path: Path) -> None:
 
 def test_demo_divergence_aliases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Names go through fastgan.divergences.get_divergence (aliases included)."""
-    assert cli.main(["demo", "--quick", "--steps", "2", "--out", str(tmp_path / "o"), "--divergences", "tv, hellinger",
-                     "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "demo",
+                "--quick",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "o"),
+                "--divergences",
+                "tv, hellinger",
+                "--json",
+            ]
+        )
+        == 0
+    )
     results = json.loads(capsys.readouterr().out)
     assert [f["divergence"] for f in results["fits"]] == ["total_variation", "squared_hellinger"]
     assert json.loads((tmp_path / "o" / "results.json").read_text()) == results
@@ -563,8 +701,24 @@ def test_image_folders_match_extract_features(tmp_path: Path, capsys: pytest.Cap
     torch.save(net.state_dict(), weights)
     real = _image_folder(tmp_path / "real", 0, n=1)
     fake = _image_folder(tmp_path / "fake", 1, n=1)
-    assert cli.main(["eval", "--real", str(real), "--fake", str(fake), "--metrics", "fid",
-                     "--weights", str(weights), "--json", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--real",
+                str(real),
+                "--fake",
+                str(fake),
+                "--metrics",
+                "fid",
+                "--weights",
+                str(weights),
+                "--json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["real"]["kind"] == "images" and report["real"]["n"] == 2
     assert report["real"]["arrays"]["inception"] == [2, 2048]
@@ -575,8 +729,9 @@ def test_image_folders_match_extract_features(tmp_path: Path, capsys: pytest.Cap
 
 # ----------------------------------------------------------------------- errors, imports, tables
 @pytest.mark.parametrize("exc_type", [RuntimeError, TypeError])
-def test_library_bug_is_not_a_user_error(feats: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                         exc_type: type[Exception]) -> None:
+def test_library_bug_is_not_a_user_error(
+    feats: dict[str, Any], monkeypatch: pytest.MonkeyPatch, exc_type: type[Exception]
+) -> None:
     """Only user errors become exit status 2; a bug in the library keeps its exception and traceback."""
 
     def broken(*args: Any, **kwargs: Any) -> float:
@@ -602,7 +757,9 @@ def test_library_bug_exit_status_in_subprocess(tmp_path: Path, feats: dict[str, 
         sys.exit(main(["eval", "--real", {str(d / "real.npy")!r}, "--fake", {str(d / "fake.npy")!r},
                        "--metrics", "kid"]))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "Traceback" in proc.stderr and "RuntimeError: a bug inside the metric" in proc.stderr
 
@@ -619,7 +776,9 @@ def test_eval_of_feature_files_imports_no_compiler_stack(tmp_path: Path, feats: 
                        "--metrics", "fid,kid,prdc,pr", "--kid-subsets", "5", "--json"])
         print(json.dumps({{"rc": rc, "loaded": [m for m in ("torch._dynamo", "torch._inductor") if m in sys.modules]}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == {"rc": 0, "loaded": []}
 

@@ -26,7 +26,9 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_positional_inputs_equal_the_options(files: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_positional_inputs_equal_the_options(
+    files: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     real, fake = files
     assert cli.main(["eval", real, fake, "--metrics", "fid", "--json"]) == 0
     positional = _json(capsys)
@@ -36,11 +38,14 @@ def test_positional_inputs_equal_the_options(files: tuple[str, str], capsys: pyt
     assert positional["real"]["path"] == real and positional["fake"]["path"] == fake
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["eval", "A"], "give the two inputs: fastgan eval REAL FAKE"),
-    (["eval"], "give the two inputs"),
-    (["eval", "A", "B", "--real", "C"], "--real: given twice"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["eval", "A"], "give the two inputs: fastgan eval REAL FAKE"),
+        (["eval"], "give the two inputs"),
+        (["eval", "A", "B", "--real", "C"], "--real: given twice"),
+    ],
+)
 def test_missing_or_doubled_inputs(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -54,7 +59,9 @@ def test_peer_spellings_get_one_line(flag: str, capsys: pytest.CaptureFixture[st
     assert len(err.splitlines()) == 1 and err.startswith(f"fastgan eval: error: {flag}: "), err
 
 
-def test_torch_fidelity_metric_switches_work(files: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_torch_fidelity_metric_switches_work(
+    files: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     real, fake = files
     assert cli.main(["eval", real, fake, "--fid", "--kid", "--kid-subset-size", "50", "--json"]) == 0
     assert set(_json(capsys)["metrics"]) == {"fid", "kid_mean", "kid_std"}
@@ -62,8 +69,9 @@ def test_torch_fidelity_metric_switches_work(files: tuple[str, str], capsys: pyt
     assert set(_json(capsys)["metrics"]) == {"precision", "recall", "density", "coverage", "fid"}
 
 
-def test_offline_flag_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_offline_flag_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("FASTGAN_OFFLINE")
     for side in ("real", "fake"):
         (tmp_path / side).mkdir()

@@ -10,8 +10,9 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,8 +79,12 @@ def _bomb_png() -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", 40000, 40000, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 5001))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 5001))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _image_folder(root: Path, n: int) -> Path:
@@ -95,8 +100,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
     return err
 
 
-def test_decompression_bomb(tmp_path: Path, tiny_net: list[_Tiny],
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_decompression_bomb(
+    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     """It was a DecompressionBombError traceback, exit 1, the file unnamed, and --skip-bad did not help."""
     pytest.importorskip("PIL.Image")
     folder = _image_folder(tmp_path / "imgs", 4)
@@ -116,8 +122,15 @@ def _run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Complet
     root = str(Path(__file__).resolve().parents[2])
     paths = [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=timeout,
-                          cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def test_decompression_bomb_subprocess(tmp_path: Path) -> None:
@@ -144,8 +157,11 @@ def test_fifo_subprocess(tmp_path: Path) -> None:
         pytest.skip("no FIFOs here")
     os.mkfifo(tmp_path / "x.npy")
     np.save(tmp_path / "f.npy", np.random.default_rng(0).standard_normal((5, 3)))
-    r = _run(["-m", "fastgan", "eval", "--real", "x.npy", "--fake", "f.npy", "--metrics", "fid"], tmp_path,
-             timeout=60)
+    r = _run(
+        ["-m", "fastgan", "eval", "--real", "x.npy", "--fake", "f.npy", "--metrics", "fid"],
+        tmp_path,
+        timeout=60,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "x.npy" in r.stderr and "FIFO" in r.stderr, r.stderr
 
@@ -162,8 +178,9 @@ def test_fifo(tmp_path: Path, alarm: None, suffix: str, capsys: pytest.CaptureFi
     _one_error_line(capsys, f"x{suffix}", "not a regular file", "FIFO")
 
 
-def test_fifo_in_a_folder(tmp_path: Path, alarm: None, tiny_net: list[_Tiny],
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_fifo_in_a_folder(
+    tmp_path: Path, alarm: None, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
     folder = _image_folder(tmp_path / "imgs", 3)
@@ -180,17 +197,38 @@ def test_huge_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     x = np.random.default_rng(1).standard_normal((6, 3))
     np.save(tmp_path / "huge.npy", x * 1e200)
     np.save(tmp_path / "ok.npy", x)
-    assert cli.main(["eval", "--real", str(tmp_path / "huge.npy"), "--fake", str(tmp_path / "ok.npy"),
-                     "--metrics", "fid"]) == 2
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--real",
+                str(tmp_path / "huge.npy"),
+                "--fake",
+                str(tmp_path / "ok.npy"),
+                "--metrics",
+                "fid",
+            ]
+        )
+        == 2
+    )
     _one_error_line(capsys, "real", "huge.npy", "float32")
 
 
-def test_cache_inside_the_input_folder(tmp_path: Path, tiny_net: list[_Tiny],
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_inside_the_input_folder(
+    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     """--cache inside the input folder: the second run reads the cache, not the cache as images."""
     folder = _image_folder(tmp_path / "imgs", 5)
-    argv = ["stats", str(folder), "-o", str(tmp_path / "s.npz"), "--cache", str(folder / ".cache"), "--json",
-            "--no-progress"]
+    argv = [
+        "stats",
+        str(folder),
+        "-o",
+        str(tmp_path / "s.npz"),
+        "--cache",
+        str(folder / ".cache"),
+        "--json",
+        "--no-progress",
+    ]
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 5 and tiny_net[-1].rows == 5
     assert any(p.suffix == ".npz" for p in (folder / ".cache").rglob("*"))
@@ -198,15 +236,25 @@ def test_cache_inside_the_input_folder(tmp_path: Path, tiny_net: list[_Tiny],
     assert json.loads(capsys.readouterr().out)["count"] == 5 and tiny_net[-1].rows == 0  # a cache hit
 
 
-def test_eval_never_lists_its_cache_folder(tmp_path: Path, tiny_net: list[_Tiny],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_never_lists_its_cache_folder(
+    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+) -> None:
     """evaluate passes cache_dir to open_source(exclude=): whatever the cache folder holds is not input."""
     folder = _image_folder(tmp_path / "imgs", 5)
     (folder / "cache").mkdir()
     (folder / "cache" / "notes.npy").write_bytes(b"not an image, and not the cache's")
     np.save(tmp_path / "f.npy", np.random.default_rng(2).standard_normal((6, 4)))
-    argv = ["eval", "--real", str(folder), "--fake", str(tmp_path / "f.npy"), "--metrics", "fid", "--json",
-            "--no-progress"]
+    argv = [
+        "eval",
+        "--real",
+        str(folder),
+        "--fake",
+        str(tmp_path / "f.npy"),
+        "--metrics",
+        "fid",
+        "--json",
+        "--no-progress",
+    ]
     assert cli.main(argv) == 2  # without --cache the file is input, and unreadable
     _one_error_line(capsys, "notes.npy")
     assert cli.main(argv + ["--cache", str(folder / "cache")]) == 0

@@ -38,14 +38,18 @@ def stats_files(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("name,needle", [
-    ("indefinite", "not positive semi-definite: most negative eigenvalue -3"),
-    ("negative", "not positive semi-definite: most negative eigenvalue -1"),
-    ("asymmetric", "not symmetric"),
-    ("nan", "non-finite"),
-])
-def test_bad_statistics_are_refused_naming_the_file(stats_files: Path, capsys: pytest.CaptureFixture[str],
-                                                    name: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    "name,needle",
+    [
+        ("indefinite", "not positive semi-definite: most negative eigenvalue -3"),
+        ("negative", "not positive semi-definite: most negative eigenvalue -1"),
+        ("asymmetric", "not symmetric"),
+        ("nan", "non-finite"),
+    ],
+)
+def test_bad_statistics_are_refused_naming_the_file(
+    stats_files: Path, capsys: pytest.CaptureFixture[str], name: str, needle: str
+) -> None:
     """Before: diag(4, -3) printed FID -1.0 and -I printed 0.0 (exit 0); an asymmetric sigma said 'sigma2: ...'."""
     a, b = str(stats_files / "a.npz"), str(stats_files / f"{name}.npz")
     rc = cli.main(["eval", "--real", a, "--fake", b])
@@ -57,19 +61,38 @@ def test_bad_statistics_are_refused_naming_the_file(stats_files: Path, capsys: p
 def test_bad_statistics_as_a_user_runs_it(stats_files: Path) -> None:
     import fastgan
 
-    env = dict(os.environ, PYTHONPATH=str(Path(fastgan.__file__).resolve().parents[1]))  # this checkout's fastgan
-    proc = subprocess.run([sys.executable, "-m", "fastgan", "eval", "--real", "a.npz", "--fake", "indefinite.npz"],
-                          cwd=stats_files, capture_output=True, text=True, timeout=120, env=env, check=False)
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(fastgan.__file__).resolve().parents[1])
+    )  # this checkout's fastgan
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastgan", "eval", "--real", "a.npz", "--fake", "indefinite.npz"],
+        cwd=stats_files,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        "fastgan eval: error: fake: indefinite.npz: invalid statistics file: 'sigma': not positive semi-definite: "
-        "most negative eigenvalue -3"), proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "fastgan eval: error: fake: indefinite.npz: invalid statistics file: 'sigma': not positive semi-definite: "
+            "most negative eigenvalue -3"
+        )
+    ), proc.stderr
     assert "FID" not in proc.stdout
 
 
-@pytest.mark.parametrize("device", ["foo", "cuda:99"] + ([] if torch.cuda.is_available() else ["cuda"]),
-                         ids=lambda d: f"device={d.replace('cuda', 'gpu')}")  # an id "cuda" means: skip without a GPU
-def test_bad_device_is_one_line_exit_2(stats_files: Path, capsys: pytest.CaptureFixture[str], device: str) -> None:
+@pytest.mark.parametrize(
+    "device",
+    ["foo", "cuda:99"] + ([] if torch.cuda.is_available() else ["cuda"]),
+    ids=lambda d: f"device={d.replace('cuda', 'gpu')}",
+)  # an id "cuda" means: skip without a GPU
+def test_bad_device_is_one_line_exit_2(
+    stats_files: Path, capsys: pytest.CaptureFixture[str], device: str
+) -> None:
     """Before: a RuntimeError traceback from torch.device (foo) or from the first CUDA call, exit 1."""
     a = str(stats_files / "a.npz")
     np.save(stats_files / "feats.npy", np.random.default_rng(0).normal(size=(20, 2)))

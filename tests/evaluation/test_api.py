@@ -33,8 +33,19 @@ def data() -> dict[str, torch.Tensor]:
 def test_features_equal_direct_calls(data: dict[str, torch.Tensor]) -> None:
     r, f, lg = data["real"], data["fake"], data["logits"]
     res = evaluate(r, f, metrics="fid,kid,prdc,pr,is", logits=lg, kid_subset_size=50)
-    assert list(res) == ["fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
-                         "pr_precision", "pr_recall", "is_mean", "is_std"]
+    assert list(res) == [
+        "fid",
+        "kid_mean",
+        "kid_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "pr_precision",
+        "pr_recall",
+        "is_mean",
+        "is_std",
+    ]
     assert res["fid"] == pytest.approx(fm.fid(r, f), rel=1e-12)
     one = fm.FID()
     one.update(r, real=True)
@@ -53,8 +64,17 @@ def test_features_equal_direct_calls(data: dict[str, torch.Tensor]) -> None:
 
 def test_options_reach_the_metrics(data: dict[str, torch.Tensor]) -> None:
     r, f, lg = data["real"], data["fake"], data["logits"]
-    res = evaluate(r, f, metrics=["kid", "prdc", "is"], logits=lg, k=3, kid_subsets=7, kid_subset_size=20,
-                   splits=4, seed=5)
+    res = evaluate(
+        r,
+        f,
+        metrics=["kid", "prdc", "is"],
+        logits=lg,
+        k=3,
+        kid_subsets=7,
+        kid_subset_size=20,
+        splits=4,
+        seed=5,
+    )
     kid = fm.kid(r, f, subsets=7, subset_size=20, generator=torch.Generator().manual_seed(5))
     assert (res["kid_mean"], res["kid_std"]) == (kid["kid_mean"], kid["kid_std"])
     assert res["coverage"] == fm.prdc(r, f, k=3)["coverage"]
@@ -72,8 +92,12 @@ def test_per_metric_options_and_the_deprecated_k(data: dict[str, torch.Tensor]) 
     with pytest.warns(DeprecationWarning, match="prdc, pr, p_precision_recall"):
         old = evaluate(r, f, metrics="prdc,pr,p_precision_recall", k=2)
     assert all(old.info["options"][m]["k"] == 2 for m in ("prdc", "pr", "p_precision_recall"))
-    new = evaluate(r, f, metrics="prdc,pr,p_precision_recall",
-                   options={"prdc": {"k": 2}, "pr": {"k": 2}, "p_precision_recall": {"k": 2}})
+    new = evaluate(
+        r,
+        f,
+        metrics="prdc,pr,p_precision_recall",
+        options={"prdc": {"k": 2}, "pr": {"k": 2}, "p_precision_recall": {"k": 2}},
+    )
     assert dict(old) == dict(new)
     with pytest.raises(ValueError, match="options"):
         evaluate(r, f, metrics="prdc", options={"prdc": {"neighbours": 3}})
@@ -158,19 +182,22 @@ def test_statistics_inputs(data: dict[str, torch.Tensor]) -> None:
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("kwargs,match", [
-    ({"metrics": "fid,bogus"}, "^metrics: unknown metric 'bogus'"),
-    ({"metrics": []}, "^metrics: no metric named"),
-    ({"k": 0}, "^k"),
-    ({"kid_subsets": -1}, "^kid_subsets"),
-    ({"splits": 0}, "^splits"),
-    ({"batch_size": 0}, "^batch_size"),
-    ({"num_workers": -1}, "^num_workers"),
-    ({"preset": "nope"}, "^preset"),
-    ({"metrics": "is"}, "^metrics: 'is' needs classifier logits"),
-    ({"weights": "no/such/file.pth"}, "^weights: no/such/file.pth"),
-    ({"group": object()}, "^group"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"metrics": "fid,bogus"}, "^metrics: unknown metric 'bogus'"),
+        ({"metrics": []}, "^metrics: no metric named"),
+        ({"k": 0}, "^k"),
+        ({"kid_subsets": -1}, "^kid_subsets"),
+        ({"splits": 0}, "^splits"),
+        ({"batch_size": 0}, "^batch_size"),
+        ({"num_workers": -1}, "^num_workers"),
+        ({"preset": "nope"}, "^preset"),
+        ({"metrics": "is"}, "^metrics: 'is' needs classifier logits"),
+        ({"weights": "no/such/file.pth"}, "^weights: no/such/file.pth"),
+        ({"group": object()}, "^group"),
+    ],
+)
 def test_errors_name_the_argument(data: dict[str, torch.Tensor], kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         evaluate(data["real"], data["fake"], **kwargs)
@@ -409,11 +436,14 @@ def test_fid_takes_the_route_of_the_direct_call(monkeypatch: pytest.MonkeyPatch)
     assert routes == [(False, True)]
 
 
-@pytest.mark.parametrize("device,match", [
-    ("foo", "^device: 'foo' is not a torch device"),
-    ("cuda:99", "^device: 'cuda:99': "),
-    (3.5, "^device: expected a device name"),
-])
+@pytest.mark.parametrize(
+    "device,match",
+    [
+        ("foo", "^device: 'foo' is not a torch device"),
+        ("cuda:99", "^device: 'cuda:99': "),
+        (3.5, "^device: expected a device name"),
+    ],
+)
 def test_bad_device_is_one_line_naming_it(data: dict[str, torch.Tensor], device: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match) as info:
         evaluate(data["real"], data["fake"], metrics="fid", device=device)
@@ -429,10 +459,12 @@ def test_cuda_without_gpu_is_one_line_naming_device(data: dict[str, torch.Tensor
 def test_statistics_files_with_a_bad_covariance_name_the_input(tmp_path: Any) -> None:
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     np.savez(a, mu=np.zeros(2), sigma=np.eye(2))
-    for sigma, match in ((np.diag([4.0, -3.0]), "most negative eigenvalue -3"),
-                         (-np.eye(2), "most negative eigenvalue -1"),
-                         (np.array([[1.0, 0.5], [0.0, 1.0]]), "not symmetric"),
-                         (np.array([[1.0, np.nan], [np.nan, 1.0]]), "non-finite")):
+    for sigma, match in (
+        (np.diag([4.0, -3.0]), "most negative eigenvalue -3"),
+        (-np.eye(2), "most negative eigenvalue -1"),
+        (np.array([[1.0, 0.5], [0.0, 1.0]]), "not symmetric"),
+        (np.array([[1.0, np.nan], [np.nan, 1.0]]), "non-finite"),
+    ):
         np.savez(b, mu=np.zeros(2), sigma=sigma)
         with pytest.raises(ValueError, match=f"^fake: {b}: invalid statistics file: 'sigma'.*{match}"):
             evaluate(a, b, metrics="fid")
@@ -454,7 +486,9 @@ def _png_folder(root: Any, n: int, bad: int | None = None) -> Any:
     return root
 
 
-def test_cache_made_with_skip_bad_does_not_serve_a_run_without_it(tiny_nets: list[nn.Module], tmp_path: Any) -> None:
+def test_cache_made_with_skip_bad_does_not_serve_a_run_without_it(
+    tiny_nets: list[nn.Module], tmp_path: Any
+) -> None:
     """Issue 23 case 5: the cache ignored skip_bad, so a run without it succeeded on a cache filled
     with it, where an uncached run fails on the unreadable file."""
     from fastgan.evaluation.sources import ImageReadError

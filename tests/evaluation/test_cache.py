@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from features.conftest import TinyNet, inception  # noqa: F401 (the random-weight Inception fixture)
 
 from fastgan.evaluation.cache import PIPELINE_VERSION, Chunk, FeatureCache, cache_key
 from fastgan.evaluation.embed import embed
-from features.conftest import TinyNet, inception  # noqa: F401 (the random-weight Inception fixture)
 
 _FIELDS = {
     "label": "my imgs",
@@ -247,6 +247,7 @@ def test_reading_a_complete_cache_writes_nothing(tmp_path: Path, monkeypatch: py
                 attempts.append(f"{fn.__name__}{args[:2]}")
                 raise OSError(errno.EROFS, "Read-only file system (test)", os.fspath(args[0]))
             return fn(*args, **kwargs)
+
         return guarded
 
     for name in ("replace", "rename", "mkdir", "makedirs", "unlink", "remove", "rmdir", "utime", "chmod"):
@@ -311,7 +312,9 @@ def test_thread_count_is_in_the_key(tmp_path: Path, inception: Any) -> None:  # 
     (torchrun sets OMP_NUM_THREADS=1), so the cache keys on it and never mixes rows of two settings.
     What is guaranteed: same threads and batch size -> bit-identical rows, cached or not."""
     folder = _folder(tmp_path / "imgs", 5, size=80)  # the random-weight Inception, no resize
-    kw = dict(extractors=["inception"], models={"inception": inception}, batch_size=2, device="cpu", chunk_rows=2)
+    kw = dict(
+        extractors=["inception"], models={"inception": inception}, batch_size=2, device="cpu", chunk_rows=2
+    )
     cache = str(tmp_path / "cache")
     prev = torch.get_num_threads()
     runs = {}

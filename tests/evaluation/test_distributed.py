@@ -27,10 +27,21 @@ from fastgan.evaluation import evaluate
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
-KWARGS: dict[str, Any] = {"metrics": "fid,kid,prdc,pr,is", "kid_subsets": 10, "kid_subset_size": 40, "k": 3,
-                          "splits": 5}
-IMAGE_KWARGS: dict[str, Any] = {"metrics": "fid,kid,prdc,is", "kid_subsets": 5, "kid_subset_size": 6, "k": 2,
-                                "splits": 3, "batch_size": 4}
+KWARGS: dict[str, Any] = {
+    "metrics": "fid,kid,prdc,pr,is",
+    "kid_subsets": 10,
+    "kid_subset_size": 40,
+    "k": 3,
+    "splits": 5,
+}
+IMAGE_KWARGS: dict[str, Any] = {
+    "metrics": "fid,kid,prdc,is",
+    "kid_subsets": 5,
+    "kid_subset_size": 6,
+    "k": 2,
+    "splits": 3,
+    "batch_size": 4,
+}
 EXACT = ("precision", "recall", "density", "coverage", "pr_precision", "pr_recall")
 
 
@@ -52,10 +63,9 @@ def _data() -> dict[str, torch.Tensor]:
 
 
 def _patch_tiny_nets() -> None:
-    from evaluation.test_api import TinyInception
-
     import fastgan.evaluation.embed as emb
     import fastgan.features.extract as ext
+    from evaluation.test_api import TinyInception
 
     def build(name: str, weights: Any = None, device: Any = None, **kwargs: Any) -> Any:
         return TinyInception()
@@ -88,7 +98,7 @@ def _bad_folder_runs(folder: str, fake: torch.Tensor) -> tuple[str, dict[str, fl
     return err, dict(res), res.info["real"]
 
 
-def _worker(rank: int, world: int, port: int, folder: str, out: "mp.SimpleQueue") -> None:
+def _worker(rank: int, world: int, port: int, folder: str, out: mp.SimpleQueue) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
@@ -173,12 +183,35 @@ def test_torchrun_cli_equals_single_process(tmp_path: Path) -> None:
     d = _data()
     for key in ("real", "fake", "logits"):
         np.save(tmp_path / f"{key}.npy", d[key].numpy())
-    args = ["eval", "--real", "real.npy", "--fake", "fake.npy", "--logits", "logits.npy", "--json",
-            "--metrics", KWARGS["metrics"], "--kid-subsets", "10", "--kid-subset-size", "40", "--k", "3",
-            "--splits", "5"]
+    args = [
+        "eval",
+        "--real",
+        "real.npy",
+        "--fake",
+        "fake.npy",
+        "--logits",
+        "logits.npy",
+        "--json",
+        "--metrics",
+        KWARGS["metrics"],
+        "--kid-subsets",
+        "10",
+        "--kid-subset-size",
+        "40",
+        "--k",
+        "3",
+        "--splits",
+        "5",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    single = subprocess.run([sys.executable, "-m", "fastgan", *args], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, env=env)
+    single = subprocess.run(
+        [sys.executable, "-m", "fastgan", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert single.returncode == 0, single.stderr
     cmd = [*_torchrun(), "--standalone", "--nproc_per_node=2", "-m", "fastgan", *args]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from features.conftest import TinyNet
 from torch import nn
 
 import fastgan.evaluation.sources as sources_mod
@@ -16,7 +17,6 @@ from fastgan.evaluation.sampler import Sampler
 from fastgan.evaluation.sources import open_source
 from fastgan.features import InceptionV3FID, extract_features
 from fastgan.metrics import FeatureStats
-from features.conftest import TinyNet
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,15 @@ def test_argument_errors() -> None:
 
 def test_progress_bar_shows_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
     x = torch.randint(0, 256, (6, 3, 12, 12), dtype=torch.uint8)
-    embed(x, extractors=["tiny"], models={"tiny": TinyNet()}, batch_size=2, device="cpu", progress=True, name="real")
+    embed(
+        x,
+        extractors=["tiny"],
+        models={"tiny": TinyNet()},
+        batch_size=2,
+        device="cpu",
+        progress=True,
+        name="real",
+    )
     err = capsys.readouterr().err
     assert "real: tiny" in err and "6/6" in err and "img/s" in err and "<00:00" in err
     net = TinyNet().train()

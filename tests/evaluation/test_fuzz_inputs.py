@@ -19,8 +19,9 @@ import io
 import signal
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,8 +35,18 @@ from fastgan.features.images import show_path
 Image = pytest.importorskip("PIL.Image")
 
 SUFFIXES = (".png", ".jpg", ".tif", ".bmp", ".webp", ".npy", ".npz", ".pt")
-MAGICS = (b"\x89PNG\r\n\x1a\n", b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00", b"PK\x03\x04",
-          b"\xff\xd8\xff\xe0", b"II*\x00", b"MM\x00*", b"BM", b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"\x80\x02")
+MAGICS = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\x93NUMPY\x01\x00",
+    b"\x93NUMPY\x02\x00",
+    b"PK\x03\x04",
+    b"\xff\xd8\xff\xe0",
+    b"II*\x00",
+    b"MM\x00*",
+    b"BM",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"\x80\x02",
+)
 DESCRS = ("|u1", "<f4", ">f4", "<f8", ">f8", "<f2", "<i4", "|b1", "<c8", "|O", "<U3", "|V8", "bogus")
 
 
@@ -44,8 +55,13 @@ def _valid_files() -> dict[str, tuple[str, bytes]]:
     g = np.random.default_rng(0)
     img = g.integers(0, 256, (8, 8, 3), dtype=np.uint8)
     out: dict[str, tuple[str, bytes]] = {}
-    for fmt, suffix, mode in (("PNG", ".png", "RGB"), ("TIFF", ".tif", "RGB"), ("JPEG", ".jpg", "RGB"),
-                              ("PNG", ".png", "I;16"), ("TIFF", ".tif", "F")):
+    for fmt, suffix, mode in (
+        ("PNG", ".png", "RGB"),
+        ("TIFF", ".tif", "RGB"),
+        ("JPEG", ".jpg", "RGB"),
+        ("PNG", ".png", "I;16"),
+        ("TIFF", ".tif", "F"),
+    ):
         b = io.BytesIO()
         if mode == "I;16":
             Image.fromarray(img[:, :, 0].astype(np.uint16) * 257).save(b, fmt)
@@ -54,8 +70,11 @@ def _valid_files() -> dict[str, tuple[str, bytes]]:
         else:
             Image.fromarray(img).save(b, fmt)
         out[f"{fmt}-{mode}"] = (suffix, b.getvalue())
-    for key, arr in (("npy-image", img), ("npy-stack", img[None].repeat(2, 0)),
-                     ("npy-features", g.standard_normal((6, 4)).astype(np.float32))):
+    for key, arr in (
+        ("npy-image", img),
+        ("npy-stack", img[None].repeat(2, 0)),
+        ("npy-features", g.standard_normal((6, 4)).astype(np.float32)),
+    ):
         b = io.BytesIO()
         np.save(b, arr)
         out[key] = (".npy", b.getvalue())
@@ -101,8 +120,9 @@ def malformed_files(draw: Any) -> tuple[str, bytes]:
         raw = raw[: draw(st.integers(0, len(raw)))]
     elif kind == "corrupted":
         data = bytearray(raw)
-        for pos, val in draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 255)),
-                                      min_size=1, max_size=8)):
+        for pos, val in draw(
+            st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 255)), min_size=1, max_size=8)
+        ):
             data[pos] = val
         raw = bytes(data)
     return suffix, raw

@@ -59,8 +59,11 @@ def test_parse_metrics() -> None:
 def test_options_follow_the_preset(preset: str) -> None:
     p = get_preset(preset)
     kid = resolve_options("kid", p)
-    assert (kid["subsets"], kid["subset_size"], kid["subset_rule"]) == (p.kid_subsets, p.kid_subset_size,
-                                                                         p.kid_subset_rule)
+    assert (kid["subsets"], kid["subset_size"], kid["subset_rule"]) == (
+        p.kid_subsets,
+        p.kid_subset_size,
+        p.kid_subset_rule,
+    )
     want = (p.kid_degree, p.kid_gamma, p.kid_coef0, 0 if p.kid_seed is None else p.kid_seed)
     assert (kid["degree"], kid["gamma"], kid["coef0"], kid["seed"]) == want
     assert resolve_options("is", p) == {"splits": p.is_splits, "shuffle_seed": p.is_shuffle_seed}
@@ -112,7 +115,9 @@ def test_options_mapping_and_shared_keywords() -> None:
     assert resolve_options("prdc", p, options={"k": 9})["k"] == 9
     # the conventions alone are enough (what evaluate passes): the same options as the full preset
     for name in METRICS:
-        assert resolve_options(name, p.conventions) == resolve_options(name, p) == resolve_options(name, p.name)
+        assert (
+            resolve_options(name, p.conventions) == resolve_options(name, p) == resolve_options(name, p.name)
+        )
     with pytest.raises(ValueError, match=r"options\['prdc'\]: unknown option"):
         registry.given_options(["prdc"], {"prdc": {"kk": 3}})
     with pytest.raises(ValueError, match="unknown metric"):
@@ -125,9 +130,11 @@ def test_metrics_do_not_import_the_networks() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, fastgan.metrics as fm, fastgan.metrics.kernel_distance, fastgan.metrics.manifold, "
-            "fastgan.metrics.inception, fastgan.metrics.conventions; "
-            "print(any(m.startswith('fastgan.features') for m in sys.modules))")
+    code = (
+        "import sys, fastgan.metrics as fm, fastgan.metrics.kernel_distance, fastgan.metrics.manifold, "
+        "fastgan.metrics.inception, fastgan.metrics.conventions; "
+        "print(any(m.startswith('fastgan.features') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

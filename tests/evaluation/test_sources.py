@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -133,8 +133,14 @@ def test_malformed_files_are_named(tmp_path: Path, kind: str, needle: str) -> No
     import pickle
 
     x = np.random.default_rng(4).standard_normal((6, 3))
-    p = tmp_path / {"npz_as_npy": "z.npy", "two_arrays": "z.npz", "bad_stats": "s.npz", "pickle_pt": "e.pt",
-                    "two_tensors": "d.pt", "suffix": "f.txt"}.get(kind, f"{kind}.npy")
+    p = tmp_path / {
+        "npz_as_npy": "z.npy",
+        "two_arrays": "z.npz",
+        "bad_stats": "s.npz",
+        "pickle_pt": "e.pt",
+        "two_tensors": "d.pt",
+        "suffix": "f.txt",
+    }.get(kind, f"{kind}.npy")
     if kind == "object":
         np.save(p, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     elif kind == "garbage":
@@ -285,8 +291,12 @@ def test_16_bit_and_float_images_decode_to_8_bit(tmp_path: Path) -> None:
     for f, a in bad.items():
         Image.fromarray(a.astype(np.float32), mode="F").save(tmp_path / f)
     Image.fromarray(np.array([[0, 70000]], dtype=np.int32), mode="I").save(tmp_path / "wide.tif")
-    for f, needle in [("nan.tif", "NaN"), ("over.tif", r"\[0, 1\]"), ("neg.tif", r"\[0, 1\]"),
-                      ("wide.tif", "0..65535")]:
+    for f, needle in [
+        ("nan.tif", "NaN"),
+        ("over.tif", r"\[0, 1\]"),
+        ("neg.tif", r"\[0, 1\]"),
+        ("wide.tif", "0..65535"),
+    ]:
         with pytest.raises(ImageReadError, match=rf"real: cannot read image .*{f}: .*{needle}"):
             _decoded(tmp_path / f)
 
@@ -354,12 +364,18 @@ def test_big_endian_arrays(tmp_path: Path) -> None:
     x = np.random.default_rng(6).standard_normal((5, 4))
     np.save(tmp_path / "f.npy", x.astype(">f4"))
     np.savez(tmp_path / "f.npz", features=x.astype(">f8"))
-    torch.testing.assert_close(open_source(tmp_path / "f.npy", name="r").features,
-                               torch.from_numpy(x.astype(np.float32)), rtol=0, atol=0)
-    torch.testing.assert_close(open_source(tmp_path / "f.npz", name="r").features, torch.from_numpy(x),
-                               rtol=0, atol=0)
-    torch.testing.assert_close(open_source(x.astype(">f8"), name="r").features, torch.from_numpy(x),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        open_source(tmp_path / "f.npy", name="r").features,
+        torch.from_numpy(x.astype(np.float32)),
+        rtol=0,
+        atol=0,
+    )
+    torch.testing.assert_close(
+        open_source(tmp_path / "f.npz", name="r").features, torch.from_numpy(x), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        open_source(x.astype(">f8"), name="r").features, torch.from_numpy(x), rtol=0, atol=0
+    )
     imgs = np.random.default_rng(7).random((3, 6, 6, 3)).astype(np.float32)
     np.save(tmp_path / "stack.npy", imgs.astype(">f4"))
     folder = _npy_folder(tmp_path / "imgs", imgs.astype(">f4"))
@@ -416,7 +432,12 @@ def test_symlinked_folders_are_followed_and_dangling_links_reported(tmp_path: Pa
     src = open_source(real, name="real")
     assert src.n == 5
     assert [f.relative_to(real).as_posix() for f in src.files] == [
-        "a/000.npy", "a/001.npy", "linked/000.npy", "linked/001.npy", "linked/002.npy"]
+        "a/000.npy",
+        "a/001.npy",
+        "linked/000.npy",
+        "linked/001.npy",
+        "linked/002.npy",
+    ]
     want = np.concatenate([_imgs(2), _imgs(3, seed=1)])
     torch.testing.assert_close(_decoded(src), torch.from_numpy(want).permute(0, 3, 1, 2), rtol=0, atol=0)
 
@@ -478,8 +499,13 @@ def test_the_feature_cache_is_never_read_as_input(tmp_path: Path) -> None:
 
     folder = _npy_folder(tmp_path / "imgs", _imgs(3))
     before = open_source(folder, name="real")
-    key = {"label": "imgs", "extractor": "inception", "preset": "pytorch-fid", "weights_sha256": "0" * 64,
-           "n": 3}
+    key = {
+        "label": "imgs",
+        "extractor": "inception",
+        "preset": "pytorch-fid",
+        "weights_sha256": "0" * 64,
+        "n": 3,
+    }
     cache = FeatureCache(folder / "cache", key)
     cache.save(Chunk(0, 3, {"pool3": np.zeros((3, 4), np.float32)}, np.ones(3, bool), []), batch_size=2)
     cache.write_manifest(3, 3, 2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
+from fastgan.features import VGG16FC2, InceptionV3FID
 
 
 @pytest.fixture(scope="module")
@@ -50,5 +50,3 @@ class TinyNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.shape[-2:] == (16, 16)
         return self.conv(x).mean(dim=(2, 3))
-
-

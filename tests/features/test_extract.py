@@ -21,7 +21,11 @@ def test_extract_layouts_and_dtypes() -> None:
     a = extract_features(u8, net, batch_size=3)
     b = extract_features(u8.permute(0, 3, 1, 2).contiguous(), net, batch_size=7)
     c = extract_features(u8.numpy().astype(np.float32) / 255.0, net, batch_size=2)
-    expected = net(F.interpolate(u8.permute(0, 3, 1, 2).float() / 255, size=(16, 16), mode="bilinear", align_corners=False))
+    expected = net(
+        F.interpolate(
+            u8.permute(0, 3, 1, 2).float() / 255, size=(16, 16), mode="bilinear", align_corners=False
+        )
+    )
     assert a.shape == (7, 5) and a.device.type == "cpu" and a.dtype == torch.float32
     torch.testing.assert_close(a, expected.detach())
     torch.testing.assert_close(b, a)

@@ -220,7 +220,9 @@ def test_build_foundation_extractor_and_dgm_eval_preset_on_clip() -> None:
     assert "clip-vit-b32" in repr(net)
 
 
-def test_names_through_build_extractor_and_extract_features(dino: FoundationExtractor, tmp_path: Path) -> None:
+def test_names_through_build_extractor_and_extract_features(
+    dino: FoundationExtractor, tmp_path: Path
+) -> None:
     """The foundation names work wherever an extractor is named (once build_extractor routes them)."""
     from fastgan.features import build_extractor
 

@@ -9,8 +9,9 @@ import http.server
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -54,7 +55,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         step = len(body) // 8 if mode == "slow" else len(body)
         for i in range(0, len(body), step):
-            self.wfile.write(body[i:i + step])
+            self.wfile.write(body[i : i + step])
             self.wfile.flush()
             if mode == "slow":
                 time.sleep(0.05)
@@ -98,8 +99,9 @@ def _left(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
 
 
-def test_mirror_download_verified_and_noted(server: str, known: hub.KnownWeights,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mirror_download_verified_and_noted(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", server + "/good/")
     path = hub.fetch("inception", cache=_cache())
     assert path == _cache() / known.filename and path.read_bytes() == PAYLOAD
@@ -110,14 +112,18 @@ def test_mirror_download_verified_and_noted(server: str, known: hub.KnownWeights
     assert hub.fetch("inception", cache=_cache()) == path
 
 
-@pytest.mark.parametrize("mode, needle", [
-    ("corrupt", "sha256 mismatch"),
-    ("missing", "HTTP 404 Not Found (try 1 of 3)"),
-    ("cut", "connection cut after 524288 of 1048576 bytes (try 3 of 3)"),
-    ("stall", "stalled after 1000 bytes (no data for 1 s) (try 3 of 3)"),
-])
-def test_failed_download_leaves_nothing(server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch,
-                                        mode: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    "mode, needle",
+    [
+        ("corrupt", "sha256 mismatch"),
+        ("missing", "HTTP 404 Not Found (try 1 of 3)"),
+        ("cut", "connection cut after 524288 of 1048576 bytes (try 3 of 3)"),
+        ("stall", "stalled after 1000 bytes (no data for 1 s) (try 3 of 3)"),
+    ],
+)
+def test_failed_download_leaves_nothing(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch, mode: str, needle: str
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/{mode}")
     with pytest.raises(WeightsError) as info:
         hub.fetch("inception", cache=_cache())
@@ -126,19 +132,24 @@ def test_failed_download_leaves_nothing(server: str, known: hub.KnownWeights, mo
     assert _left(_cache()) == []  # no partial file, no note
 
 
-def test_retry_after_a_cut_connection(server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_after_a_cut_connection(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/flaky")
     assert hub.fetch("inception", cache=_cache()).read_bytes() == PAYLOAD
     assert _Handler.hits["flaky"] == 2
 
 
-def test_slow_server_within_the_timeout(server: str, known: hub.KnownWeights,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slow_server_within_the_timeout(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/slow")
     assert hub.fetch("inception", cache=_cache()).read_bytes() == PAYLOAD
 
 
-def test_offline_never_connects(server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_never_connects(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_OFFLINE", "1")
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/good")
     with pytest.raises(WeightsError, match="FASTGAN_OFFLINE is set") as info:
@@ -147,8 +158,9 @@ def test_offline_never_connects(server: str, known: hub.KnownWeights, monkeypatc
     assert _Handler.hits == {} and _left(_cache()) == []
 
 
-def test_peer_caches_are_used_in_place(known: hub.KnownWeights, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_peer_caches_are_used_in_place(
+    known: hub.KnownWeights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """pytorch-fid's / torch-fidelity's file in torch.hub's checkpoints; open_clip's in the HF cache."""
     monkeypatch.setenv("FASTGAN_OFFLINE", "1")
     ckpt = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints"
@@ -160,26 +172,32 @@ def test_peer_caches_are_used_in_place(known: hub.KnownWeights, tmp_path: Path,
     with pytest.raises(WeightsError, match="FASTGAN_OFFLINE"):
         hub.fetch("inception", cache=_cache())
     clip = hub.KNOWN_WEIGHTS["clip-vit-b32"]
-    snap = Path(os.environ["HF_HOME"]) / "hub" / "models--timm--vit_base_patch32_clip_224.openai" / "snapshots"
+    snap = (
+        Path(os.environ["HF_HOME"]) / "hub" / "models--timm--vit_base_patch32_clip_224.openai" / "snapshots"
+    )
     (snap / "0123abc").mkdir(parents=True)
     (snap / "0123abc" / "open_clip_model.safetensors").write_bytes(b"clip")
     assert hub.fetch(clip.name, cache=_cache()) == snap / "0123abc" / "open_clip_model.safetensors"
 
 
-def test_trust_on_first_use_for_unpublished_digests(server: str, known: hub.KnownWeights,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trust_on_first_use_for_unpublished_digests(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dino = hub.KNOWN_WEIGHTS["dinov2-vit-s14"]
     assert dino.sha256 is None
     _Handler.files[dino.filename] = PAYLOAD
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/good")
     path = hub.fetch(dino.name, cache=_cache())
-    assert (path.parent / (path.name + ".sha256")).read_text().split()[0] == hashlib.sha256(PAYLOAD).hexdigest()
+    assert (path.parent / (path.name + ".sha256")).read_text().split()[0] == hashlib.sha256(
+        PAYLOAD
+    ).hexdigest()
     path.write_bytes(PAYLOAD[::-1])  # changed after the first use: refused, downloaded again
     assert hub.fetch(dino.name, cache=_cache()).read_bytes() == PAYLOAD
 
 
-def test_resolve_weights_passes_through(server: str, known: hub.KnownWeights,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_weights_passes_through(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/good")
     with pytest.raises(WeightsError, match="download=False"):
         resolve_weights(None, known="inception", download=False)
@@ -188,7 +206,9 @@ def test_resolve_weights_passes_through(server: str, known: hub.KnownWeights,
         resolve_weights(None, known="inception", sha256="0" * 64)
 
 
-def test_bad_environment_values(server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_environment_values(
+    server: str, known: hub.KnownWeights, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FASTGAN_WEIGHTS_MIRROR", f"{server}/good")
     monkeypatch.setenv("FASTGAN_DOWNLOAD_RETRIES", "zero")
     with pytest.raises(ValueError, match="FASTGAN_DOWNLOAD_RETRIES: expected a number"):

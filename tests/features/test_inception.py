@@ -25,8 +25,19 @@ def test_inception_layout_and_keys(inception: InceptionV3FID) -> None:
 def test_inception_block_widths(inception: InceptionV3FID) -> None:
     widths: dict[str, int] = {}
     hooks = [
-        getattr(inception, name).register_forward_hook(lambda m, i, o, name=name: widths.__setitem__(name, o.shape[1]))
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
+        getattr(inception, name).register_forward_hook(
+            lambda m, i, o, name=name: widths.__setitem__(name, o.shape[1])
+        )
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        )
     ]
     x = torch.rand(1, 3, 75, 75)
     try:
@@ -34,8 +45,16 @@ def test_inception_block_widths(inception: InceptionV3FID) -> None:
     finally:
         for h in hooks:
             h.remove()
-    assert widths == {"Mixed_5b": 256, "Mixed_5c": 288, "Mixed_5d": 288, "Mixed_6a": 768,
-                      "Mixed_6e": 768, "Mixed_7a": 1280, "Mixed_7b": 2048, "Mixed_7c": 2048}
+    assert widths == {
+        "Mixed_5b": 256,
+        "Mixed_5c": 288,
+        "Mixed_5d": 288,
+        "Mixed_6a": 768,
+        "Mixed_6e": 768,
+        "Mixed_7a": 1280,
+        "Mixed_7b": 2048,
+        "Mixed_7c": 2048,
+    }
     assert f.shape == (1, 2048) and logits.shape == (1, 1008)
     assert bool((f >= 0).all())  # average of ReLU outputs
     torch.testing.assert_close(logits, f @ inception.fc.weight.T)  # IS logits: no bias
@@ -63,6 +82,6 @@ def test_inception_full_resolution_one_image(inception: InceptionV3FID) -> None:
     x = torch.rand(1, 3, 32, 32)
     out = net(x)
     assert out.shape == (1, 2048)
-    torch.testing.assert_close(out, inception(F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)))
-
-
+    torch.testing.assert_close(
+        out, inception(F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False))
+    )

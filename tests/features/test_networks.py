@@ -28,9 +28,18 @@ def test_cli_names_match_the_table() -> None:
     assert set(ALIASES.values()) <= set(NETWORKS)
 
 
-@pytest.mark.parametrize("name,key", [("inception", "inception"), ("Inception-V3", "inception"),
-                                      ("inception_v3", "inception"), ("VGG", "vgg16"), ("vgg-16", "vgg16"),
-                                      ("dinov2-vit-l14", None), ("resnet", None)])
+@pytest.mark.parametrize(
+    "name,key",
+    [
+        ("inception", "inception"),
+        ("Inception-V3", "inception"),
+        ("inception_v3", "inception"),
+        ("VGG", "vgg16"),
+        ("vgg-16", "vgg16"),
+        ("dinov2-vit-l14", None),
+        ("resnet", None),
+    ],
+)
 def test_network_key(name: str, key: str | None) -> None:
     assert network_key(name) == key
 
@@ -50,12 +59,17 @@ def test_weights_knows_no_network_and_features_no_evaluation() -> None:
     """weights.py loads files and imports no network (no cycle); features/ never imports evaluation/
     at import time; no private name crosses a subpackage."""
     for node in _imports(PKG / "features" / "weights.py", top_level_only=False):
-        assert node.module in ("fastgan.features", "fastgan.features.convert"), node.module  # hub; lazy convert
+        assert node.module in ("fastgan.features", "fastgan.features.convert"), (
+            node.module
+        )  # hub; lazy convert
     for path in sorted((PKG / "features").glob("*.py")):
         for node in _imports(path, top_level_only=True):
             assert not node.module.startswith("fastgan.evaluation"), (path.name, node.module)
-    readers = [*sorted((PKG / "features").glob("*.py")), *(PKG / "evaluation" / f for f in
-               ("sources.py", "array_files.py", "embed.py")), PKG / "cli" / "commands.py"]
+    readers = [
+        *sorted((PKG / "features").glob("*.py")),
+        *(PKG / "evaluation" / f for f in ("sources.py", "array_files.py", "embed.py")),
+        PKG / "cli" / "commands.py",
+    ]
     for path in readers:
         for node in _imports(path, top_level_only=False):
             other = node.module.split(".")[1] if node.module.count(".") else ""
@@ -87,4 +101,8 @@ def test_sources_and_extract_read_through_images(tmp_path: Path) -> None:
     cache.mkdir()
     (cache / "manifest.json").write_text("{}")
     assert sources.list_folder is images.list_folder
-    assert extract.list_image_files(tmp_path) == images.list_folder(tmp_path)[0] == sorted(tmp_path.glob("*.npy"))
+    assert (
+        extract.list_image_files(tmp_path)
+        == images.list_folder(tmp_path)[0]
+        == sorted(tmp_path.glob("*.npy"))
+    )

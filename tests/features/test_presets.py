@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
+from fastgan.features import VGG16FC2, InceptionV3FID, extract_features
 from fastgan.features.presets import PRESET_NAMES, PRESETS, get_preset, preset_table
 from fastgan.features.resize import RESIZE_MODES, resize_images
 
@@ -50,8 +50,9 @@ def _tf1_numpy(a: np.ndarray, out: int) -> np.ndarray:
 
 def _pil_bicubic_numpy(a: np.ndarray, out: int) -> np.ndarray:
     """Pillow bicubic of each channel of float32 [C, H, W], as mode "F" images."""
-    return np.stack([np.asarray(Image.fromarray(ch.astype(np.float32)).resize((out, out), Image.BICUBIC))
-                     for ch in a])
+    return np.stack(
+        [np.asarray(Image.fromarray(ch.astype(np.float32)).resize((out, out), Image.BICUBIC)) for ch in a]
+    )
 
 
 def test_preset_table_is_complete_and_valid() -> None:
@@ -65,7 +66,9 @@ def test_preset_table_is_complete_and_valid() -> None:
     rows = preset_table()
     assert [r["name"] for r in rows] == list(PRESET_NAMES) and rows[0]["dtype"] == "float32"
     assert get_preset(None).name == "pytorch-fid"
-    assert get_preset("torch_fidelity").name == "torch-fidelity" and get_preset("CleanFID").name == "clean-fid"
+    assert (
+        get_preset("torch_fidelity").name == "torch-fidelity" and get_preset("CleanFID").name == "clean-fid"
+    )
     assert get_preset(PRESETS["clean-fid"]) is PRESETS["clean-fid"]
     with pytest.raises(ValueError, match="preset"):
         get_preset("tf2")
@@ -105,7 +108,9 @@ def test_inception_preprocessing_per_preset(size: int) -> None:
     assert torch.equal(net.preprocess(u), torch.from_numpy(want))
     # clean-fid: Pillow bicubic of each channel as float32, clip to [0, 255], (x - 128) / 128
     net = InceptionV3FID(random_init=True, preset="clean-fid")
-    want = (np.clip(np.stack([_pil_bicubic_numpy(im, 299) for im in a]), 0, 255) - np.float32(128)) / np.float32(128)
+    want = (
+        np.clip(np.stack([_pil_bicubic_numpy(im, 299) for im in a]), 0, 255) - np.float32(128)
+    ) / np.float32(128)
     assert torch.equal(net.preprocess(u), torch.from_numpy(want.astype(np.float32)))
 
 
@@ -140,12 +145,16 @@ def test_vgg_torch_fidelity_normalisation() -> None:
     resized = torch.from_numpy(np.stack([_tf1_numpy(a, 224) for a in u.numpy().astype(np.float32)]))
     assert torch.equal(net.preprocess(u), (resized - mean) / std)
     default = VGG16FC2(random_init=True)
-    want = (F.interpolate(u.float() / 255, size=(224, 224), mode="bilinear", align_corners=False)
-            - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    want = (
+        F.interpolate(u.float() / 255, size=(224, 224), mode="bilinear", align_corners=False)
+        - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    ) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     assert torch.equal(default.preprocess(u), want)
 
 
-def test_extract_features_uses_the_preset_on_uint8(inception: InceptionV3FID, inception_file: Path, tmp_path: Path) -> None:
+def test_extract_features_uses_the_preset_on_uint8(
+    inception: InceptionV3FID, inception_file: Path, tmp_path: Path
+) -> None:
     u = _u8(2, 32, 32, 8)
     net = InceptionV3FID(random_init=True, preset="torch-fidelity")
     net.load_state_dict(inception.state_dict())
@@ -153,8 +162,13 @@ def test_extract_features_uses_the_preset_on_uint8(inception: InceptionV3FID, in
         direct = net.pool3_from_input(net.preprocess(u))
     got = extract_features(u, net, batch_size=2)
     assert torch.equal(got, direct)  # uint8 reaches the network's preprocessing as uint8
-    named = extract_features(u[:1].permute(0, 2, 3, 1).numpy(), "inception", weights=str(inception_file),
-                             preset="torch-fidelity", batch_size=1)
+    named = extract_features(
+        u[:1].permute(0, 2, 3, 1).numpy(),
+        "inception",
+        weights=str(inception_file),
+        preset="torch-fidelity",
+        batch_size=1,
+    )
     torch.testing.assert_close(named, direct[:1], rtol=1e-5, atol=1e-6)
     # a PNG folder with different sizes and a greyscale image: one image at a time
     Image.fromarray(u[0].permute(1, 2, 0).numpy()).save(tmp_path / "a.png")
@@ -174,8 +188,9 @@ def test_extract_features_uses_the_preset_on_uint8(inception: InceptionV3FID, in
         extract_features(u, lambda t: t.mean(dim=(2, 3)), preset="clean-fid")
 
 
-def test_cli_preset_option(tmp_path: Path, inception: InceptionV3FID, inception_file: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_preset_option(
+    tmp_path: Path, inception: InceptionV3FID, inception_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     from fastgan.cli import commands
@@ -185,8 +200,20 @@ def test_cli_preset_option(tmp_path: Path, inception: InceptionV3FID, inception_
     for i in range(3):
         Image.fromarray(u[i].permute(1, 2, 0).numpy()).save(tmp_path / f"{i}.png")
     out = tmp_path / "stats.npz"
-    rc = commands.main(["stats", str(tmp_path), "-o", str(out), "--weights", str(inception_file),
-                        "--preset", "clean-fid", "--no-progress", "--json"])
+    rc = commands.main(
+        [
+            "stats",
+            str(tmp_path),
+            "-o",
+            str(out),
+            "--weights",
+            str(inception_file),
+            "--preset",
+            "clean-fid",
+            "--no-progress",
+            "--json",
+        ]
+    )
     assert rc == 0 and json.loads(capsys.readouterr().out)["count"] == 3
     net = InceptionV3FID(weights=inception_file, preset="clean-fid")
     feats = extract_features(u, net).double()
@@ -201,13 +228,34 @@ def test_metric_conventions_of_the_rows() -> None:
     the default row is fastgan's own defaults, so preset=None changes nothing."""
     pf, tf, cf = (PRESETS[n] for n in PRESET_NAMES)
     assert (pf.is_shuffle_seed, pf.kid_rng, pf.kid_seed, pf.kid_draw_first, pf.kid_subset_rule) == (
-        None, "torch", None, "real", "error")
+        None,
+        "torch",
+        None,
+        "real",
+        "error",
+    )
     assert (tf.is_shuffle_seed, tf.kid_rng, tf.kid_seed, tf.kid_draw_first, tf.kid_subset_rule) == (
-        2020, "numpy", 2020, "fake", "error")
+        2020,
+        "numpy",
+        2020,
+        "fake",
+        "error",
+    )
     assert (cf.is_shuffle_seed, cf.kid_rng, cf.kid_seed, cf.kid_draw_first, cf.kid_subset_rule) == (
-        None, "numpy", None, "fake", "clamp")
+        None,
+        "numpy",
+        None,
+        "fake",
+        "clamp",
+    )
     assert not cf.kid_std and tf.kid_std
     for p in (pf, tf, cf):
         assert (p.is_splits, p.kid_subsets, p.kid_subset_size, p.kid_degree, p.kid_gamma, p.kid_coef0) == (
-            10, 100, 1000, 3, None, 1.0)
+            10,
+            100,
+            1000,
+            3,
+            None,
+            1.0,
+        )
         assert (p.pr_k, p.pr_inclusive, p.prdc_k) == (3, True, 5)

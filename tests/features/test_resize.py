@@ -13,7 +13,9 @@ from fastgan.features import resize_images
 def test_resize_modes() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 10, 13, generator=g)
-    torch.testing.assert_close(resize_images(x, 20), F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False))
+    torch.testing.assert_close(
+        resize_images(x, 20), F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)
+    )
     # upsampling: antialias changes nothing; downsampling: it does
     torch.testing.assert_close(resize_images(x, 20, "bilinear_antialias"), resize_images(x, 20))
     assert not torch.allclose(resize_images(x, 4, "bilinear_antialias"), resize_images(x, 4))
@@ -39,5 +41,3 @@ def test_resize_tf1_formula() -> None:
             bot = a[y1, x0] + (a[y1, x1] - a[y1, x0]) * fx
             ref[i, j] = top + (bot - top) * fy
     np.testing.assert_allclose(out[0, 0].numpy(), ref, rtol=1e-12)
-
-

@@ -33,8 +33,9 @@ def test_vgg_state_dict_with_head_is_accepted(vgg: VGG16FC2) -> None:
 
 def test_vgg_default_weights_are_torchvisions_file() -> None:
     """No weights= : torchvision's ImageNet file (torch-fidelity's VGG-16), named when offline."""
-    with pytest.raises(ValueError, match=r"vgg16-397923af\.pth is not in .* FASTGAN_OFFLINE is set: fetch "
-                       r"https://download\.pytorch\.org/models/vgg16-397923af\.pth"):
+    with pytest.raises(
+        ValueError,
+        match=r"vgg16-397923af\.pth is not in .* FASTGAN_OFFLINE is set: fetch "
+        r"https://download\.pytorch\.org/models/vgg16-397923af\.pth",
+    ):
         VGG16FC2()
-
-

@@ -40,7 +40,9 @@ def test_bad_state_dicts(inception: InceptionV3FID) -> None:
     with pytest.raises(WeightsError, match="unexpected keys: head.weight"):
         check_state_dict(inception, extra)
     wrong = dict(sd, **{"fc.weight": torch.zeros(1000, 2048)})
-    with pytest.raises(WeightsError, match=r"shape mismatches: fc.weight: file \(1000, 2048\) vs model \(1008, 2048\)"):
+    with pytest.raises(
+        WeightsError, match=r"shape mismatches: fc.weight: file \(1000, 2048\) vs model \(1008, 2048\)"
+    ):
         check_state_dict(inception, wrong)
     # DataParallel prefix and files without BatchNorm step counters are accepted
     prefixed = {"module." + k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
@@ -83,7 +85,9 @@ def test_missing_default_weights_explains(tmp_path: Path, monkeypatch: pytest.Mo
         InceptionV3FID(download=False)
 
 
-def test_url_cache_and_download(tmp_path: Path, inception_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_url_cache_and_download(
+    tmp_path: Path, inception_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = inception_file.resolve().as_uri()  # file:// URL: exercises the download path offline
     cache = tmp_path / "cache"
     with pytest.raises(WeightsError, match="not available locally and FASTGAN_OFFLINE is set"):
@@ -102,8 +106,6 @@ def test_url_cache_and_download(tmp_path: Path, inception_file: Path, monkeypatc
     assert sorted(p.name for p in cache.iterdir()) == [inception_file.name, inception_file.name + ".sha256"]
 
 
-
-
 class _RenamedInception(torch.nn.Module):
     """A TorchScript-able container holding an Inception's tensors under other names (order kept)."""
 
@@ -116,9 +118,12 @@ class _RenamedInception(torch.nn.Module):
         return x
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script: the StyleGAN files are TorchScript
-def test_convert_weights_torchscript_needs_trust(inception: "InceptionV3FID", tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning"
+)  # torch.jit.script: the StyleGAN files are TorchScript
+def test_convert_weights_torchscript_needs_trust(
+    inception: InceptionV3FID, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from fastgan.cli import commands
     from fastgan.features import InceptionV3FID
     from fastgan.features.weights import TRUST_NOTE, WeightsError, convert_weights

@@ -13,6 +13,10 @@ from torch import nn
 
 tm = pytest.importorskip("torchmetrics")
 
+from torchmetrics.image.fid import FrechetInceptionDistance as TMFrechetInceptionDistance  # noqa: E402
+from torchmetrics.image.inception import InceptionScore as TMInceptionScore  # noqa: E402
+from torchmetrics.image.kid import KernelInceptionDistance as TMKernelInceptionDistance  # noqa: E402
+
 import fastgan.metrics as M  # noqa: E402
 from fastgan.integrations.torchmetrics import (  # noqa: E402
     FrechetInceptionDistance,
@@ -20,9 +24,6 @@ from fastgan.integrations.torchmetrics import (  # noqa: E402
     KernelInceptionDistance,
     PrecisionRecallDensityCoverage,
 )
-from torchmetrics.image.fid import FrechetInceptionDistance as TMFrechetInceptionDistance  # noqa: E402
-from torchmetrics.image.inception import InceptionScore as TMInceptionScore  # noqa: E402
-from torchmetrics.image.kid import KernelInceptionDistance as TMKernelInceptionDistance  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Metric `.*` will save all extracted features:UserWarning"),
@@ -256,8 +257,16 @@ def test_kid_seeded_matches_fastgan_kid_and_definition() -> None:
     ours.update(fake, real=False)
     got = ours.compute()
     want = _kid_pair(
-        M.kid(real, fake, subsets=4, subset_size=20, degree=2, gamma=0.3, coef0=0.5,
-              generator=torch.Generator().manual_seed(7))
+        M.kid(
+            real,
+            fake,
+            subsets=4,
+            subset_size=20,
+            degree=2,
+            gamma=0.3,
+            coef0=0.5,
+            generator=torch.Generator().manual_seed(7),
+        )
     )
     assert _rel(float(got[0]), want[0]) < 1e-12 and _rel(float(got[1]), want[1]) < 1e-12
     assert torch.equal(ours.compute()[0], got[0])  # a seed makes compute reproducible
@@ -271,7 +280,8 @@ def test_kid_seeded_matches_fastgan_kid_and_definition() -> None:
         kxx, kyy, kxy = (((a @ b.T) * 0.3 + 0.5) ** 2 for a, b in ((x, x), (y, y), (x, y)))
         m = 20
         vals.append(
-            (kxx.sum() - kxx.diag().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diag().sum()) / (m * (m - 1))
+            (kxx.sum() - kxx.diag().sum()) / (m * (m - 1))
+            + (kyy.sum() - kyy.diag().sum()) / (m * (m - 1))
             - 2 * kxy.sum() / m**2
         )
     v = torch.stack(vals)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from conftest import impls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,11 +15,16 @@ from fastgan.linalg import sqrtm as sqrtm_mod
 from fastgan.linalg import sqrtm_sym, trace_sqrt_product, trace_sqrt_psd
 from fastgan.linalg._ref import NotPSDWarning
 
-from conftest import impls
 
-
-def random_psd(n: int, batch: tuple[int, ...] = (), *, cond: float = 1e2, rank: int | None = None,
-               seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def random_psd(
+    n: int,
+    batch: tuple[int, ...] = (),
+    *,
+    cond: float = 1e2,
+    rank: int | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
     """Q diag(w) Q^T with log-spaced eigenvalues in [1/cond, 1]; `rank` zeroes the smallest."""
     g = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(*batch, n, n, generator=g, dtype=torch.float64))
@@ -62,14 +68,16 @@ def test_sqrtm_dtype_kept(impl: str, dtype: torch.dtype) -> None:
     torch.testing.assert_close(s.double() @ s.double(), a.double(), rtol=tol, atol=tol)
     t = trace_sqrt_product(a, a, impl=impl)
     assert t.dtype == dtype
-    torch.testing.assert_close(t.double(), torch.diagonal(a.double(), dim1=-2, dim2=-1).sum(-1), rtol=tol, atol=tol)
+    torch.testing.assert_close(
+        t.double(), torch.diagonal(a.double(), dim1=-2, dim2=-1).sum(-1), rtol=tol, atol=tol
+    )
 
 
 psd_cases = st.tuples(
-    st.integers(1, 24),                         # n
-    st.sampled_from([1.0, 1e3, 1e8, 1e12]),     # condition number
-    st.floats(0.0, 1.0),                        # fraction of zero eigenvalues
-    st.integers(0, 2**31 - 1),                  # seed
+    st.integers(1, 24),  # n
+    st.sampled_from([1.0, 1e3, 1e8, 1e12]),  # condition number
+    st.floats(0.0, 1.0),  # fraction of zero eigenvalues
+    st.integers(0, 2**31 - 1),  # seed
 )
 
 
@@ -130,8 +138,12 @@ def test_trace_sqrt_product_singular_and_symmetric(impl: str) -> None:
             want = eig_route_trace(a[i].numpy(), b[i].numpy())
             assert abs(float(got[i]) - want) <= 1e-6 * want
     # tr sqrt(A^1/2 A A^1/2) = tr A exactly, including the rank-deficient case.
-    torch.testing.assert_close(trace_sqrt_product(low, low, impl=impl), torch.diagonal(low, dim1=-2, dim2=-1).sum(-1),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        trace_sqrt_product(low, low, impl=impl),
+        torch.diagonal(low, dim1=-2, dim2=-1).sum(-1),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_trace_sqrt_product_broadcast_and_identity() -> None:
@@ -202,7 +214,9 @@ def test_jacobi_eigh_matches_lapack(n: int) -> None:
     bad = c._sym_eigh_cpu(a.data_ptr(), w.data_ptr(), vt.data_ptr(), 3, n, 1, 30, 1e-15, 2)
     assert bad == 0
     torch.testing.assert_close(w.sort(-1).values, torch.linalg.eigvalsh(a), rtol=0, atol=1e-14)
-    torch.testing.assert_close(vt @ vt.mT, torch.eye(n, dtype=torch.float64).expand(3, n, n), rtol=0, atol=1e-13)
+    torch.testing.assert_close(
+        vt @ vt.mT, torch.eye(n, dtype=torch.float64).expand(3, n, n), rtol=0, atol=1e-13
+    )
     torch.testing.assert_close(vt.mT @ torch.diag_embed(w) @ vt, a, rtol=0, atol=1e-13)
 
 
@@ -220,13 +234,17 @@ def test_binding_size_checks() -> None:
     with pytest.raises(ValueError, match="max_sweeps"):
         c.sqrtm_sym_cpu(a.data_ptr(), a.data_ptr(), 1, 3, 1, 0, 1e-15, 1)
     with pytest.raises(ValueError, match="n must be <="):
-        c.trace_sqrt_product_cuda(a.data_ptr(), a.data_ptr(), out.data_ptr(), 1, c.SQRTM_CUDA_MAX_N + 1, 1, 30, 1e-15, 0, 0)
+        c.trace_sqrt_product_cuda(
+            a.data_ptr(), a.data_ptr(), out.data_ptr(), 1, c.SQRTM_CUDA_MAX_N + 1, 1, 30, 1e-15, 0, 0
+        )
     with pytest.raises(ValueError, match="null"):
         c.sqrtm_sym_cpu(0, 0, 1, 3, 1, 30, 1e-15, 1)
 
 
 @pytest.mark.ext
-def test_nonconvergence_falls_back_to_eigh(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_nonconvergence_falls_back_to_eigh(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(sqrtm_mod, "JACOBI_MAX_SWEEPS", 1)
     a = random_psd(12, (2,), cond=1e3, seed=9)
     b = random_psd(12, (2,), seed=10)
@@ -260,14 +278,16 @@ def test_auto_routes_large_n_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cuda_kernel_matches_torch(n: int, dtype: torch.dtype) -> None:
     a = random_psd(n, (37,), cond=1e4, seed=n).to(dtype)
     b = random_psd(n, (37,), cond=1e2, seed=n + 1).to(dtype)
-    a[3, :, min(2, n - 1):] = 0  # a rank-deficient item exercises the eigen route
-    a[3, min(2, n - 1):, :] = 0
+    a[3, :, min(2, n - 1) :] = 0  # a rank-deficient item exercises the eigen route
+    a[3, min(2, n - 1) :, :] = 0
     want = trace_sqrt_product(a.double(), b.double(), impl="torch")
     got = trace_sqrt_product(a.cuda(), b.cuda(), impl="ext")
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     torch.testing.assert_close(got.cpu().double(), want, rtol=tol, atol=tol)
     s = sqrtm_sym(a.cuda(), impl="ext")
-    torch.testing.assert_close(s.cpu().double(), sqrtm_sym(a.double(), impl="torch"), rtol=tol * 10, atol=tol * 10)
+    torch.testing.assert_close(
+        s.cpu().double(), sqrtm_sym(a.double(), impl="torch"), rtol=tol * 10, atol=tol * 10
+    )
     if _ext.HAS_EXT:
         cpu = trace_sqrt_product(a, b, impl="ext")
         torch.testing.assert_close(got.cpu(), cpu, rtol=tol, atol=tol)
@@ -419,7 +439,9 @@ def test_nuclear_norm_takes_refinement_and_svd_only_when_needed(monkeypatch: pyt
     g = torch.Generator().manual_seed(15)
     u = torch.linalg.qr(torch.randn(120, 120, generator=g, dtype=torch.float64))[0]
     v = torch.linalg.qr(torch.randn(160, 120, generator=g, dtype=torch.float64))[0]
-    sv = torch.cat([torch.linspace(1.0, 10.0, 100, dtype=torch.float64), torch.full((20,), 1e-7, dtype=torch.float64)])
+    sv = torch.cat(
+        [torch.linspace(1.0, 10.0, 100, dtype=torch.float64), torch.full((20,), 1e-7, dtype=torch.float64)]
+    )
     c = (u * sv) @ v.t()
     want = float(np.linalg.svd(c.numpy(), compute_uv=False).sum())
     lam = _ref.sym_eigvalsh(c @ c.t()).clamp_min(0)

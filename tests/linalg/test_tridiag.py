@@ -63,10 +63,10 @@ def test_bisection_matches_dense_eigvalsh(n: int) -> None:
     d = torch.randn(5, n, generator=g, dtype=D64)
     e = torch.randn(5, n - 1, generator=g, dtype=D64)
     e[1, ::3] = 0.0  # decoupled blocks
-    e[2] = 1e-9      # nearly diagonal
-    d[3] *= 1e6      # wide scale differences
+    e[2] = 1e-9  # nearly diagonal
+    d[3] *= 1e6  # wide scale differences
     d[4] = 0.0
-    e[4] = 1.0       # symmetric spectrum around 0 with exact-zero diagonal pivots
+    e[4] = 1.0  # symmetric spectrum around 0 with exact-zero diagonal pivots
     want = tridiagonal_eigvalsh(d, e, impl="torch")
     got = tridiagonal_eigvalsh(d, e, impl="ext")
     _assert_eigs(got, want)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import math
 import warnings
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -33,9 +32,19 @@ from fastgan.losses._ref import fdiv_term_ref
 D64 = torch.float64
 
 DIV_CASES: list[tuple[str, dict]] = [
-    ("kl", {}), ("reverse_kl", {}), ("pearson", {}), ("neyman", {}), ("squared_hellinger", {}),
-    ("jeffrey", {}), ("js", {}), ("gan", {}), ("total_variation", {}),
-    ("alpha", {"alpha": 0.5}), ("alpha", {"alpha": -1.0}), ("alpha", {"alpha": 2.0}), ("alpha", {"alpha": 3.0}),
+    ("kl", {}),
+    ("reverse_kl", {}),
+    ("pearson", {}),
+    ("neyman", {}),
+    ("squared_hellinger", {}),
+    ("jeffrey", {}),
+    ("js", {}),
+    ("gan", {}),
+    ("total_variation", {}),
+    ("alpha", {"alpha": 0.5}),
+    ("alpha", {"alpha": -1.0}),
+    ("alpha", {"alpha": 2.0}),
+    ("alpha", {"alpha": 3.0}),
 ]
 DIV_IDS = [n + (f"-{p['alpha']}" if p else "") for n, p in DIV_CASES]
 # (kernel id, alpha) for every fused kernel, including WGAN and hinge
@@ -80,7 +89,7 @@ def test_ext_matches_torch_reference(kernel_id: int, alpha: float, dtype: torch.
             s_e, gs_e = fdiv_term_ext(x, kernel_id, term, alpha, coef, True)
             s_r, gs_r = fdiv_term_ref(x, kernel_id, term, c, coef, True)
             assert s_e.shape == () and s_e.dtype == dtype
-            scale = float((out_r.double().abs().sum() * abs(coef) / 0.7))
+            scale = float(out_r.double().abs().sum() * abs(coef) / 0.7)
             torch.testing.assert_close(s_e, s_r, rtol=rel, atol=rel * scale + 1e-300)
             torch.testing.assert_close(gs_e, gs_r, rtol=rel, atol=rel * abs(coef))
 
@@ -113,7 +122,9 @@ def test_public_losses_ext_vs_torch(name: str, params: dict, reduction: str) -> 
             total.backward()
             results[impl] = (vals, r.grad, f.grad)
         for a, b in zip(results["ext"][0], results["torch"][0]):
-            torch.testing.assert_close(a, b, rtol=rel, atol=rel * max(1.0, float(b.detach().double().abs().max())))
+            torch.testing.assert_close(
+                a, b, rtol=rel, atol=rel * max(1.0, float(b.detach().double().abs().max()))
+            )
         for a, b in zip(results["ext"][1:], results["torch"][1:]):
             torch.testing.assert_close(a, b, rtol=rel, atol=rel)
 
@@ -126,8 +137,21 @@ def test_native_threads_bitwise_reproducible() -> None:
     results = []
     for threads in (1, 2, 3):
         out, g = torch.empty(()), torch.empty_like(x)
-        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), x.numel(), 1, x.numel(), 0, KERNEL_IDS["js"], 1,
-                   True, 0.0, 1.0 / x.numel(), threads)
+        C.fdiv_term_cpu(
+            x.data_ptr(),
+            out.data_ptr(),
+            g.data_ptr(),
+            x.numel(),
+            1,
+            x.numel(),
+            0,
+            KERNEL_IDS["js"],
+            1,
+            True,
+            0.0,
+            1.0 / x.numel(),
+            threads,
+        )
         results.append((out.clone(), g.clone()))
     for out, g in results[1:]:
         assert torch.equal(out, results[0][0]) and torch.equal(g, results[0][1])
@@ -154,14 +178,21 @@ def test_losses_match_naive_float64_definitions(name: str, params: dict) -> None
     bound = t_real.mean() - f_fake.mean()
     for impl in ("torch",) + (("ext",) if _ext.HAS_EXT else ()):
         torch.testing.assert_close(variational_bound(real, fake, d, impl=impl), bound, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(fgan_discriminator_loss(real, fake, d, impl=impl), -bound, rtol=1e-12,
-                                   atol=1e-12)
-        torch.testing.assert_close(fgan_generator_loss(fake, d, "saturating", impl=impl), -f_fake.mean(),
-                                   rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(fgan_generator_loss(fake, d, "nonsaturating", impl=impl),
-                                   -d.activation(fake).mean(), rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(fgan_generator_loss(fake, d, reduction="sum", impl=impl), -f_fake.sum(),
-                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            fgan_discriminator_loss(real, fake, d, impl=impl), -bound, rtol=1e-12, atol=1e-12
+        )
+        torch.testing.assert_close(
+            fgan_generator_loss(fake, d, "saturating", impl=impl), -f_fake.mean(), rtol=1e-12, atol=1e-12
+        )
+        torch.testing.assert_close(
+            fgan_generator_loss(fake, d, "nonsaturating", impl=impl),
+            -d.activation(fake).mean(),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+        torch.testing.assert_close(
+            fgan_generator_loss(fake, d, reduction="sum", impl=impl), -f_fake.sum(), rtol=1e-12, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("impl", ["torch", pytest.param("ext", marks=pytest.mark.ext)])
@@ -169,22 +200,36 @@ def test_everyday_losses_match_torch_compositions(impl: str) -> None:
     real = _logits(500, D64, 4).requires_grad_(True)
     fake = _logits(400, D64, 5).requires_grad_(True)
     pairs = [
-        (lambda: minimax_discriminator_loss(real, fake, impl=impl),
-         lambda: F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-         + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))),
-        (lambda: fgan_discriminator_loss(real, fake, "gan", impl=impl),
-         lambda: F.softplus(-real).mean() + F.softplus(fake).mean()),
-        (lambda: minimax_generator_loss(fake, impl=impl),
-         lambda: -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))),
-        (lambda: nonsaturating_generator_loss(fake, impl=impl),
-         lambda: F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))),
+        (
+            lambda: minimax_discriminator_loss(real, fake, impl=impl),
+            lambda: (
+                F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+            ),
+        ),
+        (
+            lambda: fgan_discriminator_loss(real, fake, "gan", impl=impl),
+            lambda: F.softplus(-real).mean() + F.softplus(fake).mean(),
+        ),
+        (
+            lambda: minimax_generator_loss(fake, impl=impl),
+            lambda: -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+        ),
+        (
+            lambda: nonsaturating_generator_loss(fake, impl=impl),
+            lambda: F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake)),
+        ),
         (lambda: wgan_discriminator_loss(real, fake, impl=impl), lambda: fake.mean() - real.mean()),
         (lambda: wgan_generator_loss(fake, impl=impl), lambda: -fake.mean()),
-        (lambda: hinge_discriminator_loss(real, fake, impl=impl),
-         lambda: F.relu(1 - real).mean() + F.relu(1 + fake).mean()),
+        (
+            lambda: hinge_discriminator_loss(real, fake, impl=impl),
+            lambda: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+        ),
         (lambda: hinge_generator_loss(fake, impl=impl), lambda: -fake.mean()),
-        (lambda: hinge_discriminator_loss(real, fake, reduction="sum", impl=impl),
-         lambda: F.relu(1 - real).sum() + F.relu(1 + fake).sum()),
+        (
+            lambda: hinge_discriminator_loss(real, fake, reduction="sum", impl=impl),
+            lambda: F.relu(1 - real).sum() + F.relu(1 + fake).sum(),
+        ),
     ]
     for ours, theirs in pairs:
         a = ours()
@@ -207,13 +252,17 @@ def test_gradcheck_float64(name: str, params: dict, impl: str) -> None:
     fake = (1.5 * torch.randn(5, dtype=D64)).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda r, f: fgan_discriminator_loss(r, f, d, impl=impl), (real, fake))
     assert torch.autograd.gradcheck(
-        lambda r, f: fgan_discriminator_loss(r, f, d, reduction="none", impl=impl), (real, fake))
+        lambda r, f: fgan_discriminator_loss(r, f, d, reduction="none", impl=impl), (real, fake)
+    )
     assert torch.autograd.gradcheck(lambda f: 2.5 * fgan_generator_loss(f, d, impl=impl), (fake,))
     assert torch.autograd.gradcheck(
-        lambda f: fgan_generator_loss(f, d, mode="nonsaturating", reduction="sum", impl=impl), (fake,))
+        lambda f: fgan_generator_loss(f, d, mode="nonsaturating", reduction="sum", impl=impl), (fake,)
+    )
     # create_graph=True takes the out-of-place grad_out * saved path: same gradient
     (g_plain,) = torch.autograd.grad(fgan_discriminator_loss(real, fake, d, impl=impl), real)
-    (g_graph,) = torch.autograd.grad(fgan_discriminator_loss(real, fake, d, impl=impl), real, create_graph=True)
+    (g_graph,) = torch.autograd.grad(
+        fgan_discriminator_loss(real, fake, d, impl=impl), real, create_graph=True
+    )
     torch.testing.assert_close(g_graph.detach(), g_plain, rtol=0, atol=0)
 
 
@@ -240,8 +289,28 @@ def test_extreme_logits_float32(kernel_id: int, alpha: float, impl: str) -> None
     """Logits up to +-1e4 in float32: no NaN ever; finite and accurate wherever the float64 value is
     inside float32's range; +-inf (documented genuine overflow) exactly where it is not."""
     name = KERNEL_NAMES[KERNELS.index((kernel_id, alpha))]
-    v64 = torch.tensor([-1e4, -1e3, -200.0, -100.0, -88.0, -50.0, -20.0, -1e-30, 0.0, 1e-30, 20.0, 50.0,
-                        88.0, 100.0, 200.0, 1e3, 1e4], dtype=D64)
+    v64 = torch.tensor(
+        [
+            -1e4,
+            -1e3,
+            -200.0,
+            -100.0,
+            -88.0,
+            -50.0,
+            -20.0,
+            -1e-30,
+            0.0,
+            1e-30,
+            20.0,
+            50.0,
+            88.0,
+            100.0,
+            200.0,
+            1e3,
+            1e4,
+        ],
+        dtype=D64,
+    )
     v32 = v64.float()
     c = _consts(kernel_id, alpha)
     for term in (0, 1):
@@ -317,15 +386,21 @@ def _f_numpy(name: str, alpha: float) -> Callable[[np.ndarray], np.ndarray]:
         "js": lambda u: -(u + 1) * np.log((1 + u) / 2) + u * np.log(u),
         "gan": lambda u: u * np.log(u) - (u + 1) * np.log(u + 1),
         "total_variation": lambda u: 0.5 * np.abs(u - 1),
-        "alpha": lambda u: (u ** alpha - 1 - alpha * (u - 1)) / (alpha * (alpha - 1)),
+        "alpha": lambda u: (u**alpha - 1 - alpha * (u - 1)) / (alpha * (alpha - 1)),
     }
     return table[name]
 
 
 def _quadrature_divergence(name: str, alpha: float) -> float:
     f = _f_numpy(name, alpha)
-    val, _ = scipy.integrate.quad(lambda x: _npdf(x, MU_Q) * f(_npdf(x, MU_P) / _npdf(x, MU_Q)), -14, 14,
-                                  limit=400, epsabs=1e-12, epsrel=1e-12)
+    val, _ = scipy.integrate.quad(
+        lambda x: _npdf(x, MU_Q) * f(_npdf(x, MU_P) / _npdf(x, MU_Q)),
+        -14,
+        14,
+        limit=400,
+        epsabs=1e-12,
+        epsrel=1e-12,
+    )
     return float(val)
 
 
@@ -360,8 +435,11 @@ def test_optimal_critic_attains_divergence(name: str, params: dict) -> None:
         est = float(variational_bound(vp, vq, d, impl=impl))
         assert abs(est - exact) <= 5 * mc_std + 1e-9, (est, exact, mc_std)
         best[impl] = est
-        perturbed = ((0.0, 0.05), (0.0, 0.02)) if name == "total_variation" else (
-            (0.5, 1.0), (-0.5, 1.0), (0.0, 1.5), (0.0, 0.6))
+        perturbed = (
+            ((0.0, 0.05), (0.0, 0.02))
+            if name == "total_variation"
+            else ((0.5, 1.0), (-0.5, 1.0), (0.0, 1.5), (0.0, 0.6))
+        )
         for shift, scale in perturbed:
             worse = float(variational_bound(scale * vp + shift, scale * vq + shift, d, impl=impl))
             assert worse < est, (shift, scale, worse, est)
@@ -412,20 +490,33 @@ def test_native_binding_checks_sizes() -> None:
     with pytest.raises(ValueError, match="grad buffer has 9 elements"):
         C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 9, reduce=False, **args)
     with pytest.raises(ValueError, match="unknown kernel id"):
-        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
-                   **{**args, "kernel": 42})
+        C.fdiv_term_cpu(
+            x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **{**args, "kernel": 42}
+        )
     with pytest.raises(ValueError, match="dtype"):
-        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **{**args, "dtype": 7})
+        C.fdiv_term_cpu(
+            x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **{**args, "dtype": 7}
+        )
     with pytest.raises(ValueError, match="alpha < 1"):
-        C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False,
-                   **{**args, "kernel": 9, "alpha": 0.0})
+        C.fdiv_term_cpu(
+            x.data_ptr(),
+            out.data_ptr(),
+            g.data_ptr(),
+            10,
+            10,
+            10,
+            reduce=False,
+            **{**args, "kernel": 9, "alpha": 0.0},
+        )
     with pytest.raises(ValueError, match="n must be >= 0"):
         C.fdiv_term_cpu(x.data_ptr(), out.data_ptr(), g.data_ptr(), -1, 10, 10, reduce=False, **args)
     with pytest.raises(ValueError, match="null"):
         C.fdiv_term_cpu(0, out.data_ptr(), g.data_ptr(), 10, 10, 10, reduce=False, **args)
     if not _ext.HAS_CUDA_EXT:
         with pytest.raises(RuntimeError, match="no CUDA kernels"):
-            C.fdiv_term_cuda(x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, 0, 7, 1, False, 0.0, 1.0, 0, 0, 0, 0)
+            C.fdiv_term_cuda(
+                x.data_ptr(), out.data_ptr(), g.data_ptr(), 10, 10, 10, 0, 7, 1, False, 0.0, 1.0, 0, 0, 0, 0
+            )
     # The CUDA backward entry validates its sizes before touching any device (runs without a GPU too).
     bargs = dict(dtype=0, kernel=7, term=1, alpha=0.0, coef=1.0, device=0, stream=0)
     with pytest.raises(ValueError, match="grad_out has 3 elements, expected 1 or n = 10"):
@@ -433,7 +524,9 @@ def test_native_binding_checks_sizes() -> None:
     with pytest.raises(ValueError, match="grad buffer has 9 elements"):
         C.fdiv_term_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 9, **bargs)
     with pytest.raises(ValueError, match="unknown kernel id"):
-        C.fdiv_term_cuda_backward(x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 10, **{**bargs, "kernel": 42})
+        C.fdiv_term_cuda_backward(
+            x.data_ptr(), g.data_ptr(), out.data_ptr(), 10, 1, 10, **{**bargs, "kernel": 42}
+        )
     with pytest.raises(ValueError, match="null"):
         C.fdiv_term_cuda_backward(x.data_ptr(), 0, out.data_ptr(), 10, 1, 10, **bargs)
     # the forward's "no derivative" form (null grad, grad_numel 0) is CUDA-only
@@ -492,9 +585,15 @@ def test_torch_compile_fullgraph(backend: str) -> None:
 
 def test_opcheck() -> None:
     x = torch.randn(33, dtype=D64, requires_grad=True)
-    for args in ((KERNEL_IDS["gan"], 1, 0.0, 0.5, True, "auto"), (KERNEL_IDS["jeffrey"], 1, 0.0, -1.0, False, "auto")):
-        torch.library.opcheck(torch.ops.fastgan.fdiv_term.default, (x, *args),
-                              test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+    for args in (
+        (KERNEL_IDS["gan"], 1, 0.0, 0.5, True, "auto"),
+        (KERNEL_IDS["jeffrey"], 1, 0.0, -1.0, False, "auto"),
+    ):
+        torch.library.opcheck(
+            torch.ops.fastgan.fdiv_term.default,
+            (x, *args),
+            test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+        )
 
 
 # ------------------------------------------------------------------- CUDA
@@ -533,8 +632,10 @@ class TestCuda:
         x = _logits(70_001, dtype).cuda()
         for term in (0, 1):
             _, saved = fdiv_term_ext(x, kernel_id, term, alpha, -0.7, False)
-            gos = [torch.tensor(2.5, dtype=dtype, device="cuda"),
-                   torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).cuda()]
+            gos = [
+                torch.tensor(2.5, dtype=dtype, device="cuda"),
+                torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype).cuda(),
+            ]
             for go in gos:
                 got = fdiv_term_backward_ext(x, go, kernel_id, term, alpha, -0.7)
                 assert torch.equal(got, go * saved)

@@ -44,7 +44,9 @@ def _metrics() -> dict[str, Metric]:
     }
 
 
-def _feed(metrics: dict[str, Metric], data: dict[str, torch.Tensor], lo_r: int, hi_r: int, lo_f: int, hi_f: int) -> None:
+def _feed(
+    metrics: dict[str, Metric], data: dict[str, torch.Tensor], lo_r: int, hi_r: int, lo_f: int, hi_f: int
+) -> None:
     for name, m in metrics.items():
         if name == "is":
             for i in range(lo_r, hi_r, 8):
@@ -102,7 +104,9 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 def test_sync_over_two_ranks_equals_single_process(tmp_path: Path) -> None:
-    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(
+        _worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True, start_method="spawn"
+    )
     want = _single()
     for rank in range(2):
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
@@ -223,9 +227,18 @@ def test_fid_fixed_reference_survives_merge_state_and_reset() -> None:
 
 def test_result_keys() -> None:
     assert (fm.KEY_FID, fm.KEY_KID_MEAN, fm.KEY_KID_STD, fm.KEY_IS_MEAN, fm.KEY_IS_STD) == (
-        "fid", "kid_mean", "kid_std", "is_mean", "is_std")
+        "fid",
+        "kid_mean",
+        "kid_std",
+        "is_mean",
+        "is_std",
+    )
     assert (fm.KEY_PRECISION, fm.KEY_RECALL, fm.KEY_DENSITY, fm.KEY_COVERAGE) == (
-        "precision", "recall", "density", "coverage")
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+    )
     out = _single()
     assert type(out["fid"]) is float
     assert set(out["kid"]) == {fm.KEY_KID_MEAN, fm.KEY_KID_STD}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from conftest import impls
 
 import fastgan.metrics as M
 from fastgan.metrics import NegativeFIDWarning, NotPSDWarning, _stats
@@ -24,8 +25,6 @@ from fastgan.metrics.frechet import (
     save_stats,
 )
 from fastgan.metrics.frechet_extra import fid_bootstrap, fid_infinity, fid_per_class
-
-from conftest import impls
 
 
 def pytorch_fid_formula(x: np.ndarray, y: np.ndarray) -> float:
@@ -43,7 +42,9 @@ def eig_route(x: np.ndarray, y: np.ndarray) -> float:
     s1 = xc.T @ xc / (len(x) - 1)
     s2 = yc.T @ yc / (len(y) - 1)
     lam = np.linalg.eigvals(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(lam, 0, None)).sum())
+    return float(
+        ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(lam, 0, None)).sum()
+    )
 
 
 def features(n: int, d: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> torch.Tensor:
@@ -53,7 +54,9 @@ def features(n: int, d: int, seed: int, shift: float = 0.0, scale: float = 1.0) 
 
 
 # ------------------------------------------------------------------------ accuracy
-@pytest.mark.parametrize("n,m,d", [(400, 300, 16), (1000, 800, 64), (60, 40, 64), (500, 30, 64), (20, 500, 48)])
+@pytest.mark.parametrize(
+    "n,m,d", [(400, 300, 16), (1000, 800, 64), (60, 40, 64), (500, 30, 64), (20, 500, 48)]
+)
 @pytest.mark.parametrize("impl", impls())
 def test_fid_matches_float64_oracles(n: int, m: int, d: int, impl: str) -> None:
     x = features(n, d, 0)
@@ -70,7 +73,9 @@ def test_fid_matches_float64_oracles(n: int, m: int, d: int, impl: str) -> None:
         assert abs(fid(x, y, method="lowrank") - got) <= 1e-9 * got
     st_x, st_y = FeatureStats.from_features(x), FeatureStats.from_features(y)
     assert abs(fid_from_stats(st_x, st_y, impl=impl) - got) <= rel * got
-    assert abs(float(frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov, impl=impl)) - got) <= rel * got
+    assert (
+        abs(float(frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov, impl=impl)) - got) <= rel * got
+    )
 
 
 @pytest.mark.parametrize("n,d", [(2000, 32), (50, 64), (10, 16)])
@@ -93,7 +98,9 @@ def test_fid_invariances() -> None:
     # equal covariances: FID = ||dmu||^2
     c = torch.linspace(-1, 1, 24, dtype=torch.float64)
     assert fid(x, x + c) == pytest.approx(float(c @ c), rel=1e-9)
-    assert float(frechet_distance(torch.zeros(3), torch.eye(3), torch.ones(3), torch.eye(3))) == pytest.approx(3.0)
+    assert float(
+        frechet_distance(torch.zeros(3), torch.eye(3), torch.ones(3), torch.eye(3))
+    ) == pytest.approx(3.0)
 
 
 def test_fid_to_standard_normal_closed_form() -> None:
@@ -200,7 +207,9 @@ def test_stats_oom_halves_chunk(monkeypatch: pytest.MonkeyPatch, caplog: pytest.
     assert s.chunk_rows == 128 and "out of memory" in caplog.text
     torch.testing.assert_close(s.cov, torch.cov(x.T), rtol=1e-12, atol=1e-12)
     # other errors are not swallowed
-    monkeypatch.setattr(_stats, "scatter_update", lambda m2, xc: (_ for _ in ()).throw(RuntimeError("shape bug")))
+    monkeypatch.setattr(
+        _stats, "scatter_update", lambda m2, xc: (_ for _ in ()).throw(RuntimeError("shape bug"))
+    )
     with pytest.raises(RuntimeError, match="shape bug"):
         FeatureStats().update(x)
 
@@ -305,7 +314,10 @@ def test_indefinite_or_asymmetric_covariance_is_refused_by_name(tmp_path: Path) 
     """Issue 23 case 2: sigma = diag(4, -3) gave FID -1.0 and sigma = -I gave 0.0, silently."""
     mu = np.zeros(2)
     cases = [
-        (np.diag([4.0, -3.0]), r"not positive semi-definite: most negative eigenvalue -3 \(largest \|eigenvalue\| 4"),
+        (
+            np.diag([4.0, -3.0]),
+            r"not positive semi-definite: most negative eigenvalue -3 \(largest \|eigenvalue\| 4",
+        ),
         (-np.eye(2), "most negative eigenvalue -1 "),
         (np.array([[1.0, 0.5], [0.0, 1.0]]), r"not symmetric \(max \|S - S\^T\| = 0.5"),
         (np.array([[1.0, np.inf], [np.inf, 1.0]]), "non-finite"),
@@ -336,7 +348,11 @@ def test_rounding_level_negative_eigenvalues_are_accepted(tmp_path: Path) -> Non
     assert float(torch.linalg.eigvalsh(st.cov)[0]) < 0  # rounding-level, as in real files
     for dtype in (np.float64, np.float32):
         p = tmp_path / f"singular-{np.dtype(dtype).name}.npz"
-        np.savez(p, mu=st.mean.numpy().astype(dtype), sigma=np.cov(x.numpy().astype(dtype), rowvar=False).astype(dtype))
+        np.savez(
+            p,
+            mu=st.mean.numpy().astype(dtype),
+            sigma=np.cov(x.numpy().astype(dtype), rowvar=False).astype(dtype),
+        )
         got = load_stats(p)
         torch.testing.assert_close(got.cov, st.cov, rtol=1e-3, atol=1e-3)
     # just beyond the tolerance is refused, just within it accepted
@@ -357,7 +373,11 @@ def test_finite_check_sum_shortcut() -> None:
     check_finite(torch.full((4,), 3e38, dtype=torch.float32), "x")
     check_finite(torch.empty(0), "x")
     # +inf and -inf cancel to NaN in the sum; each kind alone overflows it
-    for vals, count in (([float("inf"), float("-inf"), 1.0], 2), ([float("inf"), 1.0], 1), ([float("nan")], 1)):
+    for vals, count in (
+        ([float("inf"), float("-inf"), 1.0], 2),
+        ([float("inf"), 1.0], 1),
+        ([float("nan")], 1),
+    ):
         with pytest.raises(ValueError, match=f"x: contains {count} non-finite"):
             check_finite(torch.tensor(vals), "x")
 
@@ -446,29 +466,54 @@ def test_fid_infinity() -> None:
     fit = fid_infinity(x, y, sizes=sizes, generator=torch.Generator().manual_seed(3), return_fit=True)
     g = torch.Generator().manual_seed(3)
     real = FeatureStats.from_features(x)
-    direct = [fid_from_stats(real, FeatureStats.from_features(y[torch.randperm(2000, generator=g)[:s]])) for s in sizes]
+    direct = [
+        fid_from_stats(real, FeatureStats.from_features(y[torch.randperm(2000, generator=g)[:s]]))
+        for s in sizes
+    ]
     np.testing.assert_allclose(fit["fids"], direct, rtol=1e-10)
     slope, intercept = np.polyfit(1.0 / np.array(sizes), direct, 1)
     assert fit["fid_inf"] == pytest.approx(intercept, rel=1e-8, abs=1e-10)
     assert fit["slope"] == pytest.approx(slope, rel=1e-8)
-    assert fid_infinity(real, y, sizes=sizes, generator=torch.Generator().manual_seed(3)) == pytest.approx(intercept)
+    assert fid_infinity(real, y, sizes=sizes, generator=torch.Generator().manual_seed(3)) == pytest.approx(
+        intercept
+    )
     with pytest.raises(ValueError, match="exceeds"):
         fid_infinity(x, y, sizes=[10, 5000])
 
 
 def test_metrics_namespace_exports() -> None:
-    for name in ("FeatureStats", "fid", "fid_from_stats", "frechet_distance", "fid_to_standard_normal",
-                 "save_stats", "load_stats", "fid_bootstrap", "fid_per_class", "fid_infinity", "FID",
-                 "Metric", "NotPSDWarning", "NegativeFIDWarning"):
+    for name in (
+        "FeatureStats",
+        "fid",
+        "fid_from_stats",
+        "frechet_distance",
+        "fid_to_standard_normal",
+        "save_stats",
+        "load_stats",
+        "fid_bootstrap",
+        "fid_per_class",
+        "fid_infinity",
+        "FID",
+        "Metric",
+        "NotPSDWarning",
+        "NegativeFIDWarning",
+    ):
         assert getattr(M, name) is not None
-    assert M.KEY_FID == "fid" and M.NotPSDWarning is NotPSDWarning and M.NegativeFIDWarning is NegativeFIDWarning
+    assert (
+        M.KEY_FID == "fid" and M.NotPSDWarning is NotPSDWarning and M.NegativeFIDWarning is NegativeFIDWarning
+    )
 
 
 def test_return_types() -> None:
     x, y = features(100, 6, 28), features(90, 6, 29, shift=0.2)
     st_x, st_y = FeatureStats.from_features(x), FeatureStats.from_features(y)
-    for value in (fid(x, y), fid(x, y, method="full"), fid_from_stats(st_x, st_y), fid_to_standard_normal(x),
-                  frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov)):
+    for value in (
+        fid(x, y),
+        fid(x, y, method="full"),
+        fid_from_stats(st_x, st_y),
+        fid_to_standard_normal(x),
+        frechet_distance(st_x.mean, st_x.cov, st_y.mean, st_y.cov),
+    ):
         assert type(value) is float
     mu = st_y.mean.clone().requires_grad_()
     out = frechet_distance(st_x.mean, st_x.cov, mu, st_y.cov)
@@ -500,7 +545,9 @@ def nuclear_oracle(x: np.ndarray, y: np.ndarray) -> float:
 def decaying_relu_features(n: int, d: int, seed: int) -> torch.Tensor:
     """ReLU features with a power-law spectrum (like CNN embeddings: many tiny eigenvalues)."""
     g = torch.Generator().manual_seed(seed)
-    q = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(99), dtype=torch.float64))[0]
+    q = torch.linalg.qr(torch.randn(d, d, generator=torch.Generator().manual_seed(99), dtype=torch.float64))[
+        0
+    ]
     scale = 3.0 * torch.arange(1, d + 1, dtype=torch.float64) ** -0.75
     return ((torch.randn(n, d, generator=g, dtype=torch.float64) * scale) @ q).clamp_min(0)
 
@@ -543,6 +590,10 @@ def test_fid_to_standard_normal_few_samples() -> None:
     x = decaying_relu_features(100, d, 26)
     xn = x.numpy()
     xc = xn - xn.mean(0)
-    want = float(xn.mean(0) @ xn.mean(0) + (xc * xc).sum() / 99 + d
-                 - 2.0 * np.linalg.svd(xc, compute_uv=False).sum() / math.sqrt(99))
+    want = float(
+        xn.mean(0) @ xn.mean(0)
+        + (xc * xc).sum() / 99
+        + d
+        - 2.0 * np.linalg.svd(xc, compute_uv=False).sum() / math.sqrt(99)
+    )
     assert abs(fid_to_standard_normal(x) - want) <= FID_RTOL * abs(want)

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics.inception import InceptionScore, inception_score
-from fastgan.metrics.inception import split_index, torch_fidelity_order
+from fastgan.metrics.inception import InceptionScore, inception_score, split_index, torch_fidelity_order
 
 
 def _pair(out: dict[str, float]) -> tuple[float, float]:
@@ -295,13 +294,21 @@ def test_preset_torch_fidelity_shuffles_like_it() -> None:
     got = inception_score(z, preset="torch-fidelity")
     np.testing.assert_allclose(_pair(got), want, rtol=1e-12)
     # explicit arguments override: order=arange keeps the input order, splits= the count
-    np.testing.assert_allclose(_pair(inception_score(z, order=torch.arange(203), preset="torch-fidelity")),
-                               numpy_is(softmax64(z), 10), rtol=1e-12)
-    np.testing.assert_allclose(_pair(inception_score(z, splits=4, preset="torch-fidelity")),
-                               numpy_is(softmax64(z)[perm], 4), rtol=1e-12)
+    np.testing.assert_allclose(
+        _pair(inception_score(z, order=torch.arange(203), preset="torch-fidelity")),
+        numpy_is(softmax64(z), 10),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        _pair(inception_score(z, splits=4, preset="torch-fidelity")),
+        numpy_is(softmax64(z)[perm], 4),
+        rtol=1e-12,
+    )
     # presets without a shuffle: the input order
     for preset in (None, "pytorch-fid", "clean-fid"):
-        np.testing.assert_allclose(_pair(inception_score(z, preset=preset)), numpy_is(softmax64(z), 10), rtol=1e-12)
+        np.testing.assert_allclose(
+            _pair(inception_score(z, preset=preset)), numpy_is(softmax64(z), 10), rtol=1e-12
+        )
 
 
 def test_preset_class_streams_the_shuffled_splits() -> None:
@@ -313,8 +320,10 @@ def test_preset_class_streams_the_shuffled_splits() -> None:
     np.testing.assert_allclose(_pair(m.compute()), _pair(want), rtol=1e-12)
     # out-of-order arrival with explicit indices, in two merged states
     idx = torch.randperm(157, generator=torch.Generator().manual_seed(0))
-    a, b = InceptionScore(num_samples=157, preset="torch-fidelity"), InceptionScore(num_samples=157,
-                                                                                     preset="torch-fidelity")
+    a, b = (
+        InceptionScore(num_samples=157, preset="torch-fidelity"),
+        InceptionScore(num_samples=157, preset="torch-fidelity"),
+    )
     a.update(z[idx[:70]], index=idx[:70])
     b.update(z[idx[70:]], index=idx[70:])
     np.testing.assert_allclose(_pair(a.merge(b).compute()), _pair(want), rtol=1e-12)

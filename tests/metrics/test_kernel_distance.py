@@ -11,7 +11,9 @@ from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics.kernel_distance import KID, kid, kid_subset_indices, mmd2_subsets
 
 
-def numpy_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:
+def numpy_mmd2(
+    x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0
+) -> float:
     """Unbiased MMD^2 with explicit double loops over the off-diagonal terms (float64)."""
     m = x.shape[0]
     g = 1.0 / x.shape[1] if gamma is None else gamma
@@ -32,7 +34,9 @@ def test_matches_numpy_oracle_same_subsets(method: str, dtype: torch.dtype) -> N
     x, y = clouds(120, 90, 16, 0.2, seed=1)
     idx_r, idx_f = kid_subset_indices(120, 90, 7, 40, torch.Generator().manual_seed(5))
     vals = mmd2_subsets(x.to(dtype), y.to(dtype), idx_r, idx_f, dtype=dtype, method=method)
-    ref = [numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f]) for r, f in zip(idx_r.numpy(), idx_f.numpy())]
+    ref = [
+        numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f]) for r, f in zip(idx_r.numpy(), idx_f.numpy())
+    ]
     tol = 1e-10 if dtype == torch.float64 else 2e-5
     np.testing.assert_allclose(vals.numpy(), ref, rtol=tol, atol=tol * 1e-2)
 
@@ -42,8 +46,10 @@ def test_kernel_parameters_are_used() -> None:
     idx_r, idx_f = kid_subset_indices(60, 60, 3, 30, torch.Generator().manual_seed(0))
     for degree, gamma, coef0 in [(2, 0.5, 0.0), (1, None, 2.0), (4, 0.05, 0.3)]:
         vals = mmd2_subsets(x, y, idx_r, idx_f, degree=degree, gamma=gamma, coef0=coef0)
-        ref = [numpy_mmd2(x.numpy()[r].astype(np.float64), y.numpy()[f].astype(np.float64), degree, gamma, coef0)
-               for r, f in zip(idx_r.numpy(), idx_f.numpy())]
+        ref = [
+            numpy_mmd2(x.numpy()[r].astype(np.float64), y.numpy()[f].astype(np.float64), degree, gamma, coef0)
+            for r, f in zip(idx_r.numpy(), idx_f.numpy())
+        ]
         np.testing.assert_allclose(vals.numpy(), ref, rtol=1e-10)
 
 
@@ -54,7 +60,12 @@ def test_kid_mean_std_over_rounds() -> None:
     assert set(out) == {"kid_mean", "kid_std"} and all(type(v) is float for v in out.values())
     mean, std = out["kid_mean"], out["kid_std"]
     idx_r, idx_f = kid_subset_indices(100, 100, 11, 30, g2)
-    ref = np.array([numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f]) for r, f in zip(idx_r.numpy(), idx_f.numpy())])
+    ref = np.array(
+        [
+            numpy_mmd2(x.double().numpy()[r], y.double().numpy()[f])
+            for r, f in zip(idx_r.numpy(), idx_f.numpy())
+        ]
+    )
     assert mean == pytest.approx(ref.mean(), rel=1e-10)
     assert std == pytest.approx(ref.std(), rel=1e-8)  # population std (ddof=0), like np.std
 
@@ -85,7 +96,9 @@ def test_identical_distributions_give_zero_on_average() -> None:
     vals = []
     for seed in range(30):
         x, y = clouds(100, 100, 10, 0.0, seed=100 + seed)
-        vals.append(kid(x, y, subsets=1, subset_size=100, generator=torch.Generator().manual_seed(seed))["kid_mean"])
+        vals.append(
+            kid(x, y, subsets=1, subset_size=100, generator=torch.Generator().manual_seed(seed))["kid_mean"]
+        )
     v = np.array(vals)
     t = v.mean() / (v.std(ddof=1) / np.sqrt(len(v)))
     assert abs(t) < 4.0
@@ -135,8 +148,10 @@ def test_stateful_kid_merge() -> None:
     whole.update(x, real=True)
     whole.update(y, real=False)
     a, b = KID(subsets=4, subset_size=20, seed=1), KID(subsets=4, subset_size=20, seed=1)
-    a.update(x[:25], real=True); a.update(y[:40], real=False)  # noqa: E702
-    b.update(x[25:], real=True); b.update(y[40:], real=False)  # noqa: E702
+    a.update(x[:25], real=True)
+    a.update(y[:40], real=False)  # noqa: E702
+    b.update(x[25:], real=True)
+    b.update(y[40:], real=False)  # noqa: E702
     assert a.merge(b).compute() == whole.compute()
     assert whole.compute() == kid(x, y, 4, 20, generator=torch.Generator().manual_seed(1))
     with pytest.raises(RuntimeError, match="both real and fake"):
@@ -145,8 +160,15 @@ def test_stateful_kid_merge() -> None:
         whole.update(torch.zeros(3, 4), real=True)
 
 
-def brute_mmd2(x: torch.Tensor, y: torch.Tensor, idx_r: torch.Tensor, idx_f: torch.Tensor,
-               degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
+def brute_mmd2(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    degree: int = 3,
+    gamma: float | None = None,
+    coef0: float = 1.0,
+) -> np.ndarray:
     """The definition in float64 on the given feature values, round by round."""
     xd, yd = x.double().numpy(), y.double().numpy()
     rounds = zip(idx_r.numpy(), idx_f.numpy())
@@ -179,8 +201,9 @@ def test_float32_error_bound_holds(case: tuple, method: str) -> None:
     assert st["method"] == method and bound.shape == (4,) and bool((bound > 0).all())
     # (a) against the float64 path (exact to ~1e-12 relative) and (c) the float64 definition
     st64: dict = {}
-    v64 = mmd2_subsets(x, y, idx_r, idx_f, degree, gamma, coef0, dtype=torch.float64, method=method,
-                       stats=st64)
+    v64 = mmd2_subsets(
+        x, y, idx_r, idx_f, degree, gamma, coef0, dtype=torch.float64, method=method, stats=st64
+    )
     ref = brute_mmd2(x, y, idx_r, idx_f, degree, gamma, coef0)
     assert bool(((v32 - v64).abs() <= bound).all())
     assert np.all(np.abs(v32.numpy() - ref) <= bound.numpy() + st64["error_bound"].numpy())
@@ -335,8 +358,11 @@ def test_preset_torch_fidelity_rounds_and_values() -> None:
     assert st["subset_size"] == 30
     # another seed
     rr, ff = _numpy_rounds(90, 80, 4, 30, np.random.RandomState(5).choice, fake_first=True)
-    np.testing.assert_allclose(list(kid(x, y, 4, 30, preset="torch-fidelity", seed=5).values()),
-                               _oracle_kid(x, y, rr, ff), rtol=1e-12)
+    np.testing.assert_allclose(
+        list(kid(x, y, 4, 30, preset="torch-fidelity", seed=5).values()),
+        _oracle_kid(x, y, rr, ff),
+        rtol=1e-12,
+    )
     # its rule: a subset larger than a sample count is an error (ValueError naming subset_size)
     with pytest.raises(ValueError, match="subset_size"):
         kid(x, y, 2, 81, preset="torch-fidelity")

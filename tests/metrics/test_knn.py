@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.metrics import knn
 from fastgan.metrics import _bounds as bounds
+from fastgan.metrics import knn
 from fastgan.metrics.knn import faiss_engine, torch_engine
 
 HAS_FAISS = knn.faiss_module() is not None
@@ -130,8 +130,14 @@ def test_cross_stats_exact(fn, strict, name):
     y = (x[rng.permutation(len(x))[: len(x) // 2]] + (x[1] - x[0])).astype(x.dtype)
     r2 = oracle_radii(x, [3])[0]
     s2 = oracle_radii(y, [3])[0]
-    res = fn(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(r2), torch.from_numpy(s2),
-             strict=strict, block_size=13)
+    res = fn(
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+        torch.from_numpy(r2),
+        torch.from_numpy(s2),
+        strict=strict,
+        block_size=13,
+    )
     count, cover, inside = oracle_cross(x, y, r2, s2, strict)
     np.testing.assert_array_equal(res["count_y"].numpy(), count)
     np.testing.assert_array_equal(res["cover_x"].numpy(), cover)
@@ -144,18 +150,24 @@ def test_cross_points_exactly_on_spheres():
     grid = np.stack(np.meshgrid(np.arange(5), np.arange(5)), -1).reshape(-1, 2).astype(np.float32)
     r2 = oracle_radii(grid, [2])[0]
     assert (r2 == 1).all()
-    fake = (grid[::3] + np.array([0.0, 0.0], np.float32) + np.array([[0.6, 0.8]], np.float32)).astype(np.float32)
+    fake = (grid[::3] + np.array([0.0, 0.0], np.float32) + np.array([[0.6, 0.8]], np.float32)).astype(
+        np.float32
+    )
     # 0.6^2 + 0.8^2 = 1 in exact arithmetic but not in binary: the float64 oracle decides
     for strict in (False, True):
-        res = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake), torch.from_numpy(r2), None,
-                                       strict=strict)
+        res = torch_engine.cross_ball_stats_torch(
+            torch.from_numpy(grid), torch.from_numpy(fake), torch.from_numpy(r2), None, strict=strict
+        )
         count, cover, _ = oracle_cross(grid, fake, r2, r2[: len(fake)], strict)
         np.testing.assert_array_equal(res["count_y"].numpy(), count)
         np.testing.assert_array_equal(res["cover_x"].numpy(), cover)
     fake2 = grid[::3] + np.array([[1.0, 0.0]], np.float32)  # exactly distance 1 = radius
-    le = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None)
-    lt = torch_engine.cross_ball_stats_torch(torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None,
-                                  strict=True)
+    le = torch_engine.cross_ball_stats_torch(
+        torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None
+    )
+    lt = torch_engine.cross_ball_stats_torch(
+        torch.from_numpy(grid), torch.from_numpy(fake2), torch.from_numpy(r2), None, strict=True
+    )
     count_le, _, _ = oracle_cross(grid, fake2, r2, r2[: len(fake2)], False)
     count_lt, _, _ = oracle_cross(grid, fake2, r2, r2[: len(fake2)], True)
     np.testing.assert_array_equal(le["count_y"].numpy(), count_le)
@@ -201,7 +213,9 @@ def test_oom_halves_block_and_gives_same_result(monkeypatch):
     assert st["oom_retries"] >= 1 and st["block_rows"] <= 8
     assert_radii_equal(r2.numpy(), oracle_radii(x, [3]), False)
     st2: dict = {}
-    res = torch_engine.cross_ball_stats_torch(torch.from_numpy(x), torch.from_numpy(y), r2[0], None, block_size=64, stats=st2)
+    res = torch_engine.cross_ball_stats_torch(
+        torch.from_numpy(x), torch.from_numpy(y), r2[0], None, block_size=64, stats=st2
+    )
     assert st2["oom_retries"] >= 1
     count, cover, _ = oracle_cross(x, y, r2[0].numpy(), np.zeros(len(y)), False)
     np.testing.assert_array_equal(res["count_y"].numpy(), count)

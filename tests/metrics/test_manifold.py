@@ -13,9 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastgan.metrics import PRDC, density_coverage, precision_recall, prdc, realism_score
-
-from fastgan.metrics import knn
+from fastgan.metrics import PRDC, density_coverage, knn, prdc, precision_recall, realism_score
 from fastgan.metrics.knn import torch_engine
 
 IMPLS = ["torch"] + (["faiss"] if knn.faiss_module() is not None else [])
@@ -71,7 +69,9 @@ def oracle_realism(real, samples, k, prune=True, squared=False, eps=1e-5):
 
 def _data(seed, n=160, m=140, d=24, shift=0.15, scale=1.1):
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, d)).astype(np.float32), (rng.normal(size=(m, d)) * scale + shift).astype(np.float32)
+    return rng.normal(size=(n, d)).astype(np.float32), (rng.normal(size=(m, d)) * scale + shift).astype(
+        np.float32
+    )
 
 
 # ----------------------------------------------------------------------------- oracle agreement
@@ -366,7 +366,9 @@ def test_100k_impls_agree_and_sane():
     idx = torch.randperm(100_000, generator=g)[:20]
     d = sqdist64(real.numpy(), fake[idx].numpy())
     member = (d <= r2[:, None]).any(0)
-    counts = torch_engine.cross_ball_stats_torch(real, fake[idx], torch.from_numpy(r2), None)["count_y"].numpy()
+    counts = torch_engine.cross_ball_stats_torch(real, fake[idx], torch.from_numpy(r2), None)[
+        "count_y"
+    ].numpy()
     np.testing.assert_array_equal(counts > 0, member)
 
 
@@ -381,7 +383,9 @@ def test_presets_pin_k_and_ball_rule(preset):
     assert precision_recall(real, fake, preset=preset) == oracle_prdc(real, fake, 3, None)
     assert prdc(real, fake, preset=preset) == oracle_prdc(real, fake, 5, 5)
     assert density_coverage(real, fake, preset=preset) == oracle_prdc(real, fake, None, 5)
-    assert precision_recall(real, fake, k=1, strict=True, preset=preset) == oracle_prdc(real, fake, 1, None, True)
+    assert precision_recall(real, fake, k=1, strict=True, preset=preset) == oracle_prdc(
+        real, fake, 1, None, True
+    )
     m = PRDC(preset=preset)
     m.update(real, real=True)
     m.update(fake, real=False)

@@ -28,7 +28,7 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
     return real, fake
 
 
-def _worker(rank: int, world: int, port: int, out: "mp.SimpleQueue") -> None:
+def _worker(rank: int, world: int, port: int, out: mp.SimpleQueue) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         real, fake = _data()

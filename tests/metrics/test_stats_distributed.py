@@ -51,7 +51,9 @@ def _run_case(rank: int, case: str, out_dir: str) -> None:
         metric.update(x[lo:hi], real=True)
         metric.update(x[lo:hi] + 1.0, real=False)
     metric.sync()
-    torch.save({"state": stats.state_dict(), "fid": metric.compute()}, os.path.join(out_dir, f"{case}{rank}.pt"))
+    torch.save(
+        {"state": stats.state_dict(), "fid": metric.compute()}, os.path.join(out_dir, f"{case}{rank}.pt")
+    )
 
 
 def test_sync_matches_single_process(tmp_path: Path) -> None:

@@ -63,8 +63,12 @@ def brute(x: np.ndarray, y: np.ndarray, alpha: float = 0.1, proj: int | None = 3
     return {
         KEY_TOP_PRECISION: float(np.sum(in_y & (real_at_y > cx)) / np.sum(in_y)),
         KEY_TOP_RECALL: float(np.sum(in_x & (fake_at_x > cy)) / np.sum(in_x)),
-        "bandwidth_real": hx, "bandwidth_fake": hy, "threshold_real": cx, "threshold_fake": cy,
-        "real_in_support": int(in_x.sum()), "fake_in_support": int(in_y.sum()),
+        "bandwidth_real": hx,
+        "bandwidth_fake": hy,
+        "threshold_real": cx,
+        "threshold_fake": cy,
+        "real_in_support": int(in_x.sum()),
+        "fake_in_support": int(in_y.sum()),
     }
 
 

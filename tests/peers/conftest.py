@@ -15,13 +15,14 @@ that file into the README's parity table.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -245,7 +246,7 @@ def need_module(module: str) -> None:
         pytest.skip(f"{module} does not import: {type(exc).__name__}: {exc}")
 
 
-def cleanfid_wrapper(pfid: "torch.nn.Module") -> "torch.nn.Module":
+def cleanfid_wrapper(pfid: torch.nn.Module) -> torch.nn.Module:
     """clean-fid's ``InceptionV3W`` (its own input normalisation in ``forward``) around
     pytorch-fid's ``InceptionV3`` ``pfid`` (built with ``resize_input=False``,
     ``normalize_input=False``), standing in for the TorchScript graph clean-fid downloads."""

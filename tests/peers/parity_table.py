@@ -36,8 +36,9 @@ def table(data: dict[str, Any]) -> str:
     def kind(quantity: str) -> int:  # features from image files, metrics on identical arrays, end to end
         return next((i for i, word in enumerate(KINDS) if word in quantity), len(KINDS))
 
-    keys = sorted(groups, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else len(ORDER), k[0],
-                                         kind(k[2]), first[k]))
+    keys = sorted(
+        groups, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else len(ORDER), k[0], kind(k[2]), first[k])
+    )
     meta = data.get("meta", {})
     lines = [
         f"Measured by the peers suite (torch {meta.get('torch', '?')}, numpy {meta.get('numpy', '?')}); "

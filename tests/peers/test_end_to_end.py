@@ -47,8 +47,7 @@ import torch
 from torch import nn
 
 import fastgan.metrics as M
-from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
-
+from fastgan.features import VGG16FC2, InceptionV3FID, extract_features
 from peers.conftest import (
     cleanfid_wrapper,
     frechet_oracle,
@@ -102,15 +101,27 @@ def check_fid(
     """fastgan = exact float64 FID; the peer within its own accuracy (or its documented error)."""
     x, y = real.double().numpy(), fake.double().numpy()
     exact, scale = frechet_oracle(x, y), fid_scale(x, y)
-    record(peer, "FID from the folders: fastgan vs exact float64 (N < D: singular covariances)", ours, exact,
-           tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
+    record(
+        peer,
+        "FID from the folders: fastgan vs exact float64 (N < D: singular covariances)",
+        ours,
+        exact,
+        tol=f"<= {FID_RTOL:g} of the FID scale",
+        scale=scale,
+    )
     assert abs(ours - exact) <= FID_RTOL * scale
     if isinstance(theirs, Exception):
         assert "Imaginary component" in str(theirs)
         return
     tol = singular_tol(x, y) + (FID_MEAN_F32 * scale if mean_f32 else 0.0)
-    record(peer, "FID from the folders: fastgan vs the reference (its sqrtm of a singular product)", ours,
-           theirs, tol=f"<= its own error bound ({tol / scale:.1e} of the FID scale)", scale=scale)
+    record(
+        peer,
+        "FID from the folders: fastgan vs the reference (its sqrtm of a singular product)",
+        ours,
+        theirs,
+        tol=f"<= its own error bound ({tol / scale:.1e} of the FID scale)",
+        scale=scale,
+    )
     assert abs(ours - theirs) <= tol
 
 
@@ -123,8 +134,9 @@ def kernel_scale(real: torch.Tensor, fake: torch.Tensor) -> float:
 # ------------------------------------------------------------------------------------------------
 # torch-fidelity: calculate_metrics(isc, fid, kid) and calculate_metrics(prc) on the folders
 # ------------------------------------------------------------------------------------------------
-def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor],
-                                   tmp_path: Path) -> None:
+def test_torch_fidelity_end_to_end(
+    folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor], tmp_path: Path
+) -> None:
     need_module("torch_fidelity")
     need_module("torchvision")
     import torch_fidelity
@@ -134,15 +146,22 @@ def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dic
     wfile, vfile = tmp_path / "inception.pth", tmp_path / "vgg16.pth"
     torch.save(inception_sd, wfile)
     torch.save(vgg16_state_dict(), vfile)
-    common = dict(input1=str(fake_dir), input2=str(real_dir), cuda=False, batch_size=1, cache=False,
-                  verbose=False)
-    theirs = torch_fidelity.calculate_metrics(
-        isc=True, isc_splits=IS_SPLITS, fid=True, kid=True, kid_subsets=KID_SUBSETS,
-        kid_subset_size=KID_SUBSET_SIZE,
-        feature_extractor_weights_path=str(wfile), **common,
+    common = dict(
+        input1=str(fake_dir), input2=str(real_dir), cuda=False, batch_size=1, cache=False, verbose=False
     )
-    theirs_prc = torch_fidelity.calculate_metrics(prc=True, feature_extractor_weights_path=str(vfile),
-                                                  **common)
+    theirs = torch_fidelity.calculate_metrics(
+        isc=True,
+        isc_splits=IS_SPLITS,
+        fid=True,
+        kid=True,
+        kid_subsets=KID_SUBSETS,
+        kid_subset_size=KID_SUBSET_SIZE,
+        feature_extractor_weights_path=str(wfile),
+        **common,
+    )
+    theirs_prc = torch_fidelity.calculate_metrics(
+        prc=True, feature_extractor_weights_path=str(vfile), **common
+    )
 
     net = InceptionV3FID(weights=wfile, preset="torch-fidelity")
     real = _extract(real_dir, net)
@@ -151,27 +170,52 @@ def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dic
     # Inception Score of input1: its shuffle (RandomState(2020)), contiguous splits
     ours_is = M.inception_score(fake_logits, IS_SPLITS, preset="torch-fidelity")
     for key, their_key in ((M.KEY_IS_MEAN, "inception_score_mean"), (M.KEY_IS_STD, "inception_score_std")):
-        record("torch-fidelity", f"IS from the folders ({key})", ours_is[key], theirs[their_key],
-               tol=f"<= {EXACT:g} relative")
+        record(
+            "torch-fidelity",
+            f"IS from the folders ({key})",
+            ours_is[key],
+            theirs[their_key],
+            tol=f"<= {EXACT:g} relative",
+        )
         assert abs(ours_is[key] - theirs[their_key]) <= EXACT * abs(theirs[their_key])
 
     # KID: its rounds (RandomState(2020), input1 = fake first), its float32 arithmetic
     ours_kid = M.kid(real, fake, KID_SUBSETS, KID_SUBSET_SIZE, preset="torch-fidelity")
-    same64 = kid_features_to_metric(fake.double(), real.double(), kid_subsets=KID_SUBSETS,
-                                    kid_subset_size=KID_SUBSET_SIZE, rng_seed=2020, verbose=False)
+    same64 = kid_features_to_metric(
+        fake.double(),
+        real.double(),
+        kid_subsets=KID_SUBSETS,
+        kid_subset_size=KID_SUBSET_SIZE,
+        rng_seed=2020,
+        verbose=False,
+    )
     ks = kernel_scale(real, fake)
-    for key, their_key in ((M.KEY_KID_MEAN, "kernel_inception_distance_mean"),
-                           (M.KEY_KID_STD, "kernel_inception_distance_std")):
-        record("torch-fidelity", f"KID from the folders, same rounds, float64 copies ({key})", ours_kid[key],
-               same64[their_key], tol=f"<= {EXACT:g} relative")
+    for key, their_key in (
+        (M.KEY_KID_MEAN, "kernel_inception_distance_mean"),
+        (M.KEY_KID_STD, "kernel_inception_distance_std"),
+    ):
+        record(
+            "torch-fidelity",
+            f"KID from the folders, same rounds, float64 copies ({key})",
+            ours_kid[key],
+            same64[their_key],
+            tol=f"<= {EXACT:g} relative",
+        )
         assert abs(ours_kid[key] - same64[their_key]) <= EXACT * abs(same64[their_key])
-        record("torch-fidelity", f"KID from the folders, its float32 rounds ({key})", ours_kid[key],
-               theirs[their_key], tol=f"<= {KID_F32_RTOL:g} of the kernel scale", scale=ks)
+        record(
+            "torch-fidelity",
+            f"KID from the folders, its float32 rounds ({key})",
+            ours_kid[key],
+            theirs[their_key],
+            tol=f"<= {KID_F32_RTOL:g} of the kernel scale",
+            scale=ks,
+        )
         assert abs(ours_kid[key] - theirs[their_key]) <= KID_F32_RTOL * ks
 
     # FID
-    check_fid("torch-fidelity", M.fid(real, fake), theirs["frechet_inception_distance"], real, fake,
-              mean_f32=True)
+    check_fid(
+        "torch-fidelity", M.fid(real, fake), theirs["frechet_inception_distance"], real, fake, mean_f32=True
+    )
 
     # precision / recall with its VGG-16 fc2_relu features: k = 3, <=
     vgg = VGG16FC2(weights=vfile, preset="torch-fidelity")
@@ -179,8 +223,14 @@ def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dic
     ours_pr = M.precision_recall(real_v, fake_v, preset="torch-fidelity")
     for key, n in ((M.KEY_PRECISION, N_FAKE), (M.KEY_RECALL, N_REAL)):
         ours_count, their_count = round(ours_pr[key] * n), round(theirs_prc[key] * n)
-        record("torch-fidelity", f"{key} from the folders (count of samples)", ours_count, their_count,
-               tol="exact", scale=n)
+        record(
+            "torch-fidelity",
+            f"{key} from the folders (count of samples)",
+            ours_count,
+            their_count,
+            tol="exact",
+            scale=n,
+        )
         assert ours_count == their_count and np.float32(ours_pr[key]) == np.float32(theirs_prc[key])
     assert 0.0 < ours_pr[M.KEY_PRECISION] < 1.0 or 0.0 < ours_pr[M.KEY_RECALL] < 1.0, "vacuous"
 
@@ -193,8 +243,14 @@ def test_torch_fidelity_end_to_end(folders: tuple[Path, Path], inception_sd: dic
         for key in (M.KEY_PRECISION, M.KEY_RECALL, M.KEY_DENSITY, M.KEY_COVERAGE):
             n = 5 * N_FAKE if key == M.KEY_DENSITY else (N_FAKE if key == M.KEY_PRECISION else N_REAL)
             ours_count, their_count = round(ours_dc[key] * n), round(float(theirs_dc[key]) * n)
-            record("prdc", f"{key} on the folders' VGG-16 features (count)", ours_count, their_count,
-                   tol="exact", scale=n)
+            record(
+                "prdc",
+                f"{key} on the folders' VGG-16 features (count)",
+                ours_count,
+                their_count,
+                tol="exact",
+                scale=n,
+            )
             assert ours_count == their_count, key
 
 
@@ -210,14 +266,17 @@ def _clean_fid_model(
     path = tmp_path / "pt_inception-test.pth"
     torch.save(dict(sd), path)
     monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: torch.load(path, weights_only=True))
-    pfid = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False,
-                           normalize_input=False).eval()
+    pfid = pfi.InceptionV3(
+        [pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False, normalize_input=False
+    ).eval()
 
     return cleanfid_wrapper(pfid)
 
 
 def test_clean_fid_end_to_end(
-    folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor], tmp_path: Path,
+    folders: tuple[Path, Path],
+    inception_sd: dict[str, torch.Tensor],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     need_module("cleanfid")
@@ -242,12 +301,23 @@ def test_clean_fid_end_to_end(
     assert M.kid(real, fake, preset="clean-fid")[M.KEY_KID_MEAN] == ours  # global RNG = RandomState(seed)
     np.random.seed(SEED)
     same64 = float(cfid.kernel_distance(real.double().numpy(), fake.double().numpy()))
-    record("clean-fid", "KID from the folders, same rounds, float64 copies (kid_mean)", ours, same64,
-           tol=f"<= {EXACT:g} relative")
+    record(
+        "clean-fid",
+        "KID from the folders, same rounds, float64 copies (kid_mean)",
+        ours,
+        same64,
+        tol=f"<= {EXACT:g} relative",
+    )
     assert abs(ours - same64) <= EXACT * abs(same64)
     ks = kernel_scale(real, fake)
-    record("clean-fid", "KID from the folders, its float32 rounds (kid_mean)", ours, theirs_kid,
-           tol=f"<= {KID_F32_RTOL:g} of the kernel scale", scale=ks)
+    record(
+        "clean-fid",
+        "KID from the folders, its float32 rounds (kid_mean)",
+        ours,
+        theirs_kid,
+        tol=f"<= {KID_F32_RTOL:g} of the kernel scale",
+        scale=ks,
+    )
     assert abs(ours - theirs_kid) <= KID_F32_RTOL * ks
 
     check_fid("clean-fid", M.fid(real, fake), theirs_fid, real, fake, mean_f32=True)
@@ -257,7 +327,9 @@ def test_clean_fid_end_to_end(
 # pytorch-fid: calculate_fid_given_paths on the folders
 # ------------------------------------------------------------------------------------------------
 def test_pytorch_fid_end_to_end(
-    folders: tuple[Path, Path], inception_sd: dict[str, torch.Tensor], tmp_path: Path,
+    folders: tuple[Path, Path],
+    inception_sd: dict[str, torch.Tensor],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     need_module("pytorch_fid")
@@ -278,8 +350,11 @@ def test_pytorch_fid_end_to_end(
     monkeypatch.setattr(fid_score, "calculate_frechet_distance", spy)
     theirs: Any
     try:
-        theirs = float(fid_score.calculate_fid_given_paths([str(real_dir), str(fake_dir)], batch_size=1,
-                                                           device="cpu", dims=2048, num_workers=0))
+        theirs = float(
+            fid_score.calculate_fid_given_paths(
+                [str(real_dir), str(fake_dir)], batch_size=1, device="cpu", dims=2048, num_workers=0
+            )
+        )
     except ValueError as exc:  # scipy's sqrtm of the singular product: "Imaginary component"
         theirs = exc
     ((mu, sigma),) = seen
@@ -287,10 +362,16 @@ def test_pytorch_fid_end_to_end(
     net = InceptionV3FID(weights=path, preset="pytorch-fid")
     real, fake = _extract(real_dir, net), _extract(fake_dir, net)
     stats = M.FeatureStats.from_features(real)
-    record("pytorch-fid", "FID statistics from the folders (mean)", stats.mean, mu,
-           tol=f"<= {EXACT:g} relative")
-    record("pytorch-fid", "FID statistics from the folders (covariance)", stats.cov, sigma,
-           tol=f"<= {EXACT:g} relative")
+    record(
+        "pytorch-fid", "FID statistics from the folders (mean)", stats.mean, mu, tol=f"<= {EXACT:g} relative"
+    )
+    record(
+        "pytorch-fid",
+        "FID statistics from the folders (covariance)",
+        stats.cov,
+        sigma,
+        tol=f"<= {EXACT:g} relative",
+    )
     assert np.abs(stats.mean.numpy() - mu).max() <= EXACT * np.abs(mu).max()
     assert np.abs(stats.cov.numpy() - sigma).max() <= EXACT * np.abs(sigma).max()
     check_fid("pytorch-fid", M.fid(real, fake), theirs, real, fake, mean_f32=False)

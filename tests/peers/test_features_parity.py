@@ -31,8 +31,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastgan.features import InceptionV3FID, VGG16FC2, extract_features
-
+from fastgan.features import VGG16FC2, InceptionV3FID, extract_features
 from peers.conftest import cleanfid_wrapper, need_module, record, vgg16_state_dict
 
 pytestmark = pytest.mark.peers
@@ -70,10 +69,14 @@ def _report(peer: str, quantity: str, a: torch.Tensor, b: torch.Tensor, tol: str
 
 
 def _not_collapsed(f: torch.Tensor) -> None:
-    assert float(f.std(dim=0).mean()) > 1e-3 * float(f.abs().mean()), "features collapsed; the test would be vacuous"
+    assert float(f.std(dim=0).mean()) > 1e-3 * float(f.abs().mean()), (
+        "features collapsed; the test would be vacuous"
+    )
 
 
-def _pytorch_fid_net(sd: dict[str, torch.Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> Any:
+def _pytorch_fid_net(
+    sd: dict[str, torch.Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any
+) -> Any:
     import pytorch_fid.inception as pfi
 
     path = tmp_path / "pt_inception-test.pth"
@@ -82,18 +85,26 @@ def _pytorch_fid_net(sd: dict[str, torch.Tensor], tmp_path: Path, monkeypatch: p
     return pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], **kw).eval()
 
 
-def test_pytorch_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pytorch_fid_preset(
+    inception_sd: dict[str, torch.Tensor],
+    images: tuple[Path, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     need_module("pytorch_fid")
     from pytorch_fid.fid_score import get_activations
 
     ref_net = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch)
-    ref = torch.from_numpy(get_activations(images[1], ref_net, batch_size=1, dims=2048, device="cpu", num_workers=0))
+    ref = torch.from_numpy(
+        get_activations(images[1], ref_net, batch_size=1, dims=2048, device="cpu", num_workers=0)
+    )
     # the state dict of pytorch-fid's module (its "blocks" layout) loads into fastgan as well
     mod_file = tmp_path / "pytorch_fid_module.pth"
     torch.save(ref_net.state_dict(), mod_file)
-    for weights, kind in ((tmp_path / "pt_inception-test.pth", "its weight file"),
-                          (mod_file, "its module's state dict")):
+    for weights, kind in (
+        (tmp_path / "pt_inception-test.pth", "its weight file"),
+        (mod_file, "its module's state dict"),
+    ):
         net = InceptionV3FID(weights=weights, preset="pytorch-fid")
         got = extract_features(images[0], net, batch_size=1, progress=False)
         _report("pytorch-fid", f"pool3 features from PNG files ({kind})", got, ref)
@@ -125,8 +136,9 @@ def _fidelity_features(ext: Any, files: list[str]) -> list[torch.Tensor]:
     return [torch.cat(col) for col in zip(*outs)]
 
 
-def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]],
-                               tmp_path: Path) -> None:
+def test_torch_fidelity_preset(
+    inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     need_module("torch_fidelity")
     wfile = tmp_path / "weights-inception-test.pth"
     torch.save(inception_sd, wfile)  # torch-fidelity's weight file layout (torchvision names)
@@ -145,13 +157,22 @@ def test_torch_fidelity_preset(inception_sd: dict[str, torch.Tensor], images: tu
         assert torch.equal(lg, unbiased)
     net.output = "logits"
     lb = extract_features(images[0], net, batch_size=1, progress=False)
-    _report("torch-fidelity", "logits (with fc bias) from PNG files", lb, biased,
-            f"<= {BIASED_LOGITS_RTOL:g} relative")
+    _report(
+        "torch-fidelity",
+        "logits (with fc bias) from PNG files",
+        lb,
+        biased,
+        f"<= {BIASED_LOGITS_RTOL:g} relative",
+    )
     assert _max_rel(lb, biased) <= BIASED_LOGITS_RTOL
 
 
-def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[Path, list[str]], tmp_path: Path,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clean_fid_preset(
+    inception_sd: dict[str, torch.Tensor],
+    images: tuple[Path, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     need_module("cleanfid")
     need_module("pytorch_fid")
     from cleanfid.fid import get_files_features
@@ -159,8 +180,17 @@ def test_clean_fid_preset(inception_sd: dict[str, torch.Tensor], images: tuple[P
     pfid = _pytorch_fid_net(inception_sd, tmp_path, monkeypatch, resize_input=False, normalize_input=False)
 
     w = cleanfid_wrapper(pfid)
-    ref = torch.from_numpy(get_files_features(images[1], model=w, num_workers=0, batch_size=1,
-                                              device=torch.device("cpu"), mode="clean", verbose=False))
+    ref = torch.from_numpy(
+        get_files_features(
+            images[1],
+            model=w,
+            num_workers=0,
+            batch_size=1,
+            device=torch.device("cpu"),
+            mode="clean",
+            verbose=False,
+        )
+    )
     net = InceptionV3FID(random_init=True, preset="clean-fid")
     net.load_state_dict(inception_sd)
     got = extract_features(images[0], net, batch_size=1, progress=False)

@@ -30,7 +30,6 @@ import torch
 import fastgan.metrics as M
 from fastgan.metrics.inception import torch_fidelity_order
 from fastgan.metrics.kernel_distance import kid_subset_indices, mmd2_subsets
-
 from peers.conftest import Identity, frechet_oracle, gaussian_features, logits, record
 
 pytestmark = pytest.mark.peers
@@ -82,8 +81,14 @@ def test_fid_pytorch_fid(n1: int, n2: int, d: int) -> None:
     (mu1, s1), (mu2, s2) = np_stats(x), np_stats(y)
     theirs = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
     scale = fid_scale(mu1, s1, mu2, s2)
-    record("pytorch-fid", "FID on identical features, N > D", M.frechet_distance(mu1, s1, mu2, s2), theirs,
-           tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
+    record(
+        "pytorch-fid",
+        "FID on identical features, N > D",
+        M.frechet_distance(mu1, s1, mu2, s2),
+        theirs,
+        tol=f"<= {FID_RTOL:g} of the FID scale",
+        scale=scale,
+    )
     assert abs(M.frechet_distance(mu1, s1, mu2, s2) - theirs) <= FID_RTOL * scale
     # From the features: FeatureStats' moments then the same distance.
     assert abs(M.fid(torch.from_numpy(x), torch.from_numpy(y)) - theirs) <= FID_RTOL * scale
@@ -100,16 +105,28 @@ def test_fid_pytorch_fid_singular(n1: int, n2: int, d: int) -> None:
     ours = M.frechet_distance(mu1, s1, mu2, s2)
     assert math.isfinite(ours)
     scale = fid_scale(mu1, s1, mu2, s2)
-    record("pytorch-fid", "FID on identical features, N < D: fastgan vs exact float64", ours,
-           frechet_oracle(x, y), tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
+    record(
+        "pytorch-fid",
+        "FID on identical features, N < D: fastgan vs exact float64",
+        ours,
+        frechet_oracle(x, y),
+        tol=f"<= {FID_RTOL:g} of the FID scale",
+        scale=scale,
+    )
     assert abs(ours - frechet_oracle(x, y)) <= FID_RTOL * scale
     try:
         theirs = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
     except ValueError as exc:
         assert "Imaginary component" in str(exc)
         return
-    record("pytorch-fid", "FID on identical features, N < D: fastgan vs its sqrtm", ours, theirs,
-           tol="<= its own error bound (singular_tol)", scale=scale)
+    record(
+        "pytorch-fid",
+        "FID on identical features, N < D: fastgan vs its sqrtm",
+        ours,
+        theirs,
+        tol="<= its own error bound (singular_tol)",
+        scale=scale,
+    )
     assert abs(ours - theirs) <= singular_tol(s1, s2)
 
 
@@ -133,14 +150,24 @@ def test_fid_torch_fidelity(n1: int, n2: int, d: int) -> None:
     ours1 = M.FeatureStats.from_features(torch.from_numpy(x))
     assert np.abs(ours1.mean.numpy() - st1["mu"]).max() <= EXACT_SUMS * max(1.0, np.abs(st1["mu"]).max())
     assert np.abs(ours1.cov.numpy() - st1["sigma"]).max() <= EXACT_SUMS * max(1.0, np.abs(st1["sigma"]).max())
-    record("torch-fidelity", "FID statistics on identical features (covariance)", ours1.cov, st1["sigma"],
-           tol=f"<= {EXACT_SUMS:g} relative")
+    record(
+        "torch-fidelity",
+        "FID statistics on identical features (covariance)",
+        ours1.cov,
+        st1["sigma"],
+        tol=f"<= {EXACT_SUMS:g} relative",
+    )
     theirs = metric_fid.fid_statistics_to_metric(st1, st2, verbose=False)[metric_fid.KEY_METRIC_FID]
     ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
     singular = min(n1, n2) <= d
-    record("torch-fidelity", f"FID on identical features, {'N < D' if singular else 'N > D'}", ours, theirs,
-           tol=f"<= {FID_RTOL:g} of the FID scale" + (" + its error bound" if singular else ""),
-           scale=fid_scale(*np_stats(x), *np_stats(y)))
+    record(
+        "torch-fidelity",
+        f"FID on identical features, {'N < D' if singular else 'N > D'}",
+        ours,
+        theirs,
+        tol=f"<= {FID_RTOL:g} of the FID scale" + (" + its error bound" if singular else ""),
+        scale=fid_scale(*np_stats(x), *np_stats(y)),
+    )
     assert abs(ours - theirs) <= fid_tol(x, y)
 
 
@@ -152,8 +179,14 @@ def test_fid_clean_fid(n1: int, n2: int, d: int) -> None:
     (mu1, s1), (mu2, s2) = np_stats(x), np_stats(y)
     scale = fid_scale(mu1, s1, mu2, s2)
     ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
-    record("clean-fid", "FID on identical features, N > D", ours, float(cfid.fid_from_feats(x, y)),
-           tol=f"<= {FID_RTOL:g} of the FID scale", scale=scale)
+    record(
+        "clean-fid",
+        "FID on identical features, N > D",
+        ours,
+        float(cfid.fid_from_feats(x, y)),
+        tol=f"<= {FID_RTOL:g} of the FID scale",
+        scale=scale,
+    )
     assert abs(ours - float(cfid.fid_from_feats(x, y))) <= FID_RTOL * scale
     assert abs(M.frechet_distance(mu1, s1, mu2, s2) - float(cfid.frechet_distance(mu1, s1, mu2, s2))) <= (
         FID_RTOL * scale
@@ -173,9 +206,14 @@ def test_fid_torchmetrics(n1: int, n2: int, d: int) -> None:
     theirs = float(metric.compute())
     ours = M.fid(torch.from_numpy(x), torch.from_numpy(y))
     singular = min(n1, n2) <= d
-    record("torchmetrics", f"FID on identical features, {'N < D' if singular else 'N > D'}", ours, theirs,
-           tol="<= 1e-8 of the FID scale" + (" + its error bound" if singular else ""),
-           scale=fid_scale(*np_stats(x), *np_stats(y)))
+    record(
+        "torchmetrics",
+        f"FID on identical features, {'N < D' if singular else 'N > D'}",
+        ours,
+        theirs,
+        tol="<= 1e-8 of the FID scale" + (" + its error bound" if singular else ""),
+        scale=fid_scale(*np_stats(x), *np_stats(y)),
+    )
     assert abs(ours - theirs) <= fid_tol(x, y, rtol=1e-8)
 
 
@@ -211,10 +249,17 @@ def test_kid_torch_fidelity(n1: int, n2: int, d: int, subsets: int, m: int, meth
     )
     # fastgan's kid(real, fake, preset="torch-fidelity"): features_1 (its input1) is the fake side
     ours = M.kid(y, x, subsets, m, method=method, preset="torch-fidelity", seed=seed)
-    for key, their_key in ((M.KEY_KID_MEAN, metric_kid.KEY_METRIC_KID_MEAN),
-                           (M.KEY_KID_STD, metric_kid.KEY_METRIC_KID_STD)):
-        record("torch-fidelity", f"KID on identical features, same rounds ({key})", ours[key],
-               theirs[their_key], tol=f"<= {EXACT_SUMS:g} relative")
+    for key, their_key in (
+        (M.KEY_KID_MEAN, metric_kid.KEY_METRIC_KID_MEAN),
+        (M.KEY_KID_STD, metric_kid.KEY_METRIC_KID_STD),
+    ):
+        record(
+            "torch-fidelity",
+            f"KID on identical features, same rounds ({key})",
+            ours[key],
+            theirs[their_key],
+            tol=f"<= {EXACT_SUMS:g} relative",
+        )
         assert close(ours[key], theirs[their_key])
     # the rounds, written out as it draws them
     rng = np.random.RandomState(seed)
@@ -240,8 +285,13 @@ def test_kid_clean_fid(n1: int, n2: int, d: int, subsets: int, m: int) -> None:
         np.random.seed(seed)
         theirs = float(cfid.kernel_distance(x.numpy(), y.numpy(), num_subsets=subsets, max_subset_size=size))
         ours = M.kid(x, y, subsets, size, preset="clean-fid", seed=seed)[M.KEY_KID_MEAN]
-        record("clean-fid", "KID on identical features, same rounds (kid_mean)", ours, theirs,
-               tol=f"<= {EXACT_SUMS:g} relative")
+        record(
+            "clean-fid",
+            "KID on identical features, same rounds (kid_mean)",
+            ours,
+            theirs,
+            tol=f"<= {EXACT_SUMS:g} relative",
+        )
         assert close(ours, theirs)
         np.random.seed(seed)
         assert M.kid(x, y, subsets, size, preset="clean-fid")[M.KEY_KID_MEAN] == ours
@@ -265,10 +315,20 @@ def test_kid_torchmetrics(n1: int, n2: int, d: int, subsets: int, m: int) -> Non
     torch.manual_seed(seed)
     tm_mean, tm_std = (float(v) for v in metric.compute())
     ours = M.kid(x, y, subsets=subsets, subset_size=m, generator=torch.Generator().manual_seed(seed))
-    record("torchmetrics", "KID on identical features, same rounds (kid_mean)", ours[M.KEY_KID_MEAN], tm_mean,
-           tol=f"<= {EXACT_SUMS:g} relative")
-    record("torchmetrics", "KID on identical features, same rounds (kid_std)", ours[M.KEY_KID_STD], tm_std,
-           tol=f"<= {EXACT_SUMS:g} relative")
+    record(
+        "torchmetrics",
+        "KID on identical features, same rounds (kid_mean)",
+        ours[M.KEY_KID_MEAN],
+        tm_mean,
+        tol=f"<= {EXACT_SUMS:g} relative",
+    )
+    record(
+        "torchmetrics",
+        "KID on identical features, same rounds (kid_std)",
+        ours[M.KEY_KID_STD],
+        tm_std,
+        tol=f"<= {EXACT_SUMS:g} relative",
+    )
     assert close(ours[M.KEY_KID_MEAN], tm_mean)
     assert close(ours[M.KEY_KID_STD], tm_std)
     # The same subsets from the global RNG (generator=None), as torchmetrics draws them.
@@ -296,10 +356,17 @@ def test_is_torch_fidelity(n: int, c: int, splits: int, shuffle: bool) -> None:
     ours = M.inception_score(z, splits=splits, preset="torch-fidelity" if shuffle else None)
     if shuffle:
         assert M.inception_score(z, splits=splits, order=torch_fidelity_order(n, seed)) == ours
-    for key, their_key in ((M.KEY_IS_MEAN, metric_isc.KEY_METRIC_ISC_MEAN),
-                           (M.KEY_IS_STD, metric_isc.KEY_METRIC_ISC_STD)):
-        record("torch-fidelity", f"IS on identical logits ({key})", ours[key], theirs[their_key],
-               tol=f"<= {EXACT_SUMS:g} relative")
+    for key, their_key in (
+        (M.KEY_IS_MEAN, metric_isc.KEY_METRIC_ISC_MEAN),
+        (M.KEY_IS_STD, metric_isc.KEY_METRIC_ISC_STD),
+    ):
+        record(
+            "torch-fidelity",
+            f"IS on identical logits ({key})",
+            ours[key],
+            theirs[their_key],
+            tol=f"<= {EXACT_SUMS:g} relative",
+        )
         assert close(ours[key], theirs[their_key])
 
 
@@ -317,10 +384,20 @@ def test_is_torchmetrics(n: int, c: int, splits: int) -> None:
     tm_mean, tm_std = (float(v) for v in metric.compute())
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     ours = M.inception_score(z, splits=splits, order=order)
-    record("torchmetrics", "IS on identical logits (is_mean)", ours[M.KEY_IS_MEAN], tm_mean,
-           tol=f"<= {EXACT_SUMS:g} relative")
-    record("torchmetrics", "IS on identical logits (is_std, ddof=1)",
-           ours[M.KEY_IS_STD] * math.sqrt(splits / (splits - 1)), tm_std, tol=f"<= {EXACT_SUMS:g} relative")
+    record(
+        "torchmetrics",
+        "IS on identical logits (is_mean)",
+        ours[M.KEY_IS_MEAN],
+        tm_mean,
+        tol=f"<= {EXACT_SUMS:g} relative",
+    )
+    record(
+        "torchmetrics",
+        "IS on identical logits (is_std, ddof=1)",
+        ours[M.KEY_IS_STD] * math.sqrt(splits / (splits - 1)),
+        tm_std,
+        tol=f"<= {EXACT_SUMS:g} relative",
+    )
     assert close(ours[M.KEY_IS_MEAN], tm_mean)
     assert close(ours[M.KEY_IS_STD] * math.sqrt(splits / (splits - 1)), tm_std)
 
@@ -329,7 +406,7 @@ def test_is_torchmetrics(n: int, c: int, splits: int) -> None:
 # precision / recall (torch-fidelity) and PRDC (the prdc package)
 # ------------------------------------------------------------------------------------------------
 def manifold_pair(kind: str, n1: int, n2: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """"gauss": continuous features; "grid": small integers, where many distances tie exactly
+    """ "gauss": continuous features; "grid": small integers, where many distances tie exactly
     (squared distances are exact in float64, so ``<=`` vs ``<`` decides the counts)."""
     if kind == "gauss":
         return gaussian_features(n1, d, 20), gaussian_features(n2, d, 21, shift=0.15, scale=1.1)
@@ -353,15 +430,27 @@ def test_precision_recall_torch_fidelity(
     metric_prc = pytest.importorskip("torch_fidelity.metric_prc")
     real, fake = manifold_pair(kind, n_real, n_fake, d)
     theirs = metric_prc.prc_features_to_metric(
-        torch.from_numpy(fake), torch.from_numpy(real),
-        prc_neighborhood=k, prc_batch_size=64, save_cpu_ram=save_cpu_ram, verbose=False,
+        torch.from_numpy(fake),
+        torch.from_numpy(real),
+        prc_neighborhood=k,
+        prc_batch_size=64,
+        save_cpu_ram=save_cpu_ram,
+        verbose=False,
     )
     ours = M.precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=k, preset="torch-fidelity")
     # torch-fidelity averages in float32: equal counts, and equal values once rounded to float32.
-    for key, their_key, n in ((M.KEY_PRECISION, metric_prc.KEY_METRIC_PRECISION, n_fake),
-                              (M.KEY_RECALL, metric_prc.KEY_METRIC_RECALL, n_real)):
-        record("torch-fidelity", f"{key} on identical features (count)", round(ours[key] * n),
-               round(theirs[their_key] * n), tol="exact", scale=n)
+    for key, their_key, n in (
+        (M.KEY_PRECISION, metric_prc.KEY_METRIC_PRECISION, n_fake),
+        (M.KEY_RECALL, metric_prc.KEY_METRIC_RECALL, n_real),
+    ):
+        record(
+            "torch-fidelity",
+            f"{key} on identical features (count)",
+            round(ours[key] * n),
+            round(theirs[their_key] * n),
+            tol="exact",
+            scale=n,
+        )
         assert round(ours[key] * n) == round(theirs[their_key] * n), key
         assert np.float32(ours[key]) == np.float32(theirs[their_key]), key
 
@@ -384,8 +473,14 @@ def test_prdc_package(
         record("prdc", f"{key} on identical features", ours[key], theirs[key], tol="exact")
         assert ours[key] == theirs[key], key
     total = k * n_fake
-    record("prdc", "density on identical features (count)", round(ours[M.KEY_DENSITY] * total),
-           round(theirs[M.KEY_DENSITY] * total), tol="exact", scale=total)
+    record(
+        "prdc",
+        "density on identical features (count)",
+        round(ours[M.KEY_DENSITY] * total),
+        round(theirs[M.KEY_DENSITY] * total),
+        tol="exact",
+        scale=total,
+    )
     assert round(ours[M.KEY_DENSITY] * total) == round(theirs[M.KEY_DENSITY] * total)
     ulp4 = 4 * np.finfo(np.float64).eps * theirs[M.KEY_DENSITY]
     assert abs(ours[M.KEY_DENSITY] - theirs[M.KEY_DENSITY]) <= ulp4

@@ -33,8 +33,9 @@ def test_top_pr_equals_top_pr_package(n: int, m: int, d: int, alpha: float) -> N
     tp = pytest.importorskip("top_pr.top_pr")
     x, y = clouds(n, m, d, seed=d + n)
     np.random.seed(42)  # top-pr seeds numpy with 42 itself when it projects (D > 32); below, the caller does
-    ref = tp.compute_top_pr(real_features=x, fake_features=y, alpha=alpha, kernel="cosine", random_proj=True,
-                            f1_score=False)
+    ref = tp.compute_top_pr(
+        real_features=x, fake_features=y, alpha=alpha, kernel="cosine", random_proj=True, f1_score=False
+    )
     st: dict = {}
     got = top_precision_recall(torch.from_numpy(x), torch.from_numpy(y), alpha=alpha, stats=st)
     assert got["top_precision"] == float(ref["fidelity"])
@@ -105,10 +106,14 @@ def test_cmmd_transform_bitwise(h: int, w: int) -> None:
     x = uint8_images(2, h, w, seed=h * w)
     # even size differences: torchvision's CenterCrop box equals CMMD's (w - l) // 2 offsets
     side = min(h, w)
-    compose = tf.Compose([
-        tf.CenterCrop(side), tf.Resize((336, 336), tf.InterpolationMode.BICUBIC), tf.ToTensor(),
-        tf.Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
-    ])
+    compose = tf.Compose(
+        [
+            tf.CenterCrop(side),
+            tf.Resize((336, 336), tf.InterpolationMode.BICUBIC),
+            tf.ToTensor(),
+            tf.Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+        ]
+    )
     want = torch.stack([compose(Image.fromarray(a.numpy())) for a in x.permute(0, 2, 3, 1)])
     assert torch.equal(foundation_preprocess(x, "cmmd", 336), want)
     data = pytest.importorskip("clip_mmd.data")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
 
 import torch
 
@@ -162,8 +163,13 @@ def knn_sqradii_faiss(
             done_rows = todo[complete]
             if done_rows.numel():
                 out[:, done_rows.to(dev)] = refine_sorted(
-                    x, done_rows.to(dev), srt[complete].to(dev), srt_idx[complete].to(dev),
-                    err[complete].to(dev), ks, st,
+                    x,
+                    done_rows.to(dev),
+                    srt[complete].to(dev),
+                    srt_idx[complete].to(dev),
+                    err[complete].to(dev),
+                    ks,
+                    st,
                 )
             todo = todo[~complete]
             kq = min(n, kq * 2)

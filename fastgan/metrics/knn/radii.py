@@ -11,7 +11,8 @@ float32 interval cannot certify (see :mod:`fastgan.metrics._bounds` for the proo
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import torch
 
@@ -138,13 +139,17 @@ class Radii:
         self.stats = {} if stats is None else stats
 
     @classmethod
-    def from_exact(cls, r2: torch.Tensor, ks: Sequence[int]) -> "Radii":
+    def from_exact(cls, r2: torch.Tensor, ks: Sequence[int]) -> Radii:
         """Wrap exact values (Tensor[len(ks), N] float64)."""
         r2 = r2.to(torch.float64)
         n = r2.shape[1]
         return cls(
-            None, ks, r2, torch.zeros(n, dtype=torch.float64, device=r2.device),
-            known=torch.ones(n, dtype=torch.bool, device=r2.device), exact_vals=r2,
+            None,
+            ks,
+            r2,
+            torch.zeros(n, dtype=torch.float64, device=r2.device),
+            known=torch.ones(n, dtype=torch.bool, device=r2.device),
+            exact_vals=r2,
         )
 
     def lo(self, t: int) -> torch.Tensor:
@@ -186,7 +191,7 @@ class RadiusView:
         self.t = t
 
     @classmethod
-    def of(cls, r2: "Union[torch.Tensor, RadiusView]") -> "RadiusView":
+    def of(cls, r2: Union[torch.Tensor, RadiusView]) -> RadiusView:
         """Accept exact values (Tensor[N] float64) or a view."""
         if isinstance(r2, RadiusView):
             return r2

@@ -12,7 +12,8 @@ two per set) and one tile; a tile that runs out of memory is retried with half t
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 
