@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import numpy as np
 import torch
@@ -199,8 +199,9 @@ def train_fgan(
         real = sample_real(cfg.batch_size, data_gen, dataset)
         z = torch.randn(cfg.batch_size, LATENT_DIM, generator=data_gen)
         fake = gen(z)
-        d_loss = fgan_discriminator_loss(
-            critic(real).squeeze(1), critic(fake.detach()).squeeze(1), divergence
+        d_loss = cast(  # reduction "mean": a 0-d tensor
+            torch.Tensor,
+            fgan_discriminator_loss(critic(real).squeeze(1), critic(fake.detach()).squeeze(1), divergence),
         )
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()

@@ -86,8 +86,8 @@ def plot_truncation_sweep(
         raise ValueError("table: empty")
     if any("psi" not in row for row in table):
         raise ValueError("table: every row needs a 'psi' entry (use truncation_sweep's output)")
-    left = [c for c in ("precision", "recall", "density", "coverage") if c in table[0]]
-    right = [c for c in ("fid", "kid_mean", "kid") if c in table[0]]
+    left: list[str] = [c for c in ("precision", "recall", "density", "coverage") if c in table[0]]
+    right: list[str] = [c for c in ("fid", "kid_mean", "kid") if c in table[0]]
     if not left and not right:
         raise ValueError(f"table: no metric column to plot; columns are {sorted(table[0])}")
 

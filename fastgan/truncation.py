@@ -113,11 +113,9 @@ def truncated_normal(
     True
     """
     threshold = _check_psi(threshold, "threshold")
-    if isinstance(shape, numbers.Integral):
-        shape = (int(shape),)
-    shape = tuple(int(s) for s in shape)
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape: sizes must be >= 0, got {shape}")
+    dims = (int(shape),) if isinstance(shape, (int, numbers.Integral)) else tuple(int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise ValueError(f"shape: sizes must be >= 0, got {dims}")
     if dtype not in _SAMPLING_DTYPES:
         raise TypeError(f"dtype: expected a floating dtype, got {dtype}")
     if method not in ("auto", "rejection", "inverse_cdf"):
@@ -128,20 +126,20 @@ def truncated_normal(
     if generator is not None and generator.device.type != device.type:
         raise ValueError(f"generator: is on {generator.device} but device={device}")
     if math.isinf(threshold):
-        return torch.randn(shape, generator=generator, dtype=dtype, device=device)
+        return torch.randn(dims, generator=generator, dtype=dtype, device=device)
     if method == "auto":
         method = "inverse_cdf" if threshold < INVERSE_CDF_BELOW else "rejection"
     bound = _bound_in_dtype(threshold, dtype)
     if method == "inverse_cdf":
         lo = float(torch.special.ndtr(torch.tensor(-threshold, dtype=torch.float64)))
         hi = 1.0 - lo  # Phi(threshold) = 1 - Phi(-threshold): symmetric, avoids rounding asymmetry
-        u = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
+        u = torch.rand(dims, generator=generator, dtype=torch.float64, device=device)
         z = torch.special.ndtri(lo + (hi - lo) * u)
         return z.to(dtype).clamp_(-bound, bound)
     # Rejection in float32 at least (half-precision normals are coarse); redraw rejects only.
     work = dtype if dtype in (torch.float32, torch.float64) else torch.float32
     wbound = bound if work == dtype else _bound_in_dtype(bound, work)
-    z = torch.randn(shape, generator=generator, dtype=work, device=device)
+    z = torch.randn(dims, generator=generator, dtype=work, device=device)
     flat = z.view(-1)
     # Track the indices still rejected, so each round only touches (and re-tests) those:
     # total work O(numel / acceptance) instead of O(numel * rounds).

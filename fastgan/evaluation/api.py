@@ -438,7 +438,7 @@ def evaluate(
         names,
         explicit=metrics is not DEFAULT_METRICS,
         extractor=extractor,
-        no_vgg=p.name if p.vgg_resize is None else None,
+        no_vgg=p.name if p.pipeline.vgg_resize is None else None,
         skip_bad=skip_bad,
         cache_dir=cache_dir,
     )

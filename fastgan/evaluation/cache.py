@@ -304,7 +304,7 @@ class FeatureCache:
         payload["valid"] = np.ascontiguousarray(chunk.valid, dtype=np.bool_)
         payload["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         path = self.chunk_path(chunk.start, chunk.stop, batch_size)
-        _atomic_write(path, lambda f: np.savez(f, **payload))
+        _atomic_write(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type]  # numpy's stub
         return path
 
     def write_manifest(

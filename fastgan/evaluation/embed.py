@@ -299,7 +299,7 @@ def embed(
         return _passthrough(src, rank, world, t0)
 
     resolved = get_preset(preset)  # hands a resolved Preset back as it is (evaluate resolves it once)
-    preset_name, dtype = resolved.name, resolved.dtype
+    preset_name, dtype = resolved.name, resolved.pipeline.dtype
     dev = (
         torch.device(device)
         if device is not None

@@ -129,7 +129,9 @@ class MetricSpec:
             out = {self.rename.get(k, k): float(v) for k, v in value.items()}
             missing = [k for k in self.keys if k not in out]
             if missing:
-                raise RuntimeError(f"metric {self.name!r}: result lacks keys {missing} (got {sorted(out)})")
+                raise RuntimeError(
+                    f"metric {self.name!r}: result lacks keys {missing} (got {sorted(map(str, out))})"
+                )
             return {k: out[k] for k in self.keys}
         return {self.keys[0]: float(value)}
 

@@ -177,6 +177,13 @@ class Sampler:
     [(2, 3, 2, 2), (2, 3, 2, 2), (1, 3, 2, 2)]
     """
 
+    seed: int
+    batch_size: int
+    mode: str
+    truncation: Optional[float]
+    output_range: tuple[float, float]
+    device: torch.device
+
     def __init__(
         self,
         G: Callable[..., torch.Tensor],
@@ -386,11 +393,13 @@ class Sampler:
         arguments; None when G is not an ``nn.Module`` (its content cannot be hashed)."""
         # recomputed on each access (cheap: module digests are remembered until G changes),
         # so a generator trained between two evaluations never hits a stale cache entry
-        mods = [self.G] + (
-            [self.mapping]
-            if self.mode == "w" and self.mapping is not getattr(self.G, "mapping", None)
-            else []
-        )
+        mods: list[Any] = [self.G]
+        if (
+            self.mode == "w"
+            and self.mapping is not None
+            and self.mapping is not getattr(self.G, "mapping", None)
+        ):
+            mods.append(self.mapping)
         weights = module_fingerprint(*mods)
         if weights is None:
             return None

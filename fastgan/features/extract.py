@@ -128,7 +128,7 @@ def _resolve_extractor(
             f"extractor: expected an nn.Module, a callable or a name, got {type(extractor).__name__}"
         )
     if preset is not None and hasattr(extractor, "foundation_preset"):
-        have_f = extractor.foundation_preset.name  # type: ignore[union-attr]
+        have_f = extractor.foundation_preset.name
         if preset != have_f and preset in ("dgm-eval", "cmmd"):
             raise ValueError(f"preset: the extractor was built with preset {have_f!r}, not {preset!r}")
     elif preset is not None:
@@ -246,7 +246,7 @@ def _image_batches(
     if not isinstance(images, Iterable):
         raise TypeError(f"images: unsupported input type {type(images).__name__}")
     try:
-        total: Optional[int] = len(images.dataset)  # type: ignore[union-attr]
+        total: Optional[int] = len(getattr(images, "dataset"))  # noqa: B009 (a DataLoader's; others raise)
     except (AttributeError, TypeError):
         total = None
     batches = (

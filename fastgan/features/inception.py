@@ -226,7 +226,7 @@ class InceptionV3FID(nn.Module):
         if resize is not None and resize not in RESIZE_MODES:
             raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
         self.output = output
-        self.resize = resize if resize is not None else self.preset.resize
+        self.resize = resize if resize is not None else self.preset.pipeline.resize
         self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = _Conv(32, 32, 3)
         self.Conv2d_2b_3x3 = _Conv(32, 64, 3, padding=1)
@@ -277,12 +277,12 @@ class InceptionV3FID(nn.Module):
         x = prepare_pixels(
             x,
             self.input_size,
-            pixels=self.preset.pixels,
+            pixels=self.preset.pipeline.pixels,
             resize=self.resize,
-            clamp=self.preset.clamp,
+            clamp=self.preset.pipeline.clamp,
             dtype=dtype,
         )
-        if self.preset.pixels == "byte":
+        if self.preset.pipeline.pixels == "byte":
             return (x - 128.0) / 128.0
         return 2.0 * x - 1.0
 

@@ -82,13 +82,14 @@ class VGG16FC2(nn.Module):
     ) -> None:
         super().__init__()
         self.preset = get_preset(preset)
-        if self.preset.vgg_resize is None or self.preset.vgg_normalize is None:
+        pipeline = self.preset.pipeline
+        if pipeline.vgg_resize is None or pipeline.vgg_normalize is None:
             raise ValueError(
                 f"preset: {self.preset.name!r} has no VGG-16 (no precision / recall in {self.preset.matches}); "
                 "use preset='torch-fidelity' or 'pytorch-fid'"
             )
-        normalize = normalize if normalize is not None else self.preset.vgg_normalize
-        resize = resize if resize is not None else self.preset.vgg_resize
+        normalize = normalize if normalize is not None else pipeline.vgg_normalize
+        resize = resize if resize is not None else pipeline.vgg_resize
         if normalize not in _NORMALIZE:
             raise ValueError(f"normalize: must be one of {_NORMALIZE}, got {normalize!r}")
         if resize not in RESIZE_MODES:
@@ -131,11 +132,20 @@ class VGG16FC2(nn.Module):
         self.eval()
         self.requires_grad_(False)
 
+    _mean: torch.Tensor
+    _std: torch.Tensor
+    _mean_byte: torch.Tensor
+    _std_byte: torch.Tensor
+    _caffe_mean: torch.Tensor
+
+    def _weight_dtype(self) -> torch.dtype:
+        return next(self.classifier.parameters()).dtype
+
     def preprocess(self, x: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
         """Tensor[N, 3, H, W] uint8 or float in [0, 1] -> normalised Tensor[N, 3, 224, 224]
         (``dtype`` None: the network's for uint8, else ``x``'s)."""
         if dtype is None and x.dtype == torch.uint8:
-            dtype = self.classifier[0].weight.dtype
+            dtype = self._weight_dtype()
         pixels = "byte" if self.normalize == "imagenet_byte" else "unit"
         x = prepare_pixels(x, self.input_size, pixels=pixels, resize=self.resize, dtype=dtype)
         if self.normalize == "imagenet":

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from copy import deepcopy
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -282,7 +282,7 @@ def _merge_packed(stacked: Tensor) -> Tensor:
 
 def _pack(stats: FeatureStats) -> Tensor:
     """``[n, mean, M2]`` of statistics with at least one sample, on their device."""
-    n = torch.tensor([float(stats.count)], dtype=torch.float64, device=stats.mean.device)
+    n = torch.tensor([float(stats.count or 0)], dtype=torch.float64, device=stats.mean.device)
     return torch.cat([n, stats.mean.reshape(-1), stats.scatter.reshape(-1)])
 
 
@@ -390,7 +390,7 @@ class FrechetInceptionDistance(_TwoSided):
     def compute(self) -> Tensor:
         """FID of the accumulated real and fake statistics: 0-d float64 Tensor."""
         real, fake = self.feature_stats(True), self.feature_stats(False)
-        if real.count < 2 or fake.count < 2:
+        if (real.count or 0) < 2 or (fake.count or 0) < 2:
             raise RuntimeError(
                 "FrechetInceptionDistance.compute: needs at least 2 real and 2 fake samples, "
                 f"got {real.count} real and {fake.count} fake"
@@ -400,7 +400,7 @@ class FrechetInceptionDistance(_TwoSided):
     def _batch_value(self, feats: Tensor, real: bool) -> Tensor:
         batch = FeatureStats(device=self.real_stats.device).update(feats)
         other = self.feature_stats(not real)
-        if batch.count < 2 or other.count < 2:
+        if (batch.count or 0) < 2 or (other.count or 0) < 2:
             return _nan(self.real_stats)
         return _scalar(self._fid(batch, other) if real else self._fid(other, batch), self.real_stats)
 
@@ -465,7 +465,7 @@ class KernelInceptionDistance(_TwoSided):
         *,
         extractor: Optional[nn.Module] = None,
         seed: Optional[int] = None,
-        method: str = "auto",
+        method: Literal["auto", "full", "subsets"] = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(feature, extractor, normalize, reset_real_features, kwargs)
@@ -601,8 +601,9 @@ class InceptionScore(_FastganMetric):
         self._begin_forward()
         logits = self._features(inputs, "logits")
         self._update_extracted(logits)
-        self._forward_cache = self._score(logits, min(self.splits, int(logits.shape[0])))
-        return self._forward_cache
+        out = self._score(logits, min(self.splits, int(logits.shape[0])))
+        self._forward_cache = out  # type: ignore[assignment]  # torchmetrics declares it None
+        return out
 
 
 # ----------------------------------------------------------------------------- PRDC

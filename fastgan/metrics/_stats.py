@@ -145,8 +145,8 @@ def mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
                 a[j : j + block, i : i + block] = a[i : i + block, j : j + block].T
         return m
     for i in range(0, d, block):
-        diag = m[i : i + block, i : i + block]
-        diag.copy_(diag.triu() + diag.triu(1).mT)
+        tile = m[i : i + block, i : i + block]
+        tile.copy_(tile.triu() + tile.triu(1).mT)
         for j in range(i + block, d, block):
             m[j : j + block, i : i + block].copy_(m[i : i + block, j : j + block].mT)
     return m
@@ -406,9 +406,11 @@ class FeatureStats:
         while start < rows:
             # only out-of-memory errors are retried, with half the rows (then kept for later calls)
             first = min(per_chunk, rows - start)
-            bmean, chunk, retries = retry_on_oom(
-                lambda c, s=start: self._chunk_step(x, s, c, scratch), first, what="FeatureStats.update"
-            )
+
+            def step(c: int, s: int = start) -> Any:
+                return self._chunk_step(x, s, c, scratch)
+
+            bmean, chunk, retries = retry_on_oom(step, first, what="FeatureStats.update")
             if retries:
                 scratch.clear()
                 self.chunk_rows = per_chunk = chunk

@@ -120,9 +120,11 @@ class BlockRunner:
         """Call ``fn(start, stop)`` for consecutive blocks covering ``0..n``."""
         start = 0
         while start < n:
-            _, self.rows, retries = retry_on_oom(
-                lambda rows, s=start: fn(s, min(n, s + rows)), self.rows, what=self.what
-            )
+
+            def block(rows: int, s: int = start) -> None:
+                fn(s, min(n, s + rows))
+
+            _, self.rows, retries = retry_on_oom(block, self.rows, what=self.what)
             self.retries += retries
             stop = min(n, start + self.rows)
             if self.progress is not None:

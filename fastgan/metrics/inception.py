@@ -287,7 +287,11 @@ class InceptionScore(Metric):
         self.num_samples = None if num_samples is None else check_positive_int(num_samples, "num_samples")
         if self.num_samples is not None and self.num_samples < self.splits:
             raise ValueError(f"num_samples ({self.num_samples}) must be >= splits ({self.splits})")
-        self.shuffle_seed = p.is_shuffle_seed if shuffle_seed == "preset" else shuffle_seed
+        if shuffle_seed is not None and not isinstance(shuffle_seed, int):
+            if shuffle_seed != "preset":
+                raise ValueError(f"shuffle_seed: expected an int, None or 'preset', got {shuffle_seed!r}")
+            shuffle_seed = p.is_shuffle_seed
+        self.shuffle_seed: Optional[int] = shuffle_seed
         self._position: Optional[torch.Tensor] = None  # global index -> position after the shuffle
         if self.shuffle_seed is not None:
             if self.num_samples is None:
@@ -347,6 +351,7 @@ class InceptionScore(Metric):
             if index.shape != (b,):
                 raise ValueError(f"index: expected shape ({b},), got {tuple(index.shape)}")
         if self._position is not None:
+            assert self.num_samples is not None  # the shuffle needs it (checked in __init__)
             if bool((index < 0).any()) or bool((index >= self.num_samples).any()):
                 raise ValueError(f"sample indices must lie in [0, num_samples={self.num_samples})")
             index = self._position.to(dev)[index]

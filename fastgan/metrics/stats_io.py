@@ -80,7 +80,7 @@ def save_stats(path: Union[str, os.PathLike[str]], stats: Any) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

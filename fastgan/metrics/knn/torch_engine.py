@@ -68,9 +68,12 @@ def _radii_rows(
     kmax = max(ks)
     out = torch.empty((len(ks), rows.numel()), dtype=torch.float64, device=x.device)
 
+    col = c.col
+    assert col is not None  # full-row passes use the centred columns
+
     def work(s: int, e: int) -> None:
         ri = rows[s:e]
-        blk = block_sqdist(c.aug[ri], c.col)
+        blk = block_sqdist(c.aug[ri], col)
         r = torch.arange(e - s, device=x.device)
         blk[r, ri] = math.inf
         kth = torch.topk(blk, kmax, dim=1, largest=False, sorted=True).values[:, kmax - 1]
