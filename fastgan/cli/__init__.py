@@ -21,9 +21,9 @@ mismatch, unknown metric, an argument the library refuses), printed as one line
 ``fastgan <command>: error: <reason>`` on stderr; any other exception is a bug and propagates
 with its traceback.
 
-Modules: :mod:`fastgan.cli.commands` (parser and subcommands; inputs are read by
+Modules: :mod:`fastgan.cli.commands` (the subcommands and :func:`main`; inputs are read by
 :func:`fastgan.evaluation.open_source` and embedded by :mod:`fastgan.evaluation.embed`),
-:mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the demo) happen
+:mod:`fastgan.cli.parser` (the parser and its option tables), :mod:`fastgan.cli.table` (text tables). Heavy imports (torch, the metrics, the demo) happen
 inside the subcommand that needs them.
 """
 
