@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from fastgan._checks import as_float_tensor, check_features, check_finite, check_ndim
-from fastgan.linalg._ref import sym_eigvalsh
+from fastgan.linalg.reference import sym_eigvalsh
 from fastgan.metrics._base import BankMetric
 from fastgan.metrics._stats import mirror_upper_, scatter_update
 

@@ -29,7 +29,7 @@ Singular covariances, speed and accuracy: without autograd, these nuclear norms 
 :func:`frechet_distance` on singular ``S_1`` / ``S_2``: one eigendecomposition of the singular side
 gives ``S_1 = F F^T``, then ``F^T S_2 F``) are computed from the eigenvalues of the small Gram
 matrix (LAPACK ``syevd``, values only: several times faster than an SVD) with a worst-case
-a-posteriori error bound (:mod:`fastgan.linalg._ref`: ``min(sqrt(delta), delta / sqrt(lam))`` per
+a-posteriori error bound (:mod:`fastgan.linalg.reference`: ``min(sqrt(delta), delta / sqrt(lam))`` per
 eigenvalue, ``delta = 2 eps ||M||``). When the bound exceeds ``FID_RTOL`` (1e-6) of the distance
 or ``SCALE_RTOL`` (1e-9) of ``||dmu||^2 + tr S_1 + tr S_2``,
 the small eigenvalues are refined (their eigenvectors, then an SVD of the k rows they span) or,
@@ -51,7 +51,7 @@ from typing import Any, Optional, Union
 import torch
 
 from fastgan._checks import check_features
-from fastgan.linalg import _ref, trace_sqrt_product, trace_sqrt_psd
+from fastgan.linalg import reference, trace_sqrt_product, trace_sqrt_psd
 from fastgan.linalg._lapack import LAPACK_MIN_N, lapack_trace_sqrt
 from fastgan.linalg.sqrtm import CUDA_MAX_N
 from fastgan.metrics._base import Metric
@@ -76,7 +76,7 @@ __all__ = [
 _EPS64 = float(torch.finfo(torch.float64).eps)
 
 #: Singular covariances (n <= D samples): the fast eigenvalue route of the trace term is kept only
-#: when its worst-case error bound (:mod:`fastgan.linalg._ref`, doubled for the ``2 tr sqrt`` in
+#: when its worst-case error bound (:mod:`fastgan.linalg.reference`, doubled for the ``2 tr sqrt`` in
 #: the distance) is at most this fraction of the distance; otherwise the small eigenvalues are
 #: refined or the SVD route is taken. The measured error is typically 100x below the bound.
 FID_RTOL = 1e-6
@@ -159,7 +159,7 @@ def _fid_tol(base: float) -> Any:
 
 def _trace_sqrt_fid(s1: torch.Tensor, s2: torch.Tensor, base: float, impl: str) -> torch.Tensor:
     """``tr sqrt(S_1^1/2 S_2 S_1^1/2)`` (0-d float64) with the singular case checked against the
-    distance: a singular covariance (n <= D samples) takes :func:`fastgan.linalg._ref.trace_sqrt_lowrank`
+    distance: a singular covariance (n <= D samples) takes :func:`fastgan.linalg.reference.trace_sqrt_lowrank`
     with a tolerance of ``FID_RTOL`` of the resulting distance."""
     d = s1.shape[0]
     if s1.requires_grad or s2.requires_grad or impl not in ("auto", "torch") or d <= CUDA_MAX_N:
@@ -167,13 +167,13 @@ def _trace_sqrt_fid(s1: torch.Tensor, s2: torch.Tensor, base: float, impl: str) 
     if s1.device.type == "cpu" and d >= LAPACK_MIN_N:
         lam = lapack_trace_sqrt(s1.contiguous(), s2.contiguous())
         if lam is not None:
-            return _ref.clamp_report(lam, "trace_sqrt_product").sqrt().sum()
-    a64, b64 = _ref.symmetrize(s1), _ref.symmetrize(s2)
-    ok1 = bool(_ref.chol_ok(a64)[1])
-    if ok1 and bool(_ref.chol_ok(b64)[1]):
+            return reference.clamp_report(lam, "trace_sqrt_product").sqrt().sum()
+    a64, b64 = reference.symmetrize(s1), reference.symmetrize(s2)
+    ok1 = bool(reference.chol_ok(a64)[1])
+    if ok1 and bool(reference.chol_ok(b64)[1]):
         return trace_sqrt_product(s1, s2, impl=impl).to(torch.float64)
     sing, other = (b64, a64) if ok1 else (a64, b64)
-    return _ref.trace_sqrt_lowrank(sing, other, tol=_fid_tol(base))
+    return reference.trace_sqrt_lowrank(sing, other, tol=_fid_tol(base))
 
 
 def _helmert_factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,12 +265,14 @@ def _factor_cov_trace_sqrt(z: torch.Tensor, cov: torch.Tensor, base: float) -> t
 
     def f() -> torch.Tensor:
         if not f_cache:
-            c64 = _ref.symmetrize(cov)
-            lower, ok = _ref.chol_ok(c64)
-            f_cache.append(lower if bool(ok) else _ref.psd_factor(c64))
+            c64 = reference.symmetrize(cov)
+            lower, ok = reference.chol_ok(c64)
+            f_cache.append(lower if bool(ok) else reference.psd_factor(c64))
         return f_cache[0]
 
-    out = _ref.gram_nuclear(z @ cov @ z.t(), lambda w: (w.t() @ z) @ f(), _fid_tol(base), "frechet_distance")
+    out = reference.gram_nuclear(
+        z @ cov @ z.t(), lambda w: (w.t() @ z) @ f(), _fid_tol(base), "frechet_distance"
+    )
     return out if out is not None else torch.linalg.svdvals(z @ f()).sum()
 
 
@@ -280,7 +282,7 @@ def _fid_sides(a: _Side, b: _Side, impl: str) -> torch.Tensor:
     dmu2, tr_a, tr_b = diff @ diff, a.trace, b.trace
     base = float(dmu2.detach() + tr_a.detach() + tr_b.detach())
     if a.z is not None and b.z is not None:
-        tsp = _ref.nuclear_norm(b.z @ a.z.t(), tol=_fid_tol(base))
+        tsp = reference.nuclear_norm(b.z @ a.z.t(), tol=_fid_tol(base))
     elif b.z is not None:
         assert a.cov is not None
         tsp = _factor_cov_trace_sqrt(b.z, a.cov, base)
@@ -408,7 +410,7 @@ def fid_to_standard_normal(features_or_stats: Any, *, impl: str = "auto") -> Uni
         if x.shape[0] - 1 <= d:
             mu, z = _helmert_factor(x.to(torch.float64))
             tr = (z * z).sum()
-            tsp = _ref.nuclear_norm(z, tol=_fid_tol(float((mu @ mu).detach() + tr.detach()) + d))
+            tsp = reference.nuclear_norm(z, tol=_fid_tol(float((mu @ mu).detach() + tr.detach()) + d))
         else:
             mu, sigma = (
                 _cov_direct(x)

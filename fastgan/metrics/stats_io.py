@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_finite, check_ndim
-from fastgan.linalg._ref import max_asymmetry
+from fastgan.linalg.reference import max_asymmetry
 from fastgan.metrics._stats import FeatureStats, check_covariance
 
 __all__ = ["check_mu_sigma", "load_stats", "save_stats", "stored_dtype"]
