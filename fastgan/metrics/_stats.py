@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from fastgan._checks import as_float_tensor, check_ndim
+from fastgan.metrics._symmetric import mirror_upper_
 from fastgan.metrics._tiles import retry_on_oom
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def check_covariance(sigma: torch.Tensor, name: str, *, stored: Optional[torch.d
     most negative one.
     """
     from fastgan._checks import check_finite
-    from fastgan.linalg._ref import max_asymmetry
+    from fastgan.linalg.reference import max_asymmetry
 
     check_finite(sigma, name)
     s = sigma.detach().to(torch.float64)
@@ -125,31 +126,6 @@ def check_covariance(sigma: torch.Tensor, name: str, *, stored: Optional[torch.d
             f"(largest |eigenvalue| {lam_max:.6g}; a covariance may be negative by rounding only, "
             f"at most {rtol:g} of it)"
         )
-
-
-def mirror_upper_(m: torch.Tensor, block: int = 128) -> torch.Tensor:
-    """Copy the upper triangle of square ``m`` onto its lower one, in place; returns ``m``.
-
-    Block by block, so each transposed copy stays in cache (a whole-matrix transposed
-    copy strides through memory). On CPU with numpy, on the calling thread: right after a
-    BLAS call its worker threads still hold the cores, and torch's would compete with them.
-    """
-    d = int(m.shape[0])
-    if m.device.type == "cpu":
-        a = m.numpy()
-        for i in range(0, d, block):
-            diag = a[i : i + block, i : i + block]
-            lower = np.tril_indices(diag.shape[0], -1)
-            diag[lower] = diag.T[lower]
-            for j in range(i + block, d, block):
-                a[j : j + block, i : i + block] = a[i : i + block, j : j + block].T
-        return m
-    for i in range(0, d, block):
-        tile = m[i : i + block, i : i + block]
-        tile.copy_(tile.triu() + tile.triu(1).mT)
-        for j in range(i + block, d, block):
-            m[j : j + block, i : i + block].copy_(m[i : i + block, j : j + block].mT)
-    return m
 
 
 def _centred_numpy(xs: torch.Tensor, scratch: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
