@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import pool3_like, sample_covariance  # type: ignore[import-not-found]
 from conftest import scipy_sqrtm, timeit  # type: ignore[import-not-found]
 
 from fastgan import _ext
@@ -37,14 +38,11 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _psd_batch(b: int, n: int, seed: int, device: str) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(b, 2 * n, n, generator=g, dtype=torch.float64)
-    return (x.mT @ x / (2 * n)).to(device)
+    return sample_covariance(b, n, seed).to(device)
 
 
 def _stats_2048(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(4096, 2048, generator=g, dtype=torch.float64).abs()  # pool3-like: non-negative
+    x = pool3_like(4096, 2048, seed, dtype=torch.float64)
     s = FeatureStats.from_features(x)
     return s.mean, s.cov
 
@@ -80,8 +78,7 @@ STATS_PLAIN = ("stats_fastgan", "stats_npcov", "stats_syrk64", "stats_npcov64")
 
 @pytest.mark.parametrize("n", STATS_NS, ids=lambda n: f"N={n}")
 def test_stats(benchmark, record, n: int) -> None:  # type: ignore[no-untyped-def]
-    g = torch.Generator().manual_seed(2)
-    x32 = torch.randn(n, 2048, generator=g).abs().to(DEVICE)  # pool3-like: non-negative
+    x32 = pool3_like(n, 2048, 2).to(DEVICE)
     x64 = x32.double()
 
     def ours() -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from cases import pool3_like  # type: ignore[import-not-found]
 from conftest import timeit  # type: ignore[import-not-found]
 
 import fastgan.metrics.kernel_distance as kd
@@ -71,8 +72,8 @@ def _load() -> float:
 def _features(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     # Inception pool3 features are non-negative (averaged ReLUs): |N(0,1)| is a fair stand-in
-    x = torch.randn(n, d, generator=g).abs()
-    y = torch.randn(n, d, generator=g).abs() * 1.05
+    x = pool3_like(n, d, g)
+    y = pool3_like(n, d, g) * 1.05
     return x, y
 
 
@@ -172,7 +173,7 @@ def test_kid_cost_model(record) -> None:  # type: ignore[no-untyped-def]
     s_reduce = _rate(lambda: p @ k, 100 * kb.BLOCK_ROWS * 10_000)
     # union tiles vs batched blocks, in situ: solve the full path's cost for COST_FULL_MAC
     n, s_, m_ = 4000, 10, 500
-    xf = torch.randn(n, d, generator=g).abs()
+    xf = pool3_like(n, d, g)
     ir, jf = kid_subset_indices(n, n, s_, m_, torch.Generator().manual_seed(2))
     t_full = timeit(lambda: mmd2_subsets(xf, xf, ir, jf, dtype=torch.float32, method="full"), repeat=3)
     t_sub = timeit(lambda: mmd2_subsets(xf, xf, ir, jf, dtype=torch.float32, method="subsets"), repeat=3)

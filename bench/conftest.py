@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from typing import Any, Callable
 
 import pytest
 import torch
+
+# the input builders shared with the tests (tests/cases.py); appended, so bench's conftest stays first
+_TESTS = str(Path(__file__).resolve().parents[1] / "tests")
+if _TESTS not in sys.path:
+    sys.path.append(_TESTS)
 
 RESULTS: dict[str, dict[str, Any]] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from cases import sample_covariance
 
 from fastgan import _ext
 from fastgan.linalg import sqrtm as sqrtm_mod
@@ -180,10 +181,8 @@ def test_cuda_trace_sqrt_tridiagonal_route(n: int) -> None:
         pytest.skip("fastgan._C has no usable CUDA kernels")
     g = torch.Generator().manual_seed(n)
     bsz = sqrtm_mod.TRIDIAG_MIN_BATCH
-    xa = torch.randn(bsz, 2 * n, n, generator=g, dtype=D64)
-    xb = torch.randn(bsz, 2 * n, n, generator=g, dtype=D64) + 0.1
-    a = xa.mT @ xa / (2 * n)
-    b = xb.mT @ xb / (2 * n)
+    a = sample_covariance(bsz, n, g)
+    b = sample_covariance(bsz, n, g, shift=0.1)
     b[1] = torch.zeros(n, n, dtype=D64)  # a singular side: the reference's exact fallback
     want = trace_sqrt_product(a, b, impl="torch")
     got_auto = trace_sqrt_product(a.cuda(), b.cuda())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import pool3_like
 
 from fastgan.metrics import _kid_bounds as kb
 from fastgan.metrics.kernel_distance import KID, kid, kid_subset_indices, mmd2_subsets
@@ -25,7 +26,7 @@ def numpy_mmd2(
 
 def clouds(n_x: int, n_y: int, d: int, shift: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n_x, d, generator=g).abs(), torch.randn(n_y, d, generator=g).abs() + shift
+    return pool3_like(n_x, d, g), pool3_like(n_y, d, g) + shift
 
 
 @pytest.mark.parametrize("method", ["full", "subsets", "auto"])
