@@ -47,9 +47,7 @@ import torch
 
 from fastgan.evaluation.array_files import read_array_file
 from fastgan.features.images import (
-    ARRAY_EXTENSIONS,
     IMAGE_EXTENSIONS,
-    count_images,
     detect_layout,
     list_folder,
     native_order,
@@ -325,76 +323,6 @@ def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
-def _unreadable(problems: list[str], *, name: str, where: str, skip_bad: bool) -> list[str]:
-    """Entries that cannot be read: an ImageReadError naming them, or with ``skip_bad`` logged and
-    returned (they join ``Source.skipped``)."""
-    if problems and not skip_bad:
-        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
-        raise ImageReadError(
-            f"{name}: {len(problems)} unreadable entr{'y' if len(problems) == 1 else 'ies'} "
-            f"in {where}: {shown} ({_SKIP_HINT})"
-        )
-    for why in problems:
-        logger.warning("%s: skipping unreadable file %s", name, why)
-    return list(problems)
-
-
-def _open_files(
-    files: list[Path],
-    *,
-    name: str,
-    layout: str,
-    skip_bad: bool,
-    origin: str,
-    root: Optional[Path],
-    path: Optional[str],
-    skipped: Optional[list[str]] = None,
-) -> Source:
-    items: list[tuple[int, int]] = []
-    empty: list[str] = []
-    skipped = list(skipped or [])
-    for fi, f in enumerate(files):
-        if f.suffix.lower() in ARRAY_EXTENSIONS:
-            try:
-                count = count_images(f)
-            except _READ_ERRORS as exc:
-                msg = f"{show_path(f)}: {strip_path(f, exc)}"
-                if not skip_bad:
-                    raise ImageReadError(f"{name}: cannot read {msg} ({_SKIP_HINT})") from None
-                logger.warning("%s: skipping unreadable file %s", name, msg)
-                skipped.append(msg)
-                continue
-            if count == 1:
-                items.append((fi, -1))
-            else:  # a stack [n, H, W, C] (an empty one contributes nothing, and is named if nothing else is read)
-                items.extend((fi, j) for j in range(count))
-                if count == 0:
-                    empty.append(show_path(f))
-        else:
-            items.append((fi, -1))
-    if not items:
-        what = show_path(path) if path else "the file list"
-        raise ImageReadError(
-            f"{name}: no readable images in {what}"
-            + (f" ({len(skipped)} unreadable skipped, e.g. {skipped[0]})" if skipped else "")
-            + (f" ({len(empty)} empty image stack(s), e.g. {empty[0]} holds 0 images)" if empty else "")
-        )
-    fp = _file_fingerprint(files, root)
-    return Source(
-        kind="images",
-        name=name,
-        n=len(items),
-        fingerprint=fp,
-        origin=origin,
-        path=path,
-        layout=layout,
-        skip_bad=skip_bad,
-        skipped=skipped,
-        files=files,
-        items=items,
-    )
-
-
 def _stack_source(arr: Any, p: Path, *, name: str, layout: str) -> Source:
     """A 3-D / 4-D array read from ``p``: one image or a stack ``[n, H, W, C]``."""
     st = p.stat()
@@ -505,6 +433,7 @@ def open_source(
     """
     if layout not in ("auto", "NCHW", "NHWC"):
         raise ValueError(f"layout: must be 'auto', 'NCHW' or 'NHWC', got {layout!r}")
+    from fastgan.evaluation.file_sources import _open_files, open_file_list, open_folder
     from fastgan.evaluation.sampler import Sampler
     from fastgan.metrics import FeatureStats
 
@@ -517,23 +446,7 @@ def open_source(
     if _is_path(x):
         p = Path(x)
         if p.is_dir():
-            files, problems = list_folder(p, exclude)
-            if not files and not problems:
-                raise ValueError(
-                    f"{name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) or .npy/.npz image arrays "
-                    f"under {show_path(p)!r}"
-                )
-            skipped = _unreadable(problems, name=name, where=repr(show_path(p)), skip_bad=skip_bad)
-            return _open_files(
-                files,
-                name=name,
-                layout=layout,
-                skip_bad=skip_bad,
-                origin="folder",
-                root=p,
-                path=str(p),
-                skipped=skipped,
-            )
+            return open_folder(p, name=name, layout=layout, skip_bad=skip_bad, exclude=exclude)
         if not os.path.lexists(p):
             raise FileNotFoundError(f"{name}: {show_path(p)!r} does not exist")
         why = unreadable_reason(p)  # a dangling link, a FIFO (reading it would block), ...: refused unopened
@@ -550,24 +463,7 @@ def open_source(
             return _stats_source(value, name=name, path=str(p))
         return _features_source(value, name=name, path=str(p))
     if isinstance(x, (list, tuple)) and x and all(_is_path(f) for f in x):
-        files = [Path(f) for f in x]
-        missing = [show_path(f) for f in files if not os.path.lexists(f)]
-        if missing:
-            raise FileNotFoundError(f"{name}: {len(missing)} file(s) do not exist, e.g. {missing[0]!r}")
-        reasons = [unreadable_reason(f) for f in files]
-        problems = [why for why in reasons if why is not None]
-        skipped = _unreadable(problems, name=name, where="the file list", skip_bad=skip_bad)
-        files = [f for f, why in zip(files, reasons) if why is None]
-        return _open_files(
-            files,
-            name=name,
-            layout=layout,
-            skip_bad=skip_bad,
-            origin="files",
-            root=None,
-            path=None,
-            skipped=skipped,
-        )
+        return open_file_list(x, name=name, layout=layout, skip_bad=skip_bad)
     if isinstance(x, (torch.Tensor, np.ndarray)):
         if isinstance(x, np.ndarray):
             x = native_order(x)
