@@ -54,7 +54,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     """``fastgan stats``: the input through :func:`fastgan.evaluation.sources.open_source` and
     :func:`fastgan.evaluation.embed.embed` (as ``fastgan eval``), then float64 statistics."""
     import fastgan.metrics as fm
-    from fastgan.evaluation.api import _weights_map, check_device
+    from fastgan.evaluation.api import check_device, weights_map
     from fastgan.evaluation.embed import embed
     from fastgan.evaluation.sources import open_source
 
@@ -71,7 +71,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         src,
         extractors=(args.extractor,),
         preset=args.preset,
-        weights=_weights_map(_weights_arg(args.weights), args.extractor),
+        weights=weights_map(_weights_arg(args.weights), args.extractor),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         device=args.device,

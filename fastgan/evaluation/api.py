@@ -48,9 +48,6 @@ from fastgan.evaluation.stages import _embed_inputs, _make_run, _note_non_finite
 
 __all__ = ["evaluate", "EvalResult", "check_device", "weights_map"]
 
-#: the former private name of :func:`weights_map` (until every caller imports the public name)
-_weights_map = weights_map
-
 
 def evaluate(
     real: Any,
