@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,3 +73,25 @@ def test_plotting_without_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(ImportError, match=r'pip install "fastgan\[plot\]"'):
         plot_truncation_sweep([{"psi": 1.0, "precision": 0.5}])
+
+
+def test_convert_weights_model_is_extractor(tmp_path: Path) -> None:
+    from fastgan.cli import commands
+    from fastgan.features import VGG16FC2, convert_weights
+
+    src = tmp_path / "vgg.pth"
+    torch.save(VGG16FC2(random_init=True).state_dict(), src)
+    new = convert_weights(src, tmp_path / "a.pth", extractor="vgg16")
+    with pytest.warns(
+        DeprecationWarning, match="convert_weights: the keyword model= is deprecated.*pass extractor="
+    ):
+        old = convert_weights(src, tmp_path / "b.pth", model="vgg16")
+    assert new == old and (tmp_path / "a.pth").read_bytes() != b""
+    assert (
+        torch.load(tmp_path / "a.pth", weights_only=True).keys()
+        == torch.load(tmp_path / "b.pth", weights_only=True).keys()
+    )
+    for flag in ("--extractor", "--model"):  # the CLI's former spelling is still accepted
+        assert (
+            commands.main(["convert-weights", str(src), str(tmp_path / f"c{flag}.pth"), flag, "vgg16"]) == 0
+        )

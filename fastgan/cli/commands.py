@@ -369,14 +369,14 @@ def _cmd_convert_weights(args: argparse.Namespace) -> int:
             f"{args.input}: is a TorchScript archive; pass --trusted to convert it. {TRUST_NOTE}"
         )
     try:
-        info = convert_weights(args.input, args.output, args.model, trusted=args.trusted)
+        info = convert_weights(args.input, args.output, args.extractor, trusted=args.trusted)
     except WeightsError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
-        _echo(json.dumps({"input": args.input, "output": args.output, "model": args.model, **info}))
+        _echo(json.dumps({"input": args.input, "output": args.output, "extractor": args.extractor, **info}))
     else:
         _echo(
-            f"wrote {args.output}: {info['tensors']} tensors for --extractor {args.model} "
+            f"wrote {args.output}: {info['tensors']} tensors for --extractor {args.extractor} "
             f"(from a {info['source']}, mapped by {info['mapping']}"
             f"{', ' + str(info['dropped']) + ' unused tensors dropped' if info['dropped'] else ''}); "
             "load it with --weights"

@@ -254,7 +254,14 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="IN", help="weights file to convert")
     p.add_argument("output", metavar="OUT", help="output state dict (.pth)")
-    p.add_argument("--model", choices=NETWORK_NAMES, required=True, help="the network the weights are for")
+    p.add_argument(
+        "--extractor",
+        "--model",
+        dest="extractor",
+        choices=NETWORK_NAMES,
+        required=True,
+        help="the network the weights are for (--model: its former spelling)",
+    )
     p.add_argument(
         "--trusted",
         action="store_true",

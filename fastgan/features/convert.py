@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from fastgan._compat import renamed_kwarg
 from fastgan.features.networks import NETWORKS
 from fastgan.features.weights import (
     TRUST_NOTE,
@@ -58,10 +59,11 @@ def _map_by_order(
     return out, len(src) - len(target)
 
 
+@renamed_kwarg("model", "extractor")
 def convert_weights(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
-    model: str,
+    extractor: str,
     *,
     trusted: bool = False,
 ) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def convert_weights(
         src: a state dict file in a reference's layout (read weights-only), or a TorchScript
             archive (read with ``torch.jit.load``, only with ``trusted=True``: see :data:`TRUST_NOTE`).
         dst: output file (``torch.save`` of a ``{name: Tensor}`` dict).
-        model: ``"inception"`` (:class:`~fastgan.features.InceptionV3FID`) or ``"vgg16"``
+        extractor: ``"inception"`` (:class:`~fastgan.features.InceptionV3FID`) or ``"vgg16"``
             (:class:`~fastgan.features.VGG16FC2`).
         trusted: allow reading a TorchScript archive.
 
@@ -84,8 +86,8 @@ def convert_weights(
     pytorch-fid's ``blocks.`` layout); if that fails, tensors are paired in order, each pair
     checked for equal shape. The written file is loaded back into the model with strict checks.
     """
-    if model not in NETWORKS:
-        raise ValueError(f"model: must be {' or '.join(repr(k) for k in NETWORKS)}, got {model!r}")
+    if extractor not in NETWORKS:
+        raise ValueError(f"extractor: must be {' or '.join(repr(k) for k in NETWORKS)}, got {extractor!r}")
     p = Path(src)
     if not p.is_file():
         raise WeightsError(f"{p}: does not exist")
@@ -100,8 +102,8 @@ def convert_weights(
     else:
         sd = load_state_dict_file(p)
         kind = "state_dict"
-    net = NETWORKS[model](random_init=True)
-    ignore = ("classifier.6.",) if model == "vgg16" else ()
+    net = NETWORKS[extractor](random_init=True)
+    ignore = ("classifier.6.",) if extractor == "vgg16" else ()
     try:
         out = check_state_dict(net, sd, ignore_unexpected=ignore, source=str(p))
         mapping, dropped = "names", len(sd) - len(out)
