@@ -28,6 +28,8 @@ import fastgan.metrics as fm
 from fastgan import _ext, cli
 from fastgan.cli.table import format_table
 
+from .conftest import TinyNet, install_tiny_builder
+
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
@@ -106,41 +108,18 @@ def test_stats_refuses_stats_input(tmp_path: Path, feats: dict[str, Any]) -> Non
     )
 
 
-class _Tiny(torch.nn.Module):
-    """A stand-in feature network: float [0, 1] images [B, 3, 16, 16] -> features [B, 4]."""
-
-    input_size = 16
-    resize = "bilinear"
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.rows = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.rows += x.shape[0]
-        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
-
-
 @pytest.fixture
-def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[_Tiny]:
-    """Every feature network the commands build is a fresh :class:`_Tiny` (returned in build order)."""
-    import fastgan.evaluation.embed as emb
+def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[TinyNet]:
+    """Every feature network the commands build is a fresh :class:`TinyNet`; only Inception, by default weights."""
 
-    built: list[_Tiny] = []
-
-    def build(name: str, weights: Any = None, **kwargs: Any) -> _Tiny:
+    def only_inception(name: str, weights: Any) -> None:
         assert name == "inception" and weights is None, (name, weights)
-        built.append(_Tiny())
-        return built[-1]
 
-    monkeypatch.setattr(emb, "build_extractor", build)
-    return built
+    return install_tiny_builder(monkeypatch, only_inception)
 
 
 def test_stats_of_images_goes_through_the_eval_pipeline(
-    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Image folder -> open_source + embed: the network's features, float64 statistics; --cache reuses them,
     --skip-bad skips (and reports) an unreadable file, --num-workers decodes in worker processes."""
@@ -170,7 +149,7 @@ def test_stats_of_images_goes_through_the_eval_pipeline(
     )
     assert "1 unreadable file(s) skipped" in captured.err
     with torch.no_grad():  # the oracle: the network on the images (already at its input size)
-        want = _Tiny()(torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255).double()
+        want = TinyNet()(torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255).double()
     st = fm.load_stats(out)
     assert st.count == 9
     torch.testing.assert_close(st.mean, want.mean(0), rtol=1e-6, atol=1e-7)
@@ -185,7 +164,7 @@ def test_stats_of_images_goes_through_the_eval_pipeline(
 
 
 def test_stats_of_an_image_stack_file(
-    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An .npy image stack [n, H, W, 3] is images (as for eval), not a feature matrix."""
     imgs = np.random.default_rng(5).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)

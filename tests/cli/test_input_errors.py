@@ -12,45 +12,19 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from fastgan import cli
 
-
-class _Tiny(torch.nn.Module):
-    """A stand-in feature network: float [0, 1] images [B, 3, 16, 16] -> features [B, 4]."""
-
-    input_size = 16
-    resize = "bilinear"
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.rows = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.rows += x.shape[0]
-        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
+from .conftest import TinyNet, install_tiny_builder
 
 
 @pytest.fixture
-def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[_Tiny]:
-    """Every feature network the commands build is a fresh :class:`_Tiny` (returned in build order)."""
-    import fastgan.evaluation.embed as emb
-
-    built: list[_Tiny] = []
-
-    def build(name: str, weights: Any = None, **kwargs: Any) -> _Tiny:
-        built.append(_Tiny())
-        return built[-1]
-
-    monkeypatch.setattr(emb, "build_extractor", build)
-    return built
+def tiny_net(monkeypatch: pytest.MonkeyPatch) -> list[TinyNet]:
+    """Every feature network the commands build is a fresh :class:`TinyNet` (returned in build order)."""
+    return install_tiny_builder(monkeypatch)
 
 
 @pytest.fixture
@@ -101,7 +75,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
 
 
 def test_decompression_bomb(
-    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It was a DecompressionBombError traceback, exit 1, the file unnamed, and --skip-bad did not help."""
     pytest.importorskip("PIL.Image")
@@ -179,7 +153,7 @@ def test_fifo(tmp_path: Path, alarm: None, suffix: str, capsys: pytest.CaptureFi
 
 
 def test_fifo_in_a_folder(
-    tmp_path: Path, alarm: None, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, alarm: None, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
@@ -215,7 +189,7 @@ def test_huge_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cache_inside_the_input_folder(
-    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--cache inside the input folder: the second run reads the cache, not the cache as images."""
     folder = _image_folder(tmp_path / "imgs", 5)
@@ -237,7 +211,7 @@ def test_cache_inside_the_input_folder(
 
 
 def test_eval_never_lists_its_cache_folder(
-    tmp_path: Path, tiny_net: list[_Tiny], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_net: list[TinyNet], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """evaluate passes cache_dir to open_source(exclude=): whatever the cache folder holds is not input."""
     folder = _image_folder(tmp_path / "imgs", 5)
