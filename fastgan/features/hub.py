@@ -197,17 +197,16 @@ def _env_number(name: str, default: float, minimum: float) -> float:
     return value
 
 
+def user_cache_root() -> str:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``: where fastgan, torch and Hugging Face keep their caches."""
+    return os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
 def peer_dirs() -> dict[str, Path]:
     """The peers' weight folders: ``{"torch_hub": ..., "hf_hub": ...}`` (they may not exist)."""
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch"
-    )
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(user_cache_root(), "torch")
     hf = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME")
-        or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-        ),
-        "hub",
+        os.environ.get("HF_HOME") or os.path.join(user_cache_root(), "huggingface"), "hub"
     )
     return {
         "torch_hub": Path(torch_home).expanduser() / "hub" / "checkpoints",

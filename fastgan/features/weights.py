@@ -45,8 +45,9 @@ def cache_dir(path: Optional[str | os.PathLike[str]] = None) -> Path:
     env = os.environ.get("FASTGAN_CACHE")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fastgan"
+    from fastgan.features.hub import user_cache_root
+
+    return Path(user_cache_root()) / "fastgan"
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
