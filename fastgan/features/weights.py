@@ -45,9 +45,9 @@ def cache_dir(path: Optional[str | os.PathLike[str]] = None) -> Path:
     env = os.environ.get("FASTGAN_CACHE")
     if env:
         return Path(env).expanduser()
-    from fastgan.features.hub import user_cache_root
+    from fastgan.features import hub
 
-    return Path(user_cache_root()) / "fastgan"
+    return Path(hub.user_cache_root()) / "fastgan"
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
