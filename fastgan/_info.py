@@ -49,9 +49,9 @@ def backends() -> dict[str, Any]:
         * ``knn_impl`` (str): what ``impl="auto"`` of the exact k-NN metrics runs.
         * ``torch_cuda`` (bool): torch sees a GPU.
         * ``versions`` (dict): fastgan, the loaded extension's (None without it; equal to
-          fastgan's for a matching build), torch, numpy, python, platform.
+            fastgan's for a matching build), torch, numpy, python, platform.
         * ``weights`` (dict): the weights cache folder, ``offline`` (``FASTGAN_OFFLINE``) and the
-          ``mirror`` (``FASTGAN_WEIGHTS_MIRROR``) of :mod:`fastgan.features.hub`.
+            ``mirror`` (``FASTGAN_WEIGHTS_MIRROR``) of :mod:`fastgan.features.hub`.
 
     Example:
         >>> import fastgan

@@ -129,10 +129,10 @@ def evaluate(
         :class:`EvalResult` (``Mapping[str, float]`` + ``info``); the same on every rank.
 
     Raises:
-        ValueError / TypeError naming the argument (``"fake: ..."``, ``"metrics: ..."``,
-        ``"kid_subset_size: ..."``, ``"device: ..."`` for a device that does not parse or does not
-        exist here, e.g. ``cuda`` without a GPU); a statistics input with a metric that needs per-sample
-        features named explicitly.
+        ValueError: (or TypeError) naming the argument (``"fake: ..."``, ``"metrics: ..."``,
+            ``"kid_subset_size: ..."``, ``"device: ..."`` for a device that does not parse or does not
+            exist here, e.g. ``cuda`` without a GPU); a statistics input with a metric that needs
+            per-sample features named explicitly.
 
     Matches: each metric's reference through its function (see :mod:`fastgan.metrics`) with
     the preset's conventions.
