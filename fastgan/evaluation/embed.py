@@ -95,17 +95,24 @@ def _check_shard(shard: Any) -> tuple[int, int]:
 
 
 def _canonical(name: str) -> str:
-    """``"inception"`` for any spelling of it in the network table, and for ``"logits"`` (they come
-    from the same forward pass); any other name as given (it keys the arrays)."""
-    if name.lower().replace("-", "").replace("_", "") == "logits" or network_key(name) == "inception":
+    """``"inception"`` for any spelling of it in the network table, and for ``"logits"`` and
+    ``"spatial"`` (they come from the same forward pass); any other name as given (it keys the arrays)."""
+    if name.lower().replace("-", "").replace("_", "") in _PASS_OUTPUTS or network_key(name) == "inception":
         return "inception"
     return name
 
 
-class _Net:
-    """One extractor and how to feed it a decoded batch."""
+#: arrays that come out of the Inception forward pass besides pool3 (extractor names that mean it)
+_PASS_OUTPUTS = ("logits", "spatial")
 
-    def __init__(self, name: str, module: Any, device: torch.device, dtype: torch.dtype) -> None:
+
+class _Net:
+    """One extractor and how to feed it a decoded batch (``spatial``: the Inception pass also
+    returns the 2023-d sFID features, computed only when a metric needs them)."""
+
+    def __init__(
+        self, name: str, module: Any, device: torch.device, dtype: torch.dtype, spatial: bool = False
+    ) -> None:
         self.name = name
         self.module = module
         self.device = device
@@ -116,7 +123,8 @@ class _Net:
             and bool(getattr(module, "has_logits", False))
             and hasattr(module, "logits_from_pool3")
         )
-        self.keys = [name] + (["logits"] if self.logits else [])
+        self.spatial = spatial and name == "inception" and self.native and hasattr(module, "spatial_dim")
+        self.keys = [name] + (["logits"] if self.logits else []) + (["spatial"] if self.spatial else [])
         self.resize = getattr(module, "resize", "bilinear")
         size = getattr(module, "input_size", None)
         self.size = None if size is None or self.resize == "none" else (int(size), int(size))
@@ -124,7 +132,10 @@ class _Net:
     def __call__(self, imgs: Any) -> list[torch.Tensor]:
         """One decoded batch -> the outputs of :attr:`keys` (the step extract_features runs too)."""
         if self.native:
-            fn = (lambda x: self.module.embed(x, with_logits=True)) if self.logits else self.module.embed
+            emb, lg, sp = self.module.embed, self.logits, self.spatial
+            fn = (lambda x: emb(x, with_logits=True, with_spatial=True)) if lg and sp else emb
+            if lg != sp:
+                fn = (lambda x: emb(x, with_logits=True)) if lg else (lambda x: emb(x, with_spatial=True))
         else:  # a plain network on float [0, 1] images at its input size
             fn = self.module
         return embed_batch(
@@ -214,7 +225,15 @@ def _build_nets(
                 module = module.to(device)
         else:
             module = build_extractor(name, weights=weights.get(name), preset=preset, device=device)
-        nets.append(_Net(name, module, device, dtype))
+        if dtype == torch.float64 and isinstance(module, nn.Module):
+            module = module.to(dtype=torch.float64)  # a float64 pipeline: weights and arithmetic in float64
+        spatial = name == "inception" and any(e.lower() == "spatial" for e in extractors)
+        nets.append(_Net(name, module, device, dtype, spatial=spatial))
+    if any(e.lower() == "spatial" for e in extractors):
+        if not next(n for n in nets if n.name == "inception").spatial:
+            raise ValueError(
+                "extractors: 'spatial' (the sFID features) needs fastgan's InceptionV3FID, not another module"
+            )
     if any(e.lower() == "logits" for e in extractors):
         if not next(n for n in nets if n.name == "inception").logits:
             raise ValueError(

@@ -9,7 +9,9 @@ Each :class:`MetricSpec` says
   sit beside ``prdc``);
 * ``needs``: which array of an embedded input it reads: ``"inception"`` (Inception-v3 pool3,
   2048-d; replaced by ``extractor=`` when one is given), ``"logits"`` (Inception 1008-way logits
-  without bias, from the same forward pass as pool3; fake side only), ``"vgg16"`` (VGG-16 fc2,
+  without bias, from the same forward pass as pool3; fake side only), ``"spatial"`` (the ADM
+  evaluator's 2023-d sFID features, ``Mixed_6d.branch1x1`` channels 0..6, from the same forward
+  pass, computed only when a requested metric needs them), ``"vgg16"`` (VGG-16 fc2,
   4096-d, the precision / recall embedding of Kynkaanniemi et al. and torch-fidelity; replaced by
   ``extractor=``) or ``"extractor"`` (the network named by ``extractor=``, Inception pool3 when
   none is given). A feature input (``[N, D]`` arrays or files) is used as is for every need
@@ -40,7 +42,7 @@ __all__ = ["KEYWORDS", "NEEDS", "STATES", "MetricSpec", "Option"]
 #: the shared keywords of evaluate() that set options of several metrics (see Option.keyword)
 KEYWORDS = ("k", "kid_subsets", "kid_subset_size", "splits", "seed")
 
-NEEDS = ("inception", "logits", "vgg16", "extractor")
+NEEDS = ("inception", "logits", "vgg16", "extractor", "spatial")
 STATES = ("stats", "logits", "bank")
 
 

@@ -17,7 +17,7 @@ from fastgan.evaluation.arguments import weights_map
 from fastgan.evaluation.registry import METRICS, MetricSpec
 
 #: array name -> the extractor that produces it (logits come from the Inception pass)
-_PRODUCER = {"logits": "inception"}
+_PRODUCER = {"logits": "inception", "spatial": "inception"}
 
 
 @dataclass
@@ -67,8 +67,8 @@ def _array_for(spec: MetricSpec, kind: str, extractor: Optional[str]) -> str:
     """Which array of an embedded input of ``kind`` the metric reads."""
     if kind != "images":
         return "features"
-    if spec.needs == "logits":
-        return "logits"
+    if spec.needs in ("logits", "spatial"):  # always from the Inception pass, whatever extractor=
+        return spec.needs
     if extractor is not None:
         return extractor
     if spec.needs == "vgg16":

@@ -35,6 +35,7 @@ from fastgan.features.hub import KNOWN_WEIGHTS
 from fastgan.features.presets import Preset, get_preset, prepare_pixels
 from fastgan.features.resize import RESIZE_MODES
 from fastgan.features.weights import load_weights_into, resolve_weights
+from fastgan.metrics.spatial import spatial_features
 
 __all__ = ["InceptionV3FID", "FID_WEIGHTS_URL"]
 
@@ -206,6 +207,9 @@ class InceptionV3FID(nn.Module):
     input_size = 299
     feature_dim = 2048
     num_classes = 1008
+    #: channels of ``Mixed_6d.branch1x1`` kept for the ADM sFID features (17 x 17 x 7 = 2023)
+    spatial_channels = 7
+    spatial_dim = 17 * 17 * 7
 
     def __init__(
         self,
@@ -292,6 +296,20 @@ class InceptionV3FID(nn.Module):
 
     def pool3_from_input(self, x: torch.Tensor) -> torch.Tensor:
         """Preprocessed Tensor[N, 3, 299, 299] (see :meth:`preprocess`) -> Tensor[N, 2048]."""
+        return self.pool3_and_spatial_from_input(x, spatial=False)[0]
+
+    def pool3_and_spatial_from_input(
+        self, x: torch.Tensor, spatial: bool = True
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Preprocessed Tensor[N, 3, 299, 299] -> (pool3 Tensor[N, 2048], spatial Tensor[N, 2023]
+        or None) in ONE forward pass.
+
+        The spatial features are those of the ADM evaluator's sFID (``mixed_6/conv:0`` of the TF
+        graph, its first 7 channels): the output of ``Mixed_6d.branch1x1`` (the 1x1 conv of the
+        third 17x17 block, after batch norm and ReLU; TF names ``mixed_4..mixed_7`` =
+        ``Mixed_6b..6e``), channels 0..6, flattened in the TF graph's NHWC order (row, column,
+        channel): 17 * 17 * 7 = 2023 values (:func:`fastgan.metrics.spatial.spatial_features`).
+        """
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -303,14 +321,21 @@ class InceptionV3FID(nn.Module):
             self.Mixed_6a,
             self.Mixed_6b,
             self.Mixed_6c,
+        ):
+            x = block(x)
+        # the sFID features: the 1x1 branch of Mixed_6d (conv, BN, ReLU), evaluated once more on the
+        # block's input (a 768 -> 192 1x1 conv, ~1% of the pass), same weights, same arithmetic
+        s = spatial_features(self.Mixed_6d.branch1x1(x), self.spatial_channels) if spatial else None
+        late: tuple[nn.Module, ...] = (
             self.Mixed_6d,
             self.Mixed_6e,
             self.Mixed_7a,
             self.Mixed_7b,
             self.Mixed_7c,
-        ):
-            x = block(x)
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)  # the references' pooling op
+        )
+        for late_block in late:
+            x = late_block(x)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1), s  # the references' pooling op
 
     def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
         """Tensor[N, 2048] -> Tensor[N, 1008] logits (``bias=False``: the IS convention)."""
@@ -326,13 +351,19 @@ class InceptionV3FID(nn.Module):
         f = self.pool3(x)
         return f, self.logits_from_pool3(f, bias=False)
 
-    def embed(self, x: torch.Tensor, with_logits: bool = False) -> Any:
+    def embed(self, x: torch.Tensor, with_logits: bool = False, with_spatial: bool = False) -> Any:
         """Like :meth:`forward` (or :meth:`features_and_logits` when ``with_logits``) on an
-        already preprocessed Tensor[N, 3, 299, 299]."""
-        f = self.pool3_from_input(x)
-        if with_logits:
-            return f, self.logits_from_pool3(f, bias=False)
-        return self._head(f)
+        already preprocessed Tensor[N, 3, 299, 299]; ``with_spatial`` appends the 2023-d sFID
+        features of the same forward pass (:meth:`pool3_and_spatial_from_input`) to the tuple."""
+        f, s = self.pool3_and_spatial_from_input(x, spatial=with_spatial)
+        out = (
+            [f, self.logits_from_pool3(f, bias=False)]
+            if with_logits
+            else [f if with_spatial else self._head(f)]
+        )
+        if s is not None:
+            out.append(s)
+        return tuple(out) if len(out) > 1 else out[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._head(self.pool3(x))

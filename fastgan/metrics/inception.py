@@ -355,11 +355,16 @@ class InceptionScore(Metric):
             if bool((index < 0).any()) or bool((index >= self.num_samples).any()):
                 raise ValueError(f"sample indices must lie in [0, num_samples={self.num_samples})")
             index = self._position.to(dev)[index]
-        sid = split_index(index, self.num_samples, self.splits)
+        sid = self._split_ids(index)
         count, sum_p, sum_plogp = _sums(x, self.input, sid, self.splits, "logits")
         self.count += count
         self.sum_p += sum_p
         self.sum_plogp += sum_plogp
+
+    def _split_ids(self, index: torch.Tensor) -> torch.Tensor:
+        """The split of each global (post-shuffle) sample index (:func:`split_index`; a subclass
+        may assign splits otherwise, e.g. fixed-size chunks: :class:`fastgan.metrics.adm.ADMInceptionScore`)."""
+        return split_index(index, self.num_samples, self.splits)
 
     def merge(self, other: InceptionScore) -> InceptionScore:
         """Add ``other``'s sums into this state (in place) and return self."""
