@@ -37,6 +37,11 @@ METRIC_NAMES = (
     "sliced_wasserstein",
     "p_precision_recall",
     "top_pr",
+    "prd",
+    "rarity",
+    "clipped_dc",
+    "kid_rbf",
+    "mind",
 )
 #: the names of fastgan.features.networks.NETWORKS, the networks ``convert-weights`` converts for
 #: (spelled out for the same reason; tests/features/test_networks.py checks them against the table)
