@@ -3,6 +3,7 @@
 * :class:`InceptionV3FID` -- the TF FID Inception-v3 (2048-d pool3 for FID / KID / PR,
   1008-way logits for the Inception Score).
 * :class:`VGG16FC2` -- VGG-16 fc2 after ReLU (4096-d), the precision / recall embedding.
+* :class:`LPIPSVGG16` -- the LPIPS v0.1 distance on the VGG-16 trunk (perceptual path length).
 * :class:`FoundationExtractor` / :func:`build_foundation_extractor` -- DINOv2 (timm) and CLIP
   (open_clip) embeddings, optional extras, with dgm-eval's and CMMD's preprocessing
   (:data:`FOUNDATION_NAMES`, :data:`FOUNDATION_PRESETS`).
@@ -33,6 +34,7 @@ from fastgan.features.foundation import (
     foundation_preprocess,
 )
 from fastgan.features.inception import FID_WEIGHTS_URL, InceptionV3FID
+from fastgan.features.lpips import LPIPSVGG16
 from fastgan.features.networks import NETWORKS
 from fastgan.features.presets import PRESET_NAMES, PRESETS, Preset, get_preset
 from fastgan.features.resize import RESIZE_MODES, resize_images
@@ -46,6 +48,7 @@ __all__ = [
     "to_float_images",
     "InceptionV3FID",
     "VGG16FC2",
+    "LPIPSVGG16",
     "FID_WEIGHTS_URL",
     "RESIZE_MODES",
     "resize_images",

@@ -92,6 +92,7 @@ class KnownWeights:
 
 _INCEPTION = "pt_inception-2015-12-05-6726825d.pth"
 _TORCHVISION_VGG16 = "vgg16-397923af.pth"
+_LPIPS_VGG16 = "lpips-v0.1-vgg.pth"
 
 
 def _dinov2(size: str) -> KnownWeights:
@@ -139,6 +140,15 @@ KNOWN_WEIGHTS: dict[str, KnownWeights] = {
             "397923af",
             torch_hub=(_TORCHVISION_VGG16,),
             source="torchvision VGG16_Weights.IMAGENET1K_V1 (torch-fidelity's and prdc's VGG-16)",
+        ),
+        KnownWeights(
+            "lpips-vgg16",
+            _LPIPS_VGG16,
+            "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
+            # the digest of lpips/weights/v0.1/vgg.pth as the lpips 0.1.4 wheel ships it
+            "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+            source="the LPIPS v0.1 linear layers of the VGG-16 trunk (lpips package, Zhang et al. 2018); "
+            "torch-fidelity re-publishes them as weights-vgg16-lpips.pth",
         ),
         _dinov2("s"),
         _dinov2("b"),

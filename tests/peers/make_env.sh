@@ -6,7 +6,7 @@
 # The reference packages (pytorch-fid, torch-fidelity, clean-fid) import torchvision, and a
 # torchvision wheel exists for torch 2.14.1 (torchvision 0.29.1), so this environment pins that
 # pair and installs beside it: pytorch-fid, torch-fidelity, clean-fid, torchmetrics, prdc, the
-# newer metrics' references (top-pr with gudhi, vendi-score, clip-mmd) and the foundation-model
+# newer metrics' references (top-pr with gudhi, vendi-score, clip-mmd, lpips for PPL's LPIPS) and the foundation-model
 # packages (timm, open_clip_torch), the test
 # tools, and fastgan itself, built from this checkout's working tree (tracked and untracked,
 # not-ignored files, copied to a temporary folder so nothing is written into the checkout).
@@ -44,7 +44,7 @@ echo "== torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION and the peers"
 "$PY" -m pip install \
     "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
     pytorch-fid torch-fidelity clean-fid torchmetrics prdc \
-    timm open_clip_torch top-pr vendi-score clip-mmd \
+    timm open_clip_torch top-pr vendi-score clip-mmd lpips \
     pytest pytest-benchmark hypothesis pillow numpy scipy
 
 echo "== fastgan from $REPO${FASTGAN_NO_CUDA:+ (FASTGAN_NO_CUDA=$FASTGAN_NO_CUDA)}"
