@@ -200,6 +200,12 @@ def _metric_options(args: argparse.Namespace, metrics: Sequence[str]) -> dict[st
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
             options.setdefault(metric, {})[option] = value
+    if getattr(args, "real_test", None) is not None:
+        from fastgan.evaluation.rows_memorization import TEST_SET_METRICS
+
+        for m in parse_metrics(list(metrics)):
+            if m in TEST_SET_METRICS:
+                options.setdefault(m, {})["test"] = args.real_test
     if args.k is not None:
         targets = [
             m for m in keyword_targets("k", parse_metrics(list(metrics))) if "k" not in options.get(m, {})

@@ -42,6 +42,11 @@ METRIC_NAMES = (
     "clipped_dc",
     "kid_rbf",
     "mind",
+    "authpct",
+    "mifid",
+    "ct",
+    "fld",
+    "fls",
 )
 #: the names of fastgan.features.networks.NETWORKS, the networks ``convert-weights`` converts for
 #: (spelled out for the same reason; tests/features/test_networks.py checks them against the table)
@@ -53,6 +58,11 @@ OPTION_FLAGS = {
     "--pr-k": ("pr", "k", "pr's neighbourhood size (default: the preset's 3)"),
     "--ppr-k": ("p_precision_recall", "k", "p_precision_recall's neighbourhood size (default: 4)"),
 }
+
+#: ``fastgan eval --real-test``: the third input of the memorization metrics that need one
+_REAL_TEST_HELP = (
+    "held-out real test features (.npy/.npz/.pt [N, D]) for ct, fld and fls (REAL is then the training set)"
+)
 
 #: torch-fidelity's metric switches, accepted as they are
 _FIDELITY_METRIC_FLAGS = {"--isc": "is", "--fid": "fid", "--kid": "kid", "--prc": "pr"}
@@ -240,6 +250,7 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         metavar="FILE",
         help="classifier logits [N, C] of the fake samples, for 'is' when --fake is not an image folder",
     )
+    p.add_argument("--real-test", metavar="PATH", help=_REAL_TEST_HELP)
     p.add_argument(
         "--seed",
         type=int,
