@@ -63,7 +63,12 @@ def _compute_metrics(
                 name,
                 banks,
             )
-            result, notes = run_metric(name, x, y, opts, given=frozenset(given[name]), progress=progress)
+            check: dict[str, Any] = {}
+            result, notes = run_metric(
+                name, x, y, opts, given=frozenset(given[name]), progress=progress, check=check
+            )
+            if check:
+                run.checks[name] = check
             values.update(result)
             run.notes.extend(notes)
         used[name] = opts

@@ -26,6 +26,9 @@ class EvalResult(Mapping[str, float]):
     * ``seconds``: ``total``, ``embed_real``, ``embed_fake``, ``network`` (seconds in the
       feature networks, this rank) and one entry per metric;
     * ``notes``: everything the user should know (metrics skipped, sizes reduced);
+    * ``checks``: per metric, how a float32 result was checked (KID: ``rounds_checked`` rounds
+      recomputed in float64, their largest absolute difference ``max_diff``, the ``tol`` times the
+      std over rounds (``spread``) it is held to, and ``fallback`` when the float64 result replaced it);
     * ``world_size``, ``versions`` (fastgan, torch).
 
     ``to_dict()`` gives ``{"metrics": {...}, **info}``; ``to_json()`` its JSON text;

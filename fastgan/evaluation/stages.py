@@ -30,6 +30,8 @@ class _Run:
     dev: Optional[torch.device]  # where the metrics run (None: where the features are)
     net_dev: torch.device  # where the networks run
     notes: list[str] = field(default_factory=list)
+    #: per metric, how a reduced-precision result was checked (KID's float64 check of a few rounds)
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -300,6 +302,7 @@ def _report(
                 **seconds,
             },
             "notes": run.notes,
+            "checks": run.checks,
             "world_size": run.world,
             "versions": _versions(),
         }

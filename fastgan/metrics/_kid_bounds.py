@@ -188,10 +188,13 @@ def union_size(idx: torch.Tensor) -> int:
     return int(torch.unique(idx).numel())
 
 
-def subsets_cost(s: int, m: int, d: int, f64: bool) -> float:
-    """Modelled cost of ``method="subsets"``: ``s`` rounds of ``m`` rows, ``d`` features."""
+def subsets_cost(s: int, m: int, d: int, f64: bool, syrk: bool = False) -> float:
+    """Modelled cost of ``method="subsets"``: ``s`` rounds of ``m`` rows, ``d`` features (``syrk``:
+    the diagonal blocks cost one triangle, as numpy's ``a @ a.T`` computes them)."""
     bl = blocks(m)
     sym = sum((hi - lo) * (hi2 - lo2) for i, (lo, hi) in enumerate(bl) for lo2, hi2 in bl[i:])
+    if syrk:
+        sym = m * (m + 1) // 2
     entries = s * (2 * sym + m * m)
     mac = COST_F64_MAC if f64 else 1.0
     return entries * d * mac + entries * COST_ENTRY + 2 * s * m * d * COST_GATHER
@@ -206,7 +209,13 @@ def full_cost(s: int, ux: int, uy: int, d: int, f64: bool) -> float:
 
 
 def choose_method(
-    method: str, idx_r: torch.Tensor, idx_f: torch.Tensor, d: int, dtype: torch.dtype, max_memory: int
+    method: str,
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    d: int,
+    dtype: torch.dtype,
+    max_memory: int,
+    syrk: bool = False,
 ) -> str:
     """``method``, or for ``"auto"`` the cheaper modelled strategy whose union rows fit ``max_memory``."""
     if method not in ("auto", "full", "subsets"):
@@ -218,6 +227,6 @@ def choose_method(
     f64 = dtype == torch.float64
     itemsize = torch.empty((), dtype=dtype).element_size()
     fits = (ux + uy) * (d + s) * itemsize <= max_memory  # union rows + memberships
-    if fits and full_cost(s, ux, uy, d, f64) < subsets_cost(s, m, d, f64):
+    if fits and full_cost(s, ux, uy, d, f64) < subsets_cost(s, m, d, f64, syrk):
         return "full"
     return "subsets"

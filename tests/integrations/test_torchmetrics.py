@@ -266,6 +266,7 @@ def test_kid_seeded_matches_fastgan_kid_and_definition() -> None:
             gamma=0.3,
             coef0=0.5,
             generator=torch.Generator().manual_seed(7),
+            dtype=torch.float64,
         )
     )
     assert _rel(float(got[0]), want[0]) < 1e-12 and _rel(float(got[1]), want[1]) < 1e-12

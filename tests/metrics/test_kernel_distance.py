@@ -57,7 +57,7 @@ def test_kernel_parameters_are_used() -> None:
 def test_kid_mean_std_over_rounds() -> None:
     x, y = clouds(100, 100, 12, 0.3, seed=3)
     g1, g2 = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
-    out = kid(x, y, subsets=11, subset_size=30, generator=g1)
+    out = kid(x, y, subsets=11, subset_size=30, generator=g1, dtype=torch.float64)
     assert set(out) == {"kid_mean", "kid_std"} and all(type(v) is float for v in out.values())
     mean, std = out["kid_mean"], out["kid_std"]
     idx_r, idx_f = kid_subset_indices(100, 100, 11, 30, g2)
@@ -119,9 +119,10 @@ def test_same_samples_more_subsets_concentrate() -> None:
 def test_methods_agree_on_auto_choice() -> None:
     x, y = clouds(150, 150, 4, 0.1, seed=12)
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    a = kid(x, y, subsets=20, subset_size=50, generator=g(), method="full")
-    b = kid(x, y, subsets=20, subset_size=50, generator=g(), method="subsets")
-    c = kid(x, y, subsets=20, subset_size=50, generator=g(), max_memory=1 << 12)  # tiny budget: many batches
+    f64 = dict(subsets=20, subset_size=50, dtype=torch.float64)
+    a = kid(x, y, generator=g(), method="full", **f64)
+    b = kid(x, y, generator=g(), method="subsets", **f64)
+    c = kid(x, y, generator=g(), max_memory=1 << 12, **f64)  # tiny budget: many batches
     assert a == pytest.approx(b, rel=1e-12) and b == pytest.approx(c, rel=1e-12)
 
 
@@ -229,28 +230,57 @@ def test_float32_bound_from_float64_inputs_includes_the_cast() -> None:
 def test_tolerance_fallback_to_float64() -> None:
     x, y = clouds(200, 200, 64, 0.3, seed=21)
     gen = lambda: torch.Generator().manual_seed(2)  # noqa: E731
-    exact = kid(x, y, subsets=6, subset_size=80, generator=gen())
-    # (b) a tiny tolerance cannot be certified: the float64 path's values come back
+    f32 = dict(subsets=60, subset_size=80)
+    exact_st: dict = {}
+    exact = kid(x, y, generator=gen(), dtype=torch.float64, stats=exact_st, **f32)
+    rounds64 = exact_st["rounds"]
+    # the default: float32, ceil(60 / 50) = 2 rounds recomputed in float64, their largest difference reported
     st: dict = {}
-    forced = kid(x, y, subsets=6, subset_size=80, generator=gen(), dtype=torch.float32, tol=1e-12, stats=st)
-    assert st["fallback"] is True and st["dtype"] == torch.float64
-    assert forced == exact
-    # a loose tolerance keeps the float32 result, within its reported bound of the exact one
-    st = {}
-    loose = kid(x, y, subsets=6, subset_size=80, generator=gen(), dtype=torch.float32, tol=1e6, stats=st)
-    assert st["fallback"] is False and st["dtype"] == torch.float32
-    assert abs(loose["kid_mean"] - exact["kid_mean"]) <= st["error_bound"]
-    assert st["error_bound"] == pytest.approx(float(st["error_bound_rounds"].mean()))
-    # the certification criterion itself: bound(mean) <= tol * (std - max bound)
-    tol_needed = st["error_bound"] / (loose["kid_std"] - float(st["error_bound_rounds"].max()))
+    out = kid(x, y, generator=gen(), stats=st, **f32)
+    assert st["dtype"] == torch.float32 and st["fallback"] is False and len(st["check_rounds"]) == 2
+    picked = st["check_rounds"]
+    want_diff = float((st["rounds"][picked] - rounds64[picked]).abs().max())
+    assert st["check_max_diff"] == pytest.approx(want_diff, rel=1e-6)  # exact: to float64 rounding
+    assert 0 < want_diff <= 1e-3 * exact["kid_std"]
+    assert abs(out["kid_mean"] - exact["kid_mean"]) <= st["error_bound"]  # and the certified bound holds
+    # the criterion itself: fall back when the difference exceeds tol x the std over rounds
+    spread = float(st["rounds"].std(correction=0))
+    tol_needed = want_diff / spread
     st2: dict = {}
-    f32 = dict(subsets=6, subset_size=80, dtype=torch.float32)
     kid(x, y, generator=gen(), tol=tol_needed * 1.01, stats=st2, **f32)
     st3: dict = {}
-    kid(x, y, generator=gen(), tol=tol_needed * 0.99, stats=st3, **f32)
-    assert st2["fallback"] is False and st3["fallback"] is True
+    forced = kid(x, y, generator=gen(), tol=tol_needed * 0.99, stats=st3, **f32)
+    assert st2["fallback"] is False and st3["fallback"] is True and st3["dtype"] == torch.float64
+    assert forced == exact
+    # more rounds checked on request; tol=None never falls back; 0 rounds: no check
+    st4: dict = {}
+    kid(x, y, generator=gen(), tol=None, check_rounds=7, stats=st4, **f32)
+    assert len(st4["check_rounds"]) == 7 and st4["fallback"] is False
+    st5: dict = {}
+    kid(x, y, generator=gen(), tol=0.0, check_rounds=0, stats=st5, **f32)
+    assert st5["check_rounds"] == [] and st5["fallback"] is False
     with pytest.raises(ValueError, match="tol"):
-        kid(x, y, subsets=2, subset_size=10, dtype=torch.float32, tol=-1.0)
+        kid(x, y, subsets=2, subset_size=10, tol=-1.0)
+    with pytest.raises(ValueError, match="check_rounds"):
+        kid(x, y, subsets=2, subset_size=10, check_rounds=-1)
+
+
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+def test_cpu_paths_agree_with_the_definition(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the numpy-BLAS rounds (syrk for the diagonal blocks, a thread pool over rounds) and the torch
+    # block path give the float64 definition's values; FASTGAN_KID_CPU selects the path
+    monkeypatch.setenv("FASTGAN_KID_CPU", path)
+    x, y = clouds(150, 140, 16, 0.2, seed=31)
+    idx_r, idx_f = kid_subset_indices(150, 140, 9, 40, torch.Generator().manual_seed(3))
+    ref = brute_mmd2(x, y, idx_r, idx_f)
+    v64 = mmd2_subsets(x, y, idx_r, idx_f, dtype=torch.float64, method="subsets")
+    np.testing.assert_allclose(v64.numpy(), ref, rtol=1e-11, atol=1e-13)
+    st: dict = {}
+    v32 = mmd2_subsets(x, y, idx_r, idx_f, dtype=torch.float32, method="subsets", stats=st)
+    assert np.all(np.abs(v32.numpy() - ref) <= st["error_bound"].numpy())
+    monkeypatch.setenv("FASTGAN_KID_CPU", "blas")
+    with pytest.raises(ValueError, match="FASTGAN_KID_CPU"):
+        mmd2_subsets(x, y, idx_r, idx_f, method="subsets")
 
 
 def test_float32_overflow_falls_back() -> None:
@@ -305,13 +335,23 @@ def test_auto_method_follows_the_cost_model() -> None:
 def test_stats_and_stateful_tol() -> None:
     x, y = clouds(100, 100, 12, 0.3, seed=23)
     st: dict = {}
-    kid(x, y, subsets=4, subset_size=30, generator=torch.Generator().manual_seed(0), stats=st)
+    kid(
+        x,
+        y,
+        subsets=4,
+        subset_size=30,
+        generator=torch.Generator().manual_seed(0),
+        stats=st,
+        dtype=torch.float64,
+    )
     assert st["method"] in ("full", "subsets") and st["dtype"] == torch.float64 and st["fallback"] is False
-    assert 0 < st["error_bound"] < 1e-9
-    m = KID(subsets=4, subset_size=30, seed=0, dtype=torch.float32, tol=1e-12)
+    assert 0 < st["error_bound"] < 1e-9 and st["check_rounds"] == [] and st["check_max_diff"] == 0.0
+    m = KID(subsets=4, subset_size=30, seed=0, tol=0.0)  # float32 (default), any difference falls back
     m.update(x, real=True)
     m.update(y, real=False)
-    assert m.compute() == kid(x, y, 4, 30, generator=torch.Generator().manual_seed(0))  # fell back to float64
+    exact = kid(x, y, 4, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert m.compute() == exact and m.last_stats["fallback"] is True
+    assert m.last_stats["check_max_diff"] > 0  # float32 rounding was seen, so tol=0 fell back
 
 
 # ----------------------------------------------------------------------------- presets
@@ -336,13 +376,13 @@ def _oracle_kid(x: torch.Tensor, y: torch.Tensor, rr: np.ndarray, ff: np.ndarray
 def test_preset_none_is_unchanged() -> None:
     x, y = clouds(70, 60, 8, 0.2, seed=11)
     g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
-    base = kid(x, y, 6, 25, generator=g())
-    assert kid(x, y, 6, 25, generator=g(), preset="pytorch-fid") == base
+    base = kid(x, y, 6, 25, generator=g(), dtype=torch.float64)
+    assert kid(x, y, 6, 25, generator=g(), preset="pytorch-fid", dtype=torch.float64) == base
     ir, if_ = kid_subset_indices(70, 60, 6, 25, g())
     want = _oracle_kid(x, y, ir.numpy(), if_.numpy())
     np.testing.assert_allclose([base["kid_mean"], base["kid_std"]], want, rtol=1e-12)
     # seed= is the same as a generator seeded with it (default preset)
-    assert kid(x, y, 6, 25, seed=4) == base
+    assert kid(x, y, 6, 25, seed=4, dtype=torch.float64) == base
     # defaults (subsets 100, subset_size 1000) are the preset's
     with pytest.raises(ValueError, match="subset_size"):
         kid(x, y)
@@ -354,13 +394,13 @@ def test_preset_torch_fidelity_rounds_and_values() -> None:
     ir, if_ = kid_subset_indices(90, 80, 9, 30, preset="torch-fidelity")
     assert np.array_equal(ir.numpy(), rr) and np.array_equal(if_.numpy(), ff)
     st: dict = {}
-    out = kid(x, y, 9, 30, preset="torch-fidelity", stats=st)
+    out = kid(x, y, 9, 30, preset="torch-fidelity", stats=st, dtype=torch.float64)
     np.testing.assert_allclose([out["kid_mean"], out["kid_std"]], _oracle_kid(x, y, rr, ff), rtol=1e-12)
     assert st["subset_size"] == 30
     # another seed
     rr, ff = _numpy_rounds(90, 80, 4, 30, np.random.RandomState(5).choice, fake_first=True)
     np.testing.assert_allclose(
-        list(kid(x, y, 4, 30, preset="torch-fidelity", seed=5).values()),
+        list(kid(x, y, 4, 30, preset="torch-fidelity", seed=5, dtype=torch.float64).values()),
         _oracle_kid(x, y, rr, ff),
         rtol=1e-12,
     )
@@ -384,7 +424,9 @@ def test_preset_clean_fid_global_rng_and_clamp() -> None:
     rr, ff = _numpy_rounds(40, 35, 5, 35, np.random.choice, fake_first=True)
     np.random.seed(3)
     st: dict = {}
-    got = kid(x, y, 5, 1000, preset="clean-fid", stats=st)  # seed=None: numpy's global RNG
+    got = kid(
+        x, y, 5, 1000, preset="clean-fid", stats=st, dtype=torch.float64
+    )  # seed=None: numpy's global RNG
     assert st["subset_size"] == 35
     after_ours = np.random.randint(1 << 30)
     np.testing.assert_allclose(list(got.values()), _oracle_kid(x, y, rr, ff), rtol=1e-12)
@@ -393,7 +435,7 @@ def test_preset_clean_fid_global_rng_and_clamp() -> None:
     _numpy_rounds(40, 35, 5, 35, np.random.choice, fake_first=True)
     assert np.random.randint(1 << 30) == after_ours
     # seed=s: RandomState(s), identical to the global RNG after np.random.seed(s)
-    assert kid(x, y, 5, 1000, preset="clean-fid", seed=3) == got
+    assert kid(x, y, 5, 1000, preset="clean-fid", seed=3, dtype=torch.float64) == got
     # defaults: 100 rounds
     assert kid(x, y, preset="clean-fid", seed=0, stats=st) and st["rounds"].shape == (100,)
     with pytest.raises(ValueError, match="subset_size"):
