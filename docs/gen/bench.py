@@ -1,0 +1,315 @@
+"""Tables and figures of the measured performance, read from ``bench/results/*.json`` at build time.
+
+Nothing here holds a number: every value comes from the JSON files the benchmarks write, so a new
+run of a benchmark changes the manual and the README's headline table with it. A file that is
+absent gives a one-line note in its place (``missing(name)``); a file that is present but does not
+have the structure its benchmark writes raises :class:`BenchFormatError` naming the file, so the
+build fails instead of showing a wrong table.
+
+Files and the benchmark that writes each:
+
+* ``peers.json`` -- ``bench/bench_peers.py``: each metric timed in fresh processes against the
+  reference packages (cold and warm seconds, ratio reference / fastgan).
+* ``modern.json`` / ``modern_quick.json`` -- ``bench/bench_modern.py``: the newer metrics against
+  their references (seconds, peak MiB, largest relative difference).
+* ``eval.json`` -- ``bench/bench_eval.py``: ``fastgan eval`` end to end against pytorch-fid and
+  torch-fidelity.
+* ``cpu.json`` / ``cuda.json`` -- ``pytest bench --benchmark-only``: every op with its baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+#: what bench_modern.py compares each case with (labels only: the numbers come from the JSON)
+MODERN_REFERENCES = {
+    "top_pr": "top-pr `compute_top_pr`",
+    "p_precision_recall": "float64 numpy restatement with N x M matrices",
+    "fd": "numpy.cov + `scipy.linalg.sqrtm`",
+    "cmmd": "clip-mmd `mmd` (float32)",
+    "vendi": "vendi-score `score_dual`",
+    "sliced_wasserstein": "numpy, same directions",
+    "sliced_wasserstein_approx": "numpy, dgm-eval closed form",
+}
+MODERN_TITLES = {
+    "top_pr": "TopP&R",
+    "p_precision_recall": "P-precision / P-recall",
+    "fd": "FD",
+    "cmmd": "CMMD",
+    "vendi": "Vendi",
+    "sliced_wasserstein": "sliced Wasserstein",
+    "sliced_wasserstein_approx": "sliced Wasserstein (closed form)",
+}
+
+
+class BenchFormatError(ValueError):
+    """A results file exists but does not have the structure its benchmark writes."""
+
+
+def load(name: str) -> Optional[dict[str, Any]]:
+    """``bench/results/<name>``, or None when the file is absent (a malformed file raises)."""
+    path = RESULTS / name
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise BenchFormatError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise BenchFormatError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def need(data: Any, key: str, name: str, kind: type = object) -> Any:
+    """``data[key]``, checked to be a ``kind``; :class:`BenchFormatError` naming the file otherwise."""
+    if not isinstance(data, dict) or key not in data:
+        raise BenchFormatError(f"bench/results/{name}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind):
+        raise BenchFormatError(
+            f"bench/results/{name}: {key!r} is {type(value).__name__}, expected {kind.__name__}"
+        )
+    return value
+
+
+def missing(name: str) -> str:
+    return f"*`bench/results/{name}` is not in this checkout: run its benchmark to fill this table.*\n"
+
+
+def _sig(x: float) -> str:
+    return f"{x:.0f}" if x >= 100 else f"{x:.3g}" if x >= 10 else f"{x:.2g}"
+
+
+def secs(v: Optional[float]) -> str:
+    """Seconds, in s, ms or µs with 2 or 3 significant digits."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if v >= 10:
+        return f"{v:.1f} s"
+    if v >= 0.1:
+        return f"{v:.2f} s"
+    if v >= 1e-3:
+        return f"{_sig(v * 1e3)} ms"
+    return f"{_sig(v * 1e6)} µs"
+
+
+def ratio(v: Optional[float]) -> str:
+    return "–" if v is None else f"{v:.2f}x" if v < 10 else f"{v:.1f}x"
+
+
+# ---------------------------------------------------------------------------------------- peers.json
+def peers_rows() -> Optional[list[dict[str, Any]]]:
+    """The ``results`` of peers.json that ran (``status == "ok"``), checked."""
+    data = load("peers.json")
+    if data is None:
+        return None
+    rows = need(data, "results", "peers.json", list)
+    out = []
+    for r in rows:
+        for key in ("row", "title", "size", "impl", "status"):
+            need(r, key, "peers.json")
+        if r["status"] == "ok":
+            need(r, "warm_median_s", "peers.json", (int, float))
+            out.append(r)
+    return out
+
+
+def peers_groups() -> Optional[list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]]:
+    """``(title, size, fastgan row, reference rows)`` per benchmark case, in file order."""
+    rows = peers_rows()
+    if rows is None:
+        return None
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["title"], r["size"]), []).append(r)
+    out = []
+    for (title, size), rs in groups.items():
+        ours = [r for r in rs if r["impl"] == "fastgan"]
+        if not ours:
+            raise BenchFormatError(f"bench/results/peers.json: no fastgan row for {title!r} at {size!r}")
+        out.append((title, size, ours[0], [r for r in rs if r["impl"] != "fastgan"]))
+    return out
+
+
+def peers_ratio(ours: dict[str, Any], ref: dict[str, Any]) -> float:
+    return float(ref["warm_median_s"]) / float(ours["warm_median_s"])
+
+
+def peers_table() -> str:
+    groups = peers_groups()
+    if groups is None:
+        return missing("peers.json")
+    env = need(load("peers.json"), "environment", "peers.json", dict)
+    versions = env.get("versions", {})
+    lines = [
+        f"Measured on {env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
+        f"{versions.get('torch', '?')}; ratio = reference warm time / fastgan warm time (above 1: fastgan faster).",
+        "",
+        "| metric | size | fastgan cold / warm | reference: cold / warm (ratio) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for title, size, ours, refs in groups:
+        theirs = "; ".join(
+            f"{r['impl']} {secs(r.get('cold_s'))} / {secs(r['warm_median_s'])} ({ratio(peers_ratio(ours, r))})"
+            for r in refs
+        )
+        lines.append(
+            f"| {title} | {size} | {secs(ours.get('cold_s'))} / {secs(ours['warm_median_s'])} | {theirs} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------- modern.json
+def modern_cases(name: str) -> Optional[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]]:
+    data = load(name)
+    if data is None:
+        return None
+    cases = need(data, "cases", name, dict)
+    out = []
+    for case, c in cases.items():
+        fg = need(c, "fastgan", name, dict)
+        if "seconds" not in fg:  # skipped or failed: not shown
+            continue
+        out.append((case, c))
+    return data, out
+
+
+def modern_table(name: str = "modern.json") -> str:
+    got = modern_cases(name)
+    if got is None:
+        return missing(name)
+    data, cases = got
+    lines = [
+        f"{data.get('n', '?')} x {data.get('d', '?')} features, {data.get('threads', '?')} threads, torch "
+        f"{data.get('torch', '?')}; peak = growth of the process's maximum RSS during the call; ratio = "
+        "reference time / fastgan time.",
+        "",
+        "| metric | fastgan | reference | ratio | largest relative difference |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    for case, c in cases:
+        fg = c["fastgan"]
+        ref = c.get("reference") or {}
+        label = MODERN_REFERENCES.get(case, "reference")
+        if "seconds" in ref:
+            theirs = f"{label} {secs(ref['seconds'])}, {ref.get('peak_mib', 0):.0f} MiB"
+            r = ratio(c.get("time_ratio_ref_over_fastgan"))
+            diff = c.get("max_rel_diff")
+            d = "–" if diff is None else ("0" if diff == 0 else f"{diff:.1e}")
+        else:
+            theirs, r, d = f"{label}: {ref.get('skipped', 'not run')}", "–", "–"
+        lines.append(
+            f"| {MODERN_TITLES.get(case, case)} | {secs(fg['seconds'])}, {fg.get('peak_mib', 0):.0f} MiB "
+            f"| {theirs} | {r} | {d} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------- eval.json
+def eval_table() -> str:
+    data = load("eval.json")
+    if data is None:
+        return missing("eval.json")
+    tools = need(data, "tools", "eval.json", dict)
+    config = need(data, "config", "eval.json", dict)
+    env = data.get("environment", {})
+    lines = [
+        f"{config.get('n', '?')} images per side ({config.get('size', '?')} px), device "
+        f"{config.get('device', '?')}, {env.get('cpu_count', '?')} CPU cores, torch "
+        f"{env.get('versions', {}).get('torch', '?')}; each tool in its own fresh process.",
+        "",
+        "| tool | wall | images/s | time in the networks | tool / fastgan |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for key, t in tools.items():
+        need(t, "wall_s", "eval.json", (int, float))
+        net = t.get("network_s")
+        share = t.get("network_share")
+        net_s = f"{secs(net)} ({share * 100:.0f} %)" if net is not None and share is not None else ""
+        lines.append(
+            f"| {t.get('label', key)} | {secs(t['wall_s'])} | {t.get('images_per_s', float('nan')):.1f} "
+            f"| {net_s} | {ratio(t.get('ratio_vs_fastgan'))} |"
+        )
+    comps = data.get("comparisons", [])
+    if comps:
+        lines += ["", "Values where the conventions agree:", ""]
+        lines += [
+            f"* `{c['key']}`: {c['fastgan']} vs {c['peer']}, relative difference {c['rel_diff']:.1e}"
+            for c in comps
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------- cpu.json, cuda.json
+def _op_cells(r: dict[str, Any]) -> tuple[str, str]:
+    times = [
+        f"{k[:-2].replace('_', ' ')} {secs(v)}"
+        for k, v in r.items()
+        if k.endswith("_s") and isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    ratios = [
+        f"{k.replace('_', ' ')} {ratio(v)}"
+        for k, v in r.items()
+        if (k.startswith("speedup") or k.startswith("ratio")) and isinstance(v, (int, float))
+    ]
+    return "; ".join(times), "; ".join(ratios)
+
+
+def ops_table(name: str) -> str:
+    data = load(name)
+    if data is None:
+        return missing(name)
+    results = need(data, "results", name, dict)
+    versions = data.get("versions", {})
+    lines = [
+        f"{data.get('device', '?')}, torch {versions.get('torch', '?')}, {data.get('date', '')}; "
+        "times are medians of the benchmark harness.",
+        "",
+        "| benchmark | times | ratios (above 1: fastgan faster) |",
+        "| --- | --- | --- |",
+    ]
+    for key, r in results.items():
+        if not isinstance(r, dict):
+            raise BenchFormatError(f"bench/results/{name}: result {key!r} is not an object")
+        times, ratios = _op_cells(r)
+        if not times:
+            continue  # e.g. the package-availability records
+        lines.append(f"| `{key.split('/', 1)[0]}` | {times} | {ratios} |")
+    notes = data.get("notes")
+    if notes:
+        lines += ["", f"Notes recorded with the run: {notes}"]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- README headline
+def headline_table() -> str:
+    """The README's table: one row per peers.json case and per modern.json metric."""
+    lines = [
+        "| metric | size | fastgan | reference packages (time ratio, above 1: fastgan faster) |",
+        "| --- | --- | ---: | --- |",
+    ]
+    groups = peers_groups()
+    for title, size, ours, refs in groups or []:
+        theirs = ", ".join(f"{r['impl']} {ratio(peers_ratio(ours, r))}" for r in refs)
+        lines.append(f"| {title} | {size} | {secs(ours['warm_median_s'])} | {theirs} |")
+    got = modern_cases("modern.json")
+    if got is not None:
+        data, cases = got
+        for case, c in cases:
+            ref = c.get("reference") or {}
+            if "seconds" not in ref:
+                continue
+            label = MODERN_REFERENCES.get(case, "reference")
+            lines.append(
+                f"| {MODERN_TITLES.get(case, case)} | {data.get('n', '?')} x {data.get('d', '?')} "
+                f"| {secs(c['fastgan']['seconds'])} | {label} {ratio(c.get('time_ratio_ref_over_fastgan'))} |"
+            )
+    if len(lines) == 2:
+        return missing("peers.json")
+    return "\n".join(lines) + "\n"
