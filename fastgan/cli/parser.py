@@ -23,7 +23,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 #: names of fastgan.features.presets.PRESETS and of fastgan.evaluation.METRICS (spelled out so that
 #: ``--help`` imports neither torch nor the networks; a test checks both against their tables)
-PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid")
+PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid", "adm")
 DEFAULT_PRESET = "pytorch-fid"
 METRIC_NAMES = (
     "fid",
@@ -47,6 +47,8 @@ METRIC_NAMES = (
     "ct",
     "fld",
     "fls",
+    "sfid",
+    "adm_pr",
 )
 #: the names of fastgan.features.networks.NETWORKS, the networks ``convert-weights`` converts for
 #: (spelled out for the same reason; tests/features/test_networks.py checks them against the table)

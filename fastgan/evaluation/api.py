@@ -42,6 +42,7 @@ from fastgan.evaluation.arguments import (
     weights_map,
 )
 from fastgan.evaluation.compute import _compute_metrics
+from fastgan.evaluation.protocols import protocol_report, setup_call
 from fastgan.evaluation.registry import DEFAULT_METRICS, parse_metrics
 from fastgan.evaluation.result import EvalResult
 from fastgan.evaluation.stages import _embed_inputs, _make_run, _note_non_finite, _open_inputs, _report
@@ -72,6 +73,9 @@ def evaluate(
     group: Any = None,
     logits: Any = None,
     verify: bool = False,
+    protocol: Optional[str] = None,
+    strict: bool = False,
+    float64: bool = False,
 ) -> EvalResult:
     """Evaluate ``fake`` against ``real`` with every requested metric, embedding each input once.
 
@@ -88,19 +92,13 @@ def evaluate(
             pool3; ``pr`` uses VGG-16 fc2 as its references do). Any name that
             :func:`fastgan.features.build_extractor` accepts. The Inception Score always uses the
             Inception logits.
-        preset: ``"pytorch-fid"`` | ``"torch-fidelity"`` | ``"clean-fid"`` or a
+        preset: ``"pytorch-fid"`` | ``"torch-fidelity"`` | ``"clean-fid"`` | ``"adm"`` or a
             :class:`~fastgan.features.Preset`: the image pipeline and every metric convention
-            (KID subsets and subset rule, IS splits and shuffle, precision / recall k and ``<=``).
-        cache_dir: folder of the on-disk feature cache (None: no cache; see
-            :mod:`fastgan.evaluation.cache`). An entry is reused when its key matches: the
-            input's fingerprint, the network and its weights, the preset, ``skip_bad``, and the
-            arithmetic settings that change the features' last bits (device, torch version, CPU
-            thread count). What the default fingerprint trusts: for image files their relative
-            paths, sizes and modification times, so a file rewritten with the same size and its
-            mtime restored (``cp -p``, ``rsync -t``, ``touch -r``) still hits the old features;
-            pass ``verify=True`` where that can happen. Reading a complete entry writes nothing.
-        verify: fingerprint image files by a sha256 of their contents (every file read once
-            more per run) instead of their paths, sizes and mtimes.
+            (``"adm"`` without ``metrics``: fid, sfid, is, adm_pr).
+        cache_dir: folder of the on-disk feature cache (None: no cache). An entry is reused when its
+            key matches (:mod:`fastgan.evaluation.cache`): the input's fingerprint (image files: paths,
+            sizes, mtimes; ``verify=True``: a sha256 of their contents, for files rewritten with the
+            same size and mtime), network, weights, preset, ``skip_bad``, device, torch, CPU threads.
         device: where the networks and the metrics run (None: the networks on CUDA when
             available, else the CPU; the metrics on the CPU). Under ``torchrun`` with NCCL pass
             this rank's GPU (``cuda:LOCAL_RANK``).
@@ -116,14 +114,16 @@ def evaluate(
         kid_subsets, kid_subset_size, splits: KID rounds and rows per round, IS splits
             (default: the preset's). A default subset size larger than a sample count is reduced
             to it with a note; an explicit one that is too large is an error.
-        seed: seed of the random draws (KID subsets, sliced-Wasserstein directions). None: the
-            preset's KID seed (torch-fidelity: 2020, drawn with its numpy RandomState as it
-            does), else 0 (every run and every rank draws the same subsets).
+        seed: seed of the random draws (KID subsets, sliced-Wasserstein directions). None: the preset's
+            KID seed (torch-fidelity: 2020, with its numpy RandomState), else 0 (same draws on every rank).
         skip_bad: skip unreadable image files (listed in ``info``) instead of raising.
-        progress: tqdm progress bars on stderr (None: only when stderr is a terminal).
-        group: ``torch.distributed`` process group (default: the world group when initialised).
-        logits: classifier logits ``[N, C]`` of the fake samples (array, tensor or file) for
-            ``is`` when ``fake`` is not images.
+        progress: tqdm bars on stderr (None: when stderr is a terminal). group: ``torch.distributed``
+            process group (default: the world group when initialised).
+        logits: classifier logits ``[N, C]`` of the fake samples (array, tensor, file) for ``is``.
+        protocol: a named protocol (:data:`fastgan.evaluation.protocols.PROTOCOLS`: fid50k_full,
+            kid50k_full, pr50k3_full, is50k, fd_dinov2, adm) fixing metrics, options, preset and sample
+            counts; other counts add a note (``strict=True``: a ValueError). float64: embed in float64
+            (weights and inputs), features independent of the batch size.
 
     Returns:
         :class:`EvalResult` (``Mapping[str, float]`` + ``info``); the same on every rank.
@@ -134,8 +134,7 @@ def evaluate(
             exist here, e.g. ``cuda`` without a GPU); a statistics input with a metric that needs
             per-sample features named explicitly.
 
-    Matches: each metric's reference through its function (see :mod:`fastgan.metrics`) with
-    the preset's conventions.
+    Matches: each metric's reference through its function (:mod:`fastgan.metrics`), preset's conventions.
 
     >>> import torch, fastgan
     >>> g = torch.Generator().manual_seed(0)
@@ -145,11 +144,11 @@ def evaluate(
     ['coverage', 'density', 'fid', 'precision', 'recall']
     """
     t_start = time.perf_counter()
-    from fastgan.features.presets import get_preset
-
-    # ---- the arguments, and THE resolution of the preset (everything below gets plain values)
+    # ---- the arguments, the protocol and THE resolution of the preset (below: plain values)
+    proto, metrics, p, options, extractor, explicit = setup_call(
+        metrics, preset, options, extractor, protocol, float64, DEFAULT_METRICS
+    )
     names = parse_metrics(metrics)
-    p = get_preset(preset)
     given = _resolve_given(
         names,
         options,
@@ -170,7 +169,7 @@ def evaluate(
         fake,
         logits,
         names,
-        explicit=metrics is not DEFAULT_METRICS,
+        explicit=explicit,
         extractor=extractor,
         no_vgg=p.name if p.pipeline.vgg_resize is None else None,
         skip_bad=skip_bad,
@@ -196,5 +195,8 @@ def evaluate(
 
     # ---- 4. the report
     info = _report(run, inputs, emb, p, extractor, opts_used, seconds, t_start)
+    if proto is not None:
+        info["protocol"], proto_notes = protocol_report(proto, values, info, strict=strict)
+        run.notes.extend(proto_notes)
     _note_non_finite(run, values)
     return EvalResult(values, info)

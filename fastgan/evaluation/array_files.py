@@ -45,8 +45,10 @@ def _read_array(p: Path, *, name: str) -> tuple[str, Any]:
     """A single ``.npy`` / ``.npz`` / ``.pt`` file: features [N, D], statistics (mu, sigma) or images.
 
     * ``.npy``: a float array ``[N, D]``, or an image / image stack (3-D / 4-D, memory-mapped);
-    * ``.npz``: statistics (``mu`` ``[D]``, ``sigma`` ``[D, D]``, optional ``n``; read with
-      :func:`fastgan.metrics.load_stats`), one image stack, or features: the array named
+    * ``.npz``: an ADM evaluator reference batch (``arr_0`` images with ``mu`` / ``sigma`` /
+      ``mu_s`` / ``sigma_s``: ``("adm", ADMReference)``), statistics (``mu`` ``[D]``, ``sigma``
+      ``[D, D]``, optional ``n``; read with :func:`fastgan.metrics.load_stats`), one image stack
+      (or ``arr_0`` of an ADM sample batch), or features: the array named
       ``features`` / ``feats`` / ``x``, else the only array;
     * ``.pt`` / ``.pth``: a tensor ``[N, D]`` or a dict holding one (or one named ``features``),
       read with ``torch.load(weights_only=True)`` (no code runs).
@@ -128,6 +130,8 @@ def _read_npz(p: Path, where: str) -> tuple[str, Any]:
         return "features", _file_features(archive, where)
     with archive:
         keys = list(archive.files)
+        if "arr_0" in keys and ("mu" in keys or "mu_s" in keys):  # an ADM evaluator reference batch
+            return "adm", _read_adm(p, where)
         if "mu" in keys or "sigma" in keys:
             from fastgan.metrics import load_stats
 
@@ -145,10 +149,23 @@ def _read_npz(p: Path, where: str) -> tuple[str, Any]:
             raise _read_error(where, "malformed .npz member", exc) from None
     if len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
         return "stack", next(iter(arrays.values()))
+    if "arr_0" in arrays and arrays["arr_0"].ndim == 4:  # an ADM sample batch: images (+ arr_1 labels)
+        return "stack", arrays["arr_0"]
     candidates = [k for k in keys if k in _FEATURE_KEYS or arrays[k].ndim == 2]
     stats_hint = " or 'mu' and 'sigma' (statistics)"
     key = _pick_key(candidates, where, f".npz holds arrays {keys}", or_else=stats_hint)
     return "features", _file_features(arrays[key], where)
+
+
+def _read_adm(p: Path, where: str) -> Any:
+    """An ADM evaluator batch with statistics (:func:`fastgan.metrics.load_adm_reference`)."""
+    from fastgan.metrics import load_adm_reference
+
+    try:
+        return load_adm_reference(p)
+    except Exception as exc:  # noqa: BLE001 -- a malformed archive fails in many ways
+        msg = " ".join(str(exc).split()).replace(f"{p}: ", "")
+        raise ValueError(f"{where}: invalid ADM reference batch: {msg}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -151,10 +151,14 @@ def _frechet(
 
     sides = ((src_r, emb_r, "real"), (src_f, emb_f, "fake"))
     fixed = {side: emb.stats for src, emb, side in sides if src.kind == "stats"}
+    for src, _, side in sides:  # an ADM reference batch: its stored statistics, as the evaluator
+        stored = getattr(src, "ref_stats", {}).get(_array_for(spec, src.kind, extractor))
+        if stored is not None:
+            fixed[side] = stored
     feats = {
         side: _local(emb, _array_for(spec, src.kind, extractor), side, device)
         for src, emb, side in sides
-        if src.kind != "stats"
+        if side not in fixed
     }
     dims = {side: int(st.mean.shape[0]) for side, st in fixed.items()}
     dims.update({side: int(t.shape[1]) for side, t in feats.items()})

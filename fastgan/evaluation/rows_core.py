@@ -59,7 +59,10 @@ def _kid_fit(opts: dict[str, Any], n_real: int, n_fake: int, given: frozenset[st
 
 
 def _is(opts: dict[str, Any]) -> Any:
-    from fastgan.metrics import InceptionScore
+    from fastgan.metrics import ADMInceptionScore, InceptionScore
+
+    if opts.get("split_size") is not None:  # the ADM evaluator: splits of split_size consecutive samples
+        return ADMInceptionScore(num_samples=opts["num_samples"], split_size=opts["split_size"])
 
     # the row shuffle (torch-fidelity) is applied by the class from the global indices
     return InceptionScore(
@@ -207,6 +210,7 @@ ROWS: tuple[MetricSpec, ...] = (
         (
             Option("splits", "is_splits", keyword="splits", minimum=1),
             Option("shuffle_seed", "is_shuffle_seed"),
+            Option("split_size", "is_split_size", minimum=1),
         ),
         _is,
         "Inception Score (fake images, or logits=)",

@@ -206,6 +206,9 @@ class Source:
     stats: Any = field(default=None, repr=False)
     loader: Any = field(default=None, repr=False)
     sampler: Any = field(default=None, repr=False)
+    #: statistics stored with the images (an ADM reference batch): array name -> FeatureStats,
+    #: used for the Frechet metrics of that array instead of the embedded rows (as the evaluator)
+    ref_stats: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable summary: kind, origin, path or type, n, fingerprint."""
@@ -226,6 +229,8 @@ class Source:
             d["dim"] = int(self.features.shape[1])
         if self.skipped:
             d["skipped"] = len(self.skipped)
+        if self.ref_stats:
+            d["reference_stats"] = sorted(self.ref_stats)
         return d
 
     # -- decoding -----------------------------------------------------------------------------
@@ -339,6 +344,19 @@ def _stack_source(arr: Any, p: Path, *, name: str, layout: str) -> Source:
         layout=layout,
         array=arr,
     )
+
+
+def _adm_source(ref: Any, p: Path, *, name: str) -> Source:
+    """An ADM reference batch: its ``arr_0`` images, with its pool3 (``mu``, ``sigma``) and spatial
+    (``mu_s``, ``sigma_s``) statistics for FID and sFID."""
+    from fastgan.metrics import FeatureStats
+
+    src = _stack_source(ref.images, p, name=name, layout="NHWC")
+    src.ref_stats = {
+        "inception": FeatureStats.from_moments(None, torch.from_numpy(ref.mu), torch.from_numpy(ref.sigma)),
+        "spatial": FeatureStats.from_moments(None, torch.from_numpy(ref.mu_s), torch.from_numpy(ref.sigma_s)),
+    }
+    return src
 
 
 #: the largest feature magnitude accepted: float32's largest finite value (larger values become
@@ -459,6 +477,8 @@ def open_source(
         kind, value = read_array_file(p, name=name)
         if kind == "stack":
             return _stack_source(value, p, name=name, layout=layout)
+        if kind == "adm":
+            return _adm_source(value, p, name=name)
         if kind == "stats":
             return _stats_source(value, name=name, path=str(p))
         return _features_source(value, name=name, path=str(p))

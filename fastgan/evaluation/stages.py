@@ -169,6 +169,8 @@ def _extractors_for(arrays: list[str], kind: str) -> list[str]:
         e = _PRODUCER.get(a, a)
         if e not in out:
             out.append(e)
+    if "spatial" in arrays:  # not a network: asks the Inception pass for its sFID features too
+        out.append("spatial")
     return out
 
 
@@ -230,7 +232,9 @@ def _build_shared(
     from fastgan.features.extract import build_extractor
 
     return {
-        e: build_extractor(e, weights=wmap.get(e), preset=preset, device=device) for e in ext_r if e in ext_f
+        e: build_extractor(e, weights=wmap.get(e), preset=preset, device=device)
+        for e in ext_r
+        if e in ext_f and e not in _PRODUCER
     }
 
 

@@ -98,6 +98,9 @@ class FoundationPreset:
         mean, std: per-channel normalisation of ``u / 255`` pixels.
         l2_normalize: L2-normalise the embeddings.
         matches: the reference it reproduces.
+        resize: how uint8 images are resized: ``"pil"`` (Pillow BICUBIC on the uint8 image) or
+            ``"torch"`` (``F.interpolate(mode="bicubic", antialias=True)`` on the float32 0..255
+            values, then ``/ 255``: EDM2's ``DINOv2Detector(resize_mode="torch")``).
     """
 
     name: str
@@ -107,6 +110,7 @@ class FoundationPreset:
     std: tuple[float, float, float]
     l2_normalize: bool
     matches: str
+    resize: str = "pil"
 
 
 FOUNDATION_PRESETS: dict[str, FoundationPreset] = {
@@ -131,6 +135,17 @@ FOUNDATION_PRESETS: dict[str, FoundationPreset] = {
         "normalize, "
         "L2-normalised embeddings",
     ),
+    "edm2": FoundationPreset(
+        "edm2",
+        crop=False,
+        size=224,
+        mean=_IMAGENET_MEAN,
+        std=_IMAGENET_STD,
+        l2_normalize=False,
+        matches="NVlabs/edm2 calculate_metrics.py DINOv2Detector (resize_mode='torch'): float32 0..255 -> "
+        "F.interpolate(224, bicubic, antialias) -> /255 -> Normalize(ImageNet)",
+        resize="torch",
+    ),
 }
 
 
@@ -146,6 +161,8 @@ class FoundationModel:
         input_size: network input side in pixels.
         preset: default preprocessing preset.
         reference: where the embedding is used as a metric space.
+        weights: the :data:`fastgan.features.hub.KNOWN_WEIGHTS` entry of its default weights
+            (None: ``name``; a variant of another model's preprocessing shares its weights).
     """
 
     name: str
@@ -155,6 +172,7 @@ class FoundationModel:
     input_size: int
     preset: str
     reference: str
+    weights: Optional[str] = None
 
 
 def _dinov2(size: str, arch: str, dim: int) -> FoundationModel:
@@ -180,6 +198,17 @@ FOUNDATION_MODELS: dict[str, FoundationModel] = {
         _dinov2("b", "vit_base_patch14_dinov2", 768),
         _dinov2("l", "vit_large_patch14_dinov2", 1024),
         _dinov2("g", "vit_giant_patch14_dinov2", 1536),
+        # EDM2's FD_DINOv2: the ViT-L/14 weights, its own resize (bicubic antialias on 0..255 floats)
+        FoundationModel(
+            "dinov2-vit-l14-edm2",
+            "dinov2",
+            "vit_large_patch14_dinov2",
+            1024,
+            224,
+            "edm2",
+            "FD_DINOv2 (EDM2, Karras et al. 2024)",
+            weights="dinov2-vit-l14",
+        ),
         _clip("clip-vit-b32", "ViT-B-32", 512, 224, "CLIP ViT-B/32 (Radford et al. 2021)"),
         _clip("clip-vit-b16", "ViT-B-16", 512, 224, "CLIP ViT-B/16 (Radford et al. 2021)"),
         _clip("clip-vit-l14", "ViT-L-14", 768, 224, "CLIP ViT-L/14 (Radford et al. 2021)"),
@@ -267,7 +296,14 @@ def foundation_preprocess(
         x = x.expand(-1, 3, -1, -1)
     out_dtype = dtype or (x.dtype if x.is_floating_point() else torch.float32)
     dev = x.device
-    if x.dtype == torch.uint8:
+    if x.dtype == torch.uint8 and p.resize == "torch":  # EDM2: resize the 0..255 floats, then / 255
+        t = x.to(torch.float32)
+        if p.crop:
+            raise ValueError(f"preset {p.name!r}: resize='torch' has no crop")
+        if tuple(t.shape[-2:]) != (side, side):
+            t = F.interpolate(t, size=(side, side), mode="bicubic", align_corners=False, antialias=True)
+        t = t / 255
+    elif x.dtype == torch.uint8:
         arr = x.permute(0, 2, 3, 1).cpu().numpy()
         imgs = np.stack([_pil_square(np.ascontiguousarray(a), side, p.crop) for a in arr])
         t = torch.from_numpy(imgs).permute(0, 3, 1, 2).to(dev).to(torch.float32).div(255)  # ToTensor
@@ -371,7 +407,7 @@ class FoundationExtractor(nn.Module):
         if not random_init:
             path = resolve_weights(
                 weights,
-                known=self.spec.name,
+                known=self.spec.weights or self.spec.name,
                 sha256=sha256,
                 download=download,
                 cache=cache_dir,

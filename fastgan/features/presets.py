@@ -15,6 +15,11 @@ them at once, after a reference implementation:
 ``clean-fid``       clean-fid's "clean" mode: uint8 -> float32 0..255 -> Pillow bicubic
                     resize of each channel as a mode ``"F"`` (float32) image -> clip to
                     [0, 255] -> ``(x - 128) / 128``.
+``adm``             the ADM evaluator (guided-diffusion ``evaluations/evaluator.py``):
+                    the TF graph's own ``ResizeBilinear`` to 299 and ``(x - 128) / 128``
+                    (torch-fidelity's pipeline); IS on 5000-sample splits, precision /
+                    recall on pool3 with k = 3 and the float16 distance step (metric
+                    ``adm_pr``), sFID (metric ``sfid``); no VGG-16 and no KID upstream.
 ==================  ======================================================================
 
 All three use the same 2015-12-05 TF FID Inception-v3 (2048-d pool3, 1008-way logits).
@@ -221,6 +226,20 @@ PIPELINES: dict[str, tuple[str, ImagePipeline]] = {
             pixels="byte",
             resize="bicubic_pil",
             clamp=True,
+            dtype=torch.float32,
+            vgg_resize=None,
+            vgg_normalize=None,
+        ),
+    ),
+    # the evaluator feeds float32 0..255 NHWC images to the graph's ExpandDims; the graph resizes
+    # (ResizeBilinear, TF1: no half-pixel centres) to 299 and scales (x - 128) / 128: the same
+    # pipeline as torch-fidelity's; its precision / recall uses Inception pool3, not VGG-16
+    "adm": (
+        "adm (openai/guided-diffusion evaluations/evaluator.py, 2021)",
+        ImagePipeline(
+            pixels="byte",
+            resize="bilinear_tf1",
+            clamp=False,
             dtype=torch.float32,
             vgg_resize=None,
             vgg_normalize=None,

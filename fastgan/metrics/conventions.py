@@ -57,6 +57,10 @@ class MetricConventions:
         pr_k: precision / recall neighbourhood size (k-th neighbour, self excluded).
         pr_inclusive: ball membership with ``<=`` (True) or ``<``, for precision / recall and PRDC.
         prdc_k: neighbourhood size of :func:`~fastgan.metrics.prdc` (all four metrics).
+        is_split_size: None: ``is_splits`` splits of (nearly) equal size; an int: splits of that
+            many consecutive samples, the last one the remainder (the ADM evaluator's 5000).
+        pr_fp16: the ADM evaluator's float16 distance step in
+            :func:`~fastgan.metrics.adm_precision_recall` (metric ``adm_pr``).
     """
 
     name: str
@@ -76,6 +80,8 @@ class MetricConventions:
     pr_k: int
     pr_inclusive: bool
     prdc_k: int
+    is_split_size: Optional[int] = None
+    pr_fp16: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The row as plain Python values."""
@@ -127,6 +133,19 @@ CONVENTIONS: dict[str, MetricConventions] = {
             kid_rng="numpy",
             kid_seed=None,
             kid_draw_first="fake",
+            **_COMMON,
+        ),
+        # the ADM evaluator (guided-diffusion evaluations/evaluator.py) has no KID: fastgan's defaults
+        MetricConventions(
+            name="adm",
+            is_shuffle_seed=None,
+            kid_subset_rule="error",
+            kid_std=True,
+            kid_rng="torch",
+            kid_seed=None,
+            kid_draw_first="real",
+            is_split_size=5000,
+            pr_fp16=True,
             **_COMMON,
         ),
     )

@@ -66,7 +66,11 @@ def test_options_follow_the_preset(preset: str) -> None:
     )
     want = (p.kid_degree, p.kid_gamma, p.kid_coef0, 0 if p.kid_seed is None else p.kid_seed)
     assert (kid["degree"], kid["gamma"], kid["coef0"], kid["seed"]) == want
-    assert resolve_options("is", p) == {"splits": p.is_splits, "shuffle_seed": p.is_shuffle_seed}
+    assert resolve_options("is", p) == {
+        "splits": p.is_splits,
+        "shuffle_seed": p.is_shuffle_seed,
+        "split_size": p.is_split_size,
+    }
     assert resolve_options("pr", p) == {"k": p.pr_k, "strict": not p.pr_inclusive}
     assert resolve_options("prdc", p) == {"k": p.prdc_k, "strict": not p.pr_inclusive}
     assert resolve_options("sliced_wasserstein", p)["seed"] == 0
