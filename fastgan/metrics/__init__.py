@@ -116,6 +116,11 @@ _EXPORTS: dict[str, str] = {
     "TopPrecisionRecall": "topological",
     "KEY_TOP_PRECISION": "topological",
     "KEY_TOP_RECALL": "topological",
+    # path_length.py: perceptual path length of a generator (LPIPS distance given)
+    "ppl": "path_length",
+    "PerceptualPathLength": "path_length",
+    "KEY_PPL": "path_length",
+    "KEY_PPL_STD": "path_length",
     # the precision / recall family and kernel variants: PRD, rarity, clipped density / coverage,
     # KID with an RBF kernel, MIND
     "prd": "prd_curves",
