@@ -64,13 +64,15 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {out}: directory {out_dir} does not exist")
     check_device(args.device, "--device")
+    if args.adm:
+        return _write_adm(args, out)
     src = open_source(args.features, name=name, skip_bad=args.skip_bad)
     if src.kind == "stats":
         raise UsageError(f"{args.features}: is already a statistics file (mu, sigma); expected features")
     emb = embed(
         src,
         extractors=(args.extractor,),
-        preset=args.preset,
+        preset=_preset_arg(args),
         weights=weights_map(_weights_arg(args.weights), args.extractor),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
@@ -100,6 +102,39 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- eval
+def _preset_arg(args: argparse.Namespace) -> Any:
+    """``--preset``, with a float64 image pipeline under ``--float64``."""
+    if not args.float64:
+        return args.preset
+    from fastgan.evaluation.protocols import with_float64
+    from fastgan.features.presets import get_preset
+
+    return with_float64(get_preset(args.preset))
+
+
+def _write_adm(args: argparse.Namespace, out: str) -> int:
+    """``fastgan stats IMAGES -o REF.npz --adm``: the ADM evaluator's reference batch."""
+    from fastgan.evaluation.adm_reference import write_adm_reference
+    from fastgan.evaluation.api import weights_map
+
+    path = write_adm_reference(
+        out,
+        args.features,
+        weights=weights_map(_weights_arg(args.weights), "inception").get("inception"),
+        device=args.device,
+        batch_size=args.batch_size,
+        float64=args.float64,
+        progress=_progress_flag(args),
+    )
+    if args.json:
+        _echo(json.dumps({"input": str(args.features), "output": str(path), "format": "adm"}))
+    else:
+        _echo(
+            f"wrote {path}: ADM reference batch (arr_0 images, mu / sigma, mu_s / sigma_s; float64 statistics)"
+        )
+    return 0
+
+
 def _weights_arg(values: Optional[list[str]]) -> Any:
     """``--weights PATH`` (the feature network's) or ``--weights NAME=PATH`` (repeatable)."""
     if not values:
@@ -187,6 +222,9 @@ def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
         progress=_progress_flag(args),
         logits=args.logits,
         verify=args.verify,
+        protocol=args.protocol,
+        strict=args.strict,
+        float64=args.float64,
     )
 
 
@@ -293,6 +331,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     _echo(format_table(rows, header=["metric", "value", "std", "time [s]"]))
     sec = info["seconds"]
     _echo(f"time: {sec['total']:.2f} s (networks {sec['network']:.2f} s)")
+    for key, value in info.get("protocol", {}).get("results", {}).items():
+        _echo(f"{info['protocol']['name']}: {key} = {value:.6g}")
     for n in notes:
         _echo(f"note: {n}")
     return 0

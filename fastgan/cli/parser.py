@@ -25,6 +25,8 @@ Handler = Callable[[argparse.Namespace], int]
 #: ``--help`` imports neither torch nor the networks; a test checks both against their tables)
 PRESET_NAMES = ("pytorch-fid", "torch-fidelity", "clean-fid", "adm")
 DEFAULT_PRESET = "pytorch-fid"
+#: names of fastgan.evaluation.protocols.PROTOCOLS (spelled out for the same reason)
+PROTOCOL_NAMES = ("fid50k_full", "kid50k_full", "pr50k3_full", "is50k", "fd_dinov2", "adm")
 METRIC_NAMES = (
     "fid",
     "kid",
@@ -49,6 +51,7 @@ METRIC_NAMES = (
     "fls",
     "sfid",
     "adm_pr",
+    "ppl",
 )
 #: the names of fastgan.features.networks.NETWORKS, the networks ``convert-weights`` converts for
 #: (spelled out for the same reason; tests/features/test_networks.py checks them against the table)
@@ -167,6 +170,11 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bars (rate, ETA) on stderr (default: shown when stderr is a terminal)",
     )
+    p.add_argument(
+        "--float64",
+        action="store_true",
+        help="embed in float64 (network weights and pixels): features that do not depend on the batch size",
+    )
 
 
 def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
@@ -200,6 +208,12 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="feature network for images (default: inception, 2048-D pool3; e.g. vgg16)",
     )
     _add_input_options(p)
+    p.add_argument(
+        "--adm",
+        action="store_true",
+        help="write an ADM evaluator reference batch instead (arr_0 uint8 images, mu / sigma of pool3, "
+        "mu_s / sigma_s of the sFID features; preset adm); FEATURES must be images",
+    )
     p.set_defaults(func=handlers["stats"])
 
     p = sub.add_parser(
@@ -258,6 +272,17 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         type=int,
         help="seed of the KID subsets and other draws (default: the preset's "
         "KID seed, torch-fidelity 2020; else 0)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        help="a named protocol fixing metrics, options, preset and sample counts "
+        "(see fastgan.evaluation.protocols); other sample counts are reported in a note",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="--protocol: sample counts other than the protocol's are an error",
     )
     p.set_defaults(func=handlers["eval"])
 

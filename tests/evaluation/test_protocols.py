@@ -210,3 +210,58 @@ def test_protocol_table_rows_are_valid() -> None:
         extractor=None,
     )
     assert preset == "torch-fidelity" and opts == {"pr": {"k": 3, "strict": False}}
+
+
+def test_write_adm_reference_round_trip(tiny: TinyInception, tmp_path: Path) -> None:
+    from fastgan.evaluation.adm_reference import write_adm_reference
+    from fastgan.metrics import load_adm_reference
+
+    imgs = _images(15, 9)
+    out = write_adm_reference(
+        tmp_path / "ref.npz", imgs, models={"inception": tiny}, batch_size=4, device="cpu"
+    )
+    ref = load_adm_reference(out)
+    np.testing.assert_array_equal(ref.images, imgs.numpy())
+    f, _, s = _direct(tiny, imgs)
+    np.testing.assert_allclose(ref.mu, f.mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ref.sigma, np.cov(f, rowvar=False), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ref.mu_s, s.mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ref.sigma_s, np.cov(s, rowvar=False), rtol=1e-5, atol=1e-7)
+    # read back as the real side: FID against its own images' features is ~0
+    r = fastgan.evaluate(str(out), imgs, preset="adm", metrics="fid,sfid", device="cpu")
+    assert abs(r["fid"]) < 1e-6 and abs(r["sfid"]) < 1e-6
+
+
+def test_adm_preset_rows() -> None:
+    from fastgan.features.presets import get_preset
+
+    adm, tf = get_preset("adm"), get_preset("torch-fidelity")
+    assert adm.pipeline.resize == tf.pipeline.resize == "bilinear_tf1" and adm.pipeline.pixels == "byte"
+    assert adm.vgg_resize is None  # its precision / recall is on pool3: metric adm_pr
+    assert (adm.is_split_size, adm.pr_fp16, adm.pr_k, adm.pr_inclusive) == (5000, True, 3, True)
+    assert tf.is_split_size is None and not tf.pr_fp16
+    with pytest.raises(ValueError, match="VGG-16"):
+        fastgan.evaluate(_images(10, 0), _images(10, 1), preset="adm", metrics="pr")
+
+
+def test_edm2_dinov2_preprocessing() -> None:
+    from fastgan.features.foundation import FOUNDATION_MODELS, foundation_preprocess
+
+    u = _images(2, 11).permute(0, 3, 1, 2).contiguous()
+    got = foundation_preprocess(u, "edm2")
+    # EDM2's DINOv2Detector: float32 0..255 -> bicubic antialias 224 -> / 255 -> ImageNet normalisation
+    x = F.interpolate(u.to(torch.float32), size=(224, 224), mode="bicubic", antialias=True) / 255
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    torch.testing.assert_close(got, (x - mean) / std, rtol=0, atol=1e-6)
+    assert not torch.allclose(
+        got, foundation_preprocess(u, "dgm-eval"), atol=1e-3
+    )  # not dgm-eval's PIL resize
+    m = FOUNDATION_MODELS["dinov2-vit-l14-edm2"]
+    assert (m.arch, m.dim, m.input_size, m.preset, m.weights) == (
+        "vit_large_patch14_dinov2",
+        1024,
+        224,
+        "edm2",
+        "dinov2-vit-l14",
+    )
