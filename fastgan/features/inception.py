@@ -48,15 +48,48 @@ _OUTPUTS = ("pool3", "logits", "logits_unbiased")
 
 
 class _Conv(nn.Module):
-    """conv (no bias) -> batch norm (eps 1e-3) -> ReLU."""
+    """conv (no bias) -> batch norm (eps 1e-3) -> ReLU.
+
+    For inference (eval mode, no autograd) the batch norm is folded into the convolution:
+    ``conv(x, W * s) + (beta - mean * s)`` with ``s = gamma / sqrt(var + eps)``, one convolution
+    with a bias instead of a convolution and a normalisation pass. The folded weights are cached
+    and rebuilt when a parameter or buffer changes (``load_state_dict``, ``.to()``); the state
+    dict keeps the unfolded layers. Folding changes only the rounding: pool3 features move by
+    ~2e-7 of their largest value (``tests/features/test_inception_layout.py``), inside the 1e-6
+    parity bound of the peers suite.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: Any, stride: int = 1, padding: Any = 0) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
+        self._folded: Optional[tuple[Any, torch.Tensor, torch.Tensor]] = None
+
+    def _fold(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bn, w = self.bn, self.conv.weight
+        assert bn.running_mean is not None and bn.running_var is not None
+        parts = (w, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+        nhwc = x.is_contiguous(memory_format=torch.channels_last)
+        # inference tensors (made under torch.inference_mode) have no version counter: not cached
+        cacheable = not any(t.is_inference() for t in parts)
+        key = (tuple((id(t), t._version, t.dtype, t.device) for t in parts), nhwc) if cacheable else None
+        if key is None or self._folded is None or self._folded[0] != key:
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            weight = w * scale.reshape(-1, 1, 1, 1)
+            if nhwc:
+                weight = weight.contiguous(memory_format=torch.channels_last)
+            folded = (key, weight, bn.bias - bn.running_mean * scale)
+            if key is None:
+                return folded[1], folded[2]
+            self._folded = folded
+        return self._folded[1], self._folded[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv(x)))
+        if self.training or torch.is_grad_enabled():
+            return F.relu(self.bn(self.conv(x)))
+        weight, bias = self._fold(x)
+        c = self.conv
+        return F.relu(F.conv2d(x, weight, bias, c.stride, c.padding))
 
 
 def _avg3(x: torch.Tensor) -> torch.Tensor:
@@ -310,6 +343,10 @@ class InceptionV3FID(nn.Module):
         ``Mixed_6b..6e``), channels 0..6, flattened in the TF graph's NHWC order (row, column,
         channel): 17 * 17 * 7 = 2023 values (:func:`fastgan.metrics.spatial.spatial_features`).
         """
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            # channels-last (NHWC) is oneDNN's native layout on the CPU: no reorder around each
+            # convolution (about 1.4x on the pass; only the rounding of the sums changes)
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
