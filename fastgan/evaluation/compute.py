@@ -11,6 +11,7 @@ import torch
 
 from fastgan.evaluation._dist import _Banks, _rows
 from fastgan.evaluation.registry import METRICS, MetricSpec, resolve_options, run_metric
+from fastgan.evaluation.rows_ppl import generator_metric
 from fastgan.evaluation.stages import _array_for, _Embedded, _Inputs, _Run
 
 
@@ -54,6 +55,8 @@ def _compute_metrics(
             )
         elif spec.state == "logits":
             values.update(_inception_score(run, spec, emb, opts))
+        elif spec.state == "generator":  # ppl: the fake Sampler itself (rows_ppl.check_generator_input)
+            values.update(generator_metric(run, spec, inputs.fake.sampler, opts, progress))
         else:
             x, y = _gathered(
                 run,

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
-from fastgan.evaluation import rows_core, rows_family, rows_memorization, rows_protocols
+from fastgan.evaluation import rows_core, rows_family, rows_memorization, rows_ppl, rows_protocols
 from fastgan.evaluation.rows_core import DEFAULTS, top_pr_function
 from fastgan.evaluation.spec import KEYWORDS, NEEDS, STATES, MetricSpec, Option
 from fastgan.metrics.conventions import PresetLike, get_conventions
@@ -61,7 +61,14 @@ DEFAULT_METRICS: tuple[str, ...] = ("fid", "kid", "prdc")
 
 #: THE metric table (name -> spec), in the order results are reported: the rows of each row module
 METRICS: dict[str, MetricSpec] = {
-    s.name: s for s in (*rows_core.ROWS, *rows_family.ROWS, *rows_memorization.ROWS, *rows_protocols.ROWS)
+    s.name: s
+    for s in (
+        *rows_core.ROWS,
+        *rows_family.ROWS,
+        *rows_memorization.ROWS,
+        *rows_protocols.ROWS,
+        *rows_ppl.ROWS,
+    )
 }
 
 

@@ -15,10 +15,12 @@ Each :class:`MetricSpec` says
   4096-d, the precision / recall embedding of Kynkaanniemi et al. and torch-fidelity; replaced by
   ``extractor=``) or ``"extractor"`` (the network named by ``extractor=``, Inception pool3 when
   none is given). A feature input (``[N, D]`` arrays or files) is used as is for every need
-  except ``"logits"``;
+  except ``"logits"``; ``"generator"``: no array, the generator itself (``fake`` must be a
+  :class:`~fastgan.evaluation.Sampler`; perceptual path length, :mod:`~fastgan.evaluation.rows_ppl`);
 * ``state``: how ranks combine: ``"stats"`` (float64 sufficient statistics, all-reduced),
   ``"logits"`` (Inception Score split sums, all-reduced) or ``"bank"`` (feature banks,
-  all-gathered once per array and shared by every bank metric);
+  all-gathered once per array and shared by every bank metric) or ``"generator"`` (per-path
+  distances measured on each rank's share of the paths, all-gathered);
 * ``options``: its :class:`Option` s: each one's default, the preset field
   (:class:`~fastgan.metrics.conventions.MetricConventions`) that feeds it, the shared keyword of
   :func:`~fastgan.evaluation.evaluate` that sets it (``kid_subsets``, ``splits``, ``seed``, the
@@ -42,8 +44,8 @@ __all__ = ["KEYWORDS", "NEEDS", "STATES", "MetricSpec", "Option"]
 #: the shared keywords of evaluate() that set options of several metrics (see Option.keyword)
 KEYWORDS = ("k", "kid_subsets", "kid_subset_size", "splits", "seed")
 
-NEEDS = ("inception", "logits", "vgg16", "extractor", "spatial")
-STATES = ("stats", "logits", "bank")
+NEEDS = ("inception", "logits", "vgg16", "extractor", "spatial", "generator")
+STATES = ("stats", "logits", "bank", "generator")
 
 
 @dataclass(frozen=True)

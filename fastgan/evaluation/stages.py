@@ -98,8 +98,10 @@ def _open_inputs(
     cache_dir: Any,
 ) -> _Inputs:
     """Stage 1: classify each input and drop (with a note) or refuse the metrics it cannot give."""
+    from fastgan.evaluation.rows_ppl import check_generator_input
     from fastgan.evaluation.sources import open_source
 
+    real = check_generator_input(names, real, fake)  # ppl: fake must be a Sampler; real may be None
     exclude = [cache_dir] if cache_dir else []
     src_r = open_source(real, name="real", skip_bad=skip_bad, exclude=exclude)
     src_f = open_source(fake, name="fake", skip_bad=skip_bad, exclude=exclude)
@@ -152,6 +154,8 @@ def _arrays_needed(inputs: _Inputs, kind: str, side: str, extractor: Optional[st
     out: list[str] = []
     for m in inputs.names:
         spec = METRICS[m]
+        if spec.needs == "generator":  # reads the Sampler itself, no array
+            continue
         if spec.needs == "logits" and (side != "fake" or inputs.logits is not None):
             continue
         a = _array_for(spec, kind, extractor)

@@ -1,0 +1,80 @@
+"""Perceptual path length through fastgan.evaluate / fastgan eval: the ``ppl`` row, a Sampler as
+the fake input, the same value as the function, and the message for any other input (the command
+line takes folders and files only). The LPIPS network is a random one (nothing is downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import fastgan
+from fastgan import cli
+from fastgan.evaluation import Sampler, rows_ppl
+from fastgan.evaluation.registry import METRICS, resolve_options
+from fastgan.features import LPIPSVGG16
+from fastgan.metrics import PerceptualPathLength, ppl
+
+
+def G(z: torch.Tensor) -> torch.Tensor:
+    """z [B, 8] -> [B, 3, 16, 16] in [-1, 1]."""
+    w = torch.linspace(-1, 1, 8 * 3 * 4 * 4).reshape(8, 48)
+    return torch.tanh(z @ w).reshape(-1, 3, 4, 4).repeat_interleave(4, 2).repeat_interleave(4, 3)
+
+
+@pytest.fixture
+def lpips_net(monkeypatch: pytest.MonkeyPatch) -> LPIPSVGG16:
+    torch.manual_seed(1)
+    net = LPIPSVGG16(random_init=True)
+    built: list[dict] = []
+
+    def build(opts: dict, device: object) -> LPIPSVGG16:
+        built.append(dict(opts))
+        return net
+
+    monkeypatch.setattr(rows_ppl, "build_distance", build)
+    net.built = built  # type: ignore[attr-defined]
+    return net
+
+
+def test_row() -> None:
+    spec = METRICS["ppl"]
+    assert spec.keys == ("ppl", "ppl_std") and spec.needs == "generator" and not spec.in_all
+    opts = resolve_options("ppl", "pytorch-fid")
+    assert opts["convention"] == "stylegan3" and opts["n"] is None
+    assert isinstance(spec.factory(opts), PerceptualPathLength)
+
+
+def test_evaluate_equals_the_function(lpips_net: LPIPSVGG16) -> None:
+    s = Sampler(G, 8, n=12, seed=3, batch_size=5)
+    r = fastgan.evaluate(None, s, metrics="ppl")
+    assert sorted(r) == ["ppl", "ppl_std"]
+    assert r["ppl"] == pytest.approx(ppl(s, distance=lpips_net)["ppl"], rel=1e-12)
+    assert r.info["options"]["ppl"]["convention"] == "stylegan3"
+    opts = {"ppl": {"n": 9, "epsilon": 1e-2, "sampling": "full", "convention": "torch-fidelity"}}
+    r2 = fastgan.evaluate(None, s, metrics="ppl", options=opts, seed=7)
+    want = ppl(s, distance=lpips_net, n=9, epsilon=1e-2, sampling="full", convention="torch-fidelity", seed=7)
+    assert r2["ppl"] == pytest.approx(want["ppl"], rel=1e-12)
+    assert r2["ppl"] != r["ppl"]
+    assert lpips_net.built[-1]["convention"] == "torch-fidelity"  # type: ignore[attr-defined]
+
+
+def test_build_distance_resizes_as_the_convention() -> None:
+    with pytest.raises(fastgan.features.WeightsError, match="vgg16-397923af.pth"):
+        rows_ppl.build_distance({"convention": "torch-fidelity"}, "cpu")
+
+
+def test_other_inputs_are_refused_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match=r"fake: ppl measures a generator: pass fake=fastgan.Sampler"):
+        fastgan.evaluate(x, x, metrics="ppl")
+    with pytest.raises(ValueError, match=r"fake: ppl measures a generator"):
+        fastgan.evaluate(x, x, metrics="fid,ppl")
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, np.random.default_rng(0).standard_normal((10, 4)))
+    np.save(b, np.random.default_rng(1).standard_normal((10, 4)))
+    assert cli.main(["eval", str(a), str(b), "--metrics", "ppl"]) == 2
+    err = capsys.readouterr().err
+    assert "fake: ppl measures a generator" in err and "fastgan eval takes folders and files only" in err
