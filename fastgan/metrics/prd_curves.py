@@ -176,8 +176,9 @@ def _torch_kmeans(
             if torch.equal(new, labels):
                 break
             labels = new
-            counts = torch.bincount(labels, minlength=k).to(z.dtype)
-            sums = torch.zeros_like(centres).index_add_(0, labels, z)
+            onehot = torch.nn.functional.one_hot(labels, k).to(z.dtype)  # [N, k]: one GEMM for the sums
+            counts = onehot.sum(0)
+            sums = onehot.T @ z
             keep = counts > 0  # an empty cluster keeps its centre
             centres[keep] = sums[keep] / counts[keep].unsqueeze(1)
         inertia = float(dists(centres).gather(1, labels.unsqueeze(1)).sum())
