@@ -11,6 +11,7 @@ appears in the next build without touching the docs.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import sys
@@ -35,6 +36,7 @@ def page_name(package: str) -> str:
     return f"api/{package}.md"
 
 
+@functools.cache
 def _static_import_source(package: str, name: str) -> str | None:
     """The module an ``from M import name`` statement of ``package``'s ``__init__`` names."""
     mod = importlib.import_module(package)
@@ -67,6 +69,11 @@ def _data_module(package: str, name: str) -> str:
 
 def entries(package: str) -> list[Entry]:
     """One :class:`Entry` per name of ``package.__all__``, in ``__all__``'s order."""
+    return list(_entries(package))
+
+
+@functools.cache
+def _entries(package: str) -> tuple[Entry, ...]:
     mod = importlib.import_module(package)
     out = []
     for name in mod.__all__:
@@ -78,7 +85,7 @@ def entries(package: str) -> list[Entry]:
             kind = "data"
             target = f"{_data_module(package, name)}.{name}"
         out.append(Entry(public=f"{package}.{name}", target=target, kind=kind))
-    return out
+    return tuple(out)
 
 
 def _describe_value(obj: object) -> str:
