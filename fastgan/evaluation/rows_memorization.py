@@ -49,8 +49,9 @@ def load_test_features(value: Any, metric: str) -> Optional[torch.Tensor]:
         where = f"options[{metric!r}]['test'] ({value})"
         if not p.is_file():
             raise ValueError(
-                f"{where}: expected a feature file (.npy / .npz / .pt holding [N, D] floats); embed a test "
-                "image folder first (fastgan.features / fastgan stats) and pass its features"
+                f"{where}: expected a feature file (.npy / .npz / .pt holding [N, D] floats); embed test "
+                "images first with fastgan.features.extract_features(folder, extractor=..., preset=...) "
+                "(the network and preset of the evaluation) and pass the features"
             )
         kind, data = read_array_file(p, name=where)
         if kind != "features":

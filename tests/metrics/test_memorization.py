@@ -29,13 +29,14 @@ def _grid(n: int, d: int, seed: int) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------ nearest neighbours
 @pytest.mark.parametrize("ties", [False, True])
-def test_nearest_neighbor_matches_brute_force(ties: bool) -> None:
+def test_nearest_neighbor_matches_brute_force(ties: bool, device: str) -> None:
     g = torch.Generator().manual_seed(1)
     if ties:
         q, b = _grid(70, 5, 2), _grid(90, 5, 3)
     else:
         q, b = torch.randn(70, 9, generator=g) * 50 + 1e3, torch.randn(90, 9, generator=g) * 50 + 1e3
-    d2, idx = nearest_neighbor(q, b, block_size=16)
+    d2, idx = nearest_neighbor(q.to(device), b.to(device), block_size=16)
+    d2, idx = d2.cpu(), idx.cpu()
     full = _sq(q, b)
     want = full.min(1).values
     assert torch.equal(d2, want)
@@ -107,11 +108,11 @@ def _cos_oracle(x: np.ndarray, y: np.ndarray) -> float:
     return float((1 - np.abs(xn @ yn.T)).min(1).mean())
 
 
-def test_max_abs_cosine_matches_brute_force() -> None:
+def test_max_abs_cosine_matches_brute_force(device: str) -> None:
     g = torch.Generator().manual_seed(3)
     x = torch.randn(60, 7, generator=g)
     y = torch.cat([-x[:10] * 3, torch.randn(50, 7, generator=g)])  # |cos| = 1 exactly for the flips
-    got = max_abs_cosine(x, y, block_size=8)
+    got = max_abs_cosine(x.to(device), y.to(device), block_size=8).cpu()
     xd, yd = x.double().numpy(), y.double().numpy()
     want = np.abs(
         (xd / np.linalg.norm(xd, axis=1, keepdims=True)) @ (yd / np.linalg.norm(yd, axis=1, keepdims=True)).T
