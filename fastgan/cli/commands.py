@@ -225,6 +225,7 @@ def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:
         protocol=args.protocol,
         strict=args.strict,
         float64=args.float64,
+        fast=args.fast,
     )
 
 

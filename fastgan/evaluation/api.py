@@ -76,6 +76,7 @@ def evaluate(
     protocol: Optional[str] = None,
     strict: bool = False,
     float64: bool = False,
+    fast: bool = False,
 ) -> EvalResult:
     """Evaluate ``fake`` against ``real`` with every requested metric, embedding each input once.
 
@@ -124,6 +125,10 @@ def evaluate(
             kid50k_full, pr50k3_full, is50k, fd_dinov2, adm) fixing metrics, options, preset and sample
             counts; other counts add a note (``strict=True``: a ValueError). float64: embed in float64
             (weights and inputs), features independent of the batch size.
+        fast: the opt-in fast mode (:mod:`fastgan.features.fast`): the networks in reduced
+            precision (bfloat16 on CPUs with bfloat16 instructions, float16 + TF32 on CUDA).
+            Features move by ~3e-3 of their scale, so FID moves far beyond the presets' parity
+            bound: for quick looks during training, never for numbers to publish.
 
     Returns:
         :class:`EvalResult` (``Mapping[str, float]`` + ``info``); the same on every rank.
@@ -148,6 +153,10 @@ def evaluate(
     proto, metrics, p, options, extractor, explicit = setup_call(
         metrics, preset, options, extractor, protocol, float64, DEFAULT_METRICS
     )
+    if fast:
+        from fastgan.features.fast import with_fast
+
+        p = with_fast(p)
     names = parse_metrics(metrics)
     given = _resolve_given(
         names,

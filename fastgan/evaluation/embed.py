@@ -33,6 +33,7 @@ from fastgan.evaluation.cache import (
 from fastgan.evaluation.sampler import module_fingerprint
 from fastgan.evaluation.sources import Source, open_source
 from fastgan.features.embedding import embed_batch, is_native
+from fastgan.features.fast import fast_module
 from fastgan.features.networks import build_extractor, network_key
 from fastgan.features.presets import Preset, get_preset
 
@@ -111,9 +112,16 @@ class _Net:
     returns the 2023-d sFID features, computed only when a metric needs them)."""
 
     def __init__(
-        self, name: str, module: Any, device: torch.device, dtype: torch.dtype, spatial: bool = False
+        self,
+        name: str,
+        module: Any,
+        device: torch.device,
+        dtype: torch.dtype,
+        spatial: bool = False,
+        fast: bool = False,
     ) -> None:
         self.name = name
+        self.fast = fast  # the networks in reduced precision (fastgan.features.fast)
         self.module = module
         self.device = device
         self.dtype = dtype
@@ -138,6 +146,8 @@ class _Net:
                 fn = (lambda x: emb(x, with_logits=True)) if lg else (lambda x: emb(x, with_spatial=True))
         else:  # a plain network on float [0, 1] images at its input size
             fn = self.module
+        if self.fast:
+            fn = fast_module(fn, self.device)
         return embed_batch(
             fn,
             self.module,
@@ -173,6 +183,7 @@ class _Net:
             "resize": self.resize,
             "preset": preset,
             "dtype": str(self.dtype).replace("torch.", ""),
+            **({"fast": True} if self.fast else {}),
             "weights_sha256": wid,
             "outputs": self.keys,
             "pipeline_version": PIPELINE_VERSION,
@@ -228,7 +239,7 @@ def _build_nets(
         if dtype == torch.float64 and isinstance(module, nn.Module):
             module = module.to(dtype=torch.float64)  # a float64 pipeline: weights and arithmetic in float64
         spatial = name == "inception" and any(e.lower() == "spatial" for e in extractors)
-        nets.append(_Net(name, module, device, dtype, spatial=spatial))
+        nets.append(_Net(name, module, device, dtype, spatial=spatial, fast=preset.pipeline.fast))
     if any(e.lower() == "spatial" for e in extractors):
         if not next(n for n in nets if n.name == "inception").spatial:
             raise ValueError(

@@ -123,6 +123,8 @@ class ImagePipeline:
         vgg_resize: VGG-16 resize mode; None: the reference has no VGG-16 (no precision / recall).
         vgg_normalize: VGG-16 input normalisation (``"imagenet"`` on [0, 1] pixels or
             ``"imagenet_byte"``: ``(u - 255 mean) / (255 std)`` on 0..255 pixels).
+        fast: the networks run in reduced precision (:mod:`fastgan.features.fast`; opt-in,
+            never a preset's default).
     """
 
     pixels: str
@@ -131,6 +133,7 @@ class ImagePipeline:
     dtype: torch.dtype
     vgg_resize: Optional[str]
     vgg_normalize: Optional[str]
+    fast: bool = False
 
 
 _PIPELINE_FIELDS = tuple(f.name for f in fields(ImagePipeline))
@@ -169,7 +172,7 @@ class Preset:
         return cls(
             name,
             matches,
-            ImagePipeline(**{f: row[f] for f in _PIPELINE_FIELDS}),
+            ImagePipeline(**{f: row[f] for f in _PIPELINE_FIELDS if f in row}),
             MetricConventions(name=name, **{f: row[f] for f in _CONVENTION_FIELDS}),
         )
 
