@@ -66,7 +66,8 @@ OPTION_FLAGS = {
 
 #: ``fastgan eval --real-test``: the third input of the memorization metrics that need one
 _REAL_TEST_HELP = (
-    "held-out real test features (.npy/.npz/.pt [N, D]) for ct, fld and fls (REAL is then the training set)"
+    "held-out real test set for ct, fld and fls (REAL is then the training set): features "
+    "(.npy/.npz/.pt [N, D]), or images embedded as REAL's when REAL is images"
 )
 
 #: torch-fidelity's metric switches, accepted as they are

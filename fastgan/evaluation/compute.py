@@ -13,6 +13,7 @@ from fastgan.evaluation._dist import _Banks, _rows
 from fastgan.evaluation.registry import METRICS, MetricSpec, resolve_options, run_metric
 from fastgan.evaluation.rows_ppl import generator_metric
 from fastgan.evaluation.stages import _array_for, _Embedded, _Inputs, _Run
+from fastgan.evaluation.test_sets import embed_test_sets
 
 
 def _compute_metrics(
@@ -33,6 +34,7 @@ def _compute_metrics(
     used: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
     banks: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+    embed_test_sets(run, inputs, given, extractor)  # C_T / FLD / FLS: a held-out test set of images
     for name in inputs.names:
         spec = METRICS[name]
         t0 = time.perf_counter()

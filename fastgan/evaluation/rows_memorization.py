@@ -1,7 +1,8 @@
 """The rows of the metric table for the memorization metrics (is the model copying its training set):
 AuthPct, MIFID, the C_T data-copying test, FLD and FLS. ``real`` is the TRAINING set; C_T, FLD and
 FLS also read a held-out real test set, the option ``test`` (``options={"fld": {"test": X}}`` with
-X an ``[N, D]`` array / tensor or a feature file, or ``fastgan eval --real-test PATH``).
+X an ``[N, D]`` array / tensor or a feature file, or ``fastgan eval --real-test PATH``); a test
+set of images is embedded by :func:`fastgan.evaluate`'s own pipeline (:mod:`fastgan.evaluation.test_sets`).
 :mod:`fastgan.evaluation.registry` joins the row modules into
 :data:`~fastgan.evaluation.registry.METRICS`; :mod:`fastgan.evaluation.spec` explains the fields.
 """
@@ -33,7 +34,8 @@ class TestFeatures(str):
 def load_test_features(value: Any, metric: str) -> Optional[torch.Tensor]:
     """The test features of option ``test``: None, a :class:`TestFeatures`, an ``[N, D]`` tensor /
     array, or the path of a feature file (``.npy`` / ``.npz`` / ``.pt``, read as ``fastgan eval``
-    reads feature inputs). Images are refused with the way to embed them."""
+    reads feature inputs). Images reach here only outside :func:`fastgan.evaluate` (which embeds
+    them first): they are refused with the way to embed them."""
     if value is None:
         return None
     if isinstance(value, TestFeatures):

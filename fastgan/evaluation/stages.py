@@ -30,6 +30,8 @@ class _Run:
     dev: Optional[torch.device]  # where the metrics run (None: where the features are)
     net_dev: torch.device  # where the networks run
     notes: list[str] = field(default_factory=list)
+    #: stage 2's embed() settings, which the held-out test sets reuse (fastgan.evaluation.test_sets)
+    embed_kw: dict[str, Any] = field(default_factory=dict)
     #: per metric, how a reduced-precision result was checked (KID's float64 check of a few rounds)
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -219,6 +221,7 @@ def _embed_inputs(
         shard=(run.rank, run.world),
         verify=verify,
     )
+    run.embed_kw = kw
     emb_r = _collective(partial(_embed_one, inputs.real, need_r, **kw), run.group, run.world, run.dev, "real")
     emb_f = _collective(partial(_embed_one, inputs.fake, need_f, **kw), run.group, run.world, run.dev, "fake")
     emb_l = None
