@@ -17,6 +17,8 @@ from fastgan.evaluation.registry import METRICS, resolve_options
 from fastgan.features import LPIPSVGG16
 from fastgan.metrics import PerceptualPathLength, ppl
 
+from .test_api import _images, tiny_nets  # noqa: F401  (the fixture of tiny feature networks)
+
 
 def G(z: torch.Tensor) -> torch.Tensor:
     """z [B, 8] -> [B, 3, 16, 16] in [-1, 1]."""
@@ -78,3 +80,14 @@ def test_other_inputs_are_refused_by_name(tmp_path: Path, capsys: pytest.Capture
     assert cli.main(["eval", str(a), str(b), "--metrics", "ppl"]) == 2
     err = capsys.readouterr().err
     assert "fake: ppl measures a generator" in err and "fastgan eval takes folders and files only" in err
+
+
+@pytest.mark.usefixtures("tiny_nets")
+def test_ppl_beside_the_feature_metrics(lpips_net: LPIPSVGG16) -> None:
+    """fid and ppl in one call: the Sampler's images are embedded for fid, its paths measured for ppl."""
+    s = Sampler(G, 8, n=10, seed=2, batch_size=4)
+    res = fastgan.evaluate(_images(4, 12), s, metrics="fid,ppl")
+    assert sorted(res) == ["fid", "ppl", "ppl_std"]
+    assert res["ppl"] == pytest.approx(ppl(s, distance=lpips_net)["ppl"], rel=1e-12)
+    alone = fastgan.evaluate(_images(4, 12), s, metrics="fid")
+    assert res["fid"] == alone["fid"]
