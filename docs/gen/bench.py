@@ -211,6 +211,49 @@ def modern_table(name: str = "modern.json") -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------------- memorization.json
+#: what bench_memorization.py compares each case with (labels only: the numbers come from the JSON)
+MEMORIZATION_REFERENCES = {
+    "authpct": "dgm-eval formula, two cdist matrices",
+    "mifid": "torchmetrics MIFID",
+    "ct": "dgm-eval pipeline (scikit-learn, scipy)",
+    "fld": "marcojira/fld algorithm, cached N x M",
+    "fls": "dgm-eval algorithm, N x M",
+}
+
+
+def memorization_table(name: str = "memorization.json") -> str:
+    """One row per (size, metric) of ``bench/bench_memorization.py``'s ``runs``."""
+    data = load(name)
+    if data is None:
+        return missing(name)
+    lines = [
+        "Peak = growth of the process's maximum RSS during the call; ratio = reference time / fastgan "
+        "time; FLD / FLS / C_T draw their random subsets differently on the two sides (values agree in "
+        "distribution).",
+        "",
+        "| metric | N x D | fastgan | reference | ratio | values (fastgan / reference) |",
+        "| --- | --- | --- | --- | ---: | --- |",
+    ]
+    for run in need(data, "runs", name, list):
+        size = f"{run.get('n', '?')} x {run.get('d', '?')}"
+        for case, c in need(run, "cases", name, dict).items():
+            fg, ref = need(c, "fastgan", name, dict), c.get("reference") or {}
+            if "seconds" not in fg:
+                continue
+            label = MEMORIZATION_REFERENCES.get(case, "reference")
+            if "seconds" in ref:
+                theirs = f"{label} {secs(ref['seconds'])}, {ref.get('peak_mib', 0):.0f} MiB"
+                vals = f"{fg['value']:.4g} / {ref['value']:.4g}"
+            else:
+                theirs, vals = f"{label}: {ref.get('skipped', 'not run')}", f"{fg['value']:.4g} / –"
+            lines.append(
+                f"| {case} | {size} | {secs(fg['seconds'])}, {fg.get('peak_mib', 0):.0f} MiB | {theirs} "
+                f"| {ratio(c.get('time_ratio_ref_over_fastgan'))} | {vals} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 # ----------------------------------------------------------------------------------------- eval.json
 def eval_table() -> str:
     data = load("eval.json")
