@@ -254,6 +254,49 @@ def memorization_table(name: str = "memorization.json") -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------------------- family.json
+#: what bench_family.py compares each case with (labels only: the numbers come from the JSON)
+FAMILY_REFERENCES = {
+    "prd": "prd_score pipeline (scikit-learn MiniBatchKMeans)",
+    "rarity": "Rarity-Score computation, full cdist matrices",
+    "clipped_dc": "authors' scikit-learn NearestNeighbors + O(M^2) table",
+    "kid_rbf": "torch-fidelity kid_kernel='rbf'",
+    "mind": "torch-fidelity master metric_mind",
+}
+
+
+def family_table(name: str = "family.json") -> str:
+    """One row per (size, metric) of ``bench/bench_family.py``'s ``sizes``."""
+    data = load(name)
+    if data is None:
+        return missing(name)
+    lines = [
+        f"D = {data.get('d', '?')}, {data.get('threads', '?')} threads, torch {data.get('torch', '?')}; peak = "
+        "growth of the process's maximum RSS during the call; ratio = reference time / fastgan time (PRD: "
+        "fastgan's torch k-means against scikit-learn's, values differ by the clustering noise).",
+        "",
+        "| metric | N | fastgan | reference | ratio | largest relative difference |",
+        "| --- | ---: | --- | --- | ---: | ---: |",
+    ]
+    for size, run in need(data, "sizes", name, dict).items():
+        for case, c in need(run, "cases", name, dict).items():
+            fg, ref = need(c, "fastgan", name, dict), c.get("reference") or {}
+            if "seconds" not in fg:
+                continue
+            label = FAMILY_REFERENCES.get(case, "reference")
+            if "seconds" in ref:
+                theirs = f"{label} {secs(ref['seconds'])}, {ref.get('peak_mib', 0):.0f} MiB"
+                diff = c.get("max_rel_diff")
+                d = "–" if diff is None else ("0" if diff == 0 else f"{diff:.1e}")
+            else:
+                theirs, d = f"{label}: {ref.get('skipped', 'not run')}", "–"
+            lines.append(
+                f"| {case} | {size} | {secs(fg['seconds'])}, {fg.get('peak_mib', 0):.0f} MiB | {theirs} "
+                f"| {ratio(c.get('time_ratio_ref_over_fastgan'))} | {d} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 # ----------------------------------------------------------------------------------------- eval.json
 def eval_table() -> str:
     data = load("eval.json")

@@ -123,6 +123,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "perf_modern": lambda: bench.modern_table("modern.json"),
     "perf_modern_quick": lambda: bench.modern_table("modern_quick.json"),
     "perf_memorization": bench.memorization_table,
+    "perf_family": bench.family_table,
     "perf_eval": bench.eval_table,
     "perf_cpu": lambda: bench.ops_table("cpu.json"),
     "perf_cuda": lambda: bench.ops_table("cuda.json"),
