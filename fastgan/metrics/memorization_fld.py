@@ -193,11 +193,14 @@ def _inputs(train: Any, test: Any, fake: Any) -> tuple[torch.Tensor, torch.Tenso
         check_same_dim(t, a, "train", name)
     check_same_device([t, p, q], ["train", "test", "fake"])
     wd = torch.float64 if torch.float64 in (t.dtype, p.dtype, q.dtype) else torch.float32
-    return t.detach().to(wd), p.detach().to(wd), q.detach().to(wd)
+    # clones: inference-mode inputs cannot enter the autograd graph of the fits
+    with torch.inference_mode(False):
+        return t.detach().to(wd).clone(), p.detach().to(wd).clone(), q.detach().to(wd).clone()
 
 
 def _run(fn: Callable[[], float]) -> float:
-    with torch.enable_grad():
+    """``fn()`` with autograd on, also under ``torch.no_grad`` / ``torch.inference_mode`` (the fits use Adam)."""
+    with torch.inference_mode(False), torch.enable_grad():
         return fn()
 
 
@@ -213,7 +216,7 @@ def fld(
     batch_size: int = 10000,
     baseline_nll: Optional[float] = None,
     seed: int = 0,
-    cache_mb: float = 1024.0,
+    cache_mb: float = 4096.0,
 ) -> float:
     """Feature Likelihood Divergence (Jiralerspong et al. 2023; module docstring).
 
@@ -281,7 +284,7 @@ def fls(
     steps: int = 100,
     lr: float = 0.5,
     seed: int = 0,
-    cache_mb: float = 1024.0,
+    cache_mb: float = 4096.0,
 ) -> float:
     """Feature Likelihood Score as dgm-eval computes it (module docstring).
 

@@ -384,3 +384,13 @@ def test_missing_test_set_is_a_clear_error(cls) -> None:
     m.update(torch.randn(20, 2), real=False)
     with pytest.raises(ValueError, match="held-out real test set"):
         m.compute()
+
+
+def test_fits_run_under_no_grad_and_inference_mode() -> None:
+    g = torch.Generator().manual_seed(13)
+    t, p, q = (torch.randn(n, 3, generator=g) for n in (80, 40, 40))
+    want = (fld(t, p, q, epochs=2), fls(t, p, q, steps=3))
+    with torch.inference_mode():
+        assert (fld(t, p, q, epochs=2), fls(t, p, q, steps=3)) == want
+    with torch.no_grad():
+        assert (fld(t, p, q, epochs=2), fls(t, p, q, steps=3)) == want
