@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
-from gen import api, bench, readme_table  # noqa: E402
+from gen import api, bench, figures, readme_table, tables  # noqa: E402
 
 
 @pytest.mark.parametrize("package", api.PACKAGES)
@@ -81,3 +81,23 @@ def test_a_malformed_results_file_fails(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(bench.BenchFormatError, match="modern.json"):
         bench.modern_table("modern.json")
     assert "not in this checkout" in bench.eval_table()  # an absent file is a note, not an error
+
+
+def test_divergence_table_has_every_registry_entry() -> None:
+    from fastgan.divergences import DIVERGENCES
+
+    table = tables.divergence_table()
+    rows = [line for line in table.splitlines()[2:] if line.startswith("| `")]
+    assert {r.split("`")[1] for r in rows} == set(DIVERGENCES)
+    cells = [re.split(r"(?<!\\)\|", r)[1:-1] for r in rows]  # a Markdown table splits at unescaped pipes
+    assert all(len(c) == 7 for c in cells), "a cell holds an unescaped '|'"
+
+
+def test_figures_are_drawn_from_the_registry_and_the_results() -> None:
+    pytest.importorskip("matplotlib")
+    from fastgan.divergences import DIVERGENCES
+
+    drawn = figures.render_all()
+    assert set(drawn) == set(figures.FIGURES)  # the committed bench results hold data for every figure
+    assert all(png.startswith(b"\x89PNG") for png in drawn.values())
+    assert {d.name for _, d in figures.registry()} == set(DIVERGENCES)

@@ -166,7 +166,6 @@ def test_snippets_run(
     _fixtures(tmp_path)
     _tiny_networks(monkeypatch)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FASTGAN_NO_PROGRESS", "1")
     from fastgan.cli import main
 
     namespace: dict[str, Any] = {"__name__": "__docs__"}
