@@ -33,6 +33,9 @@ class TestSetMetric(BankMetric):
 
     Args:
         test (Tensor[n, D] | ndarray | None): the held-out real test features.
+
+    Under ``torch.distributed``, :meth:`sync` gathers the test bank like the other two: give each
+    rank its own share of the test rows (``test=`` or :meth:`update_test`), not the whole set.
     """
 
     __test__ = False  # not a pytest test class
