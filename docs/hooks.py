@@ -45,6 +45,12 @@ def _section(files: Files, folder: str, first: str = "index.md") -> list[Any]:
     return [uri for _, _, uri in sorted(entries)]
 
 
+def on_pre_build(config: Any) -> None:
+    """Forget what an earlier build of this process generated (``mkdocs serve`` rebuilds)."""
+    figures.clear()
+    api.clear()
+
+
 def on_files(files: Files, config: Any) -> Files:
     for path, text in api.pages().items():
         files.append(File.generated(config, path, content=text))

@@ -101,6 +101,12 @@ def _describe_value(obj: object) -> str:
     return f"Value at build time: `{obj!r}`."
 
 
+def clear() -> None:
+    """Forget the resolved entries (a later build sees new public names)."""
+    _entries.cache_clear()
+    _static_import_source.cache_clear()
+
+
 def _summary(package: str) -> str:
     doc = inspect.getdoc(importlib.import_module(package)) or ""
     return doc.split("\n\n")[0].strip()

@@ -214,6 +214,11 @@ FIGURES = {
 }
 
 
+def clear() -> None:
+    """Drop the figures drawn so far (the next :func:`render_all` draws them again)."""
+    _CACHE.clear()
+
+
 def render_all() -> dict[str, bytes]:
     """``{path: PNG bytes}`` of every figure that has data (computed once per process)."""
     if not _CACHE:
