@@ -178,6 +178,40 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+_ADM_HELP = (
+    "write an ADM evaluator reference batch instead (arr_0 uint8 images, mu / sigma of pool3, "
+    "mu_s / sigma_s of the sFID features; preset adm); FEATURES must be images"
+)
+
+
+def _add_convention_options(p: argparse.ArgumentParser) -> None:
+    """``fastgan eval``'s options that override the preset's metric conventions, and ``--protocol``."""
+    p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
+    p.add_argument(
+        "--kid-subset-size",
+        type=_positive_int,
+        help="KID subset size (default: the preset's 1000, reduced to the sample count with a note)",
+    )
+    p.add_argument("--splits", type=_positive_int, help="Inception Score splits (default: the preset's, 10)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the KID subsets and other draws (default: the preset's "
+        "KID seed, torch-fidelity 2020; else 0)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        help="a named protocol fixing metrics, options, preset and sample counts "
+        "(see fastgan.evaluation.protocols); other sample counts are reported in a note",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="--protocol: sample counts other than the protocol's are an error",
+    )
+
+
 def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     """The argument parser of the ``fastgan`` command; ``handlers``: subcommand -> its function (``func``)."""
     parser = argparse.ArgumentParser(prog="fastgan", description="Fast, exact GAN losses and metrics.")
@@ -209,12 +243,7 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="feature network for images (default: inception, 2048-D pool3; e.g. vgg16)",
     )
     _add_input_options(p)
-    p.add_argument(
-        "--adm",
-        action="store_true",
-        help="write an ADM evaluator reference batch instead (arr_0 uint8 images, mu / sigma of pool3, "
-        "mu_s / sigma_s of the sFID features; preset adm); FEATURES must be images",
-    )
+    p.add_argument("--adm", action="store_true", help=_ADM_HELP)
     p.set_defaults(func=handlers["stats"])
 
     p = sub.add_parser(
@@ -255,36 +284,13 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="deprecated: one neighbourhood size for prdc / pr / "
         "p_precision_recall (use --prdc-k / --pr-k / --ppr-k)",
     )
-    p.add_argument("--kid-subsets", type=_positive_int, help="KID subsets (default: the preset's, 100)")
-    p.add_argument(
-        "--kid-subset-size",
-        type=_positive_int,
-        help="KID subset size (default: the preset's 1000, reduced to the sample count with a note)",
-    )
-    p.add_argument("--splits", type=_positive_int, help="Inception Score splits (default: the preset's, 10)")
+    _add_convention_options(p)
     p.add_argument(
         "--logits",
         metavar="FILE",
         help="classifier logits [N, C] of the fake samples, for 'is' when --fake is not an image folder",
     )
     p.add_argument("--real-test", metavar="PATH", help=_REAL_TEST_HELP)
-    p.add_argument(
-        "--seed",
-        type=int,
-        help="seed of the KID subsets and other draws (default: the preset's "
-        "KID seed, torch-fidelity 2020; else 0)",
-    )
-    p.add_argument(
-        "--protocol",
-        choices=PROTOCOL_NAMES,
-        help="a named protocol fixing metrics, options, preset and sample counts "
-        "(see fastgan.evaluation.protocols); other sample counts are reported in a note",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="--protocol: sample counts other than the protocol's are an error",
-    )
     p.add_argument(
         "--fast",
         action="store_true",
