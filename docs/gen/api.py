@@ -114,11 +114,14 @@ def _summary(package: str) -> str:
 
 def owner(target: str, package: str) -> str:
     """The documented package whose page holds ``target``'s entry: the longest package prefix of
-    ``target`` that exports it, else ``package`` (the page asking)."""
-    found = [
-        p for p in PACKAGES if target.startswith(p + ".") and any(e.target == target for e in entries(p))
-    ]
-    return max(found, key=len) if found else package
+    ``target`` that exports it, else the first package of :data:`PACKAGES` that exports it (an
+    object defined in an undocumented module and exported twice gets one entry), else
+    ``package`` (the page asking)."""
+    exporters = [p for p in PACKAGES if any(e.target == target for e in _entries(p))]
+    prefixed = [p for p in exporters if target.startswith(p + ".")]
+    if prefixed:
+        return max(prefixed, key=len)
+    return exporters[0] if exporters else package
 
 
 def page(package: str) -> str:
