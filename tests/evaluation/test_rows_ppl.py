@@ -5,6 +5,7 @@ line takes folders and files only). The LPIPS network is a random one (nothing i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,3 +92,52 @@ def test_ppl_beside_the_feature_metrics(lpips_net: LPIPSVGG16) -> None:
     assert res["ppl"] == pytest.approx(ppl(s, distance=lpips_net)["ppl"], rel=1e-12)
     alone = fastgan.evaluate(_images(4, 12), s, metrics="fid")
     assert res["fid"] == alone["fid"]
+
+
+def _rank_worker(rank: int, world: int, port: int, out: Any) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(1)
+        net = LPIPSVGG16(random_init=True)
+        rows_ppl.build_distance = lambda opts, device: net  # type: ignore[assignment]
+        measured: list[tuple[int, int]] = []
+        measure = PerceptualPathLength.measure
+
+        def spy(self: Any, G: Any, start: int = 0, stop: Any = None, **kw: Any) -> Any:
+            measured.append((start, stop))
+            return measure(self, G, start, stop, **kw)
+
+        PerceptualPathLength.measure = spy  # type: ignore[method-assign]
+        res = fastgan.evaluate(None, Sampler(G, 8, n=11, seed=3, batch_size=4), metrics="ppl")
+        PerceptualPathLength.measure = measure  # type: ignore[method-assign]
+        out.put((rank, dict(res), ppl(Sampler(G, 8, n=11, seed=3), distance=net), measured))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_share_the_paths() -> None:
+    """Two gloo ranks measure paths 0..4 and 5..10; both report the single-process value."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_rank_worker, args=(r, 2, port, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    results = [queue.get() for _ in range(2)]
+    results.sort(key=lambda r: r[0])
+    assert [r[3] for r in results] == [[(0, 5)], [(5, 11)]]  # each path measured once, by one rank
+    assert results[0][1] == results[1][1]  # every rank reports the same
+    for _, got, want, _ in results:  # the shards' batches differ: float32 convolutions round differently
+        assert got["ppl"] == pytest.approx(want["ppl"], rel=1e-6)
+        assert got["ppl_std"] == pytest.approx(want["ppl_std"], rel=1e-6)
