@@ -13,6 +13,9 @@ Pure functions (features -> statistics -> value) with thin stateful classes on t
 * KID: :func:`kid` (module :mod:`fastgan.metrics.kernel_distance`)
 * TopP&R: :func:`top_precision_recall`, :class:`TopPrecisionRecall`
   (module :mod:`fastgan.metrics.topological`)
+* perceptual path length of a generator: :func:`ppl`, :class:`PerceptualPathLength` (module
+  :mod:`fastgan.metrics.path_length`; the LPIPS distance is given, e.g.
+  :class:`fastgan.features.LPIPSVGG16`; ``update(distances)``, ``measure(G, start, stop)``)
 
 Every stateful class (:class:`FID`, :class:`KID`, :class:`InceptionScore`, :class:`PRDC`)
 implements one protocol, :class:`Metric` (module :mod:`fastgan.metrics._base`):

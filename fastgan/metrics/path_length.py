@@ -355,7 +355,10 @@ class _Source:
             if self.space == "w" and G.mode != "w" and mapping is None:
                 mapping = getattr(G.G, "mapping", None)
             self.mapping = mapping if mapping is not None else G.mapping
-            self.G = G.synthesis if self.space == "w" else G.G
+            if self.space == "w":  # a mode='z' Sampler's G: its own synthesis when it has one
+                self.G = G.synthesis if G.mode == "w" else getattr(G.G, "synthesis", G.G)
+            else:
+                self.G = G.G
             if self.space == "z" and G.mode == "w":
                 raise ValueError("space: a Sampler with mode='w' generates from w; use space='w'")
             self.z_dim = int(G.z_dim)
@@ -404,6 +407,8 @@ class PerceptualPathLength(Metric):
         convention: str = "stylegan3",
         **options: Any,
     ) -> None:
+        if "resize" in options:
+            raise TypeError("resize: the LPIPS network resizes; pass distance=LPIPSVGG16(resize=...)")
         unknown = set(options) - set(CONVENTIONS["stylegan3"]) - {"space", "seed"}
         if unknown:
             raise TypeError(f"PerceptualPathLength: unknown options {sorted(unknown)}")

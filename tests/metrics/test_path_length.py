@@ -217,6 +217,19 @@ def test_batch_size_and_sampler(lp: LPIPSVGG16) -> None:
     with pytest.raises(ValueError, match="space: a Sampler with mode='w'"):
         ppl(sw, distance=lp32, space="z")
 
+    class StyleLike(torch.nn.Module):  # G with .mapping and .synthesis, sampled in z
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return self.synthesis(self.mapping(z))
+
+        def mapping(self, z: torch.Tensor) -> torch.Tensor:
+            return mapping(z)
+
+        def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+            return analytic_g(w)
+
+    sz = Sampler(StyleLike(), Z_DIM, n=12)
+    assert ppl(sz, distance=lp32, space="w") == want  # w paths through G.mapping and G.synthesis
+
 
 def test_conventions_and_errors(lp: LPIPSVGG16) -> None:
     lp32 = LPIPSVGG16(random_init=True)
@@ -231,6 +244,8 @@ def test_conventions_and_errors(lp: LPIPSVGG16) -> None:
         PerceptualPathLength(lp32, sampling="middle")
     with pytest.raises(TypeError, match="unknown options"):
         PerceptualPathLength(lp32, eps=1)
+    with pytest.raises(TypeError, match=r"resize: the LPIPS network resizes"):
+        PerceptualPathLength(lp32, resize=64)
     with pytest.raises(ValueError, match="mapping: space='w' needs"):
         ppl(analytic_g, Z_DIM, n=4, distance=lp32, space="w")
     with pytest.raises(ValueError, match="z_dim: the latent size"):
