@@ -56,6 +56,7 @@ Its unit is one float32 GEMM multiply-add: GEMM multiply-adds (float64 ones cost
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -230,3 +231,39 @@ def choose_method(
     if fits and full_cost(s, ux, uy, d, f64) < subsets_cost(s, m, d, f64, syrk):
         return "full"
     return "subsets"
+
+
+# ----------------------------------------------------------------------------- a-posteriori check
+#: which rounds the check recomputes: a permutation from this seed (fixed, so the check is reproducible)
+CHECK_SEED = 20240
+
+
+def check_rounds(
+    exact_rounds: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    idx_r: torch.Tensor,
+    idx_f: torch.Tensor,
+    vals: torch.Tensor,
+    dtype: torch.dtype,
+    count: Optional[int],
+    tol: Optional[float],
+) -> dict[str, Any]:
+    """The measured check of a reduced-precision KID: ``count`` rounds (None: ``ceil(S / 50)``)
+    recomputed by ``exact_rounds(idx_r_rows, idx_f_rows)`` (float64); ``fallback`` when a value is
+    not finite or their largest difference exceeds ``tol`` times the std over rounds (the spread).
+
+    Returns:
+        ``{"fallback", "rounds" (indices checked), "max_diff", "spread"}``.
+    """
+    s = int(vals.shape[0])
+    finite = bool(torch.isfinite(vals).all())
+    spread = float(vals.std(correction=0)) if finite else float("nan")
+    if dtype == torch.float64:
+        return {"fallback": False, "rounds": [], "max_diff": 0.0, "spread": spread}
+    count = max(1, math.ceil(s / 50)) if count is None else min(int(count), s)
+    picked = torch.randperm(s, generator=torch.Generator().manual_seed(CHECK_SEED))[:count]
+    diff = 0.0 if finite else float("nan")
+    if count > 0 and finite:
+        exact = exact_rounds(idx_r[picked.to(idx_r.device)], idx_f[picked.to(idx_f.device)])
+        diff = float((vals[picked.to(vals.device)] - exact).abs().max())
+    fallback = not finite or (tol is not None and count > 0 and not diff <= float(tol) * spread)
+    return {"fallback": fallback, "rounds": picked.tolist(), "max_diff": diff, "spread": spread}

@@ -53,7 +53,6 @@ each round's absolute error from the row norms, for any BLAS summation order (th
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Literal, Optional
 
 import torch
@@ -74,7 +73,6 @@ logger = logging.getLogger(__name__)
 Method = Literal["auto", "full", "subsets"]
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of temporaries per call (gathered rows, kernel blocks and tiles)
 DEFAULT_TOL = 1e-3  # fall back to float64 when checked rounds differ by more than this x the std over rounds
-_CHECK_SEED = 20240  # which rounds the a-posteriori check recomputes (a fixed, documented choice)
 
 
 def polynomial_kernel(
@@ -364,41 +362,6 @@ def mmd2_subsets(
     return vals
 
 
-def _check_rounds(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    idx_r: torch.Tensor,
-    idx_f: torch.Tensor,
-    vals: torch.Tensor,
-    degree: int,
-    g: float,
-    coef0: float,
-    dtype: torch.dtype,
-    check_rounds: Optional[int],
-    tol: Optional[float],
-    max_memory: int,
-) -> dict[str, Any]:
-    """The a-posteriori check of a reduced-precision result: a few rounds (chosen by a fixed-seed
-    permutation, so the check is reproducible) recomputed in float64; ``fallback`` when a value is
-    not finite or the largest difference exceeds ``tol`` times the spread (std over rounds)."""
-    s = int(vals.shape[0])
-    finite = bool(torch.isfinite(vals).all())
-    spread = float(vals.std(correction=0)) if finite else float("nan")
-    if dtype == torch.float64:
-        return {"fallback": False, "rounds": [], "max_diff": 0.0, "spread": spread}
-    count = max(1, math.ceil(s / 50)) if check_rounds is None else min(int(check_rounds), s)
-    picked = torch.randperm(s, generator=torch.Generator().manual_seed(_CHECK_SEED))[:count]
-    diff = float("nan")
-    if count > 0 and finite:
-        ir, jf = idx_r[picked.to(idx_r.device)], idx_f[picked.to(idx_f.device)]
-        exact = _mmd2_eval(x, y, ir, jf, degree, g, coef0, torch.float64, "subsets", max_memory)[0]
-        diff = float((vals[picked.to(vals.device)] - exact).abs().max())
-    elif finite:
-        diff = 0.0
-    fallback = not finite or (tol is not None and count > 0 and not diff <= float(tol) * spread)
-    return {"fallback": fallback, "rounds": picked.tolist(), "max_diff": diff, "spread": spread}
-
-
 def kid(
     real: Any,
     fake: Any,
@@ -449,9 +412,8 @@ def kid(
             ``"check_rounds"`` (indices of the rounds recomputed in float64),
             ``"check_max_diff"`` (their largest absolute difference, float; 0 for float64),
             ``"fallback"`` (True if the check forced the float64 recomputation),
-            ``"error_bound"`` (float: the certified worst-case bound on ``|kid_mean - exact|``
-            of the compute dtype, exact = the float64 evaluation of the same rounds in exact
-            arithmetic; far above the measured difference, see
+            ``"error_bound"`` (float: the certified worst-case bound on ``|kid_mean - exact|``,
+            exact = the same rounds in exact arithmetic; far above the measured difference,
             :mod:`fastgan.metrics._kid_bounds`), ``"error_bound_rounds"`` (Tensor[S]),
             ``"subset_size"`` (m used) and ``"rounds"`` (Tensor[S] float64, each round's MMD_u^2).
         preset: ``"pytorch-fid"`` (None: fastgan's defaults), ``"torch-fidelity"`` or
@@ -514,7 +476,15 @@ def kid(
     )
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
-    check = _check_rounds(x, y, idx_r, idx_f, vals, degree, g, coef0, dtype, check_rounds, tol, max_memory)
+    check = kb.check_rounds(
+        lambda ir, jf: _mmd2_eval(x, y, ir, jf, degree, g, coef0, torch.float64, "subsets", max_memory)[0],
+        idx_r,
+        idx_f,
+        vals,
+        dtype,
+        check_rounds,
+        tol,
+    )
     if check["fallback"]:
         logger.info(
             "kid: %s rounds differ from float64 by up to %.3g (tol %s x std %.3g): recomputing in float64",
