@@ -38,8 +38,10 @@ def f_oracle(k: int, n: int, m: int) -> np.ndarray:
     return out
 
 
-def brute(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float, float]:
-    """(clipped density, clipped coverage, raw coverage) from N x M matrices."""
+def brute(real: np.ndarray, fake: np.ndarray, k: int, all_ties: bool = False) -> tuple[float, float, float]:
+    """(clipped density, clipped coverage, raw coverage) from N x M matrices; ``all_ties``: the real
+    normaliser counts every real sample within a clipped radius (fastgan's definition), not only the
+    ones in the k-NN list (the reference's; the two differ only on exact ties at the k-th distance)."""
     n, m = len(real), len(fake)
     d_rr = dist(real, real)
     np.fill_diagonal(d_rr, np.inf)
@@ -47,8 +49,10 @@ def brute(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float, flo
     r = np.take_along_axis(d_rr, order[:, -1:], 1)[:, 0]
     rc = np.minimum(r, np.median(r))
     c_fake = (dist(real, fake) <= rc[:, None]).sum(0)
-    c_real = np.zeros(n)
-    for i in range(n):  # the reference's count: x_l in i's k-NN list and within the clipped radius
+    c_real = (d_rr <= rc[:, None]).sum(0).astype(float) if all_ties else np.zeros(n)
+    for i in range(
+        0 if all_ties else n
+    ):  # the reference's count: x_l in i's k-NN list and within the clipped radius
         for nb in order[i]:
             c_real[nb] += d_rr[i, nb] <= rc[i]
     dens = min(np.minimum(c_fake / k, 1).mean() / np.minimum(c_real / k, 1).mean(), 1.0)
@@ -126,3 +130,22 @@ def test_errors() -> None:
         clipped_coverage(x, y, k=5)
     with pytest.raises(TypeError, match="unexpected keyword"):
         clipped_density(x, y, calibrate=False)
+
+
+def test_duplicates_and_engines() -> None:
+    """Duplicated real rows (radius 0 for k below the multiplicity) and fake copies of real rows: the
+    closed / open ball decisions at distance 0 follow the definitions; faiss radii give the same values."""
+    from fastgan.metrics import knn
+
+    x, y = clouds(60, 50, 3, seed=5)
+    y = np.concatenate([y, x[:10]])  # 10 fake copies of real rows
+    got = clipped_density_coverage(x, y, 3)
+    dens, cov, _ = brute(x, y, 3)
+    assert got[KEY_CLIPPED_DENSITY] == pytest.approx(dens, rel=1e-12) and got[KEY_CLIPPED_COVERAGE] == cov
+    x = np.concatenate([x, x[:20]])  # 20 duplicated real rows: ties at the k-th distance
+    got = clipped_density_coverage(x, y, 3)
+    dens, cov, _ = brute(x, y, 3, all_ties=True)
+    assert got[KEY_CLIPPED_DENSITY] == pytest.approx(dens, rel=1e-12) and got[KEY_CLIPPED_COVERAGE] == cov
+    assert dens != brute(x, y, 3)[0]  # here the reference's k-NN-list count differs (module docstring)
+    if knn.faiss_module() is not None:
+        assert clipped_density_coverage(x, y, 3, impl="faiss") == got

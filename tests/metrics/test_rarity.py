@@ -95,3 +95,15 @@ def test_errors() -> None:
         rarity_score(x, y[:, :1])
     with pytest.raises(TypeError, match="^strict"):
         rarity_score(x, y, strict=1)  # type: ignore[arg-type]
+
+
+def test_faiss_radii_same_scores() -> None:
+    from fastgan.metrics import knn
+
+    if knn.faiss_module() is None:
+        pytest.skip("faiss not installed")
+    x, y = clouds(140, 90, 12, seed=4)
+    st: dict = {}
+    got = rarity_score(x, y, 4, impl="faiss", stats=st)
+    assert st["impl"] == "faiss"
+    assert torch.equal(got, rarity_score(x, y, 4, impl="torch"))
