@@ -149,3 +149,25 @@ def test_duplicates_and_engines() -> None:
     assert dens != brute(x, y, 3)[0]  # here the reference's k-NN-list count differs (module docstring)
     if knn.faiss_module() is not None:
         assert clipped_density_coverage(x, y, 3, impl="faiss") == got
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 1e19])  # 1e19: squared norms overflow float32, float64 tiles
+def test_ball_reductions_engine(strict: bool, scale: float) -> None:
+    """The shared engine's three reductions against N x M matrices, radii exactly at pair distances."""
+    from fastgan.metrics._ball_counts import ball_reductions
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, (70, 3)).astype(np.float64) * scale  # lattice: many exact ties
+    y = rng.integers(-3, 4, (55, 3)).astype(np.float64) * scale
+    d2 = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    r2 = d2[np.arange(70), rng.integers(0, 55, 70)]  # each radius equals some pair's distance
+    r2[:5] = -1.0  # negative radius: an empty ball
+    inside = d2 < r2[:, None] if strict else d2 <= r2[:, None]
+    got = ball_reductions(
+        torch.from_numpy(x), torch.from_numpy(r2), torch.from_numpy(y), strict=strict, block_size=16
+    )
+    np.testing.assert_array_equal(got["count_x"].numpy(), inside.sum(1))
+    np.testing.assert_array_equal(got["count_y"].numpy(), inside.sum(0))
+    want_min = np.where(inside, r2[:, None], np.inf).min(0)
+    np.testing.assert_array_equal(got["min_r2_y"].numpy(), want_min)
