@@ -221,7 +221,10 @@ def test_eval_json_matches_library(
     want = _direct(feats["real"], feats["fake"])
     got = report["metrics"]
     for key, value in want.items():
-        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        # KID runs float32 GEMMs (checked against float64): another process's thread split may round
+        # them differently, by ~1e-8 relative; everything else is float64
+        rel = 1e-6 if key.startswith("kid") else 1e-9
+        assert got[key] == pytest.approx(value, rel=rel, abs=1e-12), key
     assert report["options"]["prdc"]["k"] == 5 and report["options"]["pr"]["k"] == 3
     assert report["preset"]["name"] == "pytorch-fid" and report["computed"] == ["fid", "kid", "prdc", "pr"]
     assert any("subset size" in n for n in report["notes"])
