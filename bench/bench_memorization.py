@@ -22,6 +22,7 @@ Run (plain Python, on an idle machine)::
     python bench/bench_memorization.py             # N = 10k and 50k, D = 1024 (long)
     python bench/bench_memorization.py --quick     # N = 1000, D = 64 (a smoke run)
     python bench/bench_memorization.py --sizes 10000 --cases authpct,mifid
+    python bench/bench_memorization.py --device cuda  # both sides on the GPU; adds cuda_peak_mib
 
 Results: ``bench/results/memorization[_quick].json``: one entry per size in ``runs``, each as
 ``bench/results/modern.json`` (``n``, ``d``, ``threads``, ``torch``, ``cases``).
@@ -110,7 +111,7 @@ def _ref_mifid(t: Any, p: Any, q: Any) -> Any:
         def forward(self, x: Any) -> Any:
             return x
 
-    m = MemorizationInformedFrechetInceptionDistance(feature=Identity(), normalize=False)
+    m = MemorizationInformedFrechetInceptionDistance(feature=Identity(), normalize=False).to(t.device)
     m.set_dtype(torch.float64)
     m.update(t.abs().double(), real=True)
     m.update(q.abs().double(), real=False)
@@ -126,7 +127,7 @@ def _ref_ct(t: Any, p: Any, q: Any) -> Any:
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
 
-    tt, pp, qq = (a.numpy() for a in (t, p, q))
+    tt, pp, qq = (a.cpu().numpy() for a in (t, p, q))
     if tt.shape[1] > 64:
         pca = PCA(n_components=64).fit(tt)
         tt, pp, qq = (pca.transform(a) for a in (tt, pp, qq))
@@ -156,10 +157,10 @@ def _ref_fit_fld(mus: Any, x: Any, g: Any) -> Any:
 
     dim = x.shape[1]
     mean_x = x.mean(0, keepdim=True)
-    x = x[torch.randperm(len(x), generator=g)]
+    x = x[torch.randperm(len(x), generator=g).to(x.device)]
     dists = torch.cdist(x, mus) ** 2
     ls = ((dists.min(0).values + 1e-3) / dim).log().requires_grad_(True)
-    lo = torch.tensor(0.0, requires_grad=True)
+    lo = torch.tensor(0.0, device=x.device, requires_grad=True)
     opt = torch.optim.Adam([ls, lo], lr=0.5)
     for _ in range(50):
         for i, batch in enumerate(x.split(10000)):
@@ -187,11 +188,11 @@ def _ref_fld(t: Any, p: Any, q: Any) -> Any:
     with torch.enable_grad():
         g = torch.Generator().manual_seed(1)
         if len(q) > 10000:
-            q = q[torch.randperm(len(q), generator=g)[:10000]]
+            q = q[torch.randperm(len(q), generator=g)[:10000].to(q.device)]
         mean, std = p.mean(0), p.std(0)
         t, p, q = ((a - mean) / std for a in (t, p, q))
         nll = _ref_nll(p, q, _ref_fit_fld(q, t, g))
-        tb = t[torch.randperm(len(t), generator=g)]
+        tb = t[torch.randperm(len(t), generator=g).to(t.device)]
         split = min(len(q), len(t) // 2)
         base = _ref_nll(p, tb[:split], _ref_fit_fld(tb[:split], tb[split:], g))
         return 100.0 * (nll - base)
@@ -204,9 +205,9 @@ def _ref_fls(t: Any, p: Any, q: Any) -> Any:
     with torch.enable_grad():
         g = torch.Generator().manual_seed(1)
         n = min(len(t) // 2, len(p), len(q))
-        p = p[torch.randperm(len(p), generator=g)[:n]]
-        q = q[torch.randperm(len(q), generator=g)[:n]]
-        tt = t[torch.randperm(len(t), generator=g)[: 2 * n]]
+        p = p[torch.randperm(len(p), generator=g)[:n].to(p.device)]
+        q = q[torch.randperm(len(q), generator=g)[:n].to(q.device)]
+        tt = t[torch.randperm(len(t), generator=g)[: 2 * n].to(t.device)]
         tr, base = tt[:n], tt[n:]
         allf = torch.cat([tr, base, p, q])
         mean, std = allf.mean(0), allf.std(0)
@@ -218,7 +219,7 @@ def _ref_fls(t: Any, p: Any, q: Any) -> Any:
 
         def nll_of(mus: Any) -> float:
             d = torch.cdist(tr, mus) ** 2
-            ls = torch.zeros(len(mus), requires_grad=True)
+            ls = torch.zeros(len(mus), device=mus.device, requires_grad=True)
             opt = torch.optim.Adam([ls], lr=0.5)
             sch = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[50], gamma=0.1)
             for _ in range(100):
@@ -248,8 +249,10 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _child(case: str, which: str, n: int, d: int) -> dict[str, Any]:
+def _child(case: str, which: str, n: int, d: int, device: str) -> dict[str, Any]:
     import importlib
+
+    import torch
 
     fg, ref, module = CASES[case]
     if which == "reference":
@@ -259,17 +262,26 @@ def _child(case: str, which: str, n: int, d: int) -> dict[str, Any]:
             return {"skipped": f"{module}: {type(exc).__name__}: {exc}"}
     import fastgan.metrics  # noqa: F401  (import cost outside the timing)
 
-    t, p, q = _data(n, d)
+    t, p, q = (a.to(device) for a in _data(n, d))
     impl = fg if which == "fastgan" else ref
+    cuda = t.device.type == "cuda"
     w = min(256, n)
     t0 = time.perf_counter()
     impl(t[:w], p[:w], q[:w])
     warmup = time.perf_counter() - t0
     before = _maxrss_mib()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        cuda_before = torch.cuda.memory_allocated()
     t0 = time.perf_counter()
     value = impl(t, p, q)
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
+    extra = {"cuda_peak_mib": (torch.cuda.max_memory_allocated() - cuda_before) / 2**20} if cuda else {}
     return {
+        **extra,
         "value": value,
         "seconds": seconds,
         "warmup_seconds": warmup,
@@ -278,10 +290,10 @@ def _child(case: str, which: str, n: int, d: int) -> dict[str, Any]:
     }
 
 
-def _run(case: str, which: str, n: int, d: int, timeout: float) -> dict[str, Any]:
+def _run(case: str, which: str, n: int, d: int, device: str, timeout: float) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", case, which, str(n), str(d)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", case, which, str(n), str(d), device]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -291,19 +303,20 @@ def _run(case: str, which: str, n: int, d: int, timeout: float) -> dict[str, Any
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _one_size(n: int, d: int, cases: list[str], timeout: float) -> dict[str, Any]:
+def _one_size(n: int, d: int, device: str, cases: list[str], timeout: float) -> dict[str, Any]:
     import torch
 
     out: dict[str, Any] = {
         "n": n,
         "d": d,
+        "device": device,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "cases": {},
     }
     for case in cases:
-        row: dict[str, Any] = {"fastgan": _run(case, "fastgan", n, d, timeout)}
-        row["reference"] = _run(case, "reference", n, d, timeout)
+        row: dict[str, Any] = {"fastgan": _run(case, "fastgan", n, d, device, timeout)}
+        row["reference"] = _run(case, "reference", n, d, device, timeout)
         f, r = row["fastgan"], row["reference"]
         if "value" in f and "value" in r:
             row["abs_diff"] = abs(f["value"] - r["value"])
@@ -327,19 +340,22 @@ def main() -> None:
     ap.add_argument("--sizes", default=None, help="comma-separated N (default 10000,50000)")
     ap.add_argument("--d", type=int, default=None, help="feature dimension (default 1024)")
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument(
+        "--device", default="cpu", help="where the features live (cpu, cuda): both sides run there"
+    )
     ap.add_argument("--timeout", type=float, default=7200.0)
-    ap.add_argument("--child", nargs=4, metavar=("CASE", "WHICH", "N", "D"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=5, metavar=("CASE", "WHICH", "N", "D", "DEVICE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        case, which, n, d = args.child
-        print(json.dumps(_child(case, which, int(n), int(d))))
+        case, which, n, d, device = args.child
+        print(json.dumps(_child(case, which, int(n), int(d), device)))
         return
     sizes = [1000] if args.quick else [10_000, 50_000]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s]
     d = args.d or (64 if args.quick else 1024)
     cases = [c for c in args.cases.split(",") if c]
-    results = {"runs": [_one_size(n, d, cases, args.timeout) for n in sizes]}
+    results = {"runs": [_one_size(n, d, args.device, cases, args.timeout) for n in sizes]}
     out = os.path.join(HERE, "results", f"memorization{'_quick' if args.quick else ''}.json")
     with open(out, "w") as fh:
         json.dump(results, fh, indent=1)
