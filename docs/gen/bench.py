@@ -232,11 +232,11 @@ def memorization_table(name: str = "memorization.json") -> str:
         "time; FLD / FLS / C_T draw their random subsets differently on the two sides (values agree in "
         "distribution).",
         "",
-        "| metric | N x D | fastgan | reference | ratio | values (fastgan / reference) |",
+        "| metric | N x D, device | fastgan | reference | ratio | values (fastgan / reference) |",
         "| --- | --- | --- | --- | ---: | --- |",
     ]
     for run in need(data, "runs", name, list):
-        size = f"{run.get('n', '?')} x {run.get('d', '?')}"
+        size = f"{run.get('n', '?')} x {run.get('d', '?')}, {run.get('device', 'cpu')}"
         for case, c in need(run, "cases", name, dict).items():
             fg, ref = need(c, "fastgan", name, dict), c.get("reference") or {}
             if "seconds" not in fg:
