@@ -125,10 +125,8 @@ def evaluate(
             kid50k_full, pr50k3_full, is50k, fd_dinov2, adm) fixing metrics, options, preset and sample
             counts; other counts add a note (``strict=True``: a ValueError). float64: embed in float64
             (weights and inputs), features independent of the batch size.
-        fast: the opt-in fast mode (:mod:`fastgan.features.fast`): the networks in reduced
-            precision (bfloat16 on CPUs with bfloat16 instructions, float16 + TF32 on CUDA).
-            Features move by ~3e-3 of their scale, so FID moves far beyond the presets' parity
-            bound: for quick looks during training, never for numbers to publish.
+        fast: the networks in reduced precision (:mod:`fastgan.features.fast`; bfloat16 / float16):
+            features move by ~3e-3, FID beyond the presets' parity: never for published numbers.
 
     Returns:
         :class:`EvalResult` (``Mapping[str, float]`` + ``info``); the same on every rank.
@@ -151,12 +149,8 @@ def evaluate(
     t_start = time.perf_counter()
     # ---- the arguments, the protocol and THE resolution of the preset (below: plain values)
     proto, metrics, p, options, extractor, explicit = setup_call(
-        metrics, preset, options, extractor, protocol, float64, DEFAULT_METRICS
+        metrics, preset, options, extractor, protocol, float64, DEFAULT_METRICS, fast=fast
     )
-    if fast:
-        from fastgan.features.fast import with_fast
-
-        p = with_fast(p)
     names = parse_metrics(metrics)
     given = _resolve_given(
         names,
@@ -204,6 +198,11 @@ def evaluate(
 
     # ---- 4. the report
     info = _report(run, inputs, emb, p, extractor, opts_used, seconds, t_start)
+    return _finish(run, values, info, proto, strict)
+
+
+def _finish(run: Any, values: dict[str, float], info: dict[str, Any], proto: Any, strict: bool) -> EvalResult:
+    """The result: the protocol's report (and its notes) when one was named, non-finite values noted."""
     if proto is not None:
         info["protocol"], proto_notes = protocol_report(proto, values, info, strict=strict)
         run.notes.extend(proto_notes)

@@ -322,6 +322,7 @@ def setup_call(
     protocol: Any,
     float64: bool,
     default_metrics: Sequence[str],
+    fast: bool = False,
 ) -> tuple[Optional[Protocol], Any, Preset, Optional[Mapping[str, Mapping[str, Any]]], Optional[str], bool]:
     """:func:`fastgan.evaluate`'s metric arguments after its ``protocol``, ``preset`` and ``float64``:
     ``(protocol or None, metrics, resolved Preset, options, extractor, explicit)``; ``explicit``:
@@ -344,4 +345,9 @@ def setup_call(
     p = get_preset(preset)
     if not explicit and p.name == "adm":
         metrics = ADM_METRICS
-    return proto, metrics, with_float64(p) if float64 else p, options, extractor, explicit
+    p = with_float64(p) if float64 else p
+    if fast:  # the networks in reduced precision (refused together with float64)
+        from fastgan.features.fast import with_fast
+
+        p = with_fast(p)
+    return proto, metrics, p, options, extractor, explicit
