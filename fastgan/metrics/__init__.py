@@ -16,6 +16,10 @@ Pure functions (features -> statistics -> value) with thin stateful classes on t
 * perceptual path length of a generator: :func:`ppl`, :class:`PerceptualPathLength` (module
   :mod:`fastgan.metrics.path_length`; the LPIPS distance is given, e.g.
   :class:`fastgan.features.LPIPSVGG16`; ``update(distances)``, ``measure(G, start, stop)``)
+* memorization (is the model copying its training set): :func:`authpct`, :func:`mifid`
+  (module :mod:`fastgan.metrics.memorization`), :func:`ct_score` (module
+  :mod:`fastgan.metrics.memorization_ct`), :func:`fld`, :func:`fls` (module
+  :mod:`fastgan.metrics.memorization_fld`); C_T, FLD and FLS also read a held-out real test set
 
 Every stateful class (:class:`FID`, :class:`KID`, :class:`InceptionScore`, :class:`PRDC`)
 implements one protocol, :class:`Metric` (module :mod:`fastgan.metrics._base`):
