@@ -217,10 +217,14 @@ def run_metric(
     *,
     given: frozenset[str] = frozenset(),
     progress: Optional[bool] = None,
+    check: Optional[dict[str, Any]] = None,
 ) -> tuple[dict[str, float], list[str]]:
     """One metric on two feature sets in this process: FID / FD through :func:`fastgan.metrics.fid`,
-    a bank metric through ``spec.fit``, its factory, two updates, ``compute``; the result keys. ``opts`` as :func:`resolve_options` returns them (updated in
-    place by ``fit``); ``given``: the option names the caller set explicitly.
+    a bank metric through ``spec.fit``, its factory, two updates, ``compute``; the result keys.
+    ``opts`` as :func:`resolve_options` returns them (updated in place by ``fit``); ``given``: the
+    option names the caller set explicitly. ``check``: if a dict, receives how a reduced-precision
+    result was checked, when the metric reports it (KID: ``dtype``, ``rounds_checked``,
+    ``max_diff``, ``tol``, ``spread`` = its std over rounds, ``fallback``).
 
     Returns:
         (``{result key: float}``, notes).
@@ -239,4 +243,15 @@ def run_metric(
     metric = spec.factory({**opts, "progress": progress})
     metric.update(real, real=True)
     metric.update(fake.to(real.device), real=False)
-    return spec.result(metric.compute()), notes
+    out = spec.result(metric.compute())
+    stats = getattr(metric, "last_stats", None)
+    if check is not None and stats and "check_max_diff" in stats:
+        check.update(
+            dtype=str(stats["dtype"]).replace("torch.", ""),
+            rounds_checked=len(stats["check_rounds"]),
+            max_diff=stats["check_max_diff"],
+            tol=getattr(metric, "tol", None),
+            spread=out.get(spec.keys[-1]),
+            fallback=bool(stats["fallback"]),
+        )
+    return out, notes

@@ -39,7 +39,20 @@ def _kid(opts: dict[str, Any]) -> Any:
         subset_rule=opts["subset_rule"],
         rng=opts["rng"],
         draw_first=opts["draw_first"],
+        dtype=_kid_dtype(opts["dtype"]),
+        tol=opts["tol"],
+        check_rounds=opts["check_rounds"],
     )
+
+
+def _kid_dtype(name: Any) -> Any:
+    """KID's compute dtype from its option value (``"float32"``, the default, or ``"float64"``)."""
+    import torch
+
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if name not in dtypes:
+        raise ValueError(f"options['kid']['dtype']: must be 'float32' or 'float64', got {name!r}")
+    return dtypes[name]
 
 
 def _kid_fit(opts: dict[str, Any], n_real: int, n_fake: int, given: frozenset[str]) -> list[str]:
@@ -63,7 +76,6 @@ def _is(opts: dict[str, Any]) -> Any:
 
     if opts.get("split_size") is not None:  # the ADM evaluator: splits of split_size consecutive samples
         return ADMInceptionScore(num_samples=opts["num_samples"], split_size=opts["split_size"])
-
     # the row shuffle (torch-fidelity) is applied by the class from the global indices
     return InceptionScore(
         splits=opts["splits"], num_samples=opts.get("num_samples"), shuffle_seed=opts["shuffle_seed"]
@@ -155,6 +167,10 @@ _KID_OPTIONS = (
     Option("seed", "kid_seed", default=0, keyword="seed"),
     Option("rng", "kid_rng"),
     Option("draw_first", "kid_draw_first"),
+    # float32 GEMMs checked a posteriori against float64 on a few rounds (see fastgan.metrics.kid)
+    Option("dtype", default="float32"),
+    Option("tol", default=1e-3),
+    Option("check_rounds", default=None),
 )
 
 #: the rows, in the order results are reported
