@@ -72,7 +72,7 @@ class _Conv(nn.Module):
         nhwc = x.is_contiguous(memory_format=torch.channels_last)
         # inference tensors (made under torch.inference_mode) have no version counter: not cached
         cacheable = not any(t.is_inference() for t in parts)
-        key = (tuple((id(t), t._version, t.dtype, t.device) for t in parts), nhwc) if cacheable else None
+        key = (tuple((id(t), t._version) for t in parts), w.dtype, w.device, nhwc) if cacheable else None
         if key is None or self._folded is None or self._folded[0] != key:
             scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
             weight = w * scale.reshape(-1, 1, 1, 1)
@@ -89,7 +89,35 @@ class _Conv(nn.Module):
             return F.relu(self.bn(self.conv(x)))
         weight, bias = self._fold(x)
         c = self.conv
-        return F.relu(F.conv2d(x, weight, bias, c.stride, c.padding))
+        if _fused_relu_ok(x):  # oneDNN applies the ReLU as a post-op of the convolution
+            return _CONV_POINTWISE(
+                x, weight, bias, list(c.padding), list(c.stride), [1, 1], 1, "relu", [], ""
+            )
+        return F.relu_(F.conv2d(x, weight, bias, c.stride, c.padding))
+
+
+def _pointwise_op() -> Any:
+    """oneDNN's convolution with a fused element-wise post-op (what torch.compile's CPU backend
+    emits), or None on builds without it."""
+    try:
+        return torch.ops.mkldnn._convolution_pointwise.default
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return None
+
+
+_CONV_POINTWISE = _pointwise_op()
+
+
+def _fused_relu_ok(x: torch.Tensor) -> bool:
+    """conv + ReLU in one oneDNN call: float32 channels-last CPU input, outside autocast (the fast
+    mode casts convolutions to bfloat16 through F.conv2d)."""
+    return (
+        _CONV_POINTWISE is not None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and not torch.is_autocast_cpu_enabled()
+        and x.is_contiguous(memory_format=torch.channels_last)
+    )
 
 
 def _avg3(x: torch.Tensor) -> torch.Tensor:
