@@ -108,6 +108,13 @@ def _pointwise_op() -> Any:
 _CONV_POINTWISE = _pointwise_op()
 
 
+def _cpu_autocast() -> bool:
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))  # torch >= 2.4
+    except TypeError:  # pragma: no cover - older signature
+        return bool(torch.is_autocast_cpu_enabled())
+
+
 def _fused_relu_ok(x: torch.Tensor) -> bool:
     """conv + ReLU in one oneDNN call: float32 channels-last CPU input, outside autocast (the fast
     mode casts convolutions to bfloat16 through F.conv2d)."""
@@ -115,7 +122,7 @@ def _fused_relu_ok(x: torch.Tensor) -> bool:
         _CONV_POINTWISE is not None
         and x.device.type == "cpu"
         and x.dtype == torch.float32
-        and not torch.is_autocast_cpu_enabled()
+        and not _cpu_autocast()
         and x.is_contiguous(memory_format=torch.channels_last)
     )
 
