@@ -78,7 +78,9 @@ def test_fast_and_float64_exclude_each_other() -> None:
 
 
 def test_cli_flag() -> None:
-    parser = make_parser({n: (lambda a: 0) for n in ("eval", "stats", "info", "convert-weights", "demo", "losses")})
+    parser = make_parser(
+        {n: (lambda a: 0) for n in ("eval", "stats", "info", "convert-weights", "demo", "losses")}
+    )
     args = parser.parse_args(["eval", "a", "b", "--fast"])
     assert args.fast is True
     assert parser.parse_args(["eval", "a", "b"]).fast is False
