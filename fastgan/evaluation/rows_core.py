@@ -46,12 +46,13 @@ def _kid(opts: dict[str, Any]) -> Any:
 
 
 def _kid_dtype(name: Any) -> Any:
-    """KID's compute dtype from its option value (``"float32"``, the default, or ``"float64"``)."""
+    """KID's compute dtype from its option value: ``"auto"`` (default: the features' precision,
+    float32 for network features), ``"float32"`` or ``"float64"``."""
     import torch
 
-    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    dtypes = {"auto": None, "float32": torch.float32, "float64": torch.float64}
     if name not in dtypes:
-        raise ValueError(f"options['kid']['dtype']: must be 'float32' or 'float64', got {name!r}")
+        raise ValueError(f"options['kid']['dtype']: must be 'auto', 'float32' or 'float64', got {name!r}")
     return dtypes[name]
 
 
@@ -168,7 +169,7 @@ _KID_OPTIONS = (
     Option("rng", "kid_rng"),
     Option("draw_first", "kid_draw_first"),
     # float32 GEMMs checked a posteriori against float64 on a few rounds (see fastgan.metrics.kid)
-    Option("dtype", default="float32"),
+    Option("dtype", default="auto"),
     Option("tol", default=1e-3),
     Option("check_rounds", default=None),
 )

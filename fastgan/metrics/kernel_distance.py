@@ -15,39 +15,36 @@ Matches: Binkowski et al. 2018 (``polynomial_mmd_averages``), torch-fidelity
 ``subset_size`` exceeds either sample count) and torchmetrics
 ``KernelInceptionDistance`` (``std(unbiased=False)``). By default the subsets come from
 ``torch.randperm`` (real rows then fake rows per round, as torchmetrics draws them) on the
-global torch RNG or an explicit ``torch.Generator``. ``preset="torch-fidelity"`` draws them as
-torch-fidelity does (one ``numpy.random.RandomState(2020)``, ``choice(N, m, replace=False)``,
-the generated rows first) and ``preset="clean-fid"`` as clean-fid's ``kernel_distance`` does
-(numpy's global RNG, or ``RandomState(seed)`` with ``seed=``; subset size clamped to the sample
-counts): on the same features the rounds are then the reference's rounds
-(:mod:`fastgan.features.presets` lists every field). The references evaluate each round in the
-features' dtype (float32 from their networks) with numpy sums; fastgan sums in float64, so on
-float32 features the two differ by the references' float32 rounding of the round's kernel sums
-(measured in the peers suite), and on float64 features by ~1e-12 relative.
+global torch RNG or an explicit ``torch.Generator``. ``preset="torch-fidelity"`` draws them as it
+does (``numpy.random.RandomState(2020).choice(N, m, replace=False)``, generated rows first),
+``preset="clean-fid"`` as ``kernel_distance`` does (numpy's global RNG or ``RandomState(seed)``;
+subset size clamped to the sample counts): the reference's rounds (:mod:`fastgan.features.presets`). The references evaluate each round in the
+features' dtype with numpy sums; fastgan sums in float64: on float32 features the two differ by
+the references' float32 rounding (measured in the peers suite), on float64 ones by ~1e-12.
 
 Evaluation strategies (``method``; same numbers up to floating-point summation order)
 ------------------------------------------------------------------------------------
 
-* ``"subsets"``: rounds are batched (``baddbmm``). The diagonal blocks K_XX, K_YY of a round
-  are symmetric: the round's rows are split into row blocks of about ``BLOCK_ROWS`` and only
-  the upper block-triangle is multiplied (b (b+1) / 2 block GEMMs instead of b^2), the
-  off-diagonal blocks counted twice. The kernel is applied in place and each block is
-  reduced right after its GEMM.
+* ``"subsets"``: per round. On the CPU through numpy's BLAS (:mod:`fastgan.metrics._kid_cpu`:
+  ``?syrk`` for K_XX and K_YY, half the multiply-adds, rounds on a thread pool); elsewhere
+  batched ``baddbmm`` over the upper block-triangle of K_XX and K_YY (row blocks of about
+  ``BLOCK_ROWS``). The kernel is applied in place and each block reduced after its GEMM.
 * ``"full"``: one Gram pass over the *union* of the rows that any round uses (all rows when
   the rounds cover the samples). Tiles of ``k(x_i, x_j)`` (upper block-triangle for K_XX and
   K_YY) are reduced against the round-membership matrix P (row counts per round; ``P K`` then a
-  row-wise dot with P), which gives every round's block sum without gathering m x m blocks. Costs about
-  (U_x^2 / 2 + U_y^2 / 2 + U_x U_y) D multiply-adds for U distinct rows, independent of the
-  number of rounds, plus ``subsets`` times that many entries for the reduction.
+  row-wise dot with P): every round's block sums without gathering m x m blocks; about
+  (U_x^2 / 2 + U_y^2 / 2 + U_x U_y) D multiply-adds for U distinct rows, plus the reduction.
 * ``"auto"``: the cheaper of the two under the cost model of :mod:`fastgan.metrics._kid_bounds`.
 
-Precision and the certified error bound
----------------------------------------
+Precision: float32 with a measured check
+----------------------------------------
 
-``dtype=torch.float64`` (the default) is exact to ~1e-12 relative. ``dtype=torch.float32`` runs
-float32 GEMMs and kernel evaluations (as the reference packages do), sums in float64 and bounds
-each round's absolute error from the row norms, for any BLAS summation order (the proof:
-:mod:`fastgan.metrics._kid_bounds`).
+Network features (float32) run float32 GEMMs and kernel entries, as the reference packages do,
+with every sum in float64; then ``ceil(subsets / 50)`` rounds are recomputed in float64 and the
+result falls back to float64 when one differs by more than ``tol`` (1e-3) times the std over
+rounds (the largest difference is reported: ``stats``, ``EvalResult.info["checks"]``). Float64
+features, or ``dtype=torch.float64``, take the exact path (~1e-12 relative). The certified
+worst-case bound of the float32 path (:mod:`fastgan.metrics._kid_bounds`) is still reported.
 """
 
 from __future__ import annotations
@@ -371,7 +368,7 @@ def kid(
     gamma: Optional[float] = None,
     coef0: Optional[float] = None,
     generator: Optional[torch.Generator] = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: Optional[torch.dtype] = None,
     method: Method = "auto",
     max_memory: int = DEFAULT_MAX_MEMORY,
     tol: Optional[float] = DEFAULT_TOL,
@@ -398,8 +395,9 @@ def kid(
             a preset's numpy RNG; None: the preset's RNG, for the default preset torch's global
             CPU RNG; a CUDA generator draws on its device, giving different subsets than a CPU one).
         dtype: compute dtype of the GEMMs and kernel entries; sums always accumulate in
-            float64. ``torch.float32`` (default; what the reference packages compute) is
-            checked a posteriori: ``check_rounds`` rounds are recomputed in float64 and the
+            float64. None (default): the features' precision, as the references compute
+            (float64 features: float64; float32, float16, bfloat16: float32). ``torch.float32``
+            is checked a posteriori: ``check_rounds`` rounds are recomputed in float64 and the
             whole result is recomputed in float64 when one differs by more than ``tol`` times
             the std over rounds. ``torch.float64`` is the exact path (~1e-12 relative).
         method: ``"auto"`` | ``"full"`` | ``"subsets"`` (same values up to rounding; see the
@@ -474,6 +472,8 @@ def kid(
         rng=rng,
         draw_first=draw_first,
     )
+    if dtype is None:  # the features' precision: float64 stays exact, float32 and below run float32
+        dtype = torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
     check = kb.check_rounds(
@@ -542,7 +542,7 @@ class KID(BankMetric):
         gamma: Optional[float] = None,
         coef0: Optional[float] = None,
         seed: Optional[int] = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: Optional[torch.dtype] = None,
         method: Method = "auto",
         tol: Optional[float] = DEFAULT_TOL,
         *,

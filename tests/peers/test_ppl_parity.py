@@ -25,6 +25,7 @@ CHANNELS = (64, 128, 256, 512, 512)
 def weight_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """(torchvision VGG-16 file, LPIPS linear weights file), the VGG-16 also placed where
     torchvision and torch-fidelity look for it, and the linear weights where torch-fidelity does."""
+    need_module("torchvision")  # vgg16_state_dict builds torchvision's VGG-16
     hub = tmp_path / "torch" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
