@@ -625,6 +625,7 @@ def environment() -> dict[str, Any]:
         "versions": versions,
         "thread_pools": blas,
         "thread_env": thread_env,
+        "fastgan_measured": "this checkout (first on the workers' PYTHONPATH)",
     }
 
 
@@ -724,6 +725,11 @@ def main() -> None:
         return
 
     env = dict(os.environ)
+    # the workers measure this checkout's fastgan (not a copy installed in the environment)
+    repo = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [repo] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     if args.threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(args.threads)

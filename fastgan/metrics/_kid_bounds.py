@@ -147,8 +147,8 @@ def power_sums(norms: torch.Tensor, q: int) -> torch.Tensor:
 def norm_bounds(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """Upper bounds on the row norms (Tensor[N] float64), without a float64 copy of ``x``.
 
-    Squared norms are summed in the working dtype w (float32 for float16/bfloat16/float32
-    inputs, exact widening): ``fl(sum x_k^2) <= (1 + gamma_{D+1}) sum x_k^2`` plus at most
+    Norms are computed in the working dtype w (float32 for float16/bfloat16/float32 inputs, exact
+    widening): ``fl(sum x_k^2) <= (1 + gamma_{D+1}) sum x_k^2``, then a square root (relative u), plus at most
     ``D + 1`` times w's smallest normal for squares that underflow, hence
     ``sum x_k^2 <= (fl + (D + 1) tiny) / (1 - gamma_{D+1})``.
     """
@@ -162,7 +162,10 @@ def _norm_bounds_in(x: torch.Tensor, w: torch.dtype, chunk: int) -> torch.Tensor
     parts = []
     for i in range(0, x.shape[0], chunk):
         c = x[i : i + chunk].to(w)
-        parts.append(torch.linalg.vecdot(c, c).to(torch.float64))
+        # the norm kernel: the sum of squares (<= gamma_{D+1} relative, any order) and one correctly
+        # rounded sqrt (relative u), undone in float64 with that u added
+        nrm = torch.linalg.vector_norm(c, dim=1).to(torch.float64) / (1.0 - unit_roundoff(w))
+        parts.append(nrm * nrm)
     sq = torch.cat(parts)
     if w != torch.float64 and not bool(torch.isfinite(sq).all()):  # squares overflowed float32
         return _norm_bounds_in(x, torch.float64, chunk)
@@ -239,21 +242,22 @@ CHECK_SEED = 20240
 
 
 def check_rounds(
-    exact_rounds: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    idx_r: torch.Tensor,
-    idx_f: torch.Tensor,
+    exact_rounds: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
     vals: torch.Tensor,
     dtype: torch.dtype,
     count: Optional[int],
     tol: Optional[float],
 ) -> dict[str, Any]:
     """The measured check of a reduced-precision KID: ``count`` rounds (None: ``ceil(S / 50)``)
-    recomputed by ``exact_rounds(idx_r_rows, idx_f_rows)`` (float64); ``fallback`` when a value is
+    recomputed in float64 by ``exact_rounds(x_rows, y_rows, idx_r, idx_f)`` on only the rows they
+    use (``data`` = ``(x, y, idx_r, idx_f)`` of the whole computation); ``fallback`` when a value is
     not finite or their largest difference exceeds ``tol`` times the std over rounds (the spread).
 
     Returns:
         ``{"fallback", "rounds" (indices checked), "max_diff", "spread"}``.
     """
+    x, y, idx_r, idx_f = data
     s = int(vals.shape[0])
     finite = bool(torch.isfinite(vals).all())
     spread = float(vals.std(correction=0)) if finite else float("nan")
@@ -263,7 +267,11 @@ def check_rounds(
     picked = torch.randperm(s, generator=torch.Generator().manual_seed(CHECK_SEED))[:count]
     diff = 0.0 if finite else float("nan")
     if count > 0 and finite:
-        exact = exact_rounds(idx_r[picked.to(idx_r.device)], idx_f[picked.to(idx_f.device)])
+        ir, jf = idx_r[picked.to(idx_r.device)], idx_f[picked.to(idx_f.device)]
+        # only the checked rounds' rows, renumbered: no float64 copy of the whole feature sets
+        xs, ys = x.index_select(0, ir.reshape(-1)), y.index_select(0, jf.reshape(-1))
+        local = torch.arange(ir.numel(), device=ir.device).view(ir.shape)
+        exact = exact_rounds(xs, ys, local, local.to(jf.device))
         diff = float((vals[picked.to(vals.device)] - exact).abs().max())
     fallback = not finite or (tol is not None and count > 0 and not diff <= float(tol) * spread)
     return {"fallback": fallback, "rounds": picked.tolist(), "max_diff": diff, "spread": spread}

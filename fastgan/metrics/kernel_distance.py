@@ -253,16 +253,8 @@ def _mmd2_eval(
     itemsize = torch.empty((), dtype=dtype).element_size()
     syrk = x.device.type == "cpu" and _kid_cpu.cpu_path() == "numpy"
     chosen = kb.choose_method(method, idx_r, idx_f, d, dtype, max_memory, syrk)
-    logger.debug(
-        "kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)",
-        chosen,
-        dtype,
-        x.shape[0],
-        y.shape[0],
-        d,
-        s,
-        m,
-    )
+    shape = (x.shape[0], y.shape[0], d, s, m)
+    logger.debug("kid: method=%s dtype=%s (N_x=%d, N_y=%d, D=%d, subsets=%d, m=%d)", chosen, dtype, *shape)
     with ieee_matmul(x.device) as u_mm:
         if chosen == "full":
             n_max = max(x.shape[0], y.shape[0])
@@ -477,9 +469,10 @@ def kid(
     x, y, idx_r, idx_f, degree, g = _prepare(x, y, idx_r, idx_f, degree, gamma, dtype)
     vals, bounds, chosen = _mmd2_eval(x, y, idx_r, idx_f, degree, g, coef0, dtype, method, max_memory)
     check = kb.check_rounds(
-        lambda ir, jf: _mmd2_eval(x, y, ir, jf, degree, g, coef0, torch.float64, "subsets", max_memory)[0],
-        idx_r,
-        idx_f,
+        lambda a, b, ir, jf: _mmd2_eval(a, b, ir, jf, degree, g, coef0, torch.float64, "subsets", max_memory)[
+            0
+        ],
+        (x, y, idx_r, idx_f),
         vals,
         dtype,
         check_rounds,
