@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import bench_eval as be
+from _machine import package_versions
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("fastgan", "fastgan --fast", "pytorch-fid", "torch-fidelity", "clean-fid")
@@ -308,7 +309,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    result = {"configs": configs, "environment": be.environment("cpu"), "net_images": args.net_images}
+    env_info = be.environment("cpu")
+    env_info["versions"].update(package_versions(["clean-fid"]))
+    result = {"configs": configs, "environment": env_info, "net_images": args.net_images}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

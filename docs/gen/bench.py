@@ -332,6 +332,37 @@ def eval_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def embedding_table(name: str = "embedding.json") -> str:
+    """``bench/bench_embedding.py``: the network alone and FID end to end, per image size and format."""
+    data = load(name)
+    if data is None:
+        return missing(name)
+    configs = need(data, "configs", name, list)
+    env = data.get("environment", {})
+    lines = [
+        f"{env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
+        f"{env.get('versions', {}).get('torch', '?')}; each tool in its own fresh process; network alone "
+        f"on {data.get('net_images', '?')} preprocessed 299 x 299 inputs in the tool's default batch size.",
+        "",
+        "| images | tool | FID end to end | images/s | network alone, images/s | fastgan / tool |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for cfg in configs:
+        label = f"{need(cfg, 'n', name)} x 2, {cfg.get('size', '?')} px {str(cfg.get('format', '?')).upper()}"
+        rows = need(cfg, "rows", name, list)
+        base = next((r for r in rows if r.get("tool") == "fastgan" and "wall_s" in r), None)
+        for r in rows:
+            net = r.get("network", {}).get("images_per_s")
+            wall = r.get("wall_s")
+            rel = wall / base["wall_s"] if base is not None and wall else None
+            lines.append(
+                f"| {label} | {r.get('tool', '?')} | {secs(wall)} | "
+                f"{r.get('images_per_s', float('nan')):.1f} | {'' if net is None else f'{net:.1f}'} | "
+                f"{ratio(rel)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------- cpu.json, cuda.json
 def _op_cells(r: dict[str, Any]) -> tuple[str, str]:
     times = [
