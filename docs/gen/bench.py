@@ -427,6 +427,26 @@ def headline_table() -> str:
                 f"| {MODERN_TITLES.get(case, case)} | {data.get('n', '?')} x {data.get('d', '?')} "
                 f"| {secs(c['fastgan']['seconds'])} | {label} {ratio(c.get('time_ratio_ref_over_fastgan'))} |"
             )
+    lines += embedding_headline()
     if len(lines) == 2:
         return missing("peers.json")
     return "\n".join(lines) + "\n"
+
+
+def embedding_headline() -> list[str]:
+    """One row per embedding.json configuration: FID end to end, fastgan's default mode against each tool."""
+    data = load("embedding.json")
+    rows: list[str] = []
+    for cfg in (data or {}).get("configs", []):
+        by_tool = {r.get("tool"): r for r in cfg.get("rows", []) if "wall_s" in r}
+        ours = by_tool.get("fastgan")
+        if ours is None:
+            continue
+        theirs = ", ".join(
+            f"{t} {ratio(r['wall_s'] / ours['wall_s'])}"
+            for t, r in by_tool.items()
+            if not t.startswith("fastgan")
+        )
+        size = f"{cfg.get('n', '?')} images per side, {cfg.get('size', '?')} px {str(cfg.get('format', '?')).upper()}"
+        rows.append(f"| FID end to end (images to number) | {size} | {secs(ours['wall_s'])} | {theirs} |")
+    return rows

@@ -176,8 +176,15 @@ def _init_distributed(args: argparse.Namespace) -> tuple[bool, int, Optional[str
     return True, int(dist.get_rank()), device
 
 
-def _inputs(args: argparse.Namespace) -> tuple[str, str]:
-    """REAL and FAKE, positional (as pytorch-fid takes them) or as --real / --fake."""
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """REAL and FAKE, positional (as pytorch-fid takes them) or as --real / --fake; with --sampler
+    FAKE is that generator (the one positional input is REAL; none: only generator metrics)."""
+    sampler = getattr(args, "sampler", None)
+    if sampler is not None:
+        given = [v for v in (args.real_pos, args.fake_pos, args.real, args.fake) if v is not None]
+        if args.fake is not None or args.fake_pos is not None or len(given) > 1:
+            raise UsageError("--sampler: it is FAKE; give at most one other input (REAL)")
+        return (given[0] if given else None), _load_sampler(sampler)
     out = []
     for side in ("real", "fake"):
         pos, opt = getattr(args, f"{side}_pos"), getattr(args, side)
@@ -188,6 +195,34 @@ def _inputs(args: argparse.Namespace) -> tuple[str, str]:
             raise UsageError("give the two inputs: fastgan eval REAL FAKE (or --real R --fake F)")
         out.append(value)
     return out[0], out[1]
+
+
+def _load_sampler(spec: str) -> Any:
+    """``MODULE:NAME`` -> the :class:`fastgan.Sampler` it names (a function is called, no arguments)."""
+    import importlib
+    import os
+    import sys
+
+    from fastgan.evaluation.sampler import Sampler
+
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise UsageError(f"--sampler: expected MODULE:NAME, e.g. mytraining.eval:make_sampler, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError as exc:
+        raise UsageError(f"--sampler: cannot import {module!r}: {exc}") from exc
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"--sampler: {module!r} has no attribute {name!r}")
+        obj = getattr(obj, part)
+    if callable(obj) and not isinstance(obj, Sampler):
+        obj = obj()
+    if not isinstance(obj, Sampler):
+        raise UsageError(f"--sampler: {spec} gave a {type(obj).__name__}, not a fastgan.Sampler")
+    return obj
 
 
 def _evaluate(args: argparse.Namespace, device: Optional[str]) -> Any:

@@ -260,6 +260,12 @@ def make_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     p.add_argument("--real", metavar="R", help="REAL given as an option")
     p.add_argument("--fake", metavar="F", help="FAKE given as an option")
     p.add_argument(
+        "--sampler",
+        metavar="MODULE:NAME",
+        help="FAKE from a generator: MODULE:NAME is a fastgan.Sampler, or a function returning one "
+        "(imported with the current directory on the path); needed by --metrics ppl",
+    )
+    p.add_argument(
         "--metrics",
         metavar="LIST",
         help="comma-separated: " + ", ".join(METRIC_NAMES) + "; all = fid,kid,prdc,pr "

@@ -81,8 +81,8 @@ def check_generator_input(names: list[str], real: Any, fake: Any) -> Any:
     if not isinstance(fake, Sampler):
         raise ValueError(
             f"fake: {', '.join(wanted)} measures a generator: pass fake=fastgan.Sampler(G, z_dim, n=...) "
-            f"(got {type(fake).__name__}: images and features hold no latent paths). fastgan eval takes "
-            "folders and files only: compute it from Python, fastgan.evaluate(None, Sampler(...), metrics='ppl')"
+            f"(got {type(fake).__name__}: images and features hold no latent paths); on the command line: "
+            "fastgan eval --sampler MODULE:NAME --metrics ppl"
         )
     if real is None and len(wanted) == len(names):
         return fake

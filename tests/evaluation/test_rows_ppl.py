@@ -1,9 +1,10 @@
 """Perceptual path length through fastgan.evaluate / fastgan eval: the ``ppl`` row, a Sampler as
-the fake input, the same value as the function, and the message for any other input (the command
-line takes folders and files only). The LPIPS network is a random one (nothing is downloaded)."""
+the fake input, the same value as the function, the message for any other input, and the command
+line's --sampler MODULE:NAME. The LPIPS network is a random one (nothing is downloaded)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,41 @@ def test_other_inputs_are_refused_by_name(tmp_path: Path, capsys: pytest.Capture
     np.save(b, np.random.default_rng(1).standard_normal((10, 4)))
     assert cli.main(["eval", str(a), str(b), "--metrics", "ppl"]) == 2
     err = capsys.readouterr().err
-    assert "fake: ppl measures a generator" in err and "fastgan eval takes folders and files only" in err
+    assert "fake: ppl measures a generator" in err and "fastgan eval --sampler MODULE:NAME" in err
+
+
+def test_cli_sampler(
+    lpips_net: LPIPSVGG16,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """fastgan eval --sampler MODULE:NAME --metrics ppl: the same value as evaluate with that Sampler."""
+    (tmp_path / "my_gen.py").write_text(
+        "import torch\n"
+        "from fastgan.evaluation import Sampler\n"
+        "W = torch.linspace(-1, 1, 8 * 48).reshape(8, 48)\n"
+        "def G(z):\n"
+        "    return torch.tanh(z @ W).reshape(-1, 3, 4, 4).repeat_interleave(4, 2).repeat_interleave(4, 3)\n"
+        "def make():\n"
+        "    return Sampler(G, 8, n=12, seed=3, batch_size=5)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.main(["eval", "--sampler", "my_gen:make", "--metrics", "ppl", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["metrics"]
+    want = fastgan.evaluate(None, Sampler(G, 8, n=12, seed=3, batch_size=5), metrics="ppl")
+    assert got["ppl"] == pytest.approx(want["ppl"], rel=1e-12)
+    # what the flag refuses, by name
+    for argv, msg in (
+        (["--sampler", "my_gen"], "MODULE:NAME"),
+        (["--sampler", "no_such_module_xyz:make"], "cannot import"),
+        (["--sampler", "my_gen:nothing"], "no attribute"),
+        (["--sampler", "my_gen:W"], "not a fastgan.Sampler"),
+        (["a", "b", "--sampler", "my_gen:make"], "--sampler: it is FAKE"),
+    ):
+        assert cli.main(["eval", *argv, "--metrics", "ppl"]) == 2
+        assert msg in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("tiny_nets")
