@@ -419,8 +419,7 @@ def kid(
             an int seeds and no ``torch.Generator`` can stand in for.
         subset_rule, rng, draw_first: the subset-size rule, the subset RNG and whose rows each
             round draws first (None: the preset's; see :func:`kid_subset_indices`).
-        check_rounds: rounds recomputed in float64 by the check (None: ``ceil(subsets / 50)``,
-            2 of 100, about 4 % of the float32 cost; 0: no check).
+        check_rounds: rounds the check recomputes in float64 (None: ``ceil(subsets / 50)``; 0: none).
 
     Returns:
         ``{"kid_mean": mean, "kid_std": std}`` of MMD_u^2 over rounds (floats); std with
