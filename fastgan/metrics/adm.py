@@ -426,8 +426,8 @@ def load_adm_reference(path: Union[str, os.PathLike[str]]) -> ADMReference:
     ``mu_s``, ``sigma_s`` (all four or none). No pickle is loaded.
 
     Raises:
-        ValueError naming the path: no ``arr_0``, images not [N, H, W, 3] uint8, a partial or
-        mis-shaped set of statistics.
+        ValueError: naming the path: no ``arr_0``, images not [N, H, W, 3] uint8, a partial or
+            mis-shaped set of statistics.
     """
     p = Path(path)
     with np.load(p, allow_pickle=False) as z:
