@@ -65,6 +65,13 @@ KID_SUBSETS, KID_SUBSET_SIZE = 10, 8  # torch-fidelity; clean-fid: its own 100 r
 IS_SPLITS = 5  # torch-fidelity's isc_splits (its shuffle is the preset's)
 SEED = 7  # numpy's global seed before clean-fid's compute_kid
 EXACT = 1e-12
+#: fastgan's Inception runs batch norm folded into the convolutions and channels-last on the CPU
+#: (fastgan/features/inception.py): the same network with another rounding, features ~2e-7 of their
+#: scale from the reference's pass; values computed from the features are compared at the project's
+#: parity bound for pytorch-fid (1e-6 relative; torch-fidelity and clean-fid are allowed 1e-5)
+LAYOUT_RTOL = 1e-6
+#: the covariance: products of two features, each within LAYOUT_RTOL of its scale
+STATS_RTOL = 4 * LAYOUT_RTOL
 KID_F32_RTOL = 1e-5  # of the kernel scale, see the module docstring
 FID_RTOL = 1e-9  # fastgan vs the exact float64 value, of the FID scale
 FID_MEAN_F32 = 1e-6  # float32 means (torch-fidelity, clean-fid), of the FID scale
@@ -175,12 +182,13 @@ def test_torch_fidelity_end_to_end(
             f"IS from the folders ({key})",
             ours_is[key],
             theirs[their_key],
-            tol=f"<= {EXACT:g} relative",
+            tol=f"<= {LAYOUT_RTOL:g} of the IS mean",
         )
-        assert abs(ours_is[key] - theirs[their_key]) <= EXACT * abs(theirs[their_key])
+        # the std (a difference of split scores) relative to the mean, as bench_eval compares it
+        assert abs(ours_is[key] - theirs[their_key]) <= LAYOUT_RTOL * abs(theirs["inception_score_mean"])
 
     # KID: its rounds (RandomState(2020), input1 = fake first), its float32 arithmetic
-    ours_kid = M.kid(real, fake, KID_SUBSETS, KID_SUBSET_SIZE, preset="torch-fidelity")
+    ours_kid = M.kid(real, fake, KID_SUBSETS, KID_SUBSET_SIZE, preset="torch-fidelity", dtype=torch.float64)
     same64 = kid_features_to_metric(
         fake.double(),
         real.double(),
@@ -296,9 +304,12 @@ def test_clean_fid_end_to_end(
     real, fake = _extract(real_dir, net), _extract(fake_dir, net)
 
     # KID: 100 rounds of min(N_real, N_fake, 1000) rows, numpy's global RNG (fake rows first)
-    ours = M.kid(real, fake, preset="clean-fid", seed=SEED)[M.KEY_KID_MEAN]
+    f64 = torch.float64  # the same rounds' float64 sums (the float32 default is compared below)
+    ours = M.kid(real, fake, preset="clean-fid", seed=SEED, dtype=f64)[M.KEY_KID_MEAN]
     np.random.seed(SEED)
-    assert M.kid(real, fake, preset="clean-fid")[M.KEY_KID_MEAN] == ours  # global RNG = RandomState(seed)
+    assert (
+        M.kid(real, fake, preset="clean-fid", dtype=f64)[M.KEY_KID_MEAN] == ours
+    )  # global RNG = RandomState(seed)
     np.random.seed(SEED)
     same64 = float(cfid.kernel_distance(real.double().numpy(), fake.double().numpy()))
     record(
@@ -363,15 +374,19 @@ def test_pytorch_fid_end_to_end(
     real, fake = _extract(real_dir, net), _extract(fake_dir, net)
     stats = M.FeatureStats.from_features(real)
     record(
-        "pytorch-fid", "FID statistics from the folders (mean)", stats.mean, mu, tol=f"<= {EXACT:g} relative"
+        "pytorch-fid",
+        "FID statistics from the folders (mean)",
+        stats.mean,
+        mu,
+        tol=f"<= {LAYOUT_RTOL:g} relative",
     )
     record(
         "pytorch-fid",
         "FID statistics from the folders (covariance)",
         stats.cov,
         sigma,
-        tol=f"<= {EXACT:g} relative",
+        tol=f"<= {STATS_RTOL:g} relative",
     )
-    assert np.abs(stats.mean.numpy() - mu).max() <= EXACT * np.abs(mu).max()
-    assert np.abs(stats.cov.numpy() - sigma).max() <= EXACT * np.abs(sigma).max()
+    assert np.abs(stats.mean.numpy() - mu).max() <= LAYOUT_RTOL * np.abs(mu).max()
+    assert np.abs(stats.cov.numpy() - sigma).max() <= STATS_RTOL * np.abs(sigma).max()
     check_fid("pytorch-fid", M.fid(real, fake), theirs, real, fake, mean_f32=False)

@@ -60,6 +60,15 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return root, sorted(files)
 
 
+#: fastgan's Inception runs batch norm folded into the convolutions, channels-last, conv + ReLU in one
+#: oneDNN call on the CPU (fastgan/features/inception.py): the same network with another rounding.
+#: Its features are held to the project's parity bound for pytorch-fid, 1e-6 of their scale (the
+#: bound for torch-fidelity and clean-fid is 1e-5); VGG-16 keeps torchvision's layout: bitwise.
+FEATURES_RTOL = 1e-6
+#: torch-fidelity's and clean-fid's bound
+FEATURES_RTOL_PEER = 1e-5
+
+
 def _max_rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).abs().max() / b.double().abs().max())
 
@@ -107,9 +116,15 @@ def test_pytorch_fid_preset(
     ):
         net = InceptionV3FID(weights=weights, preset="pytorch-fid")
         got = extract_features(images[0], net, batch_size=1, progress=False)
-        _report("pytorch-fid", f"pool3 features from PNG files ({kind})", got, ref)
+        _report(
+            "pytorch-fid",
+            f"pool3 features from PNG files ({kind})",
+            got,
+            ref,
+            f"<= {FEATURES_RTOL:g} of scale",
+        )
         _not_collapsed(ref)
-        assert torch.equal(got, ref)
+        assert _max_rel(got, ref) <= FEATURES_RTOL
     assert not net.has_logits
 
 
@@ -150,11 +165,12 @@ def test_torch_fidelity_preset(
     for weights, kind in ((wfile, "its weight file"), (mod_file, "its module's state dict")):
         net = InceptionV3FID(weights=weights, preset="torch-fidelity")
         f, lg = extract_features(images[0], net, batch_size=1, return_logits=True, progress=False)
-        _report("torch-fidelity", f"pool3 features from PNG files ({kind})", f, pool3)
-        _report("torch-fidelity", f"logits_unbiased from PNG files ({kind})", lg, unbiased)
+        tol = f"<= {FEATURES_RTOL_PEER:g} of scale"
+        _report("torch-fidelity", f"pool3 features from PNG files ({kind})", f, pool3, tol)
+        _report("torch-fidelity", f"logits_unbiased from PNG files ({kind})", lg, unbiased, tol)
         _not_collapsed(pool3)
-        assert torch.equal(f, pool3)
-        assert torch.equal(lg, unbiased)
+        assert _max_rel(f, pool3) <= FEATURES_RTOL_PEER
+        assert _max_rel(lg, unbiased) <= FEATURES_RTOL_PEER
     net.output = "logits"
     lb = extract_features(images[0], net, batch_size=1, progress=False)
     _report(
@@ -194,9 +210,11 @@ def test_clean_fid_preset(
     net = InceptionV3FID(random_init=True, preset="clean-fid")
     net.load_state_dict(inception_sd)
     got = extract_features(images[0], net, batch_size=1, progress=False)
-    _report("clean-fid", "pool3 features from PNG files (clean mode)", got, ref)
+    _report(
+        "clean-fid", "pool3 features from PNG files (clean mode)", got, ref, f"<= {FEATURES_RTOL:g} of scale"
+    )
     _not_collapsed(ref)
-    assert torch.equal(got, ref)
+    assert _max_rel(got, ref) <= FEATURES_RTOL
 
 
 def test_torch_fidelity_vgg16(images: tuple[Path, list[str]], tmp_path: Path) -> None:
