@@ -125,6 +125,11 @@ class ImagePipeline:
             ``"imagenet_byte"``: ``(u - 255 mean) / (255 std)`` on 0..255 pixels).
         fast: the networks run in reduced precision (:mod:`fastgan.features.fast`; opt-in,
             never a preset's default).
+        channels_last: the Inception pass runs channels-last (NHWC) on the CPU, oneDNN's native
+            layout: about 1.5x faster, with float32 rounding about twice that of the NCHW pass
+            (pool3 ~1.5e-6 of scale from the float64 network against ~7e-7). Off under
+            ``pytorch-fid``, whose features are held to 1e-6 of pytorch-fid's; on under the presets
+            held to 1e-5; always on in the fast mode.
     """
 
     pixels: str
@@ -134,6 +139,7 @@ class ImagePipeline:
     vgg_resize: Optional[str]
     vgg_normalize: Optional[str]
     fast: bool = False
+    channels_last: bool = True
 
 
 _PIPELINE_FIELDS = tuple(f.name for f in fields(ImagePipeline))
@@ -210,6 +216,7 @@ PIPELINES: dict[str, tuple[str, ImagePipeline]] = {
             dtype=torch.float32,
             vgg_resize="bilinear",
             vgg_normalize="imagenet",
+            channels_last=False,  # NCHW: pytorch-fid's own rounding (its 1e-6 parity bound)
         ),
     ),
     "torch-fidelity": (

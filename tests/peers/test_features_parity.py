@@ -60,9 +60,10 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return root, sorted(files)
 
 
-#: fastgan's Inception runs batch norm folded into the convolutions, channels-last, conv + ReLU in one
-#: oneDNN call on the CPU (fastgan/features/inception.py): the same network with another rounding.
-#: Its features are held to the project's parity bound for pytorch-fid, 1e-6 of their scale (the
+#: fastgan's Inception runs batch norm folded into the convolutions (NCHW under pytorch-fid's preset;
+#: channels-last with conv + ReLU in one oneDNN call under the others, whose spatial kernels round
+#: about twice as much) on the CPU (fastgan/features/inception.py): the same network with another
+#: rounding. Its features are held to the project's parity bound for pytorch-fid, 1e-6 of their scale (the
 #: bound for torch-fidelity and clean-fid is 1e-5); VGG-16 keeps torchvision's layout: bitwise.
 FEATURES_RTOL = 1e-6
 #: torch-fidelity's and clean-fid's bound
