@@ -6,7 +6,7 @@
 // fastgan/ validate dtype, device, contiguity and sizes first; the checks here
 // repeat the size checks and raise Python exceptions instead of aborting.
 //
-// Layout: one bind_<op>() per op folder in csrc/<op>/ (fdiv, sqrtm, tridiag), called from the module
+// Layout: one bind_<op>() per op folder in csrc/<op>/ (fdiv, kernel_sum, sqrtm, tridiag), called from the module
 // definition at the bottom. Entry points used only by tests start with "_".
 
 #include <pybind11/pybind11.h>
@@ -19,6 +19,7 @@
 #include "common/errors.h"
 #include "common/host_device.h"
 #include "fdiv/fdiv.h"
+#include "kernel_sum/kernel_sum.h"
 #include "sqrtm/sqrtm.h"
 #include "tridiag/tridiag.h"
 
@@ -329,6 +330,69 @@ void bind_sqrtm(py::module_& m) {
       py::arg("max_sweeps"), py::arg("tol"), py::arg("device"), py::arg("stream"), py::arg("neg_ratio") = 0);
 }
 
+// ------------------------------------------------------------ kernel_sum ----
+void bind_kernel_sum(py::module_& m) {
+  namespace ks = fastgan::kernel_sum;
+  auto make = [](uintptr_t s, uintptr_t out, int64_t rows, int64_t cols, int64_t ld, int64_t s_numel,
+                 int64_t out_numel, int dtype, int region, int degree, double gamma, double coef0) {
+    FASTGAN_CHECK_ARG(rows >= 0 && cols >= 0 && ld >= cols, "kernel_sum: need rows, cols >= 0 and ld >= cols, got rows = ",
+                      rows, ", cols = ", cols, ", ld = ", ld);
+    FASTGAN_CHECK_ARG(rows == 0 || cols == 0 || s_numel >= (rows - 1) * ld + cols, "kernel_sum: s has ", s_numel,
+                      " elements, fewer than (rows - 1) * ld + cols = ", (rows - 1) * ld + cols);
+    FASTGAN_CHECK_ARG(out_numel == rows, "kernel_sum: out has ", out_numel, " elements, expected rows = ", rows);
+    FASTGAN_CHECK_ARG(dtype == 0 || dtype == 1, "kernel_sum: dtype must be float32 or float64, got ",
+                      fastgan::dtype_name(dtype));
+    FASTGAN_CHECK_ARG(region >= 0 && region <= 2, "kernel_sum: region must be 0 (full), 1 (lower) or 2 (upper), got ",
+                      region);
+    FASTGAN_CHECK_ARG(degree >= 0, "kernel_sum: degree must be >= 0, got ", degree);
+    FASTGAN_CHECK_ARG(rows == 0 || (out != 0 && (cols == 0 || s != 0)), "kernel_sum: null data pointer");
+    ks::Params p;
+    p.s = reinterpret_cast<const void*>(s);
+    p.out = reinterpret_cast<double*>(out);
+    p.rows = rows;
+    p.cols = cols;
+    p.ld = ld;
+    p.dtype = dtype;
+    p.region = region;
+    p.degree = degree;
+    p.gamma = gamma;
+    p.coef0 = coef0;
+    return p;
+  };
+  m.def(
+      "kernel_row_sums_cpu",
+      [make](uintptr_t s, uintptr_t out, int64_t rows, int64_t cols, int64_t ld, int64_t s_numel, int64_t out_numel,
+             int dtype, int region, int degree, double gamma, double coef0, int num_threads) {
+        ks::Params p = make(s, out, rows, cols, ld, s_numel, out_numel, dtype, region, degree, gamma, coef0);
+        FASTGAN_CHECK_ARG(num_threads >= 1, "kernel_sum: num_threads must be >= 1, got ", num_threads);
+        py::gil_scoped_release release;
+        ks::kernel_row_sums_cpu(p, num_threads);
+      },
+      py::arg("s"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("ld"), py::arg("s_numel"),
+      py::arg("out_numel"), py::arg("dtype"), py::arg("region"), py::arg("degree"), py::arg("gamma"),
+      py::arg("coef0"), py::arg("num_threads"),
+      "Row sums of (gamma s + coef0) ** degree over a block s (float32 or float64, row stride ld) into "
+      "float64 out [rows]; region 0: all columns, 1: j < i, 2: j > i.");
+  m.def(
+      "kernel_row_sums_cuda",
+      [make](uintptr_t s, uintptr_t out, int64_t rows, int64_t cols, int64_t ld, int64_t s_numel, int64_t out_numel,
+             int dtype, int region, int degree, double gamma, double coef0, int device, uintptr_t stream) {
+        ks::Params p = make(s, out, rows, cols, ld, s_numel, out_numel, dtype, region, degree, gamma, coef0);
+#ifdef WITH_CUDA
+        FASTGAN_CHECK_ARG(device >= 0, "kernel_sum: device index must be >= 0, got ", device);
+        py::gil_scoped_release release;
+        ks::kernel_row_sums_cuda(p, device, reinterpret_cast<void*>(stream));
+#else
+        (void)p; (void)device; (void)stream;
+        require_cuda_build("kernel_row_sums_cuda");
+#endif
+      },
+      py::arg("s"), py::arg("out"), py::arg("rows"), py::arg("cols"), py::arg("ld"), py::arg("s_numel"),
+      py::arg("out_numel"), py::arg("dtype"), py::arg("region"), py::arg("degree"), py::arg("gamma"),
+      py::arg("coef0"), py::arg("device"), py::arg("stream"),
+      "kernel_row_sums_cpu on device buffers, one block per row, on the given stream.");
+}
+
 // ------------------------------------------------------------- tridiag ----
 void bind_tridiag(py::module_& m) {
   namespace td = fastgan::tridiag;
@@ -392,6 +456,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_info", &cuda_info_dict,
         "Dict with compiled, device_count, runtime_version, driver_version, message. Never raises.");
   bind_fdiv(m);
+  bind_kernel_sum(m);
   bind_sqrtm(m);
   bind_tridiag(m);
 }

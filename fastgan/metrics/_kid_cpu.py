@@ -1,15 +1,22 @@
 """KID's rounds on the CPU through numpy's BLAS (``method="subsets"``).
 
-Per round, ``a = X[rows]`` and ``b = Y[rows]`` (m x D) give three kernel blocks:
+Per round, ``a = X[rows]`` and ``b = Y[rows]`` (m x D, the rows gathered in memory order) give
+three kernel blocks:
 
 * ``a @ a.T`` and ``b @ b.T``: numpy's ``matmul`` runs a product of a matrix with its own
-  transpose as one ``?syrk`` (then mirrors the triangle), half the multiply-adds of a GEMM;
+  transpose as one ``?syrk`` (then mirrors the triangle), half the multiply-adds of a GEMM
+  (scipy's ``?syrk`` wrapper would skip the mirror but holds the GIL: the rounds' threads would
+  run one at a time);
 * ``a @ b.T``: one ``?gemm``.
 
 That is 2 m^2 D multiply-adds per round, the floor for this estimator (the reference packages
-reach the same routines through the same numpy call). The kernel ``(gamma s + coef0) ** degree``
-is applied in place and each block is summed in float64 (every entry converted before it is
-added), so no float32 sum of many terms enters the result.
+reach the same routines through the same numpy call). Each block is then reduced in one pass by
+:func:`fastgan.linalg.kernel_row_sums` (a symmetric block over its strict lower triangle): every
+entry widened to float64, ``(gamma s + coef0) ** degree`` and the sums in float64, so no float32
+sum of many terms enters the result; ~0.2 ms per 1000 x 1000 block against ~1.8 ms for the
+numpy passes. Without the compiled extension: numpy's ``matmul`` for the
+three blocks, the kernel applied in place in the block's dtype, the sums in float64
+(:func:`_block_sum`).
 
 Rounds are independent: on ``threads > 1`` they run on a thread pool with the BLAS limited to
 one thread per call (``threadpoolctl``; numpy releases the GIL inside ``matmul``), which keeps
@@ -70,12 +77,27 @@ def _block_sum(k: np.ndarray, gamma: float, coef0: float, degree: int, offdiag: 
 
 
 class _Round:
-    """Buffers of one worker: the gathered rows and one kernel block."""
+    """Buffers of one worker: the gathered rows and one kernel block.
 
-    def __init__(self, m: int, d: int, dtype: np.dtype) -> None:
+    With the native row sums (:func:`fastgan.linalg.kernel_row_sums`) each block is reduced in
+    one float64 pass over its entries (a symmetric block over its strict lower triangle);
+    without them, :func:`_block_sum`.
+    """
+
+    def __init__(self, m: int, d: int, dtype: np.dtype, native: bool) -> None:
         self.a = np.empty((m, d), dtype=dtype)
         self.b = np.empty((m, d), dtype=dtype)
         self.k = np.empty((m, m), dtype=dtype)
+        self.native = native
+
+    def _sum(self, k: np.ndarray, gamma: float, coef0: float, degree: int, symmetric: bool) -> float:
+        if not self.native:
+            return _block_sum(k, gamma, coef0, degree, offdiag=symmetric)
+        from fastgan.linalg import kernel_row_sums
+
+        region = "lower" if symmetric else "full"
+        rows = kernel_row_sums(torch.from_numpy(k), gamma, coef0, degree, region, impl="ext", threads=1)
+        return (2.0 if symmetric else 1.0) * float(rows.sum())
 
     def __call__(
         self,
@@ -89,11 +111,12 @@ class _Round:
     ) -> float:
         m = ir.shape[0]
         a, b, k = self.a, self.b, self.k
-        np.take(xn, ir, axis=0, out=a)
-        np.take(yn, jf, axis=0, out=b)
-        sxx = _block_sum(np.matmul(a, a.T, out=k), gamma, coef0, degree, offdiag=True)  # syrk
-        syy = _block_sum(np.matmul(b, b.T, out=k), gamma, coef0, degree, offdiag=True)  # syrk
-        sxy = _block_sum(np.matmul(a, b.T, out=k), gamma, coef0, degree, offdiag=False)  # gemm
+        # sorted rows: the same set (a block's sum runs over all its pairs), read in memory order
+        np.take(xn, np.sort(ir), axis=0, out=a)
+        np.take(yn, np.sort(jf), axis=0, out=b)
+        sxx = self._sum(np.matmul(a, a.T, out=k), gamma, coef0, degree, True)  # syrk
+        syy = self._sum(np.matmul(b, b.T, out=k), gamma, coef0, degree, True)  # syrk
+        sxy = self._sum(np.matmul(a, b.T, out=k), gamma, coef0, degree, False)  # gemm
         return (sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m)
 
 
@@ -123,11 +146,14 @@ def mmd2_rounds_numpy(
     if limit is None:
         workers = 1
     out = np.empty(s, dtype=np.float64)
+    from fastgan.linalg.kernel_sum import has_native
+
+    native = has_native("cpu") and xn.dtype in (np.float32, np.float64)
     local = threading.local()  # one buffer set per worker thread
 
     def run(r: int) -> None:
         if not hasattr(local, "buffers"):
-            local.buffers = _Round(m, xn.shape[1], xn.dtype)
+            local.buffers = _Round(m, xn.shape[1], xn.dtype, native)
         out[r] = local.buffers(xn, yn, ir_all[r], jf_all[r], gamma, coef0, degree)
 
     with limit if limit is not None else nullcontext():

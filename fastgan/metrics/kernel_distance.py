@@ -26,7 +26,8 @@ Evaluation strategies (``method``; same numbers up to floating-point summation o
 ------------------------------------------------------------------------------------
 
 * ``"subsets"``: per round. On the CPU through numpy's BLAS (:mod:`fastgan.metrics._kid_cpu`:
-  ``?syrk`` for K_XX and K_YY, half the multiply-adds, rounds on a thread pool); elsewhere
+  ``?syrk`` for K_XX and K_YY, half the multiply-adds, rounds on a thread pool, each block
+  reduced in one float64 pass by :func:`fastgan.linalg.kernel_row_sums`); elsewhere
   batched ``baddbmm`` over the upper block-triangle of K_XX and K_YY (row blocks of about
   ``BLOCK_ROWS``). The kernel is applied in place and each block reduced after its GEMM.
 * ``"full"``: one Gram pass over the *union* of the rows that any round uses (all rows when
@@ -39,8 +40,8 @@ Evaluation strategies (``method``; same numbers up to floating-point summation o
 Precision: float32 with a measured check
 ----------------------------------------
 
-Network features (float32) run float32 GEMMs and kernel entries, as the reference packages do,
-with every sum in float64; then ``ceil(subsets / 50)`` rounds are recomputed in float64 and the
+Network features (float32) run float32 GEMMs, as the reference packages do, with the kernel
+entries (on the CPU's native path; float32 elsewhere) and every sum in float64; then ``ceil(subsets / 50)`` rounds are recomputed in float64 and the
 result falls back to float64 when one differs by more than ``tol`` (1e-3) times the std over
 rounds (the largest difference is reported: ``stats``, ``EvalResult.info["checks"]``). Float64
 features, or ``dtype=torch.float64``, take the exact path (~1e-12 relative). The certified
