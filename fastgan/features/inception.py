@@ -37,7 +37,7 @@ from fastgan.features.resize import RESIZE_MODES
 from fastgan.features.weights import load_weights_into, resolve_weights
 from fastgan.metrics.spatial import spatial_features
 
-__all__ = ["InceptionV3FID", "FID_WEIGHTS_URL"]
+__all__ = ["InceptionV3FID", "FID_WEIGHTS_URL", "LAYOUTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,24 @@ class _Conv(nn.Module):
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
         self._folded: Optional[tuple[Any, torch.Tensor, torch.Tensor]] = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_folded"] = None  # a cache, rebuilt on use (oneDNN tensors neither copy nor pickle)
+        return state
+
     def _fold(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bn, w = self.bn, self.conv.weight
         assert bn.running_mean is not None and bn.running_var is not None
         parts = (w, bn.weight, bn.bias, bn.running_mean, bn.running_var)
-        nhwc = x.is_contiguous(memory_format=torch.channels_last)
+        blocked = x.is_mkldnn
+        nhwc = not blocked and x.is_contiguous(memory_format=torch.channels_last)
         # inference tensors (made under torch.inference_mode) have no version counter: not cached
         cacheable = not any(t.is_inference() for t in parts)
-        key = (tuple((id(t), t._version) for t in parts), w.dtype, w.device, nhwc) if cacheable else None
+        key = (
+            (tuple((id(t), t._version) for t in parts), w.dtype, w.device, nhwc, blocked)
+            if cacheable
+            else None
+        )
         if key is None or self._folded is None or self._folded[0] != key:
             # in float64 where the device has it: W * s and beta - mean * s rounded once
             wide = torch.float64 if w.device.type in ("cpu", "cuda") else w.dtype
@@ -81,6 +91,8 @@ class _Conv(nn.Module):
             if nhwc:
                 weight = weight.contiguous(memory_format=torch.channels_last)
             bias = (bn.bias.to(wide) - bn.running_mean.to(wide) * scale).to(w.dtype)
+            if blocked:
+                weight, bias = weight.to_mkldnn(), bias.to_mkldnn()
             folded = (key, weight, bias)
             if key is None:
                 return folded[1], folded[2]
@@ -92,6 +104,8 @@ class _Conv(nn.Module):
             return F.relu(self.bn(self.conv(x)))
         weight, bias = self._fold(x)
         c = self.conv
+        if x.is_mkldnn:  # oneDNN's blocked layout end to end: no reorder around the convolution
+            return torch.relu_(F.conv2d(x, weight, bias, c.stride, c.padding))
         if _fused_relu_ok(x):  # oneDNN applies the ReLU as a post-op of the convolution
             return _CONV_POINTWISE(
                 x, weight, bias, list(c.padding), list(c.stride), [1, 1], 1, "relu", [], ""
@@ -109,6 +123,9 @@ def _pointwise_op() -> Any:
 
 
 _CONV_POINTWISE = _pointwise_op()
+_MKLDNN = bool(torch.backends.mkldnn.is_available())
+#: CPU inference layouts of the Inception pass (the ``layout`` argument, ``ImagePipeline.layout``)
+LAYOUTS = ("blocked", "channels_last", "nchw")
 
 
 def _cpu_autocast() -> bool:
@@ -130,6 +147,13 @@ def _fused_relu_ok(x: torch.Tensor) -> bool:
     )
 
 
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Channel concatenation; oneDNN (blocked) tensors have no ``torch.cat``: through NCHW."""
+    if parts[0].is_mkldnn:
+        return torch.cat([p.to_dense() for p in parts], 1).to_mkldnn()
+    return torch.cat(parts, 1)
+
+
 def _avg3(x: torch.Tensor) -> torch.Tensor:
     # TF's SAME-padded average pool divides by the number of valid inputs.
     return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
@@ -147,14 +171,13 @@ class _BlockA(nn.Module):  # Mixed_5b/5c/5d: 35x35
         self.branch_pool = _Conv(cin, pool_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat(
+        return _cat(
             [
                 self.branch1x1(x),
                 self.branch5x5_2(self.branch5x5_1(x)),
                 self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 self.branch_pool(_avg3(x)),
-            ],
-            1,
+            ]
         )
 
 
@@ -167,13 +190,12 @@ class _BlockB(nn.Module):  # Mixed_6a: 35x35 -> 17x17
         self.branch3x3dbl_3 = _Conv(96, 96, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat(
+        return _cat(
             [
                 self.branch3x3(x),
                 self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                 F.max_pool2d(x, 3, stride=2),
-            ],
-            1,
+            ]
         )
 
 
@@ -196,7 +218,7 @@ class _BlockC(nn.Module):  # Mixed_6b..6e: 17x17, factorised 7x7
         d = self.branch7x7dbl_1(x)
         for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
             d = layer(d)
-        return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg3(x))], 1)
+        return _cat([self.branch1x1(x), b7, d, self.branch_pool(_avg3(x))])
 
 
 class _BlockD(nn.Module):  # Mixed_7a: 17x17 -> 8x8
@@ -211,7 +233,7 @@ class _BlockD(nn.Module):  # Mixed_7a: 17x17 -> 8x8
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
-        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1)
+        return _cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)])
 
 
 class _BlockE(nn.Module):  # Mixed_7b (avg pool, no padding count) / Mixed_7c (max pool): 8x8
@@ -230,11 +252,12 @@ class _BlockE(nn.Module):  # Mixed_7b (avg pool, no padding count) / Mixed_7c (m
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_1(x)
-        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
         pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg3(x)
-        return torch.cat([self.branch1x1(x), b3, d, self.branch_pool(pooled)], 1)
+        # one concatenation (the nested one of the reference, flattened: the same channel order)
+        parts = [self.branch1x1(x), self.branch3x3_2a(b3), self.branch3x3_2b(b3)]
+        parts += [self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d), self.branch_pool(pooled)]
+        return _cat(parts)
 
 
 class InceptionV3FID(nn.Module):
@@ -261,10 +284,13 @@ class InceptionV3FID(nn.Module):
             (:data:`RESIZE_MODES`; None: the preset's).
         random_init: build with random weights and load nothing (tests only: features of
             an untrained network are meaningless for evaluation).
-        channels_last: run the inference pass channels-last (NHWC) on the CPU: about 1.5x
-            faster, about twice the float32 rounding of the NCHW pass. None: the preset's
-            (``channels_last`` of :class:`~fastgan.features.presets.ImagePipeline`: off under
-            ``pytorch-fid``, on under the others); always on under the fast mode's autocast.
+        layout: the CPU inference layout (:data:`LAYOUTS`): ``"blocked"`` (oneDNN's blocked
+            tensors end to end: the NCHW pass's kernels and rounding, about 1.3x faster),
+            ``"channels_last"`` (NHWC: about 1.5x faster than NCHW, about twice its float32
+            rounding) or ``"nchw"``. None: the preset's (``layout`` of
+            :class:`~fastgan.features.presets.ImagePipeline`: blocked under ``pytorch-fid``,
+            channels-last under the others); channels-last under the fast mode's autocast, NCHW
+            for float64 and wherever oneDNN is missing.
 
     Input: Tensor[N, 3, H, W], uint8 (0..255, exact for every preset) or float in [0, 1]
     (H, W >= 75 when ``resize="none"``).
@@ -297,7 +323,7 @@ class InceptionV3FID(nn.Module):
         preset: str | Preset | None = None,
         resize: Optional[str] = None,
         random_init: bool = False,
-        channels_last: Optional[bool] = None,
+        layout: Optional[str] = None,
     ) -> None:
         super().__init__()
         if output not in _OUTPUTS:
@@ -307,9 +333,9 @@ class InceptionV3FID(nn.Module):
             raise ValueError(f"resize: must be one of {RESIZE_MODES}, got {resize!r}")
         self.output = output
         self.resize = resize if resize is not None else self.preset.pipeline.resize
-        self.channels_last = (
-            self.preset.pipeline.channels_last if channels_last is None else bool(channels_last)
-        )
+        self.layout = self.preset.pipeline.layout if layout is None else layout
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout: must be one of {LAYOUTS}, got {self.layout!r}")
         self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = _Conv(32, 32, 3)
         self.Conv2d_2b_3x3 = _Conv(32, 64, 3, padding=1)
@@ -389,11 +415,7 @@ class InceptionV3FID(nn.Module):
         ``Mixed_6b..6e``), channels 0..6, flattened in the TF graph's NHWC order (row, column,
         channel): 17 * 17 * 7 = 2023 values (:func:`fastgan.metrics.spatial.spatial_features`).
         """
-        if x.device.type == "cpu" and not torch.is_grad_enabled() and (self.channels_last or _cpu_autocast()):
-            # channels-last (NHWC) is oneDNN's native layout on the CPU: no reorder around each
-            # convolution (about 1.5x on the pass; its spatial kernels sum in another order, with
-            # about twice the rounding of the NCHW pass, so pytorch-fid's preset keeps NCHW)
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self._to_layout(x)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -409,7 +431,10 @@ class InceptionV3FID(nn.Module):
             x = block(x)
         # the sFID features: the 1x1 branch of Mixed_6d (conv, BN, ReLU), evaluated once more on the
         # block's input (a 768 -> 192 1x1 conv, ~1% of the pass), same weights, same arithmetic
-        s = spatial_features(self.Mixed_6d.branch1x1(x), self.spatial_channels) if spatial else None
+        s = None
+        if spatial:
+            b = self.Mixed_6d.branch1x1(x)
+            s = spatial_features(b.to_dense() if b.is_mkldnn else b, self.spatial_channels)
         late: tuple[nn.Module, ...] = (
             self.Mixed_6d,
             self.Mixed_6e,
@@ -419,7 +444,23 @@ class InceptionV3FID(nn.Module):
         )
         for late_block in late:
             x = late_block(x)
-        return F.adaptive_avg_pool2d(x, 1).flatten(1), s  # the references' pooling op
+        pooled = F.adaptive_avg_pool2d(x, 1)  # the references' pooling op
+        return (pooled.to_dense() if pooled.is_mkldnn else pooled).flatten(1), s
+
+    def _to_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The network input in the inference layout (:attr:`layout`; CPU, no autograd only)."""
+        if x.device.type != "cpu" or torch.is_grad_enabled():
+            return x
+        if _cpu_autocast() or self.layout == "channels_last":
+            # channels-last (NHWC) is oneDNN's native layout on the CPU: no reorder around each
+            # convolution; its spatial kernels sum in another order, with about twice the
+            # rounding of the NCHW pass, so pytorch-fid's preset does not use it
+            return x.contiguous(memory_format=torch.channels_last)
+        if self.layout == "blocked" and x.dtype == torch.float32 and _MKLDNN:
+            # oneDNN's blocked tensors end to end: the kernels (and rounding) of the NCHW pass
+            # without a reorder to and from NCHW around every convolution
+            return x.to_mkldnn()
+        return x
 
     def logits_from_pool3(self, f: torch.Tensor, bias: bool = False) -> torch.Tensor:
         """Tensor[N, 2048] -> Tensor[N, 1008] logits (``bias=False``: the IS convention)."""

@@ -125,11 +125,12 @@ class ImagePipeline:
             ``"imagenet_byte"``: ``(u - 255 mean) / (255 std)`` on 0..255 pixels).
         fast: the networks run in reduced precision (:mod:`fastgan.features.fast`; opt-in,
             never a preset's default).
-        channels_last: the Inception pass runs channels-last (NHWC) on the CPU, oneDNN's native
-            layout: about 1.5x faster, with float32 rounding about twice that of the NCHW pass
-            (pool3 ~1.5e-6 of scale from the float64 network against ~7e-7). Off under
-            ``pytorch-fid``, whose features are held to 1e-6 of pytorch-fid's; on under the presets
-            held to 1e-5; always on in the fast mode.
+        layout: the CPU layout of the Inception pass (``fastgan.features.inception.LAYOUTS``):
+            ``"blocked"`` (oneDNN's blocked tensors: the NCHW pass's kernels and rounding, about
+            1.3x faster) under ``pytorch-fid``, whose features are held to 1e-6 of pytorch-fid's;
+            ``"channels_last"`` (NHWC: about 1.5x faster than NCHW, with about twice its float32
+            rounding: pool3 ~1.5e-6 of scale from the float64 network against ~7e-7) under the
+            presets held to 1e-5; channels-last in the fast mode.
     """
 
     pixels: str
@@ -139,7 +140,7 @@ class ImagePipeline:
     vgg_resize: Optional[str]
     vgg_normalize: Optional[str]
     fast: bool = False
-    channels_last: bool = True
+    layout: str = "channels_last"
 
 
 _PIPELINE_FIELDS = tuple(f.name for f in fields(ImagePipeline))
@@ -216,7 +217,7 @@ PIPELINES: dict[str, tuple[str, ImagePipeline]] = {
             dtype=torch.float32,
             vgg_resize="bilinear",
             vgg_normalize="imagenet",
-            channels_last=False,  # NCHW: pytorch-fid's own rounding (its 1e-6 parity bound)
+            layout="blocked",  # the NCHW kernels: pytorch-fid's own rounding (its 1e-6 parity bound)
         ),
     ),
     "torch-fidelity": (

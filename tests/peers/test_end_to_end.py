@@ -65,7 +65,8 @@ KID_SUBSETS, KID_SUBSET_SIZE = 10, 8  # torch-fidelity; clean-fid: its own 100 r
 IS_SPLITS = 5  # torch-fidelity's isc_splits (its shuffle is the preset's)
 SEED = 7  # numpy's global seed before clean-fid's compute_kid
 EXACT = 1e-12
-#: fastgan's Inception runs batch norm folded into the convolutions, NCHW under pytorch-fid's preset
+#: fastgan's Inception runs batch norm folded into the convolutions, oneDNN's blocked tensors (the NCHW
+#: kernels) under pytorch-fid's preset
 #: and channels-last under the others on the CPU (fastgan/features/inception.py): the same network
 #: with another rounding; values computed from the features are compared at the project's
 #: parity bound for pytorch-fid (1e-6 relative; torch-fidelity and clean-fid are allowed 1e-5)

@@ -60,7 +60,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return root, sorted(files)
 
 
-#: fastgan's Inception runs batch norm folded into the convolutions (NCHW under pytorch-fid's preset;
+#: fastgan's Inception runs batch norm folded into the convolutions (oneDNN's blocked tensors, the NCHW
+#: kernels, under pytorch-fid's preset;
 #: channels-last with conv + ReLU in one oneDNN call under the others, whose spatial kernels round
 #: about twice as much) on the CPU (fastgan/features/inception.py): the same network with another
 #: rounding. Its features are held to the project's parity bound for pytorch-fid, 1e-6 of their scale (the
