@@ -363,6 +363,34 @@ def embedding_table(name: str = "embedding.json") -> str:
     return "\n".join(lines) + "\n"
 
 
+def losses_plain_table(name: str = "losses_plain.json") -> str:
+    """``bench/bench_losses_plain.py``: the fused GAN loss against eager torch and ``torch.compile``
+    by size, each size in its own plain process."""
+    data = load(name)
+    if data is None:
+        return missing(name)
+    rows = need(data, "rows", name, list)
+    env = data.get("environment", {})
+    lines = [
+        f"{env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
+        f"{env.get('versions', {}).get('torch', '?')}; forward + backward of the discriminator loss, "
+        "median over the timed calls, one fresh process per size (glibc defaults).",
+        "",
+        "| logits per side | fastgan | eager | torch.compile | eager / fastgan | compile / fastgan |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        n = need(r, "n", name, int)
+        fused, eager = need(r, "fastgan_ms", name, float), need(r, "eager_ms", name, float)
+        comp = r.get("compiled_ms")
+        lines.append(
+            f"| {n:,} | {secs(fused / 1e3)} | {secs(eager / 1e3)} | "
+            f"{'' if comp is None else secs(comp / 1e3)} | {ratio(eager / fused)} | "
+            f"{'' if comp is None else ratio(comp / fused)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------- cpu.json, cuda.json
 def _op_cells(r: dict[str, Any]) -> tuple[str, str]:
     times = [

@@ -126,6 +126,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "perf_family": bench.family_table,
     "perf_eval": bench.eval_table,
     "perf_embedding": bench.embedding_table,
+    "perf_losses": bench.losses_plain_table,
     "perf_cpu": lambda: bench.ops_table("cpu.json"),
     "perf_cuda": lambda: bench.ops_table("cuda.json"),
     "figure_conjugates": lambda: figures.link("figures/conjugates.png", "Fenchel conjugates of the registry"),

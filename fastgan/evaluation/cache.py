@@ -83,7 +83,7 @@ logger = logging.getLogger(__name__)
 
 #: Version of the image -> feature pipeline (decode, resize, networks). Bump it whenever a
 #: change alters extracted features, so that old cache entries are not reused.
-PIPELINE_VERSION = "4"  # 2: 8-bit decoding of 16-bit and float images; 3: BN folded, NHWC; 4: blocked layout (pytorch-fid)
+PIPELINE_VERSION = "4"  # 2: 8-bit decoding of 16-bit images; 3: BN folded, NHWC; 4: blocked (pytorch-fid)
 
 _CHUNK_RE = re.compile(r"^chunk-b(\d+)-(\d{10})-(\d{10})\.npz$")
 _TMP_MAX_AGE_S = 24 * 3600

@@ -17,7 +17,7 @@ strict upper one (``"upper"``: ``j > i``): a symmetric block without its diagona
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -100,8 +100,8 @@ def kernel_row_sums(
     ld = max(int(s.stride(0)), cols) if rows > 1 else cols
     # elements reachable from s's first one: the binding checks the block fits in them
     numel = s.untyped_storage().nbytes() // s.element_size() - s.storage_offset()
-    args = (s.data_ptr(), out.data_ptr(), rows, cols, ld, numel, rows, _ext.dtype_code(s), REGIONS[region])
-    args += (int(degree), float(gamma), float(coef0))
+    args: tuple[Any, ...] = (s.data_ptr(), out.data_ptr(), rows, cols, ld, numel, rows)
+    args += (_ext.dtype_code(s), REGIONS[region], int(degree), float(gamma), float(coef0))
     if s.device.type == "cuda":
         c.kernel_row_sums_cuda(*args, _ext.device_index(s), _ext.stream_handle(s))
     else:
