@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "common/cpu_dispatch.h"
 #include "common/errors.h"
 #include "common/host_device.h"
 #include "common/parallel.h"
@@ -33,24 +34,10 @@ namespace {
 constexpr int64_t kBlock = 512;          // elements per inner block (fits L1)
 constexpr int64_t kBlocksPerTask = 128;  // 64K elements per parallel task
 
-#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
-#define FDIV_HAVE_AVX2_CLONE 1
-#define FDIV_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define FDIV_HAVE_AVX2_CLONE 0
-#define FDIV_AVX2
-#endif
-
 // One block: val/grad from x (all in compute type T). Returns the block sum
 // of the values when SUM, else writes coef * value to out.
-#if defined(__GNUC__)
-#define FDIV_ALWAYS_INLINE __attribute__((always_inline)) inline
-#else
-#define FDIV_ALWAYS_INLINE inline
-#endif
-
 template <int K, int TERM, bool SUM, typename T>
-FDIV_ALWAYS_INLINE T block_body(const T* __restrict x, T* __restrict out,
+FASTGAN_ALWAYS_INLINE T block_body(const T* __restrict x, T* __restrict out,
                                                    T* __restrict grad, int64_t n, const Consts c,
                                                    T coef) {
   T acc = T(0);
@@ -79,9 +66,9 @@ T block_default(const T* x, T* out, T* grad, int64_t n, const Consts c, T coef) 
   return block_body<K, TERM, SUM, T>(x, out, grad, n, c, coef);
 }
 
-#if FDIV_HAVE_AVX2_CLONE
+#if FASTGAN_HAVE_AVX2_CLONE
 template <int K, int TERM, bool SUM, typename T>
-FDIV_AVX2 T block_avx2(const T* x, T* out, T* grad, int64_t n, const Consts c, T coef) {
+FASTGAN_AVX2 T block_avx2(const T* x, T* out, T* grad, int64_t n, const Consts c, T coef) {
   return block_body<K, TERM, SUM, T>(x, out, grad, n, c, coef);
 }
 #endif
@@ -89,18 +76,9 @@ FDIV_AVX2 T block_avx2(const T* x, T* out, T* grad, int64_t n, const Consts c, T
 template <typename T>
 using BlockFn = T (*)(const T*, T*, T*, int64_t, const Consts, T);
 
-bool cpu_has_avx2() {
-#if FDIV_HAVE_AVX2_CLONE
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#else
-  return false;
-#endif
-}
-
 template <int K, int TERM, bool SUM, typename T>
 BlockFn<T> pick3() {
-#if FDIV_HAVE_AVX2_CLONE
+#if FASTGAN_HAVE_AVX2_CLONE
   if (cpu_has_avx2()) return &block_avx2<K, TERM, SUM, T>;
 #endif
   return &block_default<K, TERM, SUM, T>;

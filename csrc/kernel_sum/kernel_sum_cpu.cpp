@@ -3,29 +3,16 @@
 // it; the sum's order then differs from the scalar build's only by the SIMD lanes' partial sums).
 #include "kernel_sum/kernel_sum.h"
 
+#include "common/cpu_dispatch.h"
 #include "common/parallel.h"
 
 namespace fastgan {
 namespace kernel_sum {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
-#define KSUM_HAVE_AVX2_CLONE 1
-#define KSUM_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define KSUM_HAVE_AVX2_CLONE 0
-#define KSUM_AVX2
-#endif
-
-#if defined(__GNUC__)
-#define KSUM_ALWAYS_INLINE __attribute__((always_inline)) inline
-#else
-#define KSUM_ALWAYS_INLINE inline
-#endif
-
 // DEG < 0: the degree is read at run time (p.degree); else the compile-time constant.
 template <int DEG, typename T>
-KSUM_ALWAYS_INLINE double row_body(const T* __restrict x, int64_t n, double gamma, double coef0,
+FASTGAN_ALWAYS_INLINE double row_body(const T* __restrict x, int64_t n, double gamma, double coef0,
                                    int degree) {
   const int d = DEG < 0 ? degree : DEG;
   double acc = 0.0;
@@ -39,28 +26,19 @@ double row_default(const T* x, int64_t n, double gamma, double coef0, int degree
   return row_body<DEG, T>(x, n, gamma, coef0, degree);
 }
 
-#if KSUM_HAVE_AVX2_CLONE
+#if FASTGAN_HAVE_AVX2_CLONE
 template <int DEG, typename T>
-KSUM_AVX2 double row_avx2(const T* x, int64_t n, double gamma, double coef0, int degree) {
+FASTGAN_AVX2 double row_avx2(const T* x, int64_t n, double gamma, double coef0, int degree) {
   return row_body<DEG, T>(x, n, gamma, coef0, degree);
 }
 #endif
-
-bool cpu_has_avx2() {
-#if KSUM_HAVE_AVX2_CLONE
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#else
-  return false;
-#endif
-}
 
 template <typename T>
 using RowFn = double (*)(const T*, int64_t, double, double, int);
 
 template <int DEG, typename T>
 RowFn<T> pick() {
-#if KSUM_HAVE_AVX2_CLONE
+#if FASTGAN_HAVE_AVX2_CLONE
   if (cpu_has_avx2()) return &row_avx2<DEG, T>;
 #endif
   return &row_default<DEG, T>;

@@ -82,6 +82,12 @@ def missing(name: str) -> str:
     return f"*`bench/results/{name}` is not in this checkout: run its benchmark to fill this table.*\n"
 
 
+def machine(env: dict[str, Any]) -> str:
+    """``"N CPU cores (cpu), torch V"`` from a results file's ``environment``."""
+    torch_version = env.get("versions", {}).get("torch", "?")
+    return f"{env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch {torch_version}"
+
+
 def _sig(x: float) -> str:
     return f"{x:.0f}" if x >= 100 else f"{x:.3g}" if x >= 10 else f"{x:.2g}"
 
@@ -146,10 +152,8 @@ def peers_table() -> str:
     if groups is None:
         return missing("peers.json")
     env = need(load("peers.json"), "environment", "peers.json", dict)
-    versions = env.get("versions", {})
     lines = [
-        f"Measured on {env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
-        f"{versions.get('torch', '?')}; ratio = reference warm time / fastgan warm time (above 1: fastgan faster).",
+        f"Measured on {machine(env)}; ratio = reference warm time / fastgan warm time (above 1: fastgan faster).",
         "",
         "| metric | size | fastgan cold / warm | reference: cold / warm (ratio) |",
         "| --- | --- | --- | --- |",
@@ -340,9 +344,8 @@ def embedding_table(name: str = "embedding.json") -> str:
     configs = need(data, "configs", name, list)
     env = data.get("environment", {})
     lines = [
-        f"{env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
-        f"{env.get('versions', {}).get('torch', '?')}; each tool in its own fresh process; network alone "
-        f"on {data.get('net_images', '?')} preprocessed 299 x 299 inputs in the tool's default batch size.",
+        f"{machine(env)}; each tool in its own fresh process; network alone on "
+        f"{data.get('net_images', '?')} preprocessed 299 x 299 inputs in the tool's default batch size.",
         "",
         "| images | tool | FID end to end | images/s | network alone, images/s | fastgan / tool |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -372,9 +375,8 @@ def losses_plain_table(name: str = "losses_plain.json") -> str:
     rows = need(data, "rows", name, list)
     env = data.get("environment", {})
     lines = [
-        f"{env.get('cpu_count', '?')} CPU cores ({env.get('cpu', '?')}), torch "
-        f"{env.get('versions', {}).get('torch', '?')}; forward + backward of the discriminator loss, "
-        "median over the timed calls, one fresh process per size (glibc defaults).",
+        f"{machine(env)}; forward + backward of the discriminator loss, median over the timed calls, "
+        "one fresh process per size (glibc defaults).",
         "",
         "| logits per side | fastgan | eager | torch.compile | eager / fastgan | compile / fastgan |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -41,6 +41,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from fastgan.linalg import kernel_row_sums
+from fastgan.linalg.kernel_sum import has_native
+
 __all__ = ["cpu_path", "mmd2_rounds_numpy"]
 
 _CHOICES = ("numpy", "torch")
@@ -93,8 +96,6 @@ class _Round:
     def _sum(self, k: np.ndarray, gamma: float, coef0: float, degree: int, symmetric: bool) -> float:
         if not self.native:
             return _block_sum(k, gamma, coef0, degree, offdiag=symmetric)
-        from fastgan.linalg import kernel_row_sums
-
         region = "lower" if symmetric else "full"
         rows = kernel_row_sums(torch.from_numpy(k), gamma, coef0, degree, region, impl="ext", threads=1)
         return (2.0 if symmetric else 1.0) * float(rows.sum())
@@ -146,8 +147,6 @@ def mmd2_rounds_numpy(
     if limit is None:
         workers = 1
     out = np.empty(s, dtype=np.float64)
-    from fastgan.linalg.kernel_sum import has_native
-
     native = has_native("cpu") and xn.dtype in (np.float32, np.float64)
     local = threading.local()  # one buffer set per worker thread
 
